@@ -1,0 +1,110 @@
+// Parser for bind lists ("127.0.0.1 1110, [::1]:1110; *").
+#include "core/net/bind_spec.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace mailroom::net {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_ipv4(std::string_view s) {
+  in_addr a{};
+  return inet_pton(AF_INET, std::string(s).c_str(), &a) == 1;
+}
+
+bool is_ipv6(std::string_view s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, std::string(s).c_str(), &a) == 1;
+}
+
+Result<int> parse_port(std::string_view s, std::string_view entry) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || port < 1 || port > 65535) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "bad port '" + std::string(s) + "' in bind '" + std::string(entry) +
+                          "' (expected 1-65535)");
+  }
+  return port;
+}
+
+Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
+  BindSpec spec;
+  std::string_view addr = entry;
+  std::string_view port_text;
+  if (!entry.empty() && entry.front() == '[') {  // [v6]:port or [v6] port or [v6]
+    auto close = entry.find(']');
+    if (close == std::string_view::npos) {
+      return make_error(ErrorCode::kInvalidArgument, "missing ']' in bind '" + std::string(entry) + "'");
+    }
+    addr = entry.substr(1, close - 1);
+    std::string_view rest = entry.substr(close + 1);
+    if (!rest.empty() && rest.front() == ':') rest.remove_prefix(1);
+    port_text = trim(rest);
+    if (!is_ipv6(addr)) {
+      return make_error(ErrorCode::kInvalidArgument, "'" + std::string(addr) + "' is not an IPv6 address");
+    }
+  } else {
+    auto space = entry.find_first_of(" \t");
+    if (space != std::string_view::npos) {
+      addr = entry.substr(0, space);
+      port_text = trim(entry.substr(space));
+    } else if (entry.find(':') != std::string_view::npos && !is_ipv6(entry)) {
+      auto colon = entry.rfind(':');  // a.b.c.d:port or *:port
+      addr = entry.substr(0, colon);
+      port_text = entry.substr(colon + 1);
+    }
+    if (addr != "*" && !is_ipv4(addr) && !is_ipv6(addr)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "'" + std::string(addr) + "' is not an IP address or '*'");
+    }
+  }
+  spec.address = std::string(addr);
+  if (!port_text.empty()) {
+    auto port = parse_port(port_text, entry);
+    if (!port) return port.error();
+    spec.port = *port;
+  } else {
+    spec.port = default_port;
+  }
+  return spec;
+}
+
+}  // namespace
+
+std::string BindSpec::str() const {
+  if (address.find(':') != std::string::npos) return "[" + address + "]:" + std::to_string(port);
+  return address + ":" + std::to_string(port);
+}
+
+Result<std::vector<BindSpec>> parse_bind_list(std::string_view text, int default_port) {
+  std::vector<BindSpec> out;
+  text = trim(text);
+  if (text.empty()) text = "*";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto sep = text.find_first_of(",;", start);
+    std::string_view entry = trim(text.substr(start, sep == std::string_view::npos ? text.npos : sep - start));
+    if (entry.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "empty entry in bind list '" + std::string(text) + "'");
+    }
+    auto spec = parse_entry(entry, default_port);
+    if (!spec) return spec.error();
+    bool dup = false;
+    for (const auto& s : out) dup = dup || s == *spec;
+    if (!dup) out.push_back(std::move(spec).value());
+    if (sep == std::string_view::npos) break;
+    start = sep + 1;
+  }
+  return out;
+}
+
+}  // namespace mailroom::net

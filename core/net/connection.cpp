@@ -1,0 +1,320 @@
+// Connection: socket I/O, line assembly, write queue and idle timer for one client.
+#include "core/net/connection.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstring>
+
+#include "core/log/logger.h"
+
+namespace mailroom::core {
+
+namespace {
+// One read buffer for the whole loop thread: idle connections hold no input memory.
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+std::array<char, kReadBufferSize> g_read_buffer;
+bool g_read_buffer_busy = false;
+}  // namespace
+
+std::string address_to_string(const sockaddr_storage& addr, int* port) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    if (port) *port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    }
+    if (port) *port = ntohs(a->sin6_port);
+  }
+  return buf;
+}
+
+Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHandle<uv_tcp_t> socket,
+                       ConnectionLimits limits, ClosedFn on_closed)
+    : loop_(loop),
+      work_(work),
+      id_(id),
+      socket_(std::move(socket)),
+      limits_(limits),
+      on_closed_(std::move(on_closed)),
+      idle_timer_(loop) {
+  socket_.get()->data = this;
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    peer_ip_ = address_to_string(addr, &peer_port_);
+  }
+  len = sizeof addr;
+  if (uv_tcp_getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    local_ip_ = address_to_string(addr, &local_port_);
+  }
+  uv_tcp_nodelay(socket_.get(), 1);
+}
+
+// A write in flight owns its buffers; closing the socket cancels it and its callback frees it.
+struct Connection::WriteRequest {
+  uv_write_t req{};
+  Connection* owner = nullptr;
+  std::vector<std::string> chunks;
+  std::vector<uv_buf_t> bufs;
+};
+
+Connection::~Connection() {
+  if (inflight_ != nullptr) inflight_->owner = nullptr;
+  idle_timer_.close();
+  socket_.reset();
+}
+
+void Connection::start(std::unique_ptr<ProtocolSession> session) {
+  session_ = std::move(session);
+  arm_idle_timer();
+  update_reading();
+  session_->on_open();
+}
+
+void Connection::set_limits(const ConnectionLimits& limits) {
+  bool timeout_changed = limits.idle_timeout_ms != limits_.idle_timeout_ms;
+  limits_ = limits;
+  if (timeout_changed && !closing_) arm_idle_timer();
+}
+
+void Connection::arm_idle_timer() {
+  idle_timer_.start(limits_.idle_timeout_ms, 0, [this] {
+    if (finished_) return;
+    if (closing_) {  // still flushing after close(): the client stopped reading
+      abort();
+      return;
+    }
+    log::info("net.idle_timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}});
+    std::string last = session_ ? session_->on_idle_timeout() : std::string();
+    if (!last.empty()) write(std::move(last));
+    close();
+  });
+}
+
+// ---------------------------------------------------------------- input
+
+void Connection::on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  if (g_read_buffer_busy) {  // cannot happen: reads are not nested; be safe anyway
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  g_read_buffer_busy = true;
+  *buf = uv_buf_init(g_read_buffer.data(), kReadBufferSize);
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (buf->base == g_read_buffer.data()) g_read_buffer_busy = false;
+  if (self == nullptr) return;
+  if (nread > 0) {
+    self->arm_idle_timer();
+    self->handle_bytes(buf->base, static_cast<std::size_t>(nread));
+  } else if (nread < 0) {
+    if (nread != UV_EOF) {
+      log::debug("net.read_error", {{"cid", std::to_string(self->id_)}, {"error", uv_strerror(static_cast<int>(nread))}});
+    }
+    self->peer_eof_ = true;
+    self->abort();
+  }
+}
+
+void Connection::handle_bytes(const char* data, std::size_t len) {
+  if (closing_) return;
+  in_.append(data, len);
+  process_input();
+}
+
+void Connection::process_input() {
+  auto alive = std::weak_ptr<int>(alive_);
+  while (!paused_ && !closing_ && in_pos_ < in_.size()) {
+    const char* begin = in_.data() + in_pos_;
+    std::size_t avail = in_.size() - in_pos_;
+    const void* lf = std::memchr(begin, '\n', avail);
+    if (discarding_) {
+      if (lf == nullptr) {
+        in_pos_ = in_.size();
+        break;
+      }
+      in_pos_ += static_cast<const char*>(lf) - begin + 1;
+      discarding_ = false;
+      continue;
+    }
+    if (lf == nullptr) {
+      if (avail >= limits_.max_line) {  // no line end within the limit: drop it, tell the session
+        in_pos_ = in_.size();
+        discarding_ = true;
+        session_->on_line_too_long();
+        if (alive.expired()) return;
+      }
+      break;
+    }
+    std::size_t line_len = static_cast<const char*>(lf) - begin;  // without LF
+    in_pos_ += line_len + 1;
+    if (line_len + 1 > limits_.max_line) {
+      session_->on_line_too_long();
+    } else {
+      std::string_view line(begin, line_len);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      session_->on_line(line);
+    }
+    if (alive.expired()) return;  // the session destroyed us (cannot happen today; be safe)
+  }
+  // Compact: keep only the undelivered tail.
+  if (in_pos_ >= in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+    if (in_.capacity() > 4096) in_.shrink_to_fit();
+  } else if (in_pos_ > 0) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  update_reading();
+}
+
+void Connection::update_reading() {
+  if (!socket_) return;
+  // Read while not paused, and also while paused as long as the buffer holds less than a line:
+  // pipelined commands wait in the kernel's buffer otherwise.
+  bool want = !closing_ && !peer_eof_ && !paused_;
+  if (want && !reading_) {
+    if (uv_read_start(socket_.stream(), &Connection::on_alloc, &Connection::on_read) == 0) reading_ = true;
+  } else if (!want && reading_) {
+    uv_read_stop(socket_.stream());
+    reading_ = false;
+  }
+}
+
+void Connection::pause_input() {
+  paused_ = true;
+  update_reading();
+}
+
+void Connection::resume_input() {
+  if (!paused_) return;
+  paused_ = false;
+  if (resume_posted_) return;
+  resume_posted_ = true;
+  std::weak_ptr<int> alive = alive_;
+  loop_.post([this, alive] {
+    if (alive.expired()) return;
+    resume_posted_ = false;
+    if (!paused_ && !closing_) process_input();
+  });
+}
+
+// ---------------------------------------------------------------- output
+
+void Connection::write(std::string data) {
+  if (closing_ && !close_after_flush_) return;
+  if (finished_ || data.empty()) return;
+  queued_bytes_ += data.size();
+  if (!write_inflight_ && pending_.empty()) {
+    // Fast path: most replies fit the socket buffer and need no queue at all.
+    uv_buf_t buf = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+    int n = uv_try_write(socket_.stream(), &buf, 1);
+    if (n > 0) {
+      queued_bytes_ -= static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) == data.size()) return;
+      data.erase(0, static_cast<std::size_t>(n));
+    } else if (n != UV_EAGAIN && n < 0) {
+      queued_bytes_ -= data.size();
+      abort();
+      return;
+    }
+  }
+  pending_.push_back(std::move(data));
+  if (queued_bytes_ >= limits_.output_high_water) above_high_water_ = true;
+  flush();
+}
+
+void Connection::flush() {
+  if (write_inflight_ || pending_.empty() || !socket_) return;
+  auto request = std::make_unique<WriteRequest>();
+  request->owner = this;
+  request->req.data = request.get();
+  while (!pending_.empty() && request->chunks.size() < 64) {
+    request->chunks.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  for (auto& s : request->chunks) request->bufs.push_back(uv_buf_init(s.data(), static_cast<unsigned>(s.size())));
+  int rc = uv_write(&request->req, socket_.stream(), request->bufs.data(),
+                    static_cast<unsigned>(request->bufs.size()), &Connection::on_write);
+  if (rc != 0) {
+    for (auto& s : request->chunks) queued_bytes_ -= s.size();
+    abort();
+    return;
+  }
+  write_inflight_ = true;
+  inflight_ = request.release();  // libuv holds it until on_write
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  std::unique_ptr<WriteRequest> request(static_cast<WriteRequest*>(req->data));
+  Connection* self = request->owner;
+  if (self == nullptr) return;
+  self->inflight_ = nullptr;
+  self->write_inflight_ = false;
+  for (auto& s : request->chunks) self->queued_bytes_ -= s.size();
+  if (self->finished_) return;
+  if (status < 0) {
+    self->abort();
+    return;
+  }
+  self->arm_idle_timer();  // a client that is downloading is not idle
+  if (!self->pending_.empty()) {
+    self->flush();
+  } else if (self->close_after_flush_) {
+    self->finish_close();
+    return;
+  }
+  if (self->above_high_water_ && self->queued_bytes_ <= self->limits_.output_high_water / 2) {
+    self->above_high_water_ = false;
+    if (self->session_ && !self->closing_) self->session_->on_drain();
+  }
+}
+
+// ---------------------------------------------------------------- closing
+
+void Connection::close() {
+  if (finished_) return;
+  closing_ = true;
+  close_after_flush_ = true;
+  update_reading();
+  arm_idle_timer();  // a client that never reads the rest is dropped after one more idle period
+  if (!write_inflight_ && pending_.empty()) finish_close();
+}
+
+void Connection::abort() {
+  if (finished_) return;
+  closing_ = true;
+  pending_.clear();
+  finish_close();
+}
+
+void Connection::finish_close() {
+  if (finished_) return;
+  finished_ = true;
+  closing_ = true;
+  idle_timer_.stop();
+  if (reading_ && socket_) {
+    uv_read_stop(socket_.stream());
+    reading_ = false;
+  }
+  if (session_) session_->on_close();
+  // Destruction happens on the next iteration via the owner, never inside our own callbacks.
+  ConnectionId id = id_;
+  auto on_closed = on_closed_;
+  std::weak_ptr<int> alive = alive_;
+  loop_.post([alive, on_closed, id] {
+    if (!alive.expired() && on_closed) on_closed(id);
+  });
+}
+
+}  // namespace mailroom::core

@@ -1,0 +1,119 @@
+// Connection: one accepted TCP client. Owns the socket, a bounded line reader, a write queue with
+// back-pressure and the idle timer; drives its ProtocolSession. Lives on the loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/loop/event_loop.h"
+#include "core/loop/uv_handle.h"
+#include "core/module/module.h"
+
+namespace mailroom::core {
+
+using ConnectionId = uint64_t;
+
+struct ConnectionLimits {
+  std::size_t max_line = 512;           // bytes including CRLF
+  std::size_t output_high_water = 262144;
+  uint64_t idle_timeout_ms = 600000;
+};
+
+class Connection {
+ public:
+  using ClosedFn = std::function<void(ConnectionId)>;
+
+  Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHandle<uv_tcp_t> socket,
+             ConnectionLimits limits, ClosedFn on_closed);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts reading and calls session->on_open().
+  void start(std::unique_ptr<ProtocolSession> session);
+
+  ConnectionId id() const { return id_; }
+  const std::string& peer_ip() const { return peer_ip_; }
+  int peer_port() const { return peer_port_; }
+  const std::string& local_ip() const { return local_ip_; }
+  int local_port() const { return local_port_; }
+  EventLoop& loop() { return loop_; }
+  WorkQueue& work() { return work_; }
+  // Expires when the connection is destroyed: async completions check it before touching us.
+  std::weak_ptr<void> liveness() const { return alive_; }
+
+  void write(std::string data);
+  std::size_t queued_bytes() const { return queued_bytes_; }
+  bool over_high_water() const { return queued_bytes_ >= limits_.output_high_water; }
+
+  // While paused, no lines are delivered and the socket is not read (TCP back-pressure).
+  void pause_input();
+  // Resumes delivery of buffered lines on the next loop iteration (never re-entrantly).
+  void resume_input();
+
+  void set_limits(const ConnectionLimits& limits);
+
+  // Closes once the queued output is written.
+  void close();
+  // Closes now, dropping queued output.
+  void abort();
+  bool closing() const { return closing_; }
+
+ private:
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+
+  void handle_bytes(const char* data, std::size_t len);
+  void process_input();
+  void update_reading();
+  void flush();
+  void arm_idle_timer();
+  void finish_close();
+
+  EventLoop& loop_;
+  WorkQueue& work_;
+  ConnectionId id_;
+  UvHandle<uv_tcp_t> socket_;
+  ConnectionLimits limits_;
+  ClosedFn on_closed_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::unique_ptr<ProtocolSession> session_;
+  Timer idle_timer_;
+
+  std::string peer_ip_, local_ip_;
+  int peer_port_ = 0, local_port_ = 0;
+
+  // input
+  std::string in_;                 // raw bytes not yet delivered as lines
+  std::size_t in_pos_ = 0;         // start of the undelivered part
+  bool discarding_ = false;        // inside an over-long line: drop bytes up to the next LF
+  bool paused_ = false;
+  bool reading_ = false;
+  bool resume_posted_ = false;
+  bool peer_eof_ = false;
+
+  // output
+  struct WriteRequest;
+  std::deque<std::string> pending_;
+  WriteRequest* inflight_ = nullptr;  // owned by libuv while in flight; freed in on_write
+  bool write_inflight_ = false;
+  std::size_t queued_bytes_ = 0;
+  bool above_high_water_ = false;
+
+  bool closing_ = false;      // no more input is processed
+  bool close_after_flush_ = false;
+  bool finished_ = false;
+};
+
+// Text form of a sockaddr ("127.0.0.1", "::1"; IPv4-mapped IPv6 shown as IPv4) and its port.
+std::string address_to_string(const sockaddr_storage& addr, int* port);
+
+}  // namespace mailroom::core

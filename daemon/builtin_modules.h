@@ -1,0 +1,34 @@
+// The list of protocol modules built into Mailroom: the only place that names them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config/setting_spec.h"
+
+namespace mailroom::builtin {
+
+// Module names known to this build, e.g. {"pop3"}.
+std::vector<std::string> module_names();
+// The settings catalog of a module; nullptr for an unknown module.
+const config::SettingsCatalog* settings_catalog(std::string_view module);
+// The services `mailctl init` creates: {service name, module name}.
+std::vector<std::pair<std::string, std::string>> default_services();
+
+}  // namespace mailroom::builtin
+
+#include <memory>
+
+#include "core/module/module.h"
+#include "storage/account_store.h"
+#include "storage/mail_store.h"
+
+namespace mailroom::builtin {
+
+// Creates one instance of every built-in module, wired to the stores.
+std::vector<std::unique_ptr<core::Module>> make_modules(storage::AccountStore& accounts,
+                                                        storage::MailStore& mail);
+
+}  // namespace mailroom::builtin

@@ -1,0 +1,126 @@
+// mailroomd: opens the data directory, registers the built-in modules and runs the services in
+// the foreground until SIGTERM/SIGINT (SIGHUP reloads the configuration).
+#include <unistd.h>
+
+#include <csignal>
+#include <functional>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "core/log/logger.h"
+#include "core/loop/event_loop.h"
+#include "daemon/builtin_modules.h"
+#include "daemon/daemon.h"
+#include "storage/account_store.h"
+#include "storage/mail_store.h"
+
+namespace {
+
+void usage(std::ostream& out) {
+  out << "usage: mailroomd [--data DIR] [--log-level debug|info|warn|error]\n"
+         "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
+         "Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop it, SIGHUP reloads.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mailroom;
+  std::string data_dir;
+  if (const char* env = std::getenv("MAILROOM_DATA")) data_dir = env;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if ((arg == "--data" || arg == "-d") && i + 1 < argc) {
+      data_dir = argv[++i];
+    } else if (arg.rfind("--data=", 0) == 0) {
+      data_dir = arg.substr(7);
+    } else if (arg == "--log-level" && i + 1 < argc) {
+      std::string level = argv[++i];
+      if (level == "debug") log::set_min_level(log::Level::kDebug);
+      else if (level == "info") log::set_min_level(log::Level::kInfo);
+      else if (level == "warn") log::set_min_level(log::Level::kWarn);
+      else if (level == "error") log::set_min_level(log::Level::kError);
+      else {
+        std::cerr << "mailroomd: unknown log level '" << level << "'\n";
+        return 2;
+      }
+    } else if (arg == "--help" || arg == "-h") {
+      usage(std::cout);
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "mailroomd 0.1.0\n";
+      return 0;
+    } else {
+      std::cerr << "mailroomd: unknown argument '" << arg << "'\n";
+      usage(std::cerr);
+      return 2;
+    }
+  }
+  if (data_dir.empty()) {
+    std::cerr << "mailroomd: no data directory (use --data DIR or set MAILROOM_DATA)\n";
+    return 2;
+  }
+  // The worker pool runs password hashing, SQLite and Maildir I/O; size it before first use.
+  setenv("UV_THREADPOOL_SIZE", "4", 0);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto accounts = storage::open_sqlite_account_store(data_dir, false);
+  if (!accounts) {
+    std::cerr << "mailroomd: " << accounts.error().message << "\n";
+    return 1;
+  }
+  auto mail = storage::make_maildir_store();
+
+  int exit_code = 0;
+  {
+    core::EventLoop loop;
+    core::WorkQueue work(loop);
+    daemon::Daemon d(loop, work, **accounts, builtin::make_modules(**accounts, *mail));
+
+    core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
+    auto stop_all = [&]() {
+      log::info("daemon.stop");
+      d.shutdown();
+      sigterm.reset();
+      sigint.reset();
+      sighup.reset();
+      loop.stop();
+    };
+    struct SignalCtx {
+      std::function<void()> stop;
+      daemon::Daemon* d;
+    } ctx{stop_all, &d};
+    for (auto* h : {&sigterm, &sigint, &sighup}) {
+      uv_signal_init(loop.raw(), h->get());
+      h->mark_initialized();
+      h->get()->data = &ctx;
+    }
+    auto on_stop = [](uv_signal_t* h, int) {
+      auto* c = static_cast<SignalCtx*>(h->data);
+      if (c) c->stop();
+    };
+    uv_signal_start(sigterm.get(), on_stop, SIGTERM);
+    uv_signal_start(sigint.get(), on_stop, SIGINT);
+    uv_signal_start(
+        sighup.get(),
+        [](uv_signal_t* h, int) {
+          auto* c = static_cast<SignalCtx*>(h->data);
+          if (c) c->d->reload("SIGHUP");
+        },
+        SIGHUP);
+
+    auto started = d.start();
+    if (!started) {
+      std::cerr << "mailroomd: " << started.error().message << "\n";
+      exit_code = 1;
+      stop_all();
+    } else {
+      log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}});
+    }
+    loop.run();
+  }
+  log::info("daemon.exit", {{"code", std::to_string(exit_code)}});
+  return exit_code;
+}

@@ -1,0 +1,254 @@
+// Pop3Connection: runs the session's effects off the loop thread and streams messages.
+#include "modules/pop3/pop3_connection.h"
+
+#include "core/log/logger.h"
+
+namespace mailroom::pop3 {
+
+namespace {
+// Bytes read from a message per worker job; large enough that a 10 MB RETR takes few hops.
+constexpr std::size_t kStreamChunk = 256 * 1024;
+}  // namespace
+
+struct Pop3Connection::Stream {
+  std::unique_ptr<storage::MessageReader> reader;
+  DotStuffer stuffer;
+  std::optional<TopFilter> top;
+  bool finished = false;
+  // filled by the worker, consumed on the loop thread
+  std::string out;
+  std::optional<Error> error;
+};
+
+Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
+                               storage::MailStore& mail, SessionConfig config)
+    : conn_(connection), accounts_(accounts), mail_(mail), session_(std::move(config)) {}
+
+Pop3Connection::~Pop3Connection() = default;
+
+std::string Pop3Connection::sid() const { return std::to_string(conn_.id()); }
+
+void Pop3Connection::on_open() {
+  log::info("pop3.connect", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_ip() + ":" + std::to_string(conn_.local_port())}});
+  run(session_.greeting());
+}
+
+void Pop3Connection::on_line(std::string_view line) { run(session_.on_line(line)); }
+
+void Pop3Connection::on_line_too_long() {
+  log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+  run(session_.on_line_too_long());
+}
+
+std::string Pop3Connection::on_idle_timeout() { return "-ERR disconnected for inactivity\r\n"; }
+
+void Pop3Connection::on_close() {
+  log::info("pop3.disconnect", {{"sid", sid()},
+                                {"ip", conn_.peer_ip()},
+                                {"user", user_},
+                                {"retrieved", std::to_string(retrieved_)},
+                                {"bytes", std::to_string(retrieved_bytes_)}});
+  // A dropped session deletes nothing: the lock goes, the maildrop is left untouched.
+  stream_.reset();
+  drop_.reset();
+  lock_.reset();
+}
+
+void Pop3Connection::run(Step step) {
+  if (!step.reply.empty()) conn_.write(std::move(step.reply));
+  std::visit(
+      [this](auto&& effect) {
+        using T = std::decay_t<decltype(effect)>;
+        if constexpr (std::is_same_v<T, Authenticate>) {
+          start_login(std::move(effect));
+        } else if constexpr (std::is_same_v<T, StreamMessage>) {
+          start_stream(effect);
+        } else if constexpr (std::is_same_v<T, CommitDeletions>) {
+          start_update(std::move(effect));
+        } else if constexpr (std::is_same_v<T, Close>) {
+          conn_.close();
+        }
+      },
+      step.effect);
+}
+
+void Pop3Connection::start_login(Authenticate auth) {
+  conn_.pause_input();
+  struct Job {
+    storage::Address address;
+    std::string password;
+    LoginOutcome outcome = LoginOutcome::kTemporary;
+    std::string reason;
+    std::shared_ptr<storage::MaildropLock> lock;
+    std::shared_ptr<storage::Maildrop> drop;
+  };
+  auto job = std::make_shared<Job>();
+  job->address = std::move(auth.address);
+  job->password = std::move(auth.password);
+  storage::AccountStore& accounts = accounts_;
+  storage::MailStore& mail = mail_;
+  std::weak_ptr<void> alive = conn_.liveness();
+  conn_.work().submit(
+      [job, &accounts, &mail] {
+        auto mailbox = accounts.verify_password(job->address, job->password);
+        job->password.assign(job->password.size(), '\0');
+        if (!mailbox) {
+          job->outcome = mailbox.error().code == ErrorCode::kAuthFailed ? LoginOutcome::kAuthFailed
+                                                                         : LoginOutcome::kTemporary;
+          job->reason = mailbox.error().message;
+          return;
+        }
+        auto lock = mail.lock(mailbox->maildir);
+        if (!lock) {
+          job->outcome = lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary;
+          job->reason = lock.error().message;
+          return;
+        }
+        auto drop = mail.open(mailbox->maildir);
+        if (!drop) {
+          job->outcome = LoginOutcome::kTemporary;
+          job->reason = drop.error().message;
+          return;
+        }
+        job->lock = std::shared_ptr<storage::MaildropLock>(std::move(lock).value());
+        job->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());
+        job->outcome = LoginOutcome::kOk;
+      },
+      [this, job, alive] {
+        if (alive.expired()) return;  // client gone: lock and maildrop are released with the job
+        const char* result = "ok";
+        switch (job->outcome) {
+          case LoginOutcome::kOk: result = "ok"; break;
+          case LoginOutcome::kAuthFailed: result = "auth_failed"; break;
+          case LoginOutcome::kInUse: result = "in_use"; break;
+          case LoginOutcome::kTemporary: result = "temporary_failure"; break;
+        }
+        log::info("pop3.login", {{"sid", sid()},
+                                 {"ip", conn_.peer_ip()},
+                                 {"mech", "USER"},
+                                 {"user", job->address.str()},
+                                 {"result", result},
+                                 {"reason", job->reason}});
+        std::vector<storage::MessageInfo> listing;
+        if (job->outcome == LoginOutcome::kOk) {
+          lock_ = std::move(job->lock);
+          drop_ = std::move(job->drop);
+          listing = drop_->messages();
+          user_ = job->address.str();
+        }
+        Step step = session_.on_login_result(job->outcome, std::move(listing));
+        conn_.resume_input();
+        run(std::move(step));
+      });
+}
+
+void Pop3Connection::start_stream(const StreamMessage& msg) {
+  conn_.pause_input();
+  stream_ = std::make_shared<Stream>();
+  if (msg.top_lines) stream_->top.emplace(*msg.top_lines);
+  auto stream = stream_;
+  auto drop = drop_;
+  std::size_t index = msg.index;
+  std::weak_ptr<void> alive = conn_.liveness();
+  if (!msg.top_lines) {
+    ++retrieved_;
+    retrieved_bytes_ += drop_->messages()[index].size;
+  }
+  read_in_flight_ = true;
+  conn_.work().submit(
+      [stream, drop, index] {
+        auto reader = drop->open_message(index);
+        if (!reader) {
+          stream->error = reader.error();
+          return;
+        }
+        stream->reader = std::move(reader).value();
+      },
+      [this, alive] {
+        if (alive.expired()) return;
+        read_in_flight_ = false;
+        pump();
+      });
+}
+
+void Pop3Connection::pump() {
+  if (!stream_ || read_in_flight_) return;
+  if (stream_->error) {
+    // The +OK line is out already: the only honest way to signal a broken message is to drop
+    // the connection (the client sees a truncated reply and no deletion is applied).
+    log::error("pop3.retr_failed", {{"sid", sid()}, {"user", user_}, {"error", stream_->error->message}});
+    stream_.reset();
+    conn_.abort();
+    return;
+  }
+  if (!stream_->out.empty()) {
+    conn_.write(std::move(stream_->out));
+    stream_->out.clear();
+  }
+  if (stream_->finished) {
+    stream_.reset();
+    session_.on_stream_done();
+    conn_.resume_input();
+    return;
+  }
+  if (conn_.over_high_water()) return;  // on_drain() resumes
+  auto stream = stream_;
+  std::weak_ptr<void> alive = conn_.liveness();
+  read_in_flight_ = true;
+  conn_.work().submit(
+      [stream] {
+        std::string raw;
+        auto n = stream->reader->read(raw, kStreamChunk);
+        if (!n) {
+          stream->error = n.error();
+          return;
+        }
+        bool more = *n > 0;
+        std::string_view data = raw;
+        std::string cut;
+        if (stream->top) {
+          more = stream->top->feed(data, cut) && more;
+          data = cut;
+        }
+        stream->out.reserve(data.size() + data.size() / 64 + 8);
+        stream->stuffer.feed(data, stream->out);
+        if (!more) {
+          stream->stuffer.finish(stream->out);
+          stream->finished = true;
+        }
+      },
+      [this, alive] {
+        if (alive.expired()) return;
+        read_in_flight_ = false;
+        pump();
+      });
+}
+
+void Pop3Connection::on_drain() {
+  if (stream_ && !read_in_flight_) pump();
+}
+
+void Pop3Connection::start_update(CommitDeletions del) {
+  conn_.pause_input();
+  auto drop = drop_;
+  auto lock = lock_;
+  auto status = std::make_shared<Status>();
+  std::weak_ptr<void> alive = conn_.liveness();
+  std::size_t count = del.indexes.size();
+  conn_.work().submit(
+      [drop, lock, status, indexes = std::move(del.indexes)] {
+        if (!indexes.empty() && drop) *status = drop->commit_deletions(indexes);
+      },
+      [this, alive, status, count] {
+        if (alive.expired()) return;
+        log::info("pop3.update", {{"sid", sid()},
+                                  {"user", user_},
+                                  {"deleted", std::to_string(count)},
+                                  {"result", status->ok() ? "ok" : status->error().message}});
+        drop_.reset();
+        lock_.reset();
+        run(session_.on_update_result(*status));
+      });
+}
+
+}  // namespace mailroom::pop3

@@ -1,0 +1,65 @@
+// The pop3 module: settings catalog, default port 110, and the session factory.
+#include "modules/pop3/pop3_module.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "modules/pop3/pop3_connection.h"
+#include "modules/pop3/pop3_settings.h"
+
+namespace mailroom::pop3 {
+
+namespace {
+
+std::string local_hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  std::string name(buf);
+  for (char& c : name) {  // keep the timestamp a valid msg-id: no spaces, brackets or '@'
+    if (c <= ' ' || c == '<' || c == '>' || c == '@' || c >= 0x7f) c = '-';
+  }
+  return name;
+}
+
+class Pop3Module : public core::Module {
+ public:
+  Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
+      : accounts_(accounts), mail_(mail), host_(local_hostname()), pid_(std::to_string(getpid())) {}
+
+  std::string_view name() const override { return "pop3"; }
+  const config::SettingsCatalog& settings_catalog() const override { return pop3_settings_catalog(); }
+  std::string busy_reply() const override { return "-ERR [SYS/TEMP] too many connections, try again later\r\n"; }
+
+  std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,
+                                                        const core::ServiceContext& context) override {
+    const auto& s = *context.settings;
+    SessionConfig config;
+    // RFC 1939 section 7: a unique timestamp per greeting, "<process-ID.clock@hostname>".
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    config.apop_timestamp = "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@" +
+                            host_ + ">";
+    config.banner = s.get_string("banner");
+    config.alt_at_chars = s.get_string("alt_at_chars");
+    config.capa_implementation = s.get_bool("capa_implementation");
+    config.max_bad_commands = s.get_int("max_bad_commands");
+    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config));
+  }
+
+ private:
+  storage::AccountStore& accounts_;
+  storage::MailStore& mail_;
+  std::string host_;
+  std::string pid_;
+  uint64_t counter_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail) {
+  return std::make_unique<Pop3Module>(accounts, mail);
+}
+
+}  // namespace mailroom::pop3

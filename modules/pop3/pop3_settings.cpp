@@ -1,0 +1,46 @@
+// Declarations of every pop3 setting with its default and doc line.
+#include "modules/pop3/pop3_settings.h"
+
+#include "core/config/network_settings.h"
+
+namespace mailroom::pop3 {
+
+namespace {
+
+std::optional<std::string> check_alt_at_chars(std::string_view v) {
+  for (char c : v) {
+    bool punct = (c >= '!' && c <= '/') || (c >= ':' && c <= '?') || (c >= '[' && c <= '`') ||
+                 (c >= '{' && c <= '~');
+    if (!punct || c == '@' || c == '.' || c == '-' || c == '_' || c == '+') {
+      return std::string("only punctuation other than @ . - _ + is allowed (e.g. '#$%')");
+    }
+  }
+  return std::nullopt;
+}
+
+config::SettingsCatalog build_catalog() {
+  config::SettingsCatalog catalog(config::network_setting_specs(110));
+  catalog.add(config::string_setting("alt_at_chars", "", 16,
+                                     "Characters accepted in place of '@' in logins, e.g. '#$%' lets "
+                                     "alice#example.test log in as alice@example.test.",
+                                     check_alt_at_chars));
+  catalog.add(config::string_setting("banner", "Mailroom POP3 server ready", 400,
+                                     "Text of the greeting after '+OK' (the APOP timestamp is appended). "
+                                     "Hide the product name here if you wish."));
+  catalog.add(config::bool_setting("capa_implementation", false,
+                                   "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
+                                   "server software)."));
+  catalog.add(config::int_setting("max_bad_commands", 10, 1, 1000,
+                                  "Unknown, malformed or out-of-state commands allowed in one session "
+                                  "before it is ended."));
+  return catalog;
+}
+
+}  // namespace
+
+const config::SettingsCatalog& pop3_settings_catalog() {
+  static const config::SettingsCatalog catalog = build_catalog();
+  return catalog;
+}
+
+}  // namespace mailroom::pop3

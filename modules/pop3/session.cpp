@@ -1,0 +1,312 @@
+// The POP3 session state machine: greeting, a command table by state (AUTHORIZATION,
+// TRANSACTION), and the effects (authenticate, stream, commit deletions) the adapter performs.
+#include "modules/pop3/session.h"
+
+#include <cassert>
+#include <charconv>
+
+#include "modules/pop3/command.h"
+#include "modules/pop3/reply.h"
+
+namespace mailroom::pop3 {
+
+namespace {
+
+constexpr std::string_view kServerName = "Mailroom POP3 server";
+
+Step reply_only(std::string reply) { return Step{std::move(reply), NoEffect{}}; }
+
+// Strict decimal: digits only (no sign, no spaces), no overflow.
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+Session::Session(SessionConfig config) : config_(std::move(config)) {}
+
+Step Session::greeting() {
+  // The timestamp is kept whole (APOP digests cover it); the banner gives way to the 512 cap.
+  const std::string& stamp = config_.apop_timestamp;
+  const std::size_t fixed = 4 /* "+OK " */ + 2 /* CRLF */ + (stamp.empty() ? 0 : stamp.size() + 1);
+  std::string banner = config_.banner;
+  if (fixed >= kMaxReplyLine) {
+    banner.clear();
+  } else if (banner.size() > kMaxReplyLine - fixed) {
+    banner.resize(kMaxReplyLine - fixed);
+  }
+  std::string text = banner;
+  if (!stamp.empty()) {
+    if (!text.empty()) text += ' ';
+    text += stamp;
+  }
+  return reply_only(ok_line(text));
+}
+
+const storage::Address* Session::user() const { return user_ ? &*user_ : nullptr; }
+
+Step Session::on_line(std::string_view line) {
+  if (state_ == State::kClosed) return Step{"", Close{}};
+  // The adapter must hold lines back while an effect is outstanding (PIPELINING).
+  assert(state_ == State::kAuthorization || state_ == State::kTransaction);
+  if (state_ != State::kAuthorization && state_ != State::kTransaction) {
+    return reply_only(err_line("command not valid in this state"));
+  }
+  Result<Command> cmd = parse_command(line);
+  if (!cmd) return bad_command(cmd.error().message);
+  return dispatch(*cmd);
+}
+
+Step Session::on_line_too_long() {
+  if (state_ == State::kClosed) return Step{"", Close{}};
+  return bad_command("line too long");
+}
+
+Step Session::dispatch(const Command& cmd) {
+  using Handler = Step (Session::*)(const Command&);
+  struct Entry {
+    std::string_view verb;
+    bool in_authorization;
+    bool in_transaction;
+    Handler handler;
+  };
+  // APOP, AUTH and STLS are not offered yet: they fall through to "unknown command".
+  static constexpr Entry kTable[] = {
+      {"USER", true, false, &Session::cmd_user}, {"PASS", true, false, &Session::cmd_pass},
+      {"QUIT", true, true, &Session::cmd_quit},  {"CAPA", true, true, &Session::cmd_capa},
+      {"STAT", false, true, &Session::cmd_stat}, {"LIST", false, true, &Session::cmd_list},
+      {"UIDL", false, true, &Session::cmd_uidl}, {"RETR", false, true, &Session::cmd_retr},
+      {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
+      {"RSET", false, true, &Session::cmd_rset}, {"NOOP", false, true, &Session::cmd_noop},
+  };
+  for (const Entry& e : kTable) {
+    if (e.verb != cmd.verb) continue;
+    const bool allowed = state_ == State::kAuthorization ? e.in_authorization : e.in_transaction;
+    if (!allowed) return bad_command("command not valid in this state");
+    return (this->*e.handler)(cmd);
+  }
+  return bad_command("unknown command");
+}
+
+Step Session::bad_command(std::string_view reason) {
+  ++bad_commands_;
+  if (config_.max_bad_commands <= 0 ||
+      bad_commands_ >= static_cast<uint64_t>(config_.max_bad_commands)) {
+    state_ = State::kClosed;
+    return Step{err_line("too many bad commands, closing connection"), Close{}};
+  }
+  return reply_only(err_line(reason));
+}
+
+std::optional<std::size_t> Session::message_index(std::string_view arg, Step& reply) {
+  const std::optional<uint64_t> number = parse_decimal(arg);
+  if (!number) {
+    reply = bad_command("no such message");
+    return std::nullopt;
+  }
+  if (*number == 0 || *number > listing_.size()) {
+    reply = reply_only(err_line("no such message"));
+    return std::nullopt;
+  }
+  const auto index = static_cast<std::size_t>(*number - 1);
+  if (deleted_[index]) {
+    reply = reply_only(err_line("message " + std::to_string(*number) + " already deleted"));
+    return std::nullopt;
+  }
+  return index;
+}
+
+std::size_t Session::live_count() const {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < listing_.size(); ++i) n += deleted_[i] ? 0 : 1;
+  return n;
+}
+
+uint64_t Session::live_octets() const {
+  uint64_t total = 0;
+  for (std::size_t i = 0; i < listing_.size(); ++i) total += deleted_[i] ? 0 : listing_[i].size;
+  return total;
+}
+
+std::string Session::maildrop_summary() const {
+  return "maildrop has " + std::to_string(live_count()) + " messages (" +
+         std::to_string(live_octets()) + " octets)";
+}
+
+// ---- AUTHORIZATION ----
+
+Step Session::cmd_user(const Command& cmd) {
+  if (cmd.raw_arg.empty()) return bad_command("USER needs a user name");
+  // Always +OK: the reply must not reveal whether the mailbox exists.
+  pending_user_ = cmd.raw_arg;
+  return reply_only(ok_line("send PASS"));
+}
+
+Step Session::cmd_pass(const Command& cmd) {
+  if (!pending_user_) return bad_command("send USER first");
+  if (cmd.raw_arg.empty()) return bad_command("PASS needs a password");
+  Result<storage::Address> address = storage::parse_address(*pending_user_, config_.alt_at_chars);
+  pending_user_.reset();
+  if (!address) {
+    // Same reply as a wrong password: an unparsable login is just a login that does not exist.
+    return reply_only(err_line("invalid user name or password", RespCode::kAuth));
+  }
+  pending_address_ = *address;
+  state_ = State::kAwaitingLogin;
+  return Step{"", Authenticate{std::move(*address), cmd.raw_arg}};
+}
+
+Step Session::on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
+  assert(state_ == State::kAwaitingLogin);
+  if (outcome == LoginOutcome::kOk) {
+    user_ = std::move(pending_address_);
+    pending_address_.reset();
+    listing_ = std::move(listing);
+    deleted_.assign(listing_.size(), false);
+    state_ = State::kTransaction;
+    return reply_only(ok_line(maildrop_summary()));
+  }
+  // Any failure returns to AUTHORIZATION: the client may start again with USER.
+  pending_address_.reset();
+  pending_user_.reset();
+  state_ = State::kAuthorization;
+  const RespCode code = resp_code_for(outcome);
+  switch (outcome) {
+    case LoginOutcome::kAuthFailed: return reply_only(err_line("invalid user name or password", code));
+    case LoginOutcome::kInUse: return reply_only(err_line("mailbox is locked by another session", code));
+    case LoginOutcome::kOk:
+    case LoginOutcome::kTemporary: break;
+  }
+  return reply_only(err_line("temporary failure, try again later", code));
+}
+
+Step Session::cmd_quit(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("QUIT takes no arguments");
+  if (state_ == State::kAuthorization) {
+    state_ = State::kClosed;
+    return Step{ok_line(std::string(kServerName) + " signing off"), Close{}};
+  }
+  CommitDeletions commit;
+  for (std::size_t i = 0; i < deleted_.size(); ++i) {
+    if (deleted_[i]) commit.indexes.push_back(i);
+  }
+  state_ = State::kUpdate;
+  return Step{"", std::move(commit)};
+}
+
+Step Session::on_update_result(const Status& status) {
+  assert(state_ == State::kUpdate);
+  state_ = State::kClosed;
+  if (!status) {
+    return Step{err_line("some deleted messages not removed", RespCode::kSysTemp), Close{}};
+  }
+  return Step{ok_line(std::string(kServerName) + " signing off (" + std::to_string(live_count()) +
+                      " messages left)"),
+              Close{}};
+}
+
+Step Session::cmd_capa(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("CAPA takes no arguments");
+  std::string reply = ok_line("Capability list follows");
+  reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n";
+  if (state_ == State::kAuthorization) reply += "USER\r\n";
+  if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
+  reply += ".\r\n";
+  return reply_only(std::move(reply));
+}
+
+// ---- TRANSACTION ----
+
+Step Session::cmd_stat(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("STAT takes no arguments");
+  return reply_only(ok_line(std::to_string(live_count()) + " " + std::to_string(live_octets())));
+}
+
+Step Session::cmd_list(const Command& cmd) {
+  if (cmd.args.size() > 1) return bad_command("LIST takes at most one argument");
+  Step reply;
+  if (cmd.args.size() == 1) {
+    const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
+    if (!index) return reply;
+    return reply_only(ok_line(std::to_string(*index + 1) + " " + std::to_string(listing_[*index].size)));
+  }
+  std::string text = ok_line(std::to_string(live_count()) + " messages (" + std::to_string(live_octets()) +
+                             " octets)");
+  for (std::size_t i = 0; i < listing_.size(); ++i) {
+    if (deleted_[i]) continue;
+    text += std::to_string(i + 1) + " " + std::to_string(listing_[i].size) + "\r\n";
+  }
+  text += ".\r\n";
+  return reply_only(std::move(text));
+}
+
+Step Session::cmd_uidl(const Command& cmd) {
+  if (cmd.args.size() > 1) return bad_command("UIDL takes at most one argument");
+  Step reply;
+  if (cmd.args.size() == 1) {
+    const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
+    if (!index) return reply;
+    return reply_only(ok_line(std::to_string(*index + 1) + " " + listing_[*index].uid));
+  }
+  std::string text = ok_line("unique-id listing follows");
+  for (std::size_t i = 0; i < listing_.size(); ++i) {
+    if (deleted_[i]) continue;
+    text += std::to_string(i + 1) + " " + listing_[i].uid + "\r\n";
+  }
+  text += ".\r\n";
+  return reply_only(std::move(text));
+}
+
+Step Session::cmd_retr(const Command& cmd) {
+  if (cmd.args.size() != 1) return bad_command("RETR takes one message number");
+  Step reply;
+  const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
+  if (!index) return reply;
+  state_ = State::kStreaming;
+  return Step{ok_line(std::to_string(listing_[*index].size) + " octets"), StreamMessage{*index, std::nullopt}};
+}
+
+Step Session::cmd_top(const Command& cmd) {
+  if (cmd.args.size() != 2) return bad_command("TOP takes a message number and a line count");
+  const std::optional<uint64_t> lines = parse_decimal(cmd.args[1]);
+  if (!lines) return bad_command("invalid line count");
+  Step reply;
+  const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
+  if (!index) return reply;
+  state_ = State::kStreaming;
+  return Step{ok_line("top of message follows"), StreamMessage{*index, *lines}};
+}
+
+void Session::on_stream_done() {
+  assert(state_ == State::kStreaming);
+  if (state_ == State::kStreaming) state_ = State::kTransaction;
+}
+
+Step Session::cmd_dele(const Command& cmd) {
+  if (cmd.args.size() != 1) return bad_command("DELE takes one message number");
+  Step reply;
+  const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
+  if (!index) return reply;
+  deleted_[*index] = true;
+  return reply_only(ok_line("message " + std::to_string(*index + 1) + " deleted"));
+}
+
+Step Session::cmd_rset(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("RSET takes no arguments");
+  deleted_.assign(listing_.size(), false);
+  return reply_only(ok_line(maildrop_summary()));
+}
+
+Step Session::cmd_noop(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("NOOP takes no arguments");
+  return reply_only(ok_line(""));
+}
+
+}  // namespace mailroom::pop3

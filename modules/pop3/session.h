@@ -1,0 +1,119 @@
+// The POP3 session state machine (RFC 1939, RFC 2449 CAPA, RFC 3206 codes). Pure: it takes lines
+// and results of effects, and returns replies plus the next effect for the adapter to perform.
+// No sockets, no libuv, no disk: unit-tested with strings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/base/result.h"
+#include "storage/address.h"
+#include "storage/mail_store.h"
+
+namespace mailroom::pop3 {
+
+struct Command;
+
+struct SessionConfig {
+  std::string apop_timestamp;     // "<pid.clock@host>" (RFC 1939 section 7), made by the adapter
+  std::string banner = "Mailroom POP3 server ready";
+  std::string alt_at_chars;       // alternate '@' characters accepted in logins
+  bool capa_implementation = false;  // advertise "IMPLEMENTATION Mailroom" in CAPA
+  int64_t max_bad_commands = 10;  // then the session ends
+};
+
+// ---- effects: what the adapter must do after sending the reply ----
+struct NoEffect {};
+// Verify credentials, then lock and open the maildrop; answer with on_login_result().
+struct Authenticate {
+  storage::Address address;
+  std::string password;
+};
+// Stream message `index` (0-based) after the +OK line: the whole message (top_lines empty) or the
+// headers, the blank line and `*top_lines` body lines; dot-stuffed, then ".\r\n". Call
+// on_stream_done() when finished.
+struct StreamMessage {
+  std::size_t index = 0;
+  std::optional<uint64_t> top_lines;
+};
+// UPDATE state: remove these messages (0-based indexes), then call on_update_result().
+struct CommitDeletions {
+  std::vector<std::size_t> indexes;
+};
+// Close the connection after the reply has been written.
+struct Close {};
+
+using Effect = std::variant<NoEffect, Authenticate, StreamMessage, CommitDeletions, Close>;
+
+struct Step {
+  std::string reply;  // complete wire text, CRLF line endings (multi-line replies end in ".\r\n")
+  Effect effect;
+};
+
+enum class State { kAuthorization, kAwaitingLogin, kTransaction, kStreaming, kUpdate, kClosed };
+
+enum class LoginOutcome {
+  kOk,          // listing is valid
+  kAuthFailed,  // wrong user/password, disabled mailbox or postoffice -> "-ERR [AUTH] ..."
+  kInUse,       // maildrop locked by another session -> "-ERR [IN-USE] ..."
+  kTemporary,   // storage/database trouble -> "-ERR [SYS/TEMP] ..."
+};
+
+class Session {
+ public:
+  explicit Session(SessionConfig config);
+
+  // "+OK <banner> <timestamp>\r\n"
+  Step greeting();
+  // One command line without its CRLF. Only called when no effect is outstanding.
+  Step on_line(std::string_view line);
+  // The line reader dropped a line over the length limit: "-ERR line too long", counts as bad.
+  Step on_line_too_long();
+  // Result of Authenticate. `listing` is the maildrop snapshot when outcome == kOk.
+  Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing = {});
+  // StreamMessage finished (nothing to send; returns to TRANSACTION).
+  void on_stream_done();
+  // Result of CommitDeletions: "+OK ..." or "-ERR [SYS/TEMP] ..."; effect Close either way.
+  Step on_update_result(const Status& status);
+
+  State state() const { return state_; }
+  const storage::Address* user() const;  // set once logged in
+  std::size_t bad_commands() const { return bad_commands_; }
+
+ private:
+  Step dispatch(const Command& cmd);
+  Step bad_command(std::string_view reason);
+  // Resolves a message-number argument; on failure fills `reply` with the step to return.
+  std::optional<std::size_t> message_index(std::string_view arg, Step& reply);
+  std::size_t live_count() const;
+  uint64_t live_octets() const;
+  std::string maildrop_summary() const;  // "maildrop has N messages (M octets)"
+
+  Step cmd_user(const Command& cmd);
+  Step cmd_pass(const Command& cmd);
+  Step cmd_quit(const Command& cmd);
+  Step cmd_capa(const Command& cmd);
+  Step cmd_stat(const Command& cmd);
+  Step cmd_list(const Command& cmd);
+  Step cmd_uidl(const Command& cmd);
+  Step cmd_retr(const Command& cmd);
+  Step cmd_top(const Command& cmd);
+  Step cmd_dele(const Command& cmd);
+  Step cmd_rset(const Command& cmd);
+  Step cmd_noop(const Command& cmd);
+
+  SessionConfig config_;
+  State state_ = State::kAuthorization;
+  std::size_t bad_commands_ = 0;
+  std::optional<std::string> pending_user_;          // after USER, before PASS
+  std::optional<storage::Address> pending_address_;  // after PASS, until on_login_result
+  std::optional<storage::Address> user_;
+  std::vector<storage::MessageInfo> listing_;
+  std::vector<bool> deleted_;
+};
+
+}  // namespace mailroom::pop3

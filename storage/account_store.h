@@ -1,0 +1,94 @@
+// AccountStore: postoffices, mailboxes, credentials and service settings (SQLite today).
+// Thread-safe: every method may be called from any worker thread; none may run on the loop.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "storage/address.h"
+
+namespace mailroom::storage {
+
+struct PostofficeInfo {
+  std::string name;
+  bool enabled = true;
+  int64_t mailbox_count = 0;
+  int64_t created_at = 0;  // unix seconds
+};
+
+struct MailboxInfo {
+  int64_t id = 0;
+  Address address;
+  bool enabled = true;             // the mailbox's own flag
+  bool postoffice_enabled = true;  // its postoffice's flag
+  std::string maildir;             // absolute path of the Maildir (holds cur/ new/ tmp/)
+  std::string password_scheme;     // e.g. "argon2id", "sha512-crypt" (never the secret)
+  int64_t created_at = 0;
+};
+
+struct ServiceRecord {
+  std::string name;    // e.g. "pop3"
+  std::string module;  // e.g. "pop3"
+  bool enabled = true;
+  std::map<std::string, std::string> settings;  // only the stored (non-default) values
+};
+
+enum class PasswordKind {
+  kPlaintext,  // hash it with the default scheme (argon2id)
+  kHash,       // an imported hash: "{SHA512-CRYPT}$6$...", "$6$...", "$argon2id$..."
+};
+
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+
+  // ---- provisioning (mailctl) ----
+  virtual Status add_postoffice(const std::string& name) = 0;
+  // Fails with kInvalidArgument if it still has mailboxes and !force. With force, its mailboxes'
+  // records go too (their Maildirs are left on disk; the caller decides).
+  virtual Status remove_postoffice(const std::string& name, bool force) = 0;
+  virtual Result<std::vector<PostofficeInfo>> list_postoffices() = 0;
+  virtual Result<PostofficeInfo> get_postoffice(const std::string& name) = 0;
+
+  // Creates the record; `maildir` is the absolute path to use. Errors: unknown postoffice
+  // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument).
+  virtual Result<MailboxInfo> add_mailbox(const Address& address, const std::string& password,
+                                          PasswordKind kind, const std::string& maildir) = 0;
+  virtual Status remove_mailbox(const Address& address) = 0;
+  virtual Status set_password(const Address& address, const std::string& password,
+                              PasswordKind kind) = 0;
+  virtual Status set_mailbox_enabled(const Address& address, bool enabled) = 0;
+  virtual Result<MailboxInfo> get_mailbox(const Address& address) = 0;
+  // All mailboxes, or those of one postoffice (kNotFound if it does not exist).
+  virtual Result<std::vector<MailboxInfo>> list_mailboxes(const std::optional<std::string>& postoffice) = 0;
+
+  // ---- login (daemon, on a worker thread) ----
+  // Looks the mailbox up and verifies the password (slow hash). kAuthFailed for unknown
+  // mailbox, wrong password, disabled mailbox or postoffice: the message says which for logs,
+  // callers must not tell the client which.
+  virtual Result<MailboxInfo> verify_password(const Address& address, const std::string& password) = 0;
+
+  // ---- services ----
+  virtual Result<std::vector<ServiceRecord>> list_services() = 0;
+  virtual Result<ServiceRecord> get_service(const std::string& name) = 0;
+  // Creates the service row if missing (used by init).
+  virtual Status ensure_service(const std::string& name, const std::string& module, bool enabled) = 0;
+  virtual Status set_service_enabled(const std::string& name, bool enabled) = 0;
+  // Stores an already validated canonical value; an empty optional removes it (back to default).
+  virtual Status set_service_setting(const std::string& name, const std::string& key,
+                                     const std::optional<std::string>& value) = 0;
+
+  // Changes whenever another connection committed (PRAGMA data_version): the daemon polls it.
+  virtual Result<int64_t> data_version() = 0;
+};
+
+// Opens (creating if `create`) DATA_DIR/mailroom.db, runs schema migrations, enables WAL.
+// kNotFound with a helpful message if it does not exist and !create ("run mailctl init").
+Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create);
+
+}  // namespace mailroom::storage

@@ -1,0 +1,36 @@
+// Stored form (LF line ends) <-> wire form (CRLF, final CRLF guaranteed), computed in chunks
+// so a large message never has to sit in memory whole.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mailroom::storage::maildir {
+
+// What deliver() stores: every CRLF becomes LF; a CR not followed by LF is kept.
+std::string normalise_line_endings(std::string_view message);
+
+// Stored bytes -> wire bytes. An LF becomes CRLF unless a CR already precedes it (a file written
+// by another tool may hold CRLF); a non-empty text not ending in LF gets a final CRLF.
+class WireEncoder {
+ public:
+  // Appends the wire form of the next chunk to `out`.
+  void encode(std::string_view chunk, std::string& out);
+  // Adds only the size `encode` would produce.
+  void count(std::string_view chunk);
+  // Appends the closing CRLF if one is needed; call once, after the last chunk.
+  void finish(std::string& out);
+  // Wire bytes produced (or counted) so far, including finish().
+  uint64_t wire_size() const { return wire_size_; }
+
+ private:
+  uint64_t wire_size_ = 0;
+  bool empty_ = true;
+  char last_ = '\0';
+};
+
+// Wire size of a complete stored text.
+uint64_t wire_size_of(std::string_view stored);
+
+}  // namespace mailroom::storage::maildir

@@ -1,0 +1,642 @@
+// Tests for the POP3 session state machine, as C:/S: transcripts against a fake maildrop.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "modules/pop3/session.h"
+
+using namespace mailroom;
+using namespace mailroom::pop3;
+
+namespace {
+
+std::vector<storage::MessageInfo> three_messages() {
+  return {{"uid-one", 120, "/m/1"}, {"uid-two", 250, "/m/2"}, {"uid-three", 1030, "/m/3"}};
+}
+
+// Drives a Session and performs its effects with canned results, so a transcript reads like the
+// wire: the login reply follows PASS, the +OK of RETR is all the session itself sends.
+struct Harness {
+  explicit Harness(SessionConfig config = {}) : session(std::move(config)) {}
+
+  Session session;
+  LoginOutcome login_outcome = LoginOutcome::kOk;
+  Status update_status;
+  std::vector<Authenticate> auths;
+  std::vector<StreamMessage> streams;
+  std::optional<std::vector<std::size_t>> committed;
+  bool closed = false;
+
+  std::string send(std::string_view line) { return perform(session.on_line(line)); }
+
+  std::string perform(Step step) {
+    std::string wire = step.reply;
+    if (auto* a = std::get_if<Authenticate>(&step.effect)) {
+      CHECK(wire.empty());
+      auths.push_back(*a);
+      CHECK(session.state() == State::kAwaitingLogin);
+      wire += perform(session.on_login_result(login_outcome, three_messages()));
+    } else if (auto* s = std::get_if<StreamMessage>(&step.effect)) {
+      streams.push_back(*s);
+      CHECK(session.state() == State::kStreaming);
+      session.on_stream_done();
+    } else if (auto* c = std::get_if<CommitDeletions>(&step.effect)) {
+      CHECK(wire.empty());
+      committed = c->indexes;
+      CHECK(session.state() == State::kUpdate);
+      wire += perform(session.on_update_result(update_status));
+    } else if (std::holds_alternative<Close>(step.effect)) {
+      closed = true;
+    }
+    return wire;
+  }
+
+  // Lines "C: ..." are sent; the "S: ..." lines after one are the expected reply (CRLF-joined).
+  void run(std::string_view transcript) {
+    std::istringstream in{std::string(transcript)};
+    std::string line, command, expected, actual;
+    bool have_command = false;
+    auto flush = [&] {
+      if (!have_command) return;
+      CAPTURE(command);
+      CHECK(actual == expected);
+      expected.clear();
+      have_command = false;
+    };
+    while (std::getline(in, line)) {
+      const std::size_t start = line.find_first_not_of(" \t");
+      if (start == std::string::npos) continue;
+      line = line.substr(start);
+      if (line.rfind("C:", 0) == 0) {
+        flush();
+        command = line.size() > 3 ? line.substr(3) : "";
+        actual = send(command);
+        have_command = true;
+      } else if (line.rfind("S:", 0) == 0) {
+        expected += (line.size() > 3 ? line.substr(3) : "") + "\r\n";
+      } else {
+        FAIL("bad transcript line: " << line);
+      }
+    }
+    flush();
+  }
+
+  void login() {
+    run(R"(
+      C: USER bob@example.com
+      S: +OK send PASS
+      C: PASS secret
+      S: +OK maildrop has 3 messages (1400 octets)
+    )");
+    REQUIRE(session.state() == State::kTransaction);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("greeting carries the banner and the APOP timestamp") {
+  SessionConfig config;
+  config.apop_timestamp = "<1234.5678@mail.example.com>";
+  Session session(config);
+  Step step = session.greeting();
+  CHECK(step.reply == "+OK Mailroom POP3 server ready <1234.5678@mail.example.com>\r\n");
+  CHECK(std::holds_alternative<NoEffect>(step.effect));
+  CHECK(session.state() == State::kAuthorization);
+}
+
+TEST_CASE("a huge banner is truncated so the greeting fits 512 octets and keeps the timestamp") {
+  SessionConfig config;
+  config.apop_timestamp = "<1.2@host>";
+  config.banner = std::string(2000, 'b');
+  Session session(config);
+  const std::string reply = session.greeting().reply;
+  CHECK(reply.size() == 512);
+  CHECK(reply.rfind("+OK bbb", 0) == 0);
+  CHECK(reply.substr(reply.size() - 13) == " <1.2@host>\r\n");
+}
+
+TEST_CASE("control bytes in the banner cannot break reply framing") {
+  SessionConfig config;
+  config.apop_timestamp = "<1.2@host>";
+  config.banner = "evil\r\n+OK injected";
+  Session session(config);
+  CHECK(session.greeting().reply == "+OK evil  +OK injected <1.2@host>\r\n");
+}
+
+TEST_CASE("login succeeds and reports the maildrop size") {
+  Harness h;
+  h.login();
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].address.mailbox == "bob");
+  CHECK(h.auths[0].address.postoffice == "example.com");
+  CHECK(h.auths[0].password == "secret");
+  REQUIRE(h.session.user() != nullptr);
+  CHECK(h.session.user()->str() == "bob@example.com");
+}
+
+TEST_CASE("PASS passes a password with spaces verbatim") {
+  Harness h;
+  h.run(R"(
+    C: user Bob@Example.COM
+    S: +OK send PASS
+    C: pass  two words
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].password == " two words");
+  CHECK(h.auths[0].address.str() == "bob@example.com");
+}
+
+TEST_CASE("a failed login returns to AUTHORIZATION, forgets USER and is not a bad command") {
+  Harness h;
+  h.login_outcome = LoginOutcome::kAuthFailed;
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: PASS wrong
+    S: -ERR [AUTH] invalid user name or password
+    C: PASS again
+    S: -ERR send USER first
+  )");
+  CHECK(h.session.state() == State::kAuthorization);
+  CHECK(h.session.user() == nullptr);
+  CHECK(h.session.bad_commands() == 1);  // only the PASS without USER
+  CHECK(h.auths.size() == 1);
+}
+
+TEST_CASE("a locked maildrop answers IN-USE, a storage failure SYS/TEMP") {
+  Harness h;
+  h.login_outcome = LoginOutcome::kInUse;
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: PASS secret
+    S: -ERR [IN-USE] mailbox is locked by another session
+  )");
+  CHECK(h.session.state() == State::kAuthorization);
+  h.login_outcome = LoginOutcome::kTemporary;
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: PASS secret
+    S: -ERR [SYS/TEMP] temporary failure, try again later
+  )");
+  CHECK(h.session.state() == State::kAuthorization);
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("USER with an unparsable login still says +OK, then PASS fails with AUTH") {
+  Harness h;
+  h.run(R"(
+    C: USER not-an-address
+    S: +OK send PASS
+    C: PASS secret
+    S: -ERR [AUTH] invalid user name or password
+  )");
+  CHECK(h.auths.empty());
+  CHECK(h.session.bad_commands() == 0);
+  CHECK(h.session.state() == State::kAuthorization);
+}
+
+TEST_CASE("alternate @ characters are accepted in USER") {
+  SessionConfig config;
+  config.alt_at_chars = "%!";
+  Harness h(config);
+  h.run(R"(
+    C: USER bob%example.com
+    S: +OK send PASS
+    C: PASS secret
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].address.str() == "bob@example.com");
+
+  Harness plain;  // without the setting, '%' is not a separator
+  plain.run(R"(
+    C: USER bob%example.com
+    S: +OK send PASS
+    C: PASS secret
+    S: -ERR [AUTH] invalid user name or password
+  )");
+  CHECK(plain.auths.empty());
+}
+
+TEST_CASE("QUIT in AUTHORIZATION closes without an UPDATE") {
+  Harness h;
+  h.run(R"(
+    C: QUIT
+    S: +OK Mailroom POP3 server signing off
+  )");
+  CHECK(h.closed);
+  CHECK_FALSE(h.committed.has_value());
+  CHECK(h.session.state() == State::kClosed);
+}
+
+TEST_CASE("STAT, LIST and UIDL with and without arguments") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: STAT
+    S: +OK 3 1400
+    C: LIST
+    S: +OK 3 messages (1400 octets)
+    S: 1 120
+    S: 2 250
+    S: 3 1030
+    S: .
+    C: LIST 2
+    S: +OK 2 250
+    C: UIDL
+    S: +OK unique-id listing follows
+    S: 1 uid-one
+    S: 2 uid-two
+    S: 3 uid-three
+    S: .
+    C: uidl 3
+    S: +OK 3 uid-three
+    C: NOOP
+    S: +OK
+  )");
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("bad message numbers answer no such message") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: LIST 0
+    S: -ERR no such message
+    C: LIST 4
+    S: -ERR no such message
+    C: LIST 99999999999999999999999
+    S: -ERR no such message
+    C: RETR +1
+    S: -ERR no such message
+    C: RETR -1
+    S: -ERR no such message
+    C: DELE abc
+    S: -ERR no such message
+    C: UIDL 1x
+    S: -ERR no such message
+    C: STAT
+    S: +OK 3 1400
+  )");
+  CHECK(h.streams.empty());
+}
+
+TEST_CASE("extra or missing arguments are rejected with a reason") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: STAT 1
+    S: -ERR STAT takes no arguments
+    C: LIST 1 2
+    S: -ERR LIST takes at most one argument
+    C: RETR
+    S: -ERR RETR takes one message number
+    C: RETR 1 2
+    S: -ERR RETR takes one message number
+    C: DELE
+    S: -ERR DELE takes one message number
+    C: NOOP x
+    S: -ERR NOOP takes no arguments
+  )");
+  CHECK(h.session.bad_commands() == 6);
+  CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("DELE hides a message from STAT and LIST, and a second DELE fails") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: DELE 2
+    S: +OK message 2 deleted
+    C: STAT
+    S: +OK 2 1150
+    C: LIST
+    S: +OK 2 messages (1150 octets)
+    S: 1 120
+    S: 3 1030
+    S: .
+    C: UIDL
+    S: +OK unique-id listing follows
+    S: 1 uid-one
+    S: 3 uid-three
+    S: .
+    C: LIST 2
+    S: -ERR message 2 already deleted
+    C: UIDL 2
+    S: -ERR message 2 already deleted
+    C: DELE 2
+    S: -ERR message 2 already deleted
+    C: RETR 2
+    S: -ERR message 2 already deleted
+    C: TOP 2 0
+    S: -ERR message 2 already deleted
+  )");
+  CHECK(h.streams.empty());
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("RSET restores deleted messages") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: DELE 3
+    S: +OK message 3 deleted
+    C: STAT
+    S: +OK 1 250
+    C: RSET
+    S: +OK maildrop has 3 messages (1400 octets)
+    C: STAT
+    S: +OK 3 1400
+    C: QUIT
+    S: +OK Mailroom POP3 server signing off (3 messages left)
+  )");
+  REQUIRE(h.committed.has_value());
+  CHECK(h.committed->empty());
+  CHECK(h.closed);
+}
+
+TEST_CASE("RETR answers the size and asks to stream the message") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: RETR 3
+    S: +OK 1030 octets
+    C: STAT
+    S: +OK 3 1400
+  )");
+  REQUIRE(h.streams.size() == 1);
+  CHECK(h.streams[0].index == 2);
+  CHECK_FALSE(h.streams[0].top_lines.has_value());
+  CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("RETR holds the session in streaming until the adapter is done") {
+  Harness h;
+  h.login();
+  Step step = h.session.on_line("RETR 1");
+  CHECK(step.reply == "+OK 120 octets\r\n");
+  auto* stream = std::get_if<StreamMessage>(&step.effect);
+  REQUIRE(stream != nullptr);
+  CHECK(stream->index == 0);
+  CHECK(h.session.state() == State::kStreaming);
+  h.session.on_stream_done();
+  CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("TOP validates its message number and line count") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: TOP 1 0
+    S: +OK top of message follows
+    C: TOP 2 10
+    S: +OK top of message follows
+    C: TOP 1
+    S: -ERR TOP takes a message number and a line count
+    C: TOP
+    S: -ERR TOP takes a message number and a line count
+    C: TOP 1 2 3
+    S: -ERR TOP takes a message number and a line count
+    C: TOP 1 -1
+    S: -ERR invalid line count
+    C: TOP 1 x
+    S: -ERR invalid line count
+    C: TOP 1 99999999999999999999999
+    S: -ERR invalid line count
+    C: TOP 4 1
+    S: -ERR no such message
+  )");
+  REQUIRE(h.streams.size() == 2);
+  CHECK(h.streams[0].index == 0);
+  REQUIRE(h.streams[0].top_lines.has_value());
+  CHECK(*h.streams[0].top_lines == 0);
+  CHECK(h.streams[1].index == 1);
+  CHECK(*h.streams[1].top_lines == 10);
+}
+
+TEST_CASE("QUIT in TRANSACTION commits exactly the deleted messages") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: DELE 3
+    S: +OK message 3 deleted
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: QUIT
+    S: +OK Mailroom POP3 server signing off (1 messages left)
+  )");
+  REQUIRE(h.committed.has_value());
+  CHECK(*h.committed == std::vector<std::size_t>{0, 2});
+  CHECK(h.closed);
+  CHECK(h.session.state() == State::kClosed);
+}
+
+TEST_CASE("QUIT in TRANSACTION first enters UPDATE with an empty reply") {
+  Harness h;
+  h.login();
+  Step step = h.session.on_line("quit");
+  CHECK(step.reply.empty());
+  auto* commit = std::get_if<CommitDeletions>(&step.effect);
+  REQUIRE(commit != nullptr);
+  CHECK(commit->indexes.empty());
+  CHECK(h.session.state() == State::kUpdate);
+}
+
+TEST_CASE("a failed UPDATE answers SYS/TEMP and closes") {
+  Harness h;
+  h.login();
+  h.update_status = make_error(ErrorCode::kIo, "disk full");
+  h.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: QUIT
+    S: -ERR [SYS/TEMP] some deleted messages not removed
+  )");
+  REQUIRE(h.committed.has_value());
+  CHECK(*h.committed == std::vector<std::size_t>{0});
+  CHECK(h.closed);
+}
+
+TEST_CASE("commands in the wrong state are rejected and counted") {
+  Harness h;
+  h.run(R"(
+    C: STAT
+    S: -ERR command not valid in this state
+    C: LIST
+    S: -ERR command not valid in this state
+    C: RETR 1
+    S: -ERR command not valid in this state
+    C: NOOP
+    S: -ERR command not valid in this state
+    C: PASS secret
+    S: -ERR send USER first
+  )");
+  CHECK(h.session.bad_commands() == 5);
+  h.login();
+  h.run(R"(
+    C: USER bob@example.com
+    S: -ERR command not valid in this state
+    C: PASS secret
+    S: -ERR command not valid in this state
+  )");
+  CHECK(h.session.bad_commands() == 7);
+  CHECK(h.auths.size() == 1);
+}
+
+TEST_CASE("unknown commands and future-work commands are rejected") {
+  Harness h;
+  h.run(R"(
+    C: HELO
+    S: -ERR unknown command
+    C: APOP bob 0123456789abcdef
+    S: -ERR unknown command
+    C: AUTH PLAIN
+    S: -ERR unknown command
+    C: STLS
+    S: -ERR unknown command
+    C: X
+    S: -ERR invalid command keyword
+  )");
+  CHECK(h.session.bad_commands() == 5);
+  CHECK_FALSE(h.closed);
+}
+
+TEST_CASE("the bad-command limit closes the connection") {
+  SessionConfig config;
+  config.max_bad_commands = 3;
+  Harness h(config);
+  h.run(R"(
+    C: FOO
+    S: -ERR unknown command
+    C: STAT
+    S: -ERR command not valid in this state
+  )");
+  CHECK_FALSE(h.closed);
+  Step last = h.session.on_line_too_long();
+  CHECK(last.reply == "-ERR too many bad commands, closing connection\r\n");
+  CHECK(std::holds_alternative<Close>(last.effect));
+  CHECK(h.session.state() == State::kClosed);
+  CHECK(h.session.bad_commands() == 3);
+}
+
+TEST_CASE("a too-long line is answered and counted as a bad command") {
+  Harness h;
+  Step step = h.session.on_line_too_long();
+  CHECK(step.reply == "-ERR line too long\r\n");
+  CHECK(std::holds_alternative<NoEffect>(step.effect));
+  CHECK(h.session.bad_commands() == 1);
+}
+
+TEST_CASE("wrong passwords never trip the bad-command limit") {
+  SessionConfig config;
+  config.max_bad_commands = 2;
+  Harness h(config);
+  h.login_outcome = LoginOutcome::kAuthFailed;
+  for (int i = 0; i < 5; ++i) {
+    h.run(R"(
+      C: USER bob@example.com
+      S: +OK send PASS
+      C: PASS nope
+      S: -ERR [AUTH] invalid user name or password
+    )");
+  }
+  CHECK_FALSE(h.closed);
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("NUL bytes in a command are a bad command") {
+  Harness h;
+  using namespace std::string_literals;
+  CHECK(h.send("USER bob\0@example.com"s) == "-ERR control characters are not allowed\r\n");
+  CHECK(h.session.bad_commands() == 1);
+}
+
+TEST_CASE("CAPA lists USER only before login") {
+  Harness h;
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: USER
+    S: .
+  )");
+  h.login();
+  h.run(R"(
+    C: capa
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: .
+  )");
+}
+
+TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
+  SessionConfig config;
+  config.capa_implementation = true;
+  Harness h(config);
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: USER
+    S: IMPLEMENTATION Mailroom
+    S: .
+  )");
+  h.login();
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: IMPLEMENTATION Mailroom
+    S: .
+  )");
+}
+
+TEST_CASE("an empty maildrop lists nothing") {
+  Session session(SessionConfig{});
+  (void)session.on_line("USER a@b.c");
+  Step pass = session.on_line("PASS x");
+  REQUIRE(std::holds_alternative<Authenticate>(pass.effect));
+  CHECK(session.on_login_result(LoginOutcome::kOk, {}).reply == "+OK maildrop has 0 messages (0 octets)\r\n");
+  CHECK(session.on_line("LIST").reply == "+OK 0 messages (0 octets)\r\n.\r\n");
+  CHECK(session.on_line("UIDL").reply == "+OK unique-id listing follows\r\n.\r\n");
+  CHECK(session.on_line("RETR 1").reply == "-ERR no such message\r\n");
+}
+
+TEST_CASE("every reply line stays within 512 octets and ends in CRLF") {
+  Harness h;
+  const std::string long_user = "USER " + std::string(600, 'u') + "@example.com";
+  const std::vector<std::string> lines = {long_user, "PASS x", "CAPA", "FOO " + std::string(600, 'a')};
+  for (const std::string& line : lines) {
+    const std::string reply = h.send(line);
+    CAPTURE(line);
+    CHECK(reply.size() >= 2);
+    CHECK(reply.substr(reply.size() - 2) == "\r\n");
+    std::size_t start = 0;
+    while (start < reply.size()) {
+      const std::size_t end = reply.find("\r\n", start);
+      REQUIRE(end != std::string::npos);
+      CHECK(end + 2 - start <= 512);
+      start = end + 2;
+    }
+  }
+}

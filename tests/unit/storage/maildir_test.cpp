@@ -1,0 +1,435 @@
+// Maildir MailStore: delivery, listing, wire-form reads, uids, deletion and locking on real
+// temporary directories.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "storage/mail_store.h"
+#include "storage/maildir/maildir_name.h"
+#include "storage/maildir/maildir_store.h"
+#include "storage/maildir/wire_form.h"
+
+namespace fs = std::filesystem;
+using namespace mailroom;
+using namespace mailroom::storage;
+
+namespace {
+
+// A fresh directory under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/mailroom-maildir-test-XXXXXX";
+    char* p = ::mkdtemp(tmpl.data());
+    REQUIRE(p != nullptr);
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_all(MessageReader& reader, std::size_t max) {
+  std::string out;
+  bool within_bounds = true;  // one assertion, not one per read of a 5 MB message
+  for (;;) {
+    std::size_t before = out.size();
+    auto r = reader.read(out, max);
+    if (!r.ok()) FAIL("read failed: " << r.error().message);
+    if (*r > max || out.size() - before != *r) within_bounds = false;
+    if (*r == 0) break;
+  }
+  CHECK(within_bounds);
+  return out;
+}
+
+std::string retr(Maildrop& drop, std::size_t index, std::size_t max) {
+  auto reader = drop.open_message(index);
+  REQUIRE(reader.ok());
+  return read_all(**reader, max);
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary);
+  f << content;
+  REQUIRE(f.good());
+}
+
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+struct Fixture {
+  TempDir tmp;
+  std::unique_ptr<MailStore> store = make_maildir_store();
+  std::string dir = tmp.path() + "/mail/alice";
+  Fixture() { REQUIRE(store->create_maildir(dir).ok()); }
+
+  std::unique_ptr<Maildrop> open() {
+    auto r = store->open(dir);
+    REQUIRE(r.ok());
+    return std::move(r).value();
+  }
+  std::string deliver(std::string_view message) {
+    auto r = store->deliver(dir, message);
+    REQUIRE(r.ok());
+    return *r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("create_maildir makes cur, new and tmp with mode 0700 and is repeatable") {
+  TempDir tmp;
+  auto store = make_maildir_store();
+  std::string dir = tmp.path() + "/a/b/c";
+  REQUIRE(store->create_maildir(dir).ok());
+  for (const char* sub : {"cur", "new", "tmp"}) {
+    struct stat st{};
+    REQUIRE(::stat((dir + "/" + sub).c_str(), &st) == 0);
+    CHECK(S_ISDIR(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0700);
+  }
+  CHECK(store->create_maildir(dir).ok());
+  write_file(tmp.path() + "/file", "x");
+  auto bad = store->create_maildir(tmp.path() + "/file/sub");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == ErrorCode::kIo);
+}
+
+TEST_CASE("a delivered message is listed with its wire size and read back with CRLF") {
+  Fixture f;
+  std::string uid = f.deliver("Subject: hi\n\nhello\n");
+  auto files = files_in(f.dir + "/new");
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].find(",S=19,W=22") != std::string::npos);
+  CHECK(files_in(f.dir + "/tmp").empty());
+
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 1);
+  const auto& m = drop->messages()[0];
+  CHECK(m.uid == uid);
+  CHECK(m.size == 22);
+  CHECK(m.path == f.dir + "/new/" + files[0]);
+  const std::string expected = "Subject: hi\r\n\r\nhello\r\n";
+  CHECK(retr(*drop, 0, 7) == expected);
+  CHECK(retr(*drop, 0, 1) == expected);
+  CHECK(retr(*drop, 0, 1 << 20) == expected);
+}
+
+TEST_CASE("the stored file holds LF line ends only") {
+  Fixture f;
+  f.deliver("a\r\nb\r\n");
+  auto files = files_in(f.dir + "/new");
+  REQUIRE(files.size() == 1);
+  std::ifstream in(f.dir + "/new/" + files[0], std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK(ss.str() == "a\nb\n");
+}
+
+TEST_CASE("wire form of awkward messages") {
+  struct Case {
+    std::string input;
+    std::string wire;
+  };
+  const std::vector<Case> cases = {
+      {"no final newline", "no final newline\r\n"},
+      {"crlf\r\ninput\r\n", "crlf\r\ninput\r\n"},
+      {"mixed\r\nends\nhere", "mixed\r\nends\r\nhere\r\n"},
+      {"bare\rcr\n", "bare\rcr\r\n"},
+      {"ends in cr\r", "ends in cr\r\r\n"},
+      {"cr cr lf\r\r\nx", "cr cr lf\r\nx\r\n"},
+      {".starts with dot\n..two\n.\n", ".starts with dot\r\n..two\r\n.\r\n"},
+      {std::string("nul\0byte\n\xff\x80\xc3\xa9\n", 14), std::string("nul\0byte\r\n\xff\x80\xc3\xa9\r\n", 16)},
+      {std::string("\0", 1), std::string("\0\r\n", 3)},
+      {"\n", "\r\n"},
+      {"\n\n\n", "\r\n\r\n\r\n"},
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.input);
+    Fixture f;
+    f.deliver(c.input);
+    auto drop = f.open();
+    REQUIRE(drop->messages().size() == 1);
+    CHECK(drop->messages()[0].size == c.wire.size());
+    CHECK(retr(*drop, 0, 7) == c.wire);
+    CHECK(retr(*drop, 0, 2) == c.wire);
+    CHECK(retr(*drop, 0, 65536) == c.wire);
+  }
+}
+
+TEST_CASE("the wire encoder handles an LF whose CR ends the previous chunk") {
+  maildir::WireEncoder enc;
+  std::string out;
+  enc.encode("a\r", out);
+  enc.encode("\nb\n", out);
+  enc.encode("\n", out);
+  enc.encode("c", out);
+  enc.finish(out);
+  CHECK(out == "a\r\nb\r\n\r\nc\r\n");
+  CHECK(enc.wire_size() == out.size());
+  CHECK(maildir::wire_size_of("a\r\nb\n\nc") == out.size());
+}
+
+TEST_CASE("a 5 MB message streams in bounded reads with the exact size") {
+  Fixture f;
+  std::string message;
+  std::string expected;
+  const std::string line(75, 'x');
+  for (int i = 0; message.size() < 5 * 1024 * 1024; ++i) {
+    std::string l = std::to_string(i) + line;
+    message += l + "\n";
+    expected += l + "\r\n";
+  }
+  message += "tail without newline";
+  expected += "tail without newline\r\n";
+  f.deliver(message);
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 1);
+  CHECK(drop->messages()[0].size == expected.size());
+  auto reader = drop->open_message(0);
+  REQUIRE(reader.ok());
+  std::string got;
+  std::size_t max_chunk = 0;
+  for (;;) {
+    auto r = (*reader)->read(got, 16384);
+    if (!r.ok()) FAIL("read failed: " << r.error().message);
+    max_chunk = std::max(max_chunk, *r);
+    if (*r == 0) break;
+  }
+  CHECK(max_chunk == 16384);
+  CHECK(got.size() == expected.size());
+  CHECK(got == expected);
+  CHECK(retr(*drop, 0, 7) == expected);
+}
+
+TEST_CASE("uids are stable across reopen and new deliveries, unique, and valid UIDLs") {
+  Fixture f;
+  std::vector<std::string> delivered;
+  for (int i = 0; i < 20; ++i) delivered.push_back(f.deliver("m" + std::to_string(i) + "\n"));
+  std::set<std::string> unique(delivered.begin(), delivered.end());
+  CHECK(unique.size() == delivered.size());
+  for (const auto& uid : delivered) {
+    CHECK(uid.size() >= 1);
+    CHECK(uid.size() <= 70);
+    for (char c : uid) CHECK((c >= 0x21 && c <= 0x7E));
+  }
+
+  auto first = f.open();
+  std::vector<std::string> listed;
+  for (const auto& m : first->messages()) listed.push_back(m.uid);
+  CHECK(listed == delivered);  // also: listing is in delivery order
+
+  // Same-second deliveries far apart in microseconds ("M7563" vs "M22501") keep their order.
+  write_file(f.dir + "/new/1.M7563P1Q1.h,W=3", "a\n");
+  write_file(f.dir + "/new/1.M22501P1Q2.h,W=3", "b\n");
+  auto hand = f.open();
+  REQUIRE(hand->messages().size() == 22);
+  CHECK(hand->messages()[0].uid == "1.M7563P1Q1.h");
+  CHECK(hand->messages()[1].uid == "1.M22501P1Q2.h");
+  fs::remove(f.dir + "/new/1.M7563P1Q1.h,W=3");
+  fs::remove(f.dir + "/new/1.M22501P1Q2.h,W=3");
+
+  f.deliver("one more\n");
+  auto second = f.open();
+  REQUIRE(second->messages().size() == 21);
+  for (std::size_t i = 0; i < 20; ++i) CHECK(second->messages()[i].uid == delivered[i]);
+  CHECK(retr(*second, 20, 100) == "one more\r\n");
+}
+
+TEST_CASE("messages are ordered by leading timestamp, then by name") {
+  Fixture f;
+  write_file(f.dir + "/new/200.b,W=3", "b\n");
+  write_file(f.dir + "/cur/1000.a:2,S", "c\n");
+  write_file(f.dir + "/new/200.a,W=3", "a\n");
+  write_file(f.dir + "/cur/99.z:2,", "z\n");
+  auto drop = f.open();
+  std::vector<std::string> uids;
+  for (const auto& m : drop->messages()) uids.push_back(m.uid);
+  CHECK(uids == std::vector<std::string>{"99.z", "200.a", "200.b", "1000.a"});
+  CHECK(retr(*drop, 0, 100) == "z\r\n");
+  CHECK(retr(*drop, 3, 100) == "c\r\n");
+}
+
+TEST_CASE("a message moved from new/ to cur/ keeps its uid and size") {
+  Fixture f;
+  std::string uid = f.deliver("moved\n");
+  auto before = f.open();
+  REQUIRE(before->messages().size() == 1);
+  uint64_t size = before->messages()[0].size;
+  std::string name = files_in(f.dir + "/new").at(0);
+  fs::rename(f.dir + "/new/" + name, f.dir + "/cur/" + name + ":2,S");
+
+  // The old snapshot still finds it.
+  CHECK(retr(*before, 0, 100) == "moved\r\n");
+
+  auto after = f.open();
+  REQUIRE(after->messages().size() == 1);
+  CHECK(after->messages()[0].uid == uid);
+  CHECK(after->messages()[0].size == size);
+  CHECK(after->messages()[0].path == f.dir + "/cur/" + name + ":2,S");
+}
+
+TEST_CASE("names without W= get sizes computed from the file") {
+  Fixture f;
+  write_file(f.dir + "/cur/1500000000.M1P2.host:2,S", "line one\nline two");
+  write_file(f.dir + "/new/1500000001.M1P2.host,S=11", "crlf\r\nfile\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 2);
+  CHECK(drop->messages()[0].uid == "1500000000.M1P2.host");
+  CHECK(drop->messages()[0].size == std::string("line one\r\nline two\r\n").size());
+  CHECK(retr(*drop, 0, 3).size() == drop->messages()[0].size);
+  CHECK(drop->messages()[1].uid == "1500000001.M1P2.host");
+  CHECK(drop->messages()[1].size == std::string("crlf\r\nfile\r\n").size());
+  CHECK(retr(*drop, 1, 3) == "crlf\r\nfile\r\n");
+}
+
+TEST_CASE("dot files, tmp/ and non-regular entries are not listed") {
+  Fixture f;
+  write_file(f.dir + "/new/.hidden", "x\n");
+  write_file(f.dir + "/tmp/123.pending", "x\n");
+  fs::create_directory(f.dir + "/cur/1.subdir");
+  fs::create_symlink(f.dir + "/tmp/123.pending", f.dir + "/cur/2.link");
+  f.deliver("real\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 1);
+  CHECK(retr(*drop, 0, 100) == "real\r\n");
+}
+
+TEST_CASE("uid rules: info suffixes stripped, long or odd names hashed") {
+  CHECK(maildir::uid_from_name("123.M4P5Q6.host,S=10,W=12:2,S") == "123.M4P5Q6.host");
+  CHECK(maildir::uid_from_name("123.host:2,") == "123.host");
+  CHECK(maildir::uid_from_name("abc,X=1") == "abc");
+  CHECK(maildir::uid_from_name("a,b") == "a,b");
+  CHECK(maildir::sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d");
+  std::string long_name(71, 'n');
+  CHECK(maildir::uid_from_name(long_name) == maildir::sha1_hex(long_name));
+  CHECK(maildir::uid_from_name(std::string(70, 'n')) == std::string(70, 'n'));
+  CHECK(maildir::uid_from_name("has space") == maildir::sha1_hex("has space"));
+  CHECK(maildir::uid_from_name("abc,S=3:2,S").size() == 3);
+  CHECK(maildir::wire_size_from_name("1.x,S=10,W=12:2,S") == 12);
+  CHECK(maildir::wire_size_from_name("1.x,S=10") == std::nullopt);
+  CHECK(maildir::wire_size_from_name("1.x,W=1z") == std::nullopt);
+  CHECK(maildir::sanitize_hostname("a/b:c") == "a\\057b\\072c");
+  CHECK(maildir::leading_timestamp("1700000000.M1") == 1700000000u);
+  CHECK(maildir::leading_timestamp("x1") == 0u);
+}
+
+TEST_CASE("delivery order compares timestamps and same-second counters as numbers") {
+  using maildir::delivery_order_less;
+  CHECK(delivery_order_less("99.z", "100.a"));
+  CHECK(delivery_order_less("5.M7563P8314Q28.vm", "5.M22501P8314Q29.vm"));
+  CHECK_FALSE(delivery_order_less("5.M22501P8314Q29.vm", "5.M7563P8314Q28.vm"));
+  CHECK(delivery_order_less("5.M1P1Q9.h", "5.M1P1Q10.h"));
+  CHECK(delivery_order_less("5.a", "5.b"));
+  CHECK(delivery_order_less("5.a", "5.a,S=1"));
+  CHECK(delivery_order_less("5.a01", "5.a1"));  // equal values: plain byte order decides
+  CHECK_FALSE(delivery_order_less("5.a1", "5.a01"));
+  CHECK_FALSE(delivery_order_less("5.a", "5.a"));
+}
+
+TEST_CASE("two messages sharing a base name still get distinct uids") {
+  Fixture f;
+  write_file(f.dir + "/new/5.same,S=2", "a\n");
+  write_file(f.dir + "/cur/5.same,S=3:2,S", "bb\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 2);
+  CHECK(drop->messages()[0].uid != drop->messages()[1].uid);
+}
+
+TEST_CASE("commit_deletions removes exactly the chosen messages") {
+  Fixture f;
+  std::vector<std::string> uids;
+  for (int i = 0; i < 5; ++i) uids.push_back(f.deliver("msg " + std::to_string(i) + "\n"));
+  auto drop = f.open();
+  // One of them was moved to cur/ by another client after we listed it.
+  std::string name = fs::path(drop->messages()[3].path).filename().string();
+  fs::rename(f.dir + "/new/" + name, f.dir + "/cur/" + name + ":2,S");
+  REQUIRE(drop->commit_deletions({1, 3}).ok());
+  CHECK_FALSE(fs::exists(f.dir + "/" + maildir::kDeleteIntentFile));
+  CHECK_FALSE(fs::exists(f.dir + "/" + maildir::kDeleteIntentTmpFile));
+
+  auto after = f.open();
+  std::vector<std::string> left;
+  for (const auto& m : after->messages()) left.push_back(m.uid);
+  CHECK(left == std::vector<std::string>{uids[0], uids[2], uids[4]});
+  CHECK(files_in(f.dir + "/cur").empty());
+
+  // Already-gone messages are not an error; bad indexes are.
+  REQUIRE(drop->commit_deletions({1}).ok());
+  CHECK(drop->commit_deletions({}).ok());
+  CHECK_FALSE(drop->commit_deletions({5}).ok());
+  CHECK(f.open()->messages().size() == 3);
+}
+
+TEST_CASE("a leftover deletion intent is completed by open()") {
+  Fixture f;
+  std::vector<std::string> uids;
+  for (int i = 0; i < 3; ++i) uids.push_back(f.deliver("msg " + std::to_string(i) + "\n"));
+  auto drop = f.open();
+  std::string n0 = fs::path(drop->messages()[0].path).filename().string();
+  std::string n2 = fs::path(drop->messages()[2].path).filename().string();
+  // As if we crashed right after making the intent durable; one entry was already unlinked,
+  // one moved to cur/, and a damaged line must be ignored.
+  fs::rename(f.dir + "/new/" + n2, f.dir + "/cur/" + n2 + ":2,S");
+  write_file(f.dir + "/" + maildir::kDeleteIntentFile,
+             "new/" + n0 + "\nnew/" + n2 + "\nnew/already-gone\n../../etc/passwd\nnew/../x\n");
+  auto after = f.open();
+  REQUIRE(after->messages().size() == 1);
+  CHECK(after->messages()[0].uid == uids[1]);
+  CHECK_FALSE(fs::exists(f.dir + "/" + maildir::kDeleteIntentFile));
+}
+
+TEST_CASE("a second lock on the same maildir fails while the first is held") {
+  Fixture f;
+  auto first = f.store->lock(f.dir);
+  REQUIRE(first.ok());
+  auto second = f.store->lock(f.dir);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == ErrorCode::kInUse);
+  CHECK(second.error().message == "mailbox is in use by another session");
+  first.value().reset();
+  auto third = f.store->lock(f.dir);
+  CHECK(third.ok());
+}
+
+TEST_CASE("delivery to a missing maildir fails clearly and leaves nothing behind") {
+  TempDir tmp;
+  auto store = make_maildir_store();
+  std::string dir = tmp.path() + "/nobody";
+  auto r = store->deliver(dir, "hello\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kIo);
+  CHECK(r.error().message.find("No such file or directory") != std::string::npos);
+  CHECK(r.error().message.find(dir) != std::string::npos);
+  CHECK(files_in(tmp.path()).empty());
+
+  // new/ missing: the tmp file must not survive the failed rename.
+  REQUIRE(store->create_maildir(dir).ok());
+  fs::remove(dir + "/new");
+  auto r2 = store->deliver(dir, "hello\n");
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().code == ErrorCode::kIo);
+  CHECK(files_in(dir + "/tmp").empty());
+
+  auto opened = store->open(tmp.path() + "/absent");
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().code == ErrorCode::kNotFound);
+}
