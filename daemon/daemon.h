@@ -11,6 +11,7 @@
 
 #include "core/loop/event_loop.h"
 #include "core/module/service.h"
+#include "core/tls/tls_context.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
 
@@ -19,7 +20,7 @@ namespace mailroom::daemon {
 class Daemon {
  public:
   Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-         std::vector<std::unique_ptr<core::Module>> modules);
+         std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir);
   ~Daemon();
 
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
@@ -30,7 +31,22 @@ class Daemon {
   void shutdown();
 
  private:
-  void apply(const std::vector<storage::ServiceRecord>& records);
+  // What one reload read off the loop: the stored services and, per service, its TLS context
+  // (rebuilt only when its settings or certificate files changed).
+  struct TlsState {
+    tls::TlsConfig config;
+    std::string stamp;  // file_stamp of cert + key when built
+    std::shared_ptr<const tls::TlsContext> context;
+    std::string error;
+  };
+  struct Snapshot {
+    std::vector<storage::ServiceRecord> records;
+    std::map<std::string, TlsState> tls;
+  };
+  // Runs on a worker (or before the loop starts): reads everything a reload needs.
+  static Result<Snapshot> load(storage::AccountStore& accounts, const std::vector<std::unique_ptr<core::Module>>& modules,
+                               const std::string& data_dir, std::map<std::string, TlsState> known);
+  void apply(const Snapshot& snapshot);
   void poll();
   core::Module* find_module(const std::string& name);
 
@@ -39,7 +55,14 @@ class Daemon {
   storage::AccountStore& accounts_;
   std::vector<std::unique_ptr<core::Module>> modules_;
   std::map<std::string, std::unique_ptr<core::Service>> services_;
-  std::map<std::string, std::pair<config::ServiceSettings, bool>> applied_;
+  std::string data_dir_;
+  struct Applied {
+    config::ServiceSettings settings;
+    bool enabled = false;
+    std::shared_ptr<const tls::TlsContext> tls;
+  };
+  std::map<std::string, Applied> applied_;
+  std::map<std::string, TlsState> tls_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
   bool poll_in_flight_ = false;

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   {
     core::EventLoop loop;
     core::WorkQueue work(loop);
-    daemon::Daemon d(loop, work, **accounts, builtin::make_modules(**accounts, *mail));
+    daemon::Daemon d(loop, work, **accounts, builtin::make_modules(**accounts, *mail), data_dir);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/config/setting_spec.h"
+#include "core/tls/tls_context.h"
 
 namespace mailroom::core {
 
@@ -32,6 +33,8 @@ class ProtocolSession {
 struct ServiceContext {
   std::string service_name;
   std::shared_ptr<const config::ServiceSettings> settings;
+  // The service's current TLS context (null when no usable certificate): offered for STLS.
+  std::shared_ptr<const tls::TlsContext> tls;
 };
 
 class Module {

@@ -42,40 +42,56 @@ ConnectionLimits Service::limits() const {
   return l;
 }
 
-void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled) {
+void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
+                    std::shared_ptr<const tls::TlsContext> tls) {
   settings_ = std::move(settings);
   enabled_ = enabled;
-  std::vector<net::BindSpec> wanted;
+  tls_ = std::move(tls);
+  std::vector<ListenKey> wanted;
+  auto add = [&](const char* binds_key, const char* port_key, bool is_tls) {
+    auto parsed = net::parse_bind_list(settings_->get_string(binds_key),
+                                       static_cast<int>(settings_->get_int(port_key)));
+    if (!parsed) {  // validated on write; only a hand-edited database gets here
+      log::error("service.bad_binds", {{"service", name_}, {"key", binds_key}, {"error", parsed.error().message}});
+      return;
+    }
+    for (auto& spec : effective_binds(*parsed)) wanted.emplace_back(is_tls, std::move(spec));
+  };
   if (enabled_) {
-    auto parsed = net::parse_bind_list(settings_->get_string("binds"),
-                                       static_cast<int>(settings_->get_int("port")));
-    if (parsed) {
-      wanted = effective_binds(*parsed);
-    } else {  // validated on write; only a hand-edited database gets here
-      log::error("service.bad_binds", {{"service", name_}, {"error", parsed.error().message}});
+    add("binds", "port", false);
+    if (settings_->get_bool("implicit_tls")) {
+      if (tls_) {
+        add("tls_binds", "tls_port", true);
+      } else {
+        log::warn("service.tls_unavailable", {{"service", name_}, {"reason", "no usable certificate"}});
+      }
     }
   }
-  std::set<net::BindSpec> wanted_set(wanted.begin(), wanted.end());
+  std::set<ListenKey> wanted_set(wanted.begin(), wanted.end());
   // Open new binds first, so a changed port never leaves the service unreachable.
   bind_errors_.clear();
-  for (const auto& spec : wanted) {
-    if (listeners_.count(spec)) continue;
+  for (const auto& key : wanted) {
+    if (listeners_.count(key)) continue;
     std::weak_ptr<int> alive = alive_;
-    auto listener = std::make_unique<Listener>(loop_, spec, [this, alive](UvHandle<uv_tcp_t> socket) {
-      if (!alive.expired()) on_accept(std::move(socket));
+    bool is_tls = key.first;
+    auto listener = std::make_unique<Listener>(loop_, key.second, [this, alive, is_tls](UvHandle<uv_tcp_t> socket) {
+      if (!alive.expired()) on_accept(std::move(socket), is_tls);
     });
     auto status = listener->open();
+    const char* kind = is_tls ? "tls" : "plain";
     if (status) {
-      log::info("service.listen", {{"service", name_}, {"bind", spec.str()}});
-      listeners_.emplace(spec, std::move(listener));
+      log::info("service.listen", {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}});
+      listeners_.emplace(key, std::move(listener));
     } else {
-      log::error("service.bind_failed", {{"service", name_}, {"bind", spec.str()}, {"error", status.error().message}});
-      bind_errors_[spec] = status.error().message;
+      log::error("service.bind_failed",
+                 {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}, {"error", status.error().message}});
+      bind_errors_[key] = status.error().message;
     }
   }
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     if (!wanted_set.count(it->first)) {
-      log::info("service.unlisten", {{"service", name_}, {"bind", it->first.str()}});
+      log::info("service.unlisten", {{"service", name_}, {"bind", it->first.second.str()},
+                                     {"kind", it->first.first ? "tls" : "plain"}});
       it = listeners_.erase(it);
     } else {
       ++it;
@@ -96,18 +112,25 @@ void Service::stop() {
 
 std::vector<BindStatus> Service::bind_status() const {
   std::vector<BindStatus> out;
-  for (const auto& [spec, l] : listeners_) out.push_back({spec, true, ""});
-  for (const auto& [spec, err] : bind_errors_) out.push_back({spec, false, err});
+  for (const auto& [key, l] : listeners_) out.push_back({key.second, key.first, true, ""});
+  for (const auto& [key, err] : bind_errors_) out.push_back({key.second, key.first, false, err});
   return out;
 }
 
-void Service::on_accept(UvHandle<uv_tcp_t> socket) {
+void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
   ConnectionId id = next_connection_id();
   std::weak_ptr<int> alive = alive_;
   auto conn = std::make_unique<Connection>(loop_, work_, id, std::move(socket), limits(),
                                            [this, alive](ConnectionId closed) {
                                              if (!alive.expired()) connections_.erase(closed);
                                            });
+  if (tls) {
+    if (!tls_) {  // the context went away since the listener opened: cannot serve TLS
+      conn->abort();
+      return;
+    }
+    conn->start_tls(tls_);
+  }
   auto max = static_cast<std::size_t>(settings_->get_int("max_connections"));
   if (connections_.size() >= max) {
     log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections"}});
@@ -121,7 +144,7 @@ void Service::on_accept(UvHandle<uv_tcp_t> socket) {
   log::debug("net.accept", {{"service", name_}, {"cid", std::to_string(id)}, {"ip", conn->peer_ip()}});
   Connection& ref = *conn;
   connections_.emplace(id, std::move(conn));
-  ServiceContext ctx{name_, settings_};
+  ServiceContext ctx{name_, settings_, tls_};
   ref.start(module_.create_session(ref, ctx));
 }
 

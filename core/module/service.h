@@ -19,6 +19,7 @@ namespace mailroom::core {
 
 struct BindStatus {
   net::BindSpec spec;
+  bool tls = false;  // implicit TLS listener
   bool listening = false;
   std::string error;  // why it is not listening
 };
@@ -34,7 +35,10 @@ class Service {
   Module& module() { return module_; }
   // Opens binds that are new (or failed before) first, then closes removed ones; existing
   // connections keep running with updated limits. Disabled: closes listeners, keeps sessions.
-  void apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled);
+  // `tls` is the context for implicit TLS and STLS; null means TLS is unavailable (the implicit
+  // TLS listeners are then closed and STLS is not offered).
+  void apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
+             std::shared_ptr<const tls::TlsContext> tls);
   // Closes every listener and connection (shutdown).
   void stop();
 
@@ -42,7 +46,8 @@ class Service {
   std::size_t connection_count() const { return connections_.size(); }
 
  private:
-  void on_accept(UvHandle<uv_tcp_t> socket);
+  using ListenKey = std::pair<bool, net::BindSpec>;  // {implicit TLS, bind}
+  void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
   ConnectionLimits limits() const;
 
   EventLoop& loop_;
@@ -51,8 +56,9 @@ class Service {
   Module& module_;
   std::shared_ptr<const config::ServiceSettings> settings_;
   bool enabled_ = false;
-  std::map<net::BindSpec, std::unique_ptr<Listener>> listeners_;
-  std::map<net::BindSpec, std::string> bind_errors_;
+  std::shared_ptr<const tls::TlsContext> tls_;
+  std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
+  std::map<ListenKey, std::string> bind_errors_;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

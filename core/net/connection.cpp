@@ -127,8 +127,51 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::handle_bytes(const char* data, std::size_t len) {
   if (closing_) return;
-  in_.append(data, len);
-  process_input();
+  if (!tls_) {
+    in_.append(data, len);
+    process_input();
+    return;
+  }
+  std::string plain, cipher;
+  bool was_established = tls_->handshake_done();
+  Status status = tls_->feed(std::string_view(data, len), plain, cipher);
+  if (!status) {
+    on_tls_error(status.error(), std::move(cipher));
+    return;
+  }
+  if (!cipher.empty()) write_raw(std::move(cipher));
+  if (!was_established && tls_->handshake_done()) {
+    log::debug("tls.handshake", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"version", tls_->version()},
+                                 {"cipher", tls_->cipher_name()}});
+  }
+  if (!plain.empty()) {
+    in_.append(plain);
+    process_input();
+  }
+  if (tls_ && tls_->peer_closed() && !finished_) {
+    peer_eof_ = true;
+    close();
+  }
+}
+
+void Connection::on_tls_error(const Error& error, std::string alert) {
+  static uint64_t failures = 0;
+  ++failures;
+  log::warn(tls_->handshake_done() ? "tls.error" : "tls.handshake_failed",
+            {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"error", error.message},
+             {"count", std::to_string(failures)}});
+  if (!alert.empty()) write_raw(std::move(alert));
+  closing_ = true;  // nothing more is read or encrypted; the alert is flushed, then closed
+  close_after_flush_ = true;
+  update_reading();
+  if (!write_inflight_ && pending_.empty()) finish_close();
+}
+
+void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
+  tls_ = std::make_unique<tls::TlsStream>(std::move(context));
+  in_.clear();
+  in_pos_ = 0;
+  discarding_ = false;
 }
 
 void Connection::process_input() {
@@ -213,6 +256,20 @@ void Connection::resume_input() {
 
 void Connection::write(std::string data) {
   if (closing_ && !close_after_flush_) return;
+  if (finished_ || data.empty()) return;
+  if (tls_) {
+    std::string cipher;
+    if (Status s = tls_->write(data, cipher); !s) {
+      on_tls_error(s.error(), std::move(cipher));
+      return;
+    }
+    if (!cipher.empty()) write_raw(std::move(cipher));
+    return;
+  }
+  write_raw(std::move(data));
+}
+
+void Connection::write_raw(std::string data) {
   if (finished_ || data.empty()) return;
   queued_bytes_ += data.size();
   if (!write_inflight_ && pending_.empty()) {

@@ -15,6 +15,7 @@
 #include "core/loop/event_loop.h"
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
+#include "core/tls/tls_stream.h"
 
 namespace mailroom::core {
 
@@ -60,6 +61,15 @@ class Connection {
 
   void set_limits(const ConnectionLimits& limits);
 
+  // Switches to TLS (implicit TLS before start(), or STLS/STARTTLS after the "+OK" is queued):
+  // input buffered so far is discarded, so nothing sent in plaintext is executed after the
+  // handshake (no command injection).
+  void start_tls(std::shared_ptr<const tls::TlsContext> context);
+  bool tls_active() const { return tls_ != nullptr; }
+  bool tls_established() const { return tls_ && tls_->handshake_done(); }
+  std::string tls_version() const { return tls_ ? tls_->version() : std::string(); }
+  std::string tls_cipher() const { return tls_ ? tls_->cipher_name() : std::string(); }
+
   // Closes once the queued output is written.
   void close();
   // Closes now, dropping queued output.
@@ -72,6 +82,8 @@ class Connection {
   static void on_write(uv_write_t* req, int status);
 
   void handle_bytes(const char* data, std::size_t len);
+  void write_raw(std::string data);
+  void on_tls_error(const Error& error, std::string alert);
   void process_input();
   void update_reading();
   void flush();
@@ -87,6 +99,7 @@ class Connection {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::unique_ptr<ProtocolSession> session_;
   Timer idle_timer_;
+  std::unique_ptr<tls::TlsStream> tls_;
 
   std::string peer_ip_, local_ip_;
   int peer_port_ = 0, local_port_ = 0;

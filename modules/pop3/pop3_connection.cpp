@@ -21,8 +21,9 @@ struct Pop3Connection::Stream {
 };
 
 Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
-                               storage::MailStore& mail, SessionConfig config)
-    : conn_(connection), accounts_(accounts), mail_(mail), session_(std::move(config)) {}
+                               storage::MailStore& mail, SessionConfig config,
+                               std::shared_ptr<const tls::TlsContext> tls)
+    : conn_(connection), accounts_(accounts), mail_(mail), session_(std::move(config)), tls_(std::move(tls)) {}
 
 Pop3Connection::~Pop3Connection() = default;
 
@@ -67,6 +68,14 @@ void Pop3Connection::run(Step step) {
           start_update(std::move(effect));
         } else if constexpr (std::is_same_v<T, Close>) {
           conn_.close();
+        } else if constexpr (std::is_same_v<T, StartTls>) {
+          if (!tls_) {  // the session only offers STLS with a context; be safe anyway
+            conn_.abort();
+            return;
+          }
+          conn_.start_tls(tls_);
+          session_.on_tls_started();
+          log::debug("pop3.stls", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
         }
       },
       step.effect);

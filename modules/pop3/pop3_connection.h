@@ -18,7 +18,7 @@ namespace mailroom::pop3 {
 class Pop3Connection : public core::ProtocolSession {
  public:
   Pop3Connection(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
-                 SessionConfig config);
+                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls);
   ~Pop3Connection() override;
 
   void on_open() override;
@@ -42,6 +42,7 @@ class Pop3Connection : public core::ProtocolSession {
   storage::AccountStore& accounts_;
   storage::MailStore& mail_;
   Session session_;
+  std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;
   std::shared_ptr<Stream> stream_;

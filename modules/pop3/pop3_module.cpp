@@ -22,6 +22,8 @@ std::string local_hostname() {
   return name;
 }
 
+bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
+
 class Pop3Module : public core::Module {
  public:
   Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
@@ -45,7 +47,11 @@ class Pop3Module : public core::Module {
     config.alt_at_chars = s.get_string("alt_at_chars");
     config.capa_implementation = s.get_bool("capa_implementation");
     config.max_bad_commands = s.get_int("max_bad_commands");
-    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config));
+    config.secure = connection.tls_active();
+    config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
+    config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
+                                     (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
+    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls);
   }
 
  private:

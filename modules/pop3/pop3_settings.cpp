@@ -2,6 +2,7 @@
 #include "modules/pop3/pop3_settings.h"
 
 #include "core/config/network_settings.h"
+#include "core/config/tls_settings.h"
 
 namespace mailroom::pop3 {
 
@@ -20,6 +21,7 @@ std::optional<std::string> check_alt_at_chars(std::string_view v) {
 
 config::SettingsCatalog build_catalog() {
   config::SettingsCatalog catalog(config::network_setting_specs(110));
+  for (auto& spec : config::tls_setting_specs(995)) catalog.add(std::move(spec));
   catalog.add(config::string_setting("alt_at_chars", "", 16,
                                      "Characters accepted in place of '@' in logins, e.g. '#$%' lets "
                                      "alice#example.test log in as alice@example.test.",

@@ -30,7 +30,7 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
 
 }  // namespace
 
-Session::Session(SessionConfig config) : config_(std::move(config)) {}
+Session::Session(SessionConfig config) : config_(std::move(config)), secure_(config_.secure) {}
 
 Step Session::greeting() {
   // The timestamp is kept whole (APOP digests cover it); the banner gives way to the 512 cap.
@@ -77,10 +77,11 @@ Step Session::dispatch(const Command& cmd) {
     bool in_transaction;
     Handler handler;
   };
-  // APOP, AUTH and STLS are not offered yet: they fall through to "unknown command".
+  // APOP and AUTH are not offered yet: they fall through to "unknown command".
   static constexpr Entry kTable[] = {
       {"USER", true, false, &Session::cmd_user}, {"PASS", true, false, &Session::cmd_pass},
       {"QUIT", true, true, &Session::cmd_quit},  {"CAPA", true, true, &Session::cmd_capa},
+      {"STLS", true, false, &Session::cmd_stls},
       {"STAT", false, true, &Session::cmd_stat}, {"LIST", false, true, &Session::cmd_list},
       {"UIDL", false, true, &Session::cmd_uidl}, {"RETR", false, true, &Session::cmd_retr},
       {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
@@ -144,12 +145,20 @@ std::string Session::maildrop_summary() const {
 
 Step Session::cmd_user(const Command& cmd) {
   if (cmd.raw_arg.empty()) return bad_command("USER needs a user name");
+  if (!login_allowed()) {
+    return reply_only(err_line("plaintext login is not allowed on an unencrypted connection; use STLS first",
+                               RespCode::kAuth));
+  }
   // Always +OK: the reply must not reveal whether the mailbox exists.
   pending_user_ = cmd.raw_arg;
   return reply_only(ok_line("send PASS"));
 }
 
 Step Session::cmd_pass(const Command& cmd) {
+  if (!login_allowed()) {
+    return reply_only(err_line("plaintext login is not allowed on an unencrypted connection; use STLS first",
+                               RespCode::kAuth));
+  }
   if (!pending_user_) return bad_command("send USER first");
   if (cmd.raw_arg.empty()) return bad_command("PASS needs a password");
   Result<storage::Address> address = storage::parse_address(*pending_user_, config_.alt_at_chars);
@@ -216,10 +225,23 @@ Step Session::cmd_capa(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("CAPA takes no arguments");
   std::string reply = ok_line("Capability list follows");
   reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n";
-  if (state_ == State::kAuthorization) reply += "USER\r\n";
+  if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
+  if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
   if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
   reply += ".\r\n";
   return reply_only(std::move(reply));
+}
+
+Step Session::cmd_stls(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("STLS takes no arguments");
+  if (secure_) return bad_command("TLS is already active");
+  if (!config_.stls_available) return bad_command("STLS is not available");
+  return Step{ok_line("Begin TLS negotiation"), StartTls{}};
+}
+
+void Session::on_tls_started() {
+  secure_ = true;
+  pending_user_.reset();
 }
 
 // ---- TRANSACTION ----

@@ -24,6 +24,11 @@ struct SessionConfig {
   std::string alt_at_chars;       // alternate '@' characters accepted in logins
   bool capa_implementation = false;  // advertise "IMPLEMENTATION Mailroom" in CAPA
   int64_t max_bad_commands = 10;  // then the session ends
+  bool stls_available = false;    // STLS may be offered (starttls on and a usable certificate)
+  bool secure = false;            // the connection is TLS already (implicit TLS port)
+  // Whether USER/PASS may be used while the connection is not encrypted
+  // (tls_required_for_login off, or a loopback client exempted from it).
+  bool plaintext_login_allowed = true;
 };
 
 // ---- effects: what the adapter must do after sending the reply ----
@@ -46,8 +51,11 @@ struct CommitDeletions {
 };
 // Close the connection after the reply has been written.
 struct Close {};
+// STLS accepted: after the "+OK" is queued, switch the connection to TLS (dropping any input
+// buffered so far) and call on_tls_started().
+struct StartTls {};
 
-using Effect = std::variant<NoEffect, Authenticate, StreamMessage, CommitDeletions, Close>;
+using Effect = std::variant<NoEffect, Authenticate, StreamMessage, CommitDeletions, Close, StartTls>;
 
 struct Step {
   std::string reply;  // complete wire text, CRLF line endings (multi-line replies end in ".\r\n")
@@ -77,6 +85,10 @@ class Session {
   Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing = {});
   // StreamMessage finished (nothing to send; returns to TRANSACTION).
   void on_stream_done();
+  // StartTls done: the session restarts AUTHORIZATION as if new (RFC 2595: the client must
+  // forget what it learnt before, and so do we: a USER sent in plaintext is dropped).
+  void on_tls_started();
+  bool secure() const { return secure_; }
   // Result of CommitDeletions: "+OK ..." or "-ERR [SYS/TEMP] ..."; effect Close either way.
   Step on_update_result(const Status& status);
 
@@ -97,6 +109,8 @@ class Session {
   Step cmd_pass(const Command& cmd);
   Step cmd_quit(const Command& cmd);
   Step cmd_capa(const Command& cmd);
+  Step cmd_stls(const Command& cmd);
+  bool login_allowed() const { return secure_ || config_.plaintext_login_allowed; }
   Step cmd_stat(const Command& cmd);
   Step cmd_list(const Command& cmd);
   Step cmd_uidl(const Command& cmd);
@@ -108,6 +122,7 @@ class Session {
 
   SessionConfig config_;
   State state_ = State::kAuthorization;
+  bool secure_ = false;
   std::size_t bad_commands_ = 0;
   std::optional<std::string> pending_user_;          // after USER, before PASS
   std::optional<storage::Address> pending_address_;  // after PASS, until on_login_result

@@ -1,0 +1,53 @@
+// Address rules of the IP filter: every accepted syntax becomes one [first, last] range of
+// the 128-bit space, plus a canonical text used for display and duplicate detection.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/ipfilter/ip_address.h"
+
+namespace mailroom::ipfilter {
+
+struct IpRange {
+  IpAddress first;
+  IpAddress last;  // inclusive
+  bool contains(const IpAddress& a) const { return first <= a && a <= last; }
+  bool operator==(const IpRange&) const = default;
+};
+
+enum class RuleForm {
+  kAny,       // "*": every address, IPv4 and IPv6
+  kSingle,    // "10.0.0.1", "2001:db8::1"
+  kCidr,      // "192.168.0.0/16", "2001:db8::/32"
+  kMask,      // "156.21.50.0 255.255.255.0" (or "156.21.50.0/255.255.255.0"), IPv4 only
+  kWildcard,  // "192.168.0.*", "192.168.*.*", "202.*" (trailing octets only)
+  kRange,     // "10.0.0.1-10.0.0.50", "2001:db8::1-2001:db8::ff" (one family, inclusive)
+};
+
+const char* rule_form_name(RuleForm form);
+
+struct AddressRule {
+  std::string source;     // as written (trimmed)
+  std::string canonical;  // see parse_address_rule
+  RuleForm form = RuleForm::kSingle;
+  IpRange range;
+};
+
+// Parses one rule. Canonical text: "*" for kAny; the bare address when the rule covers one
+// address; "network/len" for CIDR, mask and wildcard forms (so "192.168.0.*",
+// "192.168.0.0 255.255.255.0" and "192.168.0.9/24" are all "192.168.0.0/24": host bits are
+// cleared, not rejected); "first-last" for ranges. IPv4 prefixes count 0-32, IPv6 0-128;
+// "0.0.0.0/0" is all of IPv4 only, "::/0" and "*" are everything.
+Result<AddressRule> parse_address_rule(std::string_view text);
+
+// Parses a list separated by ',', ';' or newlines (spaces separate an address from its mask,
+// so they cannot separate rules). Empty entries are skipped; the first bad entry is the error.
+Result<std::vector<AddressRule>> parse_address_rules(std::string_view text);
+
+// The canonical text of a prefix: "10.0.0.0/8", "2001:db8::/32", or the bare address for /32, /128.
+std::string prefix_text(const IpAddress& network, int bits128);
+
+}  // namespace mailroom::ipfilter
