@@ -29,6 +29,7 @@ struct Harness {
   std::vector<StreamMessage> streams;
   std::optional<std::vector<std::size_t>> committed;
   bool closed = false;
+  int tls_starts = 0;
 
   std::string send(std::string_view line) { return perform(session.on_line(line)); }
 
@@ -50,6 +51,9 @@ struct Harness {
       wire += perform(session.on_update_result(update_status));
     } else if (std::holds_alternative<Close>(step.effect)) {
       closed = true;
+    } else if (std::holds_alternative<StartTls>(step.effect)) {
+      ++tls_starts;
+      session.on_tls_started();
     }
     return wire;
   }
@@ -501,7 +505,7 @@ TEST_CASE("unknown commands and future-work commands are rejected") {
     C: AUTH PLAIN
     S: -ERR unknown command
     C: STLS
-    S: -ERR unknown command
+    S: -ERR STLS is not available
     C: X
     S: -ERR invalid command keyword
   )");
@@ -639,4 +643,101 @@ TEST_CASE("every reply line stays within 512 octets and ends in CRLF") {
       start = end + 2;
     }
   }
+}
+
+TEST_CASE("STLS is offered in CAPA only when available and before TLS is active") {
+  SessionConfig config;
+  config.stls_available = true;
+  Harness h(config);
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: USER
+    S: STLS
+    S: .
+    C: STLS
+    S: +OK Begin TLS negotiation
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: USER
+    S: .
+    C: STLS
+    S: -ERR TLS is already active
+  )");
+  CHECK(h.tls_starts == 1);
+  CHECK(h.session.secure());
+}
+
+TEST_CASE("a USER sent before STLS is forgotten after the handshake") {
+  SessionConfig config;
+  config.stls_available = true;
+  Harness h(config);
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: STLS
+    S: +OK Begin TLS negotiation
+    C: PASS secret
+    S: -ERR send USER first
+  )");
+  CHECK(h.auths.empty());
+}
+
+TEST_CASE("STLS is refused after login") {
+  SessionConfig config;
+  config.stls_available = true;
+  Harness h(config);
+  h.login();
+  h.run(R"(
+    C: STLS
+    S: -ERR command not valid in this state
+  )");
+  CHECK(h.tls_starts == 0);
+}
+
+TEST_CASE("plaintext login is hidden and refused when TLS is required, allowed after STLS") {
+  SessionConfig config;
+  config.stls_available = true;
+  config.plaintext_login_allowed = false;
+  Harness h(config);
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: STLS
+    S: .
+    C: USER bob@example.com
+    S: -ERR [AUTH] plaintext login is not allowed on an unencrypted connection; use STLS first
+    C: PASS secret
+    S: -ERR [AUTH] plaintext login is not allowed on an unencrypted connection; use STLS first
+    C: STLS
+    S: +OK Begin TLS negotiation
+  )");
+  CHECK(h.auths.empty());
+  h.login();
+  CHECK(h.auths.size() == 1);
+}
+
+TEST_CASE("an implicit TLS session allows login without STLS and does not offer it") {
+  SessionConfig config;
+  config.secure = true;
+  config.plaintext_login_allowed = false;
+  Harness h(config);
+  h.run(R"(
+    C: STLS
+    S: -ERR TLS is already active
+  )");
+  h.login();
+  CHECK(h.auths.size() == 1);
 }

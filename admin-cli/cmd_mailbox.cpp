@@ -1,0 +1,325 @@
+// mailctl mailbox add|remove|show|passwd|enable|disable|list: mailboxes, their credentials and
+// their Maildir folders (DATA/mail/<postoffice>/<mailbox>/Maildir).
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "admin-cli/commands.h"
+#include "storage/address.h"
+#include "storage/mail_store.h"
+
+namespace mailroom::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The three ways to give a password; exactly one must be used.
+struct PasswordOptions {
+  std::string password;
+  std::string hash;
+  bool from_stdin = false;
+  CLI::Option* password_opt = nullptr;
+  CLI::Option* hash_opt = nullptr;
+  CLI::Option* stdin_opt = nullptr;
+};
+
+void add_password_options(CLI::App* cmd, PasswordOptions& o) {
+  o.password_opt = cmd->add_option("--password", o.password,
+                                   "The password (visible to other local users in the process "
+                                   "list: prefer --password-stdin)")
+                       ->type_name("P");
+  o.stdin_opt = cmd->add_flag("--password-stdin", o.from_stdin,
+                              "Read the password from the first line of stdin");
+  o.hash_opt = cmd->add_option("--password-hash", o.hash,
+                               "An existing hash: {SHA512-CRYPT}$6$..., $6$..., $argon2id$...")
+                   ->type_name("HASH");
+  o.password_opt->excludes(o.stdin_opt)->excludes(o.hash_opt);
+  o.stdin_opt->excludes(o.hash_opt);
+}
+
+// Resolves the chosen password option; UsageError if none was given.
+Result<std::pair<std::string, storage::PasswordKind>> read_password(const PasswordOptions& o,
+                                                                    const std::string& command) {
+  if (o.password_opt->count() > 0) {
+    if (o.password.empty()) return make_error(ErrorCode::kInvalidArgument, "the password is empty");
+    return std::make_pair(o.password, storage::PasswordKind::kPlaintext);
+  }
+  if (o.hash_opt->count() > 0) {
+    if (o.hash.empty()) return make_error(ErrorCode::kInvalidArgument, "the password hash is empty");
+    return std::make_pair(o.hash, storage::PasswordKind::kHash);
+  }
+  if (o.from_stdin) {
+    std::string line;
+    if (!std::getline(std::cin, line) && line.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "no password on stdin");
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    if (line.empty()) return make_error(ErrorCode::kInvalidArgument, "the password read from stdin is empty");
+    return std::make_pair(std::move(line), storage::PasswordKind::kPlaintext);
+  }
+  throw UsageError(command + " needs one of --password P, --password-stdin or --password-hash HASH");
+}
+
+Result<storage::Address> parse(const std::string& raw) {
+  auto address = storage::parse_address(raw);
+  if (!address) return address.error();
+  return address;
+}
+
+std::string status_text(const storage::MailboxInfo& m) {
+  if (!m.enabled) return "disabled";
+  if (!m.postoffice_enabled) return "postoffice disabled";
+  return "enabled";
+}
+
+nlohmann::ordered_json mailbox_json(const storage::MailboxInfo& m) {
+  return {{"address", m.address.str()},
+          {"mailbox", m.address.mailbox},
+          {"postoffice", m.address.postoffice},
+          {"enabled", m.enabled},
+          {"postoffice_enabled", m.postoffice_enabled},
+          {"maildir", m.maildir},
+          {"password_scheme", m.password_scheme},
+          {"created_at", m.created_at},
+          {"id", m.id}};
+}
+
+// Messages in new/ and cur/, read-only (opening the Maildrop would complete pending deletions).
+std::optional<int64_t> count_messages(const std::string& maildir) {
+  int64_t n = 0;
+  for (const char* sub : {"new", "cur"}) {
+    std::error_code ec;
+    fs::directory_iterator it(fs::path(maildir) / sub, ec);
+    if (ec) return std::nullopt;
+    for (const auto& entry : it) {
+      if (entry.is_regular_file(ec)) ++n;
+    }
+  }
+  return n;
+}
+
+// Directories from `leaf` up to (not including) `root` that do not exist yet, deepest first.
+std::vector<fs::path> missing_dirs(const fs::path& leaf, const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::path p = leaf; p != root && p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path()) {
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Undoes a maildir this call created, only where empty: fs::remove fails on a non-empty
+// directory, so mail that arrived meanwhile is never deleted.
+void remove_if_empty(const fs::path& maildir, const std::vector<fs::path>& created) {
+  std::error_code ec;
+  if (created.empty() || created.front() != maildir) return;
+  for (const char* sub : {"tmp", "new", "cur"}) fs::remove(maildir / sub, ec);
+  for (const auto& dir : created) {
+    if (!fs::remove(dir, ec) || ec) return;
+  }
+}
+
+Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions& pw) {
+  auto address = parse(raw);
+  if (!address) return address.error();
+  auto secret = read_password(pw, "mailbox add");
+  if (!secret) return secret.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+
+  // Check the common failures first so an existing mailbox's folder is never even touched.
+  if (auto po = (*store)->get_postoffice(address->postoffice); !po) {
+    if (po.error().code == ErrorCode::kNotFound) {
+      return make_error(ErrorCode::kNotFound, "unknown postoffice " + address->postoffice +
+                                                  " (create it with 'mailctl postoffice add " +
+                                                  address->postoffice + "')");
+    }
+    return po.error();
+  }
+  if ((*store)->get_mailbox(*address).ok()) {
+    return make_error(ErrorCode::kAlreadyExists, "mailbox " + address->str() + " already exists");
+  }
+
+  const fs::path root = ctx.mail_root();
+  const fs::path maildir = root / address->postoffice / address->mailbox / "Maildir";
+  const std::vector<fs::path> created = missing_dirs(maildir, root);
+  const bool reused = created.empty();
+
+  auto mail = storage::make_maildir_store();
+  if (Status s = mail->create_maildir(maildir.string()); !s) {
+    remove_if_empty(maildir, created);
+    return s;
+  }
+  auto info = (*store)->add_mailbox(*address, secret->first, secret->second, maildir.string());
+  if (!info) {
+    remove_if_empty(maildir, created);
+    return info.error();
+  }
+  std::string message = "created mailbox " + address->str();
+  if (reused) message += " (reusing the existing Maildir " + maildir.string() + ")";
+  ctx.done(message, {{"address", address->str()}, {"maildir", maildir.string()}, {"reused_maildir", reused}});
+  return {};
+}
+
+Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
+  auto address = parse(raw);
+  if (!address) return address.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto info = (*store)->get_mailbox(*address);
+  if (!info) return info.error();
+  // The record goes first: from then on nobody can log in and open the folder we delete.
+  if (Status s = (*store)->remove_mailbox(*address); !s) return s;
+
+  const fs::path maildir = info->maildir;
+  if (!purge) {
+    ctx.done("removed mailbox " + address->str() + " (its Maildir is kept on disk: " + maildir.string() + ")",
+             {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", false}});
+    return {};
+  }
+  std::error_code ec;
+  if (!fs::exists(maildir, ec)) {
+    ctx.done("removed mailbox " + address->str() + " (its Maildir " + maildir.string() + " was already gone)",
+             {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
+    return {};
+  }
+  // Only delete something that looks like a Maildir: a corrupt record must not wipe a tree.
+  if (!maildir.is_absolute() || !fs::is_directory(maildir / "cur", ec) || !fs::is_directory(maildir / "new", ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "removed mailbox " + address->str() + " but left " +
+                                                       maildir.string() + " alone: it is not a Maildir");
+  }
+  fs::remove_all(maildir, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, "removed mailbox " + address->str() + " but could not delete " +
+                                          maildir.string() + ": " + ec.message());
+  }
+  fs::remove(maildir.parent_path(), ec);  // the <mailbox> folder, only if now empty
+  ctx.done("removed mailbox " + address->str() + " and deleted its Maildir " + maildir.string(),
+           {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
+  return {};
+}
+
+Status run_show(const Context& ctx, const std::string& raw) {
+  auto address = parse(raw);
+  if (!address) return address.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto info = (*store)->get_mailbox(*address);
+  if (!info) return info.error();
+  auto messages = count_messages(info->maildir);
+  if (ctx.json) {
+    nlohmann::ordered_json out = mailbox_json(*info);
+    out["messages"] = messages ? nlohmann::ordered_json(*messages) : nlohmann::ordered_json(nullptr);
+    print_json(out);
+    return {};
+  }
+  std::cout << "address:          " << info->address.str() << "\n"
+            << "status:           " << status_text(*info) << "\n"
+            << "maildir:          " << info->maildir << "\n"
+            << "messages:         " << (messages ? std::to_string(*messages) : "? (Maildir unreadable)") << "\n"
+            << "password scheme:  " << info->password_scheme << "\n"
+            << "created:          " << format_time(info->created_at) << "\n";
+  return {};
+}
+
+Status run_passwd(const Context& ctx, const std::string& raw, const PasswordOptions& pw) {
+  auto address = parse(raw);
+  if (!address) return address.error();
+  auto secret = read_password(pw, "mailbox passwd");
+  if (!secret) return secret.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  if (Status s = (*store)->set_password(*address, secret->first, secret->second); !s) return s;
+  ctx.done("changed the password of " + address->str(), {{"address", address->str()}});
+  return {};
+}
+
+Status run_enable(const Context& ctx, const std::string& raw, bool enabled) {
+  auto address = parse(raw);
+  if (!address) return address.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  if (Status s = (*store)->set_mailbox_enabled(*address, enabled); !s) return s;
+  ctx.done(std::string(enabled ? "enabled" : "disabled") + " mailbox " + address->str(),
+           {{"address", address->str()}, {"enabled", enabled}});
+  return {};
+}
+
+Status run_list(const Context& ctx, const std::string& raw_postoffice) {
+  std::optional<std::string> postoffice;
+  if (!raw_postoffice.empty()) {
+    auto name = storage::normalize_postoffice_name(raw_postoffice);
+    if (!name) return name.error();
+    postoffice = *name;
+  }
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto list = (*store)->list_mailboxes(postoffice);
+  if (!list) return list.error();
+  if (ctx.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& m : *list) out.push_back(mailbox_json(m));
+    print_json(out);
+    return {};
+  }
+  if (list->empty()) {
+    print_line(postoffice ? "no mailboxes in " + *postoffice : "no mailboxes");
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : *list) {
+    rows.push_back({m.address.str(), status_text(m), m.password_scheme, format_time(m.created_at)});
+  }
+  std::cout << format_table({"ADDRESS", "STATUS", "SCHEME", "CREATED"}, rows);
+  return {};
+}
+
+// Adds a subcommand taking one ADDRESS; `run` receives it.
+template <class Run>
+CLI::App* address_command(CLI::App* group, Context& ctx, const std::string& name,
+                          const std::string& help, Run run) {
+  auto address = std::make_shared<std::string>();
+  CLI::App* cmd = group->add_subcommand(name, help);
+  cmd->add_option("ADDRESS", *address, "mailbox@postoffice")->required();
+  cmd->callback([&ctx, address, run] { ctx.action = [&ctx, address, run] { return run(ctx, *address); }; });
+  return cmd;
+}
+
+}  // namespace
+
+void add_mailbox_commands(CLI::App& app, Context& ctx) {
+  CLI::App* group = app.add_subcommand("mailbox", "Manage mailboxes (users)");
+  group->require_subcommand(1);
+
+  auto add_pw = std::make_shared<PasswordOptions>();
+  CLI::App* add = address_command(group, ctx, "add", "Create a mailbox and its Maildir",
+                                  [add_pw](const Context& c, const std::string& a) { return run_add(c, a, *add_pw); });
+  add_password_options(add, *add_pw);
+
+  auto purge = std::make_shared<bool>(false);
+  CLI::App* rm = address_command(group, ctx, "remove", "Remove a mailbox (its Maildir stays unless --purge)",
+                                 [purge](const Context& c, const std::string& a) { return run_remove(c, a, *purge); });
+  rm->add_flag("--purge", *purge, "Also delete its Maildir and every message in it");
+
+  address_command(group, ctx, "show", "Show one mailbox", run_show);
+
+  auto passwd_pw = std::make_shared<PasswordOptions>();
+  CLI::App* passwd = address_command(group, ctx, "passwd", "Change a mailbox's password",
+                                     [passwd_pw](const Context& c, const std::string& a) { return run_passwd(c, a, *passwd_pw); });
+  add_password_options(passwd, *passwd_pw);
+
+  address_command(group, ctx, "enable", "Allow logins to a mailbox",
+                  [](const Context& c, const std::string& a) { return run_enable(c, a, true); });
+  address_command(group, ctx, "disable", "Refuse logins to a mailbox (its mail is kept)",
+                  [](const Context& c, const std::string& a) { return run_enable(c, a, false); });
+
+  auto list_po = std::make_shared<std::string>();
+  CLI::App* list = group->add_subcommand("list", "List mailboxes, all or of one postoffice");
+  list->add_option("POSTOFFICE", *list_po, "Only this postoffice's mailboxes");
+  list->callback([&ctx, list_po] { ctx.action = [&ctx, list_po] { return run_list(ctx, *list_po); }; });
+}
+
+}  // namespace mailroom::cli

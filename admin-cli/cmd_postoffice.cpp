@@ -1,0 +1,126 @@
+// mailctl postoffice add|remove|list|show: the domains mailboxes live in.
+#include <iostream>
+#include <memory>
+
+#include "admin-cli/commands.h"
+#include "storage/address.h"
+
+namespace mailroom::cli {
+
+namespace {
+
+nlohmann::ordered_json postoffice_json(const storage::PostofficeInfo& p) {
+  return {{"name", p.name},
+          {"enabled", p.enabled},
+          {"mailbox_count", p.mailbox_count},
+          {"created_at", p.created_at}};
+}
+
+std::string plural(int64_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "es");
+}
+
+Status run_add(const Context& ctx, const std::string& raw) {
+  auto name = storage::normalize_postoffice_name(raw);
+  if (!name) return name.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  if (Status s = (*store)->add_postoffice(*name); !s) return s;
+  ctx.done("created postoffice " + *name, {{"name", *name}});
+  return {};
+}
+
+Status run_remove(const Context& ctx, const std::string& raw, bool force) {
+  auto name = storage::normalize_postoffice_name(raw);
+  if (!name) return name.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto info = (*store)->get_postoffice(*name);
+  if (!info) return info.error();
+  if (info->mailbox_count > 0 && !force) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "postoffice " + *name + " still has " + plural(info->mailbox_count, "mailbox") +
+                          " (remove them first, or use --force to remove their records too)");
+  }
+  if (Status s = (*store)->remove_postoffice(*name, force); !s) return s;
+  std::string message = "removed postoffice " + *name;
+  if (info->mailbox_count > 0) {
+    message += " and the records of its " + plural(info->mailbox_count, "mailbox") +
+               " (their Maildirs are kept on disk under " + ctx.mail_root() + "/" + *name + ")";
+  }
+  ctx.done(message, {{"name", *name}, {"removed_mailboxes", info->mailbox_count}, {"maildirs_kept", true}});
+  return {};
+}
+
+Status run_list(const Context& ctx) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto list = (*store)->list_postoffices();
+  if (!list) return list.error();
+  if (ctx.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& p : *list) out.push_back(postoffice_json(p));
+    print_json(out);
+    return {};
+  }
+  if (list->empty()) {
+    print_line("no postoffices (add one with 'mailctl postoffice add NAME')");
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : *list) {
+    rows.push_back({p.name, yes_no(p.enabled), std::to_string(p.mailbox_count), format_time(p.created_at)});
+  }
+  std::cout << format_table({"NAME", "ENABLED", "MAILBOXES", "CREATED"}, rows);
+  return {};
+}
+
+Status run_show(const Context& ctx, const std::string& raw) {
+  auto name = storage::normalize_postoffice_name(raw);
+  if (!name) return name.error();
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto info = (*store)->get_postoffice(*name);
+  if (!info) return info.error();
+  if (ctx.json) {
+    print_json(postoffice_json(*info));
+    return {};
+  }
+  std::cout << "name:       " << info->name << "\n"
+            << "enabled:    " << yes_no(info->enabled) << "\n"
+            << "mailboxes:  " << info->mailbox_count << "\n"
+            << "created:    " << format_time(info->created_at) << "\n";
+  return {};
+}
+
+}  // namespace
+
+void add_postoffice_commands(CLI::App& app, Context& ctx) {
+  CLI::App* group = app.add_subcommand("postoffice", "Manage postoffices (mail domains)");
+  group->require_subcommand(1);
+
+  auto add_name = std::make_shared<std::string>();
+  CLI::App* add = group->add_subcommand("add", "Create a postoffice");
+  add->add_option("NAME", *add_name, "Postoffice name, e.g. example.test")->required();
+  add->callback([&ctx, add_name] { ctx.action = [&ctx, add_name] { return run_add(ctx, *add_name); }; });
+
+  auto rm_name = std::make_shared<std::string>();
+  auto rm_force = std::make_shared<bool>(false);
+  CLI::App* rm = group->add_subcommand("remove", "Remove a postoffice");
+  rm->add_option("NAME", *rm_name, "Postoffice name")->required();
+  rm->add_flag("--force", *rm_force,
+               "Also remove the records of its mailboxes (their Maildirs stay on disk)");
+  rm->callback([&ctx, rm_name, rm_force] {
+    ctx.action = [&ctx, rm_name, rm_force] { return run_remove(ctx, *rm_name, *rm_force); };
+  });
+
+  CLI::App* list = group->add_subcommand("list", "List postoffices");
+  list->callback([&ctx] { ctx.action = [&ctx] { return run_list(ctx); }; });
+
+  auto show_name = std::make_shared<std::string>();
+  CLI::App* show = group->add_subcommand("show", "Show one postoffice");
+  show->add_option("NAME", *show_name, "Postoffice name")->required();
+  show->callback([&ctx, show_name] { ctx.action = [&ctx, show_name] { return run_show(ctx, *show_name); }; });
+}
+
+}  // namespace mailroom::cli

@@ -1,0 +1,249 @@
+// mailctl service list|show|set|unset|enable|disable|settings-doc: a service is a module plus
+// its settings. Keys and values are checked against the module's settings catalog, so nothing
+// the daemon would reject is ever stored.
+#include <iostream>
+#include <memory>
+
+#include "admin-cli/commands.h"
+#include "daemon/builtin_modules.h"
+
+namespace mailroom::cli {
+
+namespace {
+
+struct ServiceAndCatalog {
+  storage::ServiceRecord record;
+  const config::SettingsCatalog* catalog = nullptr;
+};
+
+Result<ServiceAndCatalog> load_service(storage::AccountStore& store, const std::string& name) {
+  auto record = store.get_service(name);
+  if (!record) {
+    if (record.error().code == ErrorCode::kNotFound) {
+      return make_error(ErrorCode::kNotFound, "unknown service '" + name + "' (see 'mailctl service list')");
+    }
+    return record.error();
+  }
+  const config::SettingsCatalog* catalog = builtin::settings_catalog(record->module);
+  if (catalog == nullptr) {
+    return make_error(ErrorCode::kNotFound, "service " + name + " uses module '" + record->module +
+                                                "', which this build of Mailroom does not have");
+  }
+  return ServiceAndCatalog{std::move(record).value(), catalog};
+}
+
+std::string type_text(const config::SettingSpec& spec) {
+  std::string t = config::setting_type_name(spec.type);
+  if (spec.type == config::SettingType::kInt) {
+    t += ", " + std::to_string(spec.min) + "-" + std::to_string(spec.max);
+  } else if (spec.type == config::SettingType::kBool) {
+    t += ", on|off";
+  } else {
+    t += ", at most " + std::to_string(spec.max_length) + " chars";
+  }
+  return t;
+}
+
+std::string shown_value(const config::SettingSpec& spec, const std::string& v) {
+  return spec.type == config::SettingType::kString ? "\"" + v + "\"" : v;
+}
+
+Status run_list(const Context& ctx) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto list = (*store)->list_services();
+  if (!list) return list.error();
+  if (ctx.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& s : *list) {
+      out.push_back({{"name", s.name}, {"module", s.module}, {"enabled", s.enabled}, {"overrides", s.settings}});
+    }
+    print_json(out);
+    return {};
+  }
+  if (list->empty()) {
+    print_line("no services (run 'mailctl init' to create the default ones)");
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : *list) {
+    rows.push_back({s.name, s.module, yes_no(s.enabled), std::to_string(s.settings.size())});
+  }
+  std::cout << format_table({"NAME", "MODULE", "ENABLED", "SETTINGS CHANGED"}, rows);
+  return {};
+}
+
+Status run_show(const Context& ctx, const std::string& name) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto svc = load_service(**store, name);
+  if (!svc) return svc.error();
+  const auto& rec = svc->record;
+
+  if (ctx.json) {
+    nlohmann::ordered_json settings = nlohmann::ordered_json::array();
+    for (const auto& spec : svc->catalog->all()) {
+      auto it = rec.settings.find(spec.key);
+      const bool set = it != rec.settings.end();
+      settings.push_back({{"key", spec.key},
+                          {"value", set ? it->second : spec.default_value},
+                          {"default", spec.default_value},
+                          {"set", set},
+                          {"type", config::setting_type_name(spec.type)},
+                          {"doc", spec.doc}});
+    }
+    print_json({{"name", rec.name}, {"module", rec.module}, {"enabled", rec.enabled}, {"settings", settings}});
+    return {};
+  }
+  std::cout << "service " << rec.name << " (module " << rec.module << ", "
+            << (rec.enabled ? "enabled" : "disabled") << ")\n";
+  for (const auto& spec : svc->catalog->all()) {
+    auto it = rec.settings.find(spec.key);
+    const bool set = it != rec.settings.end();
+    std::cout << "\n" << spec.key << " = " << shown_value(spec, set ? it->second : spec.default_value) << "\n"
+              << "    " << type_text(spec) << "; default " << shown_value(spec, spec.default_value)
+              << (set ? "; set" : "; not set") << "\n"
+              << "    " << spec.doc << "\n";
+  }
+  for (const auto& [key, value] : rec.settings) {
+    if (svc->catalog->find(key) == nullptr) {
+      std::cout << "\n" << key << " = " << value << "\n    unknown setting, ignored (remove it with "
+                << "'mailctl service unset " << rec.name << " " << key << "')\n";
+    }
+  }
+  return {};
+}
+
+Status run_set(const Context& ctx, const std::string& name, const std::string& key,
+               const std::optional<std::string>& value) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto svc = load_service(**store, name);
+  if (!svc) return svc.error();
+  const config::SettingSpec* spec = svc->catalog->find(key);
+  const bool stored = svc->record.settings.count(key) > 0;
+  // unset also accepts a stored key the catalog no longer knows, so stale keys can be cleaned.
+  if (spec == nullptr && !(stored && !value)) {
+    return make_error(ErrorCode::kNotFound, "unknown setting '" + key + "' for service " + name +
+                                                " (see 'mailctl service show " + name + "')");
+  }
+  if (!value) {
+    if (Status s = (*store)->set_service_setting(name, key, std::nullopt); !s) return s;
+    const std::string def = spec ? spec->default_value : "";
+    ctx.done("unset " + name + " " + key + (spec ? " (back to the default " + shown_value(*spec, def) + ")" : ""),
+             {{"service", name}, {"key", key}, {"value", def}, {"set", false}, {"was_set", stored}});
+    return {};
+  }
+  auto canonical = config::normalize_setting(*spec, *value);
+  if (!canonical) return canonical.error();
+  if (Status s = (*store)->set_service_setting(name, key, *canonical); !s) return s;
+  ctx.done("set " + name + " " + key + " = " + shown_value(*spec, *canonical),
+           {{"service", name}, {"key", key}, {"value", *canonical}, {"set", true}});
+  return {};
+}
+
+Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto svc = load_service(**store, name);
+  if (!svc) return svc.error();
+  if (Status s = (*store)->set_service_enabled(name, enabled); !s) return s;
+  ctx.done(std::string(enabled ? "enabled" : "disabled") + " service " + name,
+           {{"service", name}, {"enabled", enabled}});
+  return {};
+}
+
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+// The docs/settings.md table for one module, generated from the catalog (no data dir needed).
+Status run_settings_doc(const Context& ctx, const std::string& module) {
+  const config::SettingsCatalog* catalog = builtin::settings_catalog(module);
+  if (catalog == nullptr) {
+    std::string known;
+    for (const auto& m : builtin::module_names()) known += (known.empty() ? "" : ", ") + m;
+    return make_error(ErrorCode::kNotFound, "unknown module '" + module + "' (known: " + known + ")");
+  }
+  if (ctx.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& spec : catalog->all()) {
+      nlohmann::ordered_json item = {{"key", spec.key},
+                             {"type", config::setting_type_name(spec.type)},
+                             {"default", spec.default_value},
+                             {"doc", spec.doc}};
+      if (spec.type == config::SettingType::kInt) {
+        item["min"] = spec.min;
+        item["max"] = spec.max;
+      }
+      if (spec.type == config::SettingType::kString) item["max_length"] = spec.max_length;
+      out.push_back(item);
+    }
+    print_json(out);
+    return {};
+  }
+  std::cout << "| Key | Type | Default | Description |\n|---|---|---|---|\n";
+  for (const auto& spec : catalog->all()) {
+    const std::string def = spec.default_value.empty() ? "*(empty)*" : "`" + markdown_cell(spec.default_value) + "`";
+    std::cout << "| `" << spec.key << "` | " << markdown_cell(type_text(spec)) << " | " << def << " | "
+              << markdown_cell(spec.doc) << " |\n";
+  }
+  return {};
+}
+
+}  // namespace
+
+void add_service_commands(CLI::App& app, Context& ctx) {
+  CLI::App* group = app.add_subcommand("service", "Manage services (a protocol module and its settings)");
+  group->require_subcommand(1);
+
+  CLI::App* list = group->add_subcommand("list", "List services");
+  list->callback([&ctx] { ctx.action = [&ctx] { return run_list(ctx); }; });
+
+  auto show_name = std::make_shared<std::string>();
+  CLI::App* show = group->add_subcommand("show", "Show every setting of a service with its value and default");
+  show->add_option("NAME", *show_name, "Service name, e.g. pop3")->required();
+  show->callback([&ctx, show_name] { ctx.action = [&ctx, show_name] { return run_show(ctx, *show_name); }; });
+
+  struct SetArgs {
+    std::string name, key, value;
+  };
+  auto set_args = std::make_shared<SetArgs>();
+  CLI::App* set = group->add_subcommand("set", "Change one setting (validated, stored in canonical form)");
+  set->add_option("NAME", set_args->name, "Service name")->required();
+  set->add_option("KEY", set_args->key, "Setting key (see 'mailctl service show NAME')")->required();
+  set->add_option("VALUE", set_args->value, "New value")->required();
+  set->callback([&ctx, set_args] {
+    ctx.action = [&ctx, set_args] { return run_set(ctx, set_args->name, set_args->key, set_args->value); };
+  });
+
+  auto unset_args = std::make_shared<SetArgs>();
+  CLI::App* unset = group->add_subcommand("unset", "Return one setting to its default");
+  unset->add_option("NAME", unset_args->name, "Service name")->required();
+  unset->add_option("KEY", unset_args->key, "Setting key")->required();
+  unset->callback([&ctx, unset_args] {
+    ctx.action = [&ctx, unset_args] { return run_set(ctx, unset_args->name, unset_args->key, std::nullopt); };
+  });
+
+  for (bool enabled : {true, false}) {
+    auto name = std::make_shared<std::string>();
+    CLI::App* cmd = group->add_subcommand(enabled ? "enable" : "disable",
+                                          enabled ? "Enable a service" : "Disable a service (the daemon stops serving it)");
+    cmd->add_option("NAME", *name, "Service name")->required();
+    cmd->callback([&ctx, name, enabled] {
+      ctx.action = [&ctx, name, enabled] { return run_enable(ctx, *name, enabled); };
+    });
+  }
+
+  auto doc_module = std::make_shared<std::string>();
+  CLI::App* doc = group->add_subcommand("settings-doc", "Print a module's settings as the markdown table of docs/settings.md");
+  doc->add_option("MODULE", *doc_module, "Module name, e.g. pop3")->required();
+  doc->callback([&ctx, doc_module] { ctx.action = [&ctx, doc_module] { return run_settings_doc(ctx, *doc_module); }; });
+}
+
+}  // namespace mailroom::cli

@@ -1,0 +1,74 @@
+// mailctl: the admin CLI. Parses the command line (CLI11), runs the chosen command, and turns
+// every failure into one "mailctl: ..." line on stderr with the documented exit code.
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "admin-cli/commands.h"
+#include "admin-cli/output.h"
+
+namespace {
+
+// "mailctl mailbox add": the subcommands parsed before the error, so the hint names the right help.
+std::string command_path(const CLI::App& app) {
+  std::string path = app.get_name();
+  const CLI::App* current = &app;
+  while (true) {
+    auto subs = current->get_subcommands();
+    if (subs.empty()) break;
+    current = subs.front();
+    path += " " + current->get_name();
+  }
+  return path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mailroom::cli;
+  Context ctx;
+
+  CLI::App app{"mailctl: manage Mailroom postoffices, mailboxes and services", "mailctl"};
+  // Global options are accepted after the subcommand too ("mailctl mailbox list --json").
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.add_option("--data", ctx.data_option, "Data directory (default: $MAILROOM_DATA)")
+      ->envname("MAILROOM_DATA")
+      ->type_name("DIR");
+  app.add_flag("--json", ctx.json, "Print listings, details and results as JSON");
+
+  add_init_command(app, ctx);
+  add_postoffice_commands(app, ctx);
+  add_mailbox_commands(app, ctx);
+  add_deliver_command(app, ctx);
+  add_service_commands(app, ctx);
+  add_cert_commands(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    print_error(std::string(e.what()) + " (see '" + command_path(app) + " --help')");
+    return kExitUsage;
+  }
+
+  try {
+    if (!ctx.action) {  // every leaf command sets one; a group alone is a usage error
+      print_error("missing command (see 'mailctl --help')");
+      return kExitUsage;
+    }
+    mailroom::Status status = ctx.action();
+    if (!status.ok()) {
+      print_error(status.error().message);
+      return exit_code_for(status.error());
+    }
+    return kExitOk;
+  } catch (const UsageError& e) {
+    print_error(e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    print_error(std::string("internal error: ") + e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,72 @@
+// mailctl output: human tables or --json, the one error -> exit-code mapping, and the shared
+// command context (data directory, output mode). Everything a command prints goes through here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/result.h"
+#include "storage/account_store.h"
+
+namespace mailroom::cli {
+
+// Exit codes (docs/mailctl.md lists them; scripts depend on them).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // runtime or user error: duplicate, unknown name, bad value
+inline constexpr int kExitUsage = 2;    // bad command line (CLI11 parse errors, missing options)
+
+// A command line that parsed but cannot be acted on (no password option, no data directory).
+// Thrown by commands; main() turns it into one line on stderr and kExitUsage.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The one mapping from a store/config error to the process exit code.
+int exit_code_for(const Error& error);
+
+// Writes "mailctl: <message>" as exactly one line on stderr (embedded newlines are flattened).
+void print_error(std::string_view message);
+
+// JSON to stdout, pretty-printed, one trailing newline.
+void print_json(const nlohmann::ordered_json& value);
+
+// A plain line to stdout.
+void print_line(std::string_view line);
+
+// Left-aligned columns separated by two spaces, with a header row.
+std::string format_table(const std::vector<std::string>& headers,
+                         const std::vector<std::vector<std::string>>& rows);
+
+// "2024-05-01 12:00:00Z" for unix seconds (UTC); "-" for 0.
+std::string format_time(int64_t unix_seconds);
+
+inline const char* yes_no(bool b) { return b ? "yes" : "no"; }
+
+// Shared by every command: the global options and the store opener.
+struct Context {
+  std::string data_option;  // --data, else MAILROOM_DATA ("" when neither)
+  bool json = false;
+  // The command chosen on the command line, run after parsing succeeded.
+  std::function<Status()> action;
+
+  // Absolute, normalised data directory; UsageError when neither --data nor MAILROOM_DATA.
+  std::string data_dir() const;
+  // DATA_DIR/mail: the root under which mailbox Maildirs live.
+  std::string mail_root() const;
+  // Opens the existing store (never creates it): a clear "run mailctl init" error otherwise.
+  Result<std::unique_ptr<storage::AccountStore>> open_store() const;
+
+  // Prints the outcome of an action: `message` as a line, or {"ok":true, ...extra} with --json.
+  void done(const std::string& message, nlohmann::ordered_json extra = nlohmann::ordered_json::object()) const;
+};
+
+}  // namespace mailroom::cli

@@ -1,0 +1,410 @@
+"""mailctl end to end: runs the real binary (env MAILCTL) against temporary data directories.
+
+Self-contained (no daemon): checks the admin contract in docs/mailctl.md - output, JSON shapes,
+exit codes, one-line errors, and that a failed command leaves nothing half written.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+import unittest
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def find_mailctl():
+    env = os.environ.get("MAILCTL")
+    if env:
+        return env
+    for build in sorted(HERE.parent.parent.glob("build*")):
+        candidate = build / "mailctl"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise RuntimeError("set MAILCTL to the mailctl binary")
+
+
+MAILCTL = find_mailctl()
+
+# `openssl passwd -6 -salt mailroomsalt secret`
+SHA512_HASH = ("{SHA512-CRYPT}$6$mailroomsalt$uGZpyORUB/n5eRsRP8RfxBGisJQ0WvHvySYFDe0TQVWCf"
+               "v4JRuqKXDMdzTp0QKl9U2P2UJXTXT0aRWK4H1ZTV0")
+
+
+class MailctlTestCase(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="mailctl-test-")
+        self.addCleanup(self._tmp.cleanup)
+        self.root = pathlib.Path(self._tmp.name)
+        self.data = self.root / "data"
+
+    # ---- helpers ----
+    def run_mailctl(self, *args, stdin=b"", data=True, env=None):
+        argv = [MAILCTL]
+        if data:
+            argv += ["--data", str(self.data)]
+        argv += list(args)
+        full_env = {k: v for k, v in os.environ.items() if k != "MAILROOM_DATA"}
+        full_env.update(env or {})
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        return subprocess.run(argv, input=stdin, capture_output=True, env=full_env, timeout=60)
+
+    def ok(self, *args, **kw):
+        p = self.run_mailctl(*args, **kw)
+        self.assertEqual(p.returncode, 0, f"mailctl {' '.join(args)} failed: {p.stderr.decode()}")
+        self.assertEqual(p.stderr, b"", "a successful command prints nothing on stderr")
+        return p.stdout.decode()
+
+    def ok_json(self, *args, **kw):
+        return json.loads(self.ok("--json", *args, **kw))
+
+    def fail(self, *args, code=1, **kw):
+        p = self.run_mailctl(*args, **kw)
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, code, f"mailctl {' '.join(args)}: rc={p.returncode} stderr={err!r}")
+        self.assertTrue(err.startswith("mailctl: "), f"error must start with 'mailctl: ': {err!r}")
+        self.assertTrue(err.endswith("\n") and err.count("\n") == 1, f"error must be one line: {err!r}")
+        return err
+
+    def init(self):
+        self.ok("init")
+
+    def add_postoffice(self, name="example.test"):
+        self.ok("postoffice", "add", name)
+
+    def add_mailbox(self, address="alice@example.test", password="pw-alice-1"):
+        return self.ok("mailbox", "add", address, "--password", password)
+
+    def maildir(self, address):
+        mailbox, postoffice = address.split("@")
+        return self.data / "mail" / postoffice / mailbox / "Maildir"
+
+
+class InitTest(MailctlTestCase):
+    def test_init_creates_data_dir_and_is_idempotent(self):
+        out = self.ok("init")
+        self.assertIn("initialised", out)
+        self.assertNotIn("already", out)
+        self.assertTrue((self.data / "mail").is_dir())
+        out = self.ok("init")
+        self.assertIn("already initialised", out)
+        services = self.ok_json("service", "list")
+        self.assertEqual([s["name"] for s in services], ["pop3"])
+
+    def test_init_json_reports_state(self):
+        first = self.ok_json("init")
+        self.assertEqual(first["ok"], True)
+        self.assertEqual(first["already_initialised"], False)
+        self.assertEqual(first["created_services"], ["pop3"])
+        second = self.ok_json("init")
+        self.assertEqual(second["already_initialised"], True)
+        self.assertEqual(second["created_services"], [])
+
+    def test_command_without_init_says_to_run_init(self):
+        err = self.fail("postoffice", "list")
+        self.assertIn("init", err)
+        self.assertFalse(self.data.exists(), "a failed command must not create the data dir")
+
+    def test_no_data_dir_at_all_is_a_usage_error(self):
+        err = self.fail("postoffice", "list", data=False, code=2)
+        self.assertIn("MAILROOM_DATA", err)
+
+    def test_mailroom_data_env_replaces_data_option(self):
+        env = {"MAILROOM_DATA": str(self.data)}
+        self.ok("init", data=False, env=env)
+        self.ok("postoffice", "add", "env.test", data=False, env=env)
+        names = [p["name"] for p in self.ok_json("postoffice", "list", data=False, env=env)]
+        self.assertEqual(names, ["env.test"])
+
+    def test_data_option_wins_over_env(self):
+        self.init()
+        self.add_postoffice()
+        env = {"MAILROOM_DATA": str(self.root / "elsewhere")}
+        names = [p["name"] for p in self.ok_json("postoffice", "list", env=env)]
+        self.assertEqual(names, ["example.test"])
+
+    def test_help_exits_zero(self):
+        p = self.run_mailctl("--help", data=False)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"mailbox", p.stdout)
+
+    def test_unknown_command_is_usage_error(self):
+        self.fail("frobnicate", code=2)
+        self.fail("mailbox", code=2)
+
+
+class PostofficeTest(MailctlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.init()
+
+    def test_add_list_show_remove(self):
+        out = self.ok("postoffice", "add", "Example.TEST")
+        self.assertEqual(out.strip(), "created postoffice example.test")
+        self.assertIn("example.test", self.ok("postoffice", "list"))
+        listed = self.ok_json("postoffice", "list")
+        self.assertEqual(len(listed), 1)
+        self.assertEqual(listed[0]["name"], "example.test")
+        self.assertEqual(listed[0]["mailbox_count"], 0)
+        self.assertIs(listed[0]["enabled"], True)
+        shown = self.ok_json("postoffice", "show", "example.test")
+        self.assertEqual(shown["name"], "example.test")
+        self.assertIsInstance(shown["created_at"], int)
+        result = self.ok_json("postoffice", "remove", "example.test")
+        self.assertEqual(result["ok"], True)
+        self.assertEqual(self.ok_json("postoffice", "list"), [])
+        self.fail("postoffice", "show", "example.test")
+
+    def test_global_options_after_subcommand(self):
+        self.add_postoffice()
+        p = subprocess.run([MAILCTL, "postoffice", "list", "--json", "--data", str(self.data)],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)[0]["name"], "example.test")
+
+    def test_duplicate_postoffice_fails(self):
+        self.add_postoffice()
+        err = self.fail("postoffice", "add", "example.test")
+        self.assertIn("example.test", err)
+        self.assertEqual(len(self.ok_json("postoffice", "list")), 1)
+
+    def test_bad_postoffice_name_fails(self):
+        for bad in ["bad_name!", "lead-.test", "a..b", ""]:
+            self.fail("postoffice", "add", bad)
+        self.assertEqual(self.ok_json("postoffice", "list"), [])
+
+    def test_remove_with_mailboxes_needs_force_and_keeps_maildirs(self):
+        self.add_postoffice()
+        self.add_mailbox()
+        err = self.fail("postoffice", "remove", "example.test")
+        self.assertIn("--force", err)
+        self.assertEqual(len(self.ok_json("mailbox", "list")), 1)
+        out = self.ok("postoffice", "remove", "--force", "example.test")
+        self.assertIn("kept", out)
+        self.assertEqual(self.ok_json("mailbox", "list"), [])
+        self.assertTrue(self.maildir("alice@example.test").is_dir())
+
+    def test_remove_unknown_postoffice_fails(self):
+        self.fail("postoffice", "remove", "nowhere.test")
+
+
+class MailboxTest(MailctlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.init()
+        self.add_postoffice()
+
+    def test_add_creates_record_and_maildir(self):
+        out = self.add_mailbox("Alice@Example.test", "pw-alice-1")
+        self.assertEqual(out.strip(), "created mailbox alice@example.test")
+        self.assertNotIn("pw-alice-1", out)
+        shown = self.ok_json("mailbox", "show", "alice@example.test")
+        maildir = self.maildir("alice@example.test")
+        self.assertEqual(shown["address"], "alice@example.test")
+        self.assertEqual(shown["maildir"], str(maildir))
+        self.assertIs(shown["enabled"], True)
+        self.assertEqual(shown["messages"], 0)
+        self.assertNotIn("pw-alice-1", json.dumps(shown))
+        for sub in ("cur", "new", "tmp"):
+            self.assertTrue((maildir / sub).is_dir())
+
+    def test_add_to_unknown_postoffice_fails_and_creates_nothing(self):
+        err = self.fail("mailbox", "add", "bob@nowhere.test", "--password", "x1")
+        self.assertIn("nowhere.test", err)
+        self.assertFalse((self.data / "mail" / "nowhere.test").exists())
+
+    def test_duplicate_mailbox_fails_and_leaves_existing_unchanged(self):
+        self.add_mailbox("alice@example.test", "pw-alice-1")
+        self.ok("deliver", "alice@example.test", stdin=b"Subject: keep me\n\nbody\n")
+        before = self.ok_json("mailbox", "show", "alice@example.test")
+        files_before = sorted(os.listdir(self.maildir("alice@example.test") / "new"))
+        err = self.fail("mailbox", "add", "alice@example.test", "--password", "pw-other-2")
+        self.assertIn("already exists", err)
+        self.fail("mailbox", "add", "alice@example.test", "--password-hash", SHA512_HASH)
+        after = self.ok_json("mailbox", "show", "alice@example.test")
+        self.assertEqual(before, after)
+        self.assertEqual(files_before, sorted(os.listdir(self.maildir("alice@example.test") / "new")))
+        self.assertEqual(len(files_before), 1)
+
+    def test_malformed_addresses_fail(self):
+        for bad in ["alice", "alice@", "@example.test", "a@b@example.test", "al ice@example.test",
+                    "alice#example.test"]:
+            self.fail("mailbox", "add", bad, "--password", "x1")
+        self.assertEqual(self.ok_json("mailbox", "list"), [])
+
+    def test_password_stdin(self):
+        p = self.run_mailctl("mailbox", "add", "carol@example.test", "--password-stdin",
+                             stdin=b"s3cret-from-stdin\r\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(b"s3cret", p.stdout + p.stderr)
+        self.assertEqual(self.ok_json("mailbox", "show", "carol@example.test")["address"],
+                         "carol@example.test")
+        self.fail("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"")
+        self.fail("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"\r\n")
+        self.fail("mailbox", "show", "dave@example.test")
+
+    def test_password_hash_valid_and_invalid(self):
+        self.ok("mailbox", "add", "erin@example.test", "--password-hash", SHA512_HASH)
+        scheme = self.ok_json("mailbox", "show", "erin@example.test")["password_scheme"]
+        self.assertIn("sha512", scheme.lower())
+        self.fail("mailbox", "add", "frank@example.test", "--password-hash", "{SHA512-CRYPT}not-a-hash")
+        self.fail("mailbox", "show", "frank@example.test")
+        self.assertFalse(self.maildir("frank@example.test").exists(),
+                         "the maildir created for a failed add is removed")
+        self.assertFalse(self.maildir("frank@example.test").parent.exists())
+
+    def test_password_option_is_required_and_exclusive(self):
+        err = self.fail("mailbox", "add", "gina@example.test", code=2)
+        self.assertIn("--password", err)
+        self.fail("mailbox", "add", "gina@example.test", "--password", "a1", "--password-hash",
+                  SHA512_HASH, code=2)
+        self.fail("mailbox", "show", "gina@example.test")
+        self.assertFalse(self.maildir("gina@example.test").exists())
+
+    def test_passwd_changes_scheme_and_does_not_echo(self):
+        self.add_mailbox("alice@example.test", "pw-alice-1")
+        before = self.ok_json("mailbox", "show", "alice@example.test")["password_scheme"]
+        out = self.ok("mailbox", "passwd", "alice@example.test", "--password-hash", SHA512_HASH)
+        self.assertNotIn("mailroomsalt", out)
+        after = self.ok_json("mailbox", "show", "alice@example.test")["password_scheme"]
+        self.assertNotEqual(before, after)
+        self.assertIn("sha512", after.lower())
+        out = self.ok("mailbox", "passwd", "alice@example.test", "--password-stdin", stdin="new-pw-9\n")
+        self.assertNotIn("new-pw-9", out)
+        self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["password_scheme"], before)
+        self.fail("mailbox", "passwd", "alice@example.test", code=2)
+        self.fail("mailbox", "passwd", "nobody@example.test", "--password", "x1")
+
+    def test_enable_disable_reflected_in_show(self):
+        self.add_mailbox()
+        self.ok("mailbox", "disable", "alice@example.test")
+        self.assertIs(self.ok_json("mailbox", "show", "alice@example.test")["enabled"], False)
+        self.assertIn("disabled", self.ok("mailbox", "show", "alice@example.test"))
+        self.ok("mailbox", "enable", "alice@example.test")
+        self.assertIs(self.ok_json("mailbox", "show", "alice@example.test")["enabled"], True)
+        self.fail("mailbox", "disable", "nobody@example.test")
+
+    def test_list_filters_by_postoffice(self):
+        self.add_postoffice("other.test")
+        self.add_mailbox("alice@example.test")
+        self.add_mailbox("bob@example.test")
+        self.add_mailbox("carl@other.test")
+        everyone = sorted(m["address"] for m in self.ok_json("mailbox", "list"))
+        self.assertEqual(everyone, ["alice@example.test", "bob@example.test", "carl@other.test"])
+        other = [m["address"] for m in self.ok_json("mailbox", "list", "other.test")]
+        self.assertEqual(other, ["carl@other.test"])
+        table = self.ok("mailbox", "list", "example.test")
+        self.assertIn("bob@example.test", table)
+        self.assertNotIn("carl@other.test", table)
+        self.fail("mailbox", "list", "nowhere.test")
+
+    def test_remove_keeps_maildir_unless_purge(self):
+        self.add_mailbox("alice@example.test")
+        self.add_mailbox("bob@example.test")
+        out = self.ok("mailbox", "remove", "alice@example.test")
+        self.assertIn("kept", out)
+        self.assertTrue(self.maildir("alice@example.test").is_dir())
+        self.fail("mailbox", "show", "alice@example.test")
+        out = self.ok("mailbox", "remove", "--purge", "bob@example.test")
+        self.assertIn("deleted", out)
+        self.assertFalse(self.maildir("bob@example.test").exists())
+        self.fail("mailbox", "remove", "bob@example.test")
+        # Re-adding reuses the kept Maildir with its mail.
+        out = self.add_mailbox("alice@example.test")
+        self.assertIn("reusing", out)
+
+
+class DeliverTest(MailctlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.init()
+        self.add_postoffice()
+        self.add_mailbox()
+
+    def test_deliver_writes_message_to_new_with_lf_line_ends(self):
+        message = b"From: a@example.test\r\nSubject: hello\r\n\r\nline one\r\n.dot line\r\n"
+        result = self.ok_json("deliver", "alice@example.test", stdin=message)
+        self.assertEqual(result["ok"], True)
+        new = self.maildir("alice@example.test") / "new"
+        files = os.listdir(new)
+        self.assertEqual(len(files), 1)
+        self.assertEqual((new / files[0]).read_bytes(), message.replace(b"\r\n", b"\n"))
+        self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["messages"], 1)
+
+    def test_deliver_to_unknown_mailbox_fails(self):
+        self.fail("deliver", "nobody@example.test", stdin=b"Subject: x\n\nx\n")
+        self.fail("deliver", "alice@nowhere.test", stdin=b"Subject: x\n\nx\n")
+        self.fail("deliver", "not-an-address", stdin=b"Subject: x\n\nx\n")
+
+    def test_deliver_empty_message_fails(self):
+        self.fail("deliver", "alice@example.test", stdin=b"")
+        self.assertEqual(os.listdir(self.maildir("alice@example.test") / "new"), [])
+
+
+class ServiceTest(MailctlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.init()
+
+    def setting(self, key):
+        shown = self.ok_json("service", "show", "pop3")
+        return next(s for s in shown["settings"] if s["key"] == key)
+
+    def test_list_and_show(self):
+        services = self.ok_json("service", "list")
+        self.assertEqual(services[0]["name"], "pop3")
+        self.assertEqual(services[0]["module"], "pop3")
+        self.assertIn("pop3", self.ok("service", "list"))
+        shown = self.ok_json("service", "show", "pop3")
+        self.assertEqual(shown["name"], "pop3")
+        self.assertEqual(shown["module"], "pop3")
+        self.assertIs(shown["enabled"], True)
+        keys = [s["key"] for s in shown["settings"]]
+        self.assertIn("port", keys)
+        self.assertIn("max_bad_commands", keys)
+        port = self.setting("port")
+        self.assertEqual(port, {"key": "port", "value": "110", "default": "110", "set": False,
+                                "type": "int", "doc": port["doc"]})
+        self.assertTrue(port["doc"])
+        text = self.ok("service", "show", "pop3")
+        self.assertIn("port = 110", text)
+
+    def test_set_and_unset(self):
+        out = self.ok("service", "set", "pop3", "port", "1110")
+        self.assertIn("1110", out)
+        self.assertEqual(self.setting("port")["value"], "1110")
+        self.assertIs(self.setting("port")["set"], True)
+        self.assertEqual(self.ok_json("service", "list")[0]["overrides"], {"port": "1110"})
+        self.ok("service", "set", "pop3", "capa_implementation", "yes")
+        self.assertEqual(self.setting("capa_implementation")["value"], "on", "stored canonical")
+        result = self.ok_json("service", "unset", "pop3", "port")
+        self.assertEqual(result["value"], "110")
+        self.assertEqual(self.setting("port"), {**self.setting("port"), "value": "110", "set": False})
+
+    def test_unknown_setting_and_service(self):
+        err = self.fail("service", "set", "pop3", "foo", "1")
+        self.assertIn("unknown setting 'foo' for service pop3", err)
+        self.assertIn("mailctl service show pop3", err)
+        self.fail("service", "unset", "pop3", "foo")
+        self.fail("service", "set", "imap9", "port", "1")
+        self.fail("service", "show", "imap9")
+
+    def test_bad_values_are_rejected_and_nothing_changes(self):
+        self.ok("service", "set", "pop3", "port", "2110")
+        for bad in ["70000", "abc", "0", "", "-5"]:
+            err = self.fail("service", "set", "pop3", "port", bad)
+            self.assertIn("port", err)
+        self.fail("service", "set", "pop3", "capa_implementation", "maybe")
+        self.fail("service", "set", "pop3", "binds", "not an address")
+        self.assertEqual(self.setting("port")["value"], "2110")
+
+    def test_settings_doc_prints_markdown_table(self):
+        out = self.ok("service", "settings-doc", "pop3", data=False)
+        self.assertIn("| Key | Type | Default | Description |", out)
+        self.assertIn("| `port` |", out)
+        self.assertIn("| `banner` |", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
