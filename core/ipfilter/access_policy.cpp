@@ -126,55 +126,56 @@ const PolicyRule* AccessPolicy::match(AccessList which, const IpAddress& ip) con
   return tag ? &list.rules[*tag] : nullptr;
 }
 
-Verdict AccessPolicy::evaluate(const IpAddress& ip, TimePoint now) const {
-  Verdict v;
+AccessPolicy::Decided AccessPolicy::decide(const IpAddress& ip, TimePoint now) const {
+  Decided d;
+  Verdict& v = d.verdict;
   if (const Block* block = guard_.find_block(ip, now)) {
     v.decision = Decision::kDeny;
     v.reason = Reason::kBlocked;
     v.rule_text = block->key_text();
     v.block_expiry = block->expires;
     v.block_reason = block->reason;
-    return v;
+    return d;
   }
-  auto from_rule = [&](const PolicyRule* r, Decision d, Reason reason) {
-    v.decision = d;
+  // One lookup per list consulted; the deciding rule's tag is kept so check() need not search again.
+  auto try_list = [&](AccessList which, Decision decision, Reason reason) {
+    const List& list = lists_[index(which)];
+    auto tag = list.lookup.find(ip);
+    if (!tag) return false;
+    const PolicyRule& r = list.rules[*tag];
+    v.decision = decision;
     v.reason = reason;
-    v.rule_id = r->id;
-    v.rule_text = r->rule.canonical;
-    return v;
+    v.rule_id = r.id;
+    v.rule_text = r.rule.canonical;
+    d.list = which;
+    d.tag = tag;
+    return true;
   };
-  if (const PolicyRule* r = match(AccessList::kSafe, ip)) return from_rule(r, Decision::kAllow, Reason::kSafeList);
-  if (const PolicyRule* r = match(AccessList::kDeny, ip)) return from_rule(r, Decision::kDeny, Reason::kDenyList);
+  if (try_list(AccessList::kSafe, Decision::kAllow, Reason::kSafeList)) return d;
+  if (try_list(AccessList::kDeny, Decision::kDeny, Reason::kDenyList)) return d;
   if (mode_ == AccessMode::kAllowOnly) {
-    if (const PolicyRule* r = match(AccessList::kAllow, ip)) {
-      return from_rule(r, Decision::kAllow, Reason::kAllowList);
-    }
+    if (try_list(AccessList::kAllow, Decision::kAllow, Reason::kAllowList)) return d;
     v.decision = Decision::kDeny;
     v.reason = Reason::kNotInAllowList;
-    return v;
   }
-  return v;
+  return d;
 }
 
+Verdict AccessPolicy::evaluate(const IpAddress& ip, TimePoint now) const { return decide(ip, now).verdict; }
+
 Verdict AccessPolicy::check(const IpAddress& ip, TimePoint now) {
-  Verdict v = evaluate(ip, now);
-  if (v.reason == Reason::kBlocked) {
+  Decided d = decide(ip, now);
+  if (d.verdict.reason == Reason::kBlocked) {
     guard_.hit(ip, now);
-  } else if (v.rule_id != 0) {
-    // The deciding rule is in the list the reason names; find it through the lookup again.
-    AccessList which = v.reason == Reason::kSafeList   ? AccessList::kSafe
-                       : v.reason == Reason::kDenyList ? AccessList::kDeny
-                                                       : AccessList::kAllow;
-    List& list = lists_[index(which)];
-    if (auto tag = list.lookup.find(ip)) {
-      ++list.rules[*tag].hits;
-      list.rules[*tag].last_hit = now;
-    }
+  } else if (d.tag) {
+    PolicyRule& r = lists_[index(d.list)].rules[*d.tag];
+    ++r.hits;
+    r.last_hit = now;
   }
   ++counters_.checks;
-  ++(v.allowed() ? counters_.allowed : counters_.denied);
-  ++counters_.by_reason[static_cast<std::size_t>(v.reason)];
-  return v;
+  ++(d.verdict.allowed() ? counters_.allowed : counters_.denied);
+  ++counters_.by_reason[static_cast<std::size_t>(d.verdict.reason)];
+  return std::move(d.verdict);
 }
 
 namespace {

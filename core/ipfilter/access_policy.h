@@ -100,8 +100,14 @@ class AccessPolicy {
     std::vector<PolicyRule> rules;
     RangeSet lookup;
   };
+  struct Decided {
+    Verdict verdict;
+    AccessList list = AccessList::kDeny;  // where the deciding rule is, when `tag` is set
+    std::optional<uint32_t> tag;
+  };
   static std::size_t index(AccessList list) { return static_cast<std::size_t>(list); }
   const PolicyRule* match(AccessList list, const IpAddress& ip) const;
+  Decided decide(const IpAddress& ip, TimePoint now) const;
   void rebuild(List& list);
 
   AccessMode mode_;
