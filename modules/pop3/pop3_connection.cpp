@@ -57,6 +57,9 @@ void Pop3Connection::on_close() {
 
 void Pop3Connection::run(Step step) {
   if (!step.reply.empty()) conn_.write(std::move(step.reply));
+  // A failed write closes the connection (and on_close() releases the maildrop): nothing
+  // more to do then, whatever the session asked for.
+  if (conn_.closing()) return;
   std::visit(
       [this](auto&& effect) {
         using T = std::decay_t<decltype(effect)>;
@@ -191,8 +194,11 @@ void Pop3Connection::pump() {
     return;
   }
   if (!stream_->out.empty()) {
-    conn_.write(std::move(stream_->out));
+    std::string out = std::move(stream_->out);
     stream_->out.clear();
+    conn_.write(std::move(out));
+    // A failed write closes the connection, and on_close() drops the stream.
+    if (!stream_ || conn_.closing()) return;
   }
   if (stream_->finished) {
     stream_.reset();

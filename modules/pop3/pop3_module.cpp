@@ -22,6 +22,9 @@ std::string local_hostname() {
   return name;
 }
 
+// Becomes the `apop` setting when APOP lands (it needs a stored plaintext-equivalent secret).
+constexpr bool kOfferApop = false;
+
 bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
 
 class Pop3Module : public core::Module {
@@ -30,6 +33,14 @@ class Pop3Module : public core::Module {
       : accounts_(accounts), mail_(mail), host_(local_hostname()), pid_(std::to_string(getpid())) {}
 
   std::string_view name() const override { return "pop3"; }
+
+  // A unique "<pid.microseconds.counter@host>" per greeting.
+  std::string next_timestamp() {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@" + host_ + ">";
+  }
   const config::SettingsCatalog& settings_catalog() const override { return pop3_settings_catalog(); }
   std::string busy_reply() const override { return "-ERR [SYS/TEMP] too many connections, try again later\r\n"; }
 
@@ -37,12 +48,10 @@ class Pop3Module : public core::Module {
                                                         const core::ServiceContext& context) override {
     const auto& s = *context.settings;
     SessionConfig config;
-    // RFC 1939 section 7: a unique timestamp per greeting, "<process-ID.clock@hostname>".
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    config.apop_timestamp = "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@" +
-                            host_ + ">";
+    // RFC 1939 section 7: the greeting carries a timestamp only when the server offers APOP;
+    // clients such as curl pick APOP whenever they see one, so announcing it without APOP
+    // support would break their logins. APOP itself is not offered yet (see next_timestamp()).
+    if (kOfferApop) config.apop_timestamp = next_timestamp();
     config.banner = s.get_string("banner");
     config.alt_at_chars = s.get_string("alt_at_chars");
     config.capa_implementation = s.get_bool("capa_implementation");

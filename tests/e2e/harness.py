@@ -1,0 +1,360 @@
+# End-to-end fixture: a real mailroomd on a private data dir and loopback port, provisioned with mailctl.
+# Every wait is bounded in time and count; every server is stopped and its data dir removed after the test.
+import os
+import poplib
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+MAILCTL = os.environ.get("MAILCTL", "mailctl")
+MAILROOMD = os.environ.get("MAILROOMD", "mailroomd")
+
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+IO_TIMEOUT = 10.0
+START_ATTEMPTS = 3
+# Settings written by mailctl reach the running daemon by polling (~1-2 s); allow a margin.
+LIVE_CHANGE_TIMEOUT = 8.0
+
+
+def crlf(message: bytes) -> bytes:
+    """The exact octets a POP3 client gets for a message stored with LF endings.
+
+    The server turns LF into CRLF and ends the last line if the message did not.
+    """
+    out = message.replace(b"\n", b"\r\n")
+    if not out.endswith(b"\r\n"):
+        out += b"\r\n"
+    return out
+
+
+def retr_bytes(lines) -> bytes:
+    """poplib's retr() lines joined back into the message octets (already un-dot-stuffed)."""
+    return b"".join(line + b"\r\n" for line in lines)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def make_message(subject: str, body: bytes, sender=b"sender@example.org", to=b"alice@example.test") -> bytes:
+    head = (b"From: " + sender + b"\n"
+            b"To: " + to + b"\n"
+            b"Subject: " + subject.encode() + b"\n"
+            b"Message-ID: <" + secrets.token_hex(8).encode() + b"@e2e.test>\n"
+            b"\n")
+    return head + body
+
+
+class RawConnection:
+    """A plain socket to the server for sending arbitrary bytes and reading CRLF lines with a timeout."""
+
+    def __init__(self, port: int, timeout: float = IO_TIMEOUT):
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+        self.buf = b""
+        self.timeout = timeout
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def command(self, line: str) -> bytes:
+        self.send(line.encode() + b"\r\n")
+        return self.readline()
+
+    def _fill(self, deadline: float) -> bool:
+        """Reads more bytes; False on EOF or connection reset."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no data from server within %.1f s" % self.timeout)
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            return False
+        except socket.timeout:
+            raise TimeoutError("no data from server within %.1f s" % self.timeout)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    def readline(self, timeout: float = None) -> bytes:
+        """One line without its CRLF; raises EOFError if the server closed first."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        while b"\r\n" not in self.buf:
+            if len(self.buf) > 1 << 24:
+                raise AssertionError("server line longer than 16 MiB")
+            if not self._fill(deadline):
+                raise EOFError("server closed the connection (pending %r)" % self.buf[:200])
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_multiline(self, timeout: float = None) -> list:
+        """Lines of a multi-line body up to the terminating '.', un-dot-stuffed."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        lines = []
+        while True:
+            line = self.readline(max(0.01, deadline - time.monotonic()))
+            if line == b".":
+                return lines
+            if line.startswith(b"."):
+                line = line[1:]
+            lines.append(line)
+
+    def wait_closed(self, timeout: float = IO_TIMEOUT) -> bytes:
+        """Waits for EOF; returns whatever arrived before it. Raises TimeoutError if still open."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._fill(deadline):
+                data, self.buf = self.buf, b""
+                return data
+
+    def login(self, user: str, password: str):
+        greeting = self.readline()
+        assert greeting.startswith(b"+OK"), greeting
+        reply = self.command("USER " + user)
+        assert reply.startswith(b"+OK"), reply
+        reply = self.command("PASS " + password)
+        assert reply.startswith(b"+OK"), reply
+
+
+class Server:
+    """One mailroomd with its own temporary data dir and port."""
+
+    def __init__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="mailroom-e2e-")
+        self.root = self._tmp.name
+        self.data = os.path.join(self.root, "data")
+        self.log_path = os.path.join(self.root, "mailroomd.log")
+        self.port = None
+        self.tls_port = None
+        self.proc = None
+        self.exit_code = None
+        # A unique banner proves the greeting comes from this daemon, not from a parallel test's.
+        self.banner = "mailroom-e2e-" + secrets.token_hex(6)
+        self.mailctl("init")
+        self.mailctl("service", "set", "pop3", "banner", self.banner)
+
+    # -- provisioning ---------------------------------------------------------------------------
+
+    def mailctl(self, *args, input: bytes = None, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [MAILCTL, "--data", self.data] + [str(a) for a in args]
+        proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s exited %d\nstdout: %s\nstderr: %s" % (
+                " ".join(cmd), proc.returncode, proc.stdout.decode(errors="replace"),
+                proc.stderr.decode(errors="replace")))
+        return proc
+
+    def add_postoffice(self, name: str):
+        self.mailctl("postoffice", "add", name)
+
+    def add_mailbox(self, address: str, password: str):
+        self.mailctl("mailbox", "add", address, "--password", password)
+
+    def deliver(self, address: str, message: bytes):
+        self.mailctl("deliver", address, input=message)
+
+    def set(self, key: str, value):
+        self.mailctl("service", "set", "pop3", key, str(value))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self):
+        last_error = None
+        for _ in range(START_ATTEMPTS):
+            self.port = free_port()
+            self.tls_port = free_port()
+            self.set("binds", LOOPBACK)
+            self.set("port", self.port)
+            # Never the default *:995: tests stay on loopback and out of each other's way.
+            self.set("tls_binds", LOOPBACK)
+            self.set("tls_port", self.tls_port)
+            self._spawn()
+            try:
+                self.wait_greeting(self.banner)
+                return
+            except AssertionError as e:
+                # Most likely another process took the port between probing and binding.
+                last_error = e
+                self.stop()
+        raise AssertionError("mailroomd did not start after %d attempts: %s\n%s" % (
+            START_ATTEMPTS, last_error, self.log_tail()))
+
+    def _spawn(self):
+        self.exit_code = None
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen([MAILROOMD, "--data", self.data], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+        finally:
+            log.close()
+
+    def greeting(self, timeout: float = 2.0) -> bytes:
+        """Connects, reads the greeting, says QUIT; raises OSError/EOFError/TimeoutError."""
+        conn = RawConnection(self.port, timeout=timeout)
+        try:
+            line = conn.readline()
+            try:
+                conn.send(b"QUIT\r\n")
+            except OSError:
+                pass
+            return line
+        finally:
+            conn.close()
+
+    def wait_greeting(self, needle: str, timeout: float = START_TIMEOUT) -> bytes:
+        """Waits until a fresh connection's greeting is '+OK ...needle...'; returns it."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("mailroomd exited with %d" % self.proc.returncode)
+            try:
+                last = self.greeting()
+                if last.startswith(b"+OK") and needle.encode() in last:
+                    return last
+            except (OSError, EOFError, TimeoutError) as e:
+                last = repr(e)
+            time.sleep(0.1)
+        raise AssertionError("no '+OK ... %s' greeting within %.0f s (last: %r)" % (needle, timeout, last))
+
+    def stop(self) -> int:
+        """SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit code (negative = signal)."""
+        if self.proc is None:
+            return self.exit_code
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT)
+                with open(self.log_path, "ab") as log:
+                    log.write(b"e2e: mailroomd ignored SIGTERM for 10 s; killed\n")
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        return self.exit_code
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            self._tmp.cleanup()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return "(no daemon log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- clients --------------------------------------------------------------------------------
+
+    def pop3(self) -> poplib.POP3:
+        return poplib.POP3(LOOPBACK, self.port, timeout=IO_TIMEOUT)
+
+    def login(self, user: str, password: str, in_use_wait: float = 5.0) -> poplib.POP3:
+        """A logged-in poplib session. Retries briefly on [IN-USE]: a previous session's lock is
+        released asynchronously after its connection closes."""
+        deadline = time.monotonic() + in_use_wait
+        while True:
+            p = self.pop3()
+            try:
+                p.user(user)
+                p.pass_(password)
+                return p
+            except poplib.error_proto as e:
+                p.close()
+                reply = e.args[0] if e.args else b""
+                if isinstance(reply, str):  # poplib reports EOF as the str '-ERR EOF'
+                    reply = reply.encode()
+                if b"[IN-USE]" not in reply or time.monotonic() >= deadline:
+                    raise
+            except BaseException:
+                p.close()
+                raise
+            time.sleep(0.1)
+
+    def raw(self, timeout: float = IO_TIMEOUT) -> RawConnection:
+        return RawConnection(self.port, timeout=timeout)
+
+
+class ServerTestCase(unittest.TestCase):
+    """Gives each test a started server (self.server) and prints the daemon log when a test fails.
+
+    After the test the daemon must still be running and must exit 0 on SIGTERM: a crash or a
+    sanitizer report fails the test that caused it.
+    """
+
+    def setUp(self):
+        self._daemon_log = None
+        self.server = Server()
+        self.addCleanup(self._finish_server, self.server)
+        self.provision(self.server)
+        self.server.start()
+
+    def provision(self, server: Server):
+        """Override to add postoffices, mailboxes, mail and settings before the daemon starts."""
+
+    def _finish_server(self, server: Server):
+        crashed = server.proc is not None and server.proc.poll() is not None
+        try:
+            code = server.stop()
+            self._daemon_log = server.log_tail()
+        finally:
+            server.cleanup()
+        if crashed:
+            self.fail("mailroomd died during the test (exit %s)" % code)
+        if code is not None and code != 0 and not getattr(self, "expect_nonzero_exit", False):
+            self.fail("mailroomd exited %s on SIGTERM (expected 0)" % code)
+
+    def run(self, result=None):
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        outcome = super().run(result)
+        if len(result.failures) + len(result.errors) > before and self._daemon_log_available():
+            sys.stderr.write("\n----- mailroomd log tail (%s) -----\n%s\n----- end of log -----\n" % (
+                self.id(), self._daemon_log))
+        return outcome
+
+    def _daemon_log_available(self) -> bool:
+        return getattr(self, "_daemon_log", None) is not None
+
+    # -- helpers shared by the suites -------------------------------------------------------
+
+    def wait_until(self, predicate, timeout: float = LIVE_CHANGE_TIMEOUT, interval: float = 0.2, what: str = ""):
+        """Polls predicate() (exceptions count as False) until true; fails the test after timeout."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                value = predicate()
+                if value:
+                    return value
+                last = value
+            except Exception as e:  # the condition is not reached yet
+                last = e
+            time.sleep(interval)
+        self.fail("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what or predicate, last))
