@@ -32,13 +32,15 @@ void EventLoop::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 }
 
-void EventLoop::stop() { async_.reset(); }
+void EventLoop::stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  async_.reset();
+}
 
 void EventLoop::post(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back(std::move(fn));
-  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  queue_.push_back(std::move(fn));
+  // uv_async_send is thread-safe; holding the mutex keeps stop() from closing it meanwhile.
   if (async_) uv_async_send(async_.get());
 }
 

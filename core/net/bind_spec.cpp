@@ -40,6 +40,7 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
   BindSpec spec;
   std::string_view addr = entry;
   std::string_view port_text;
+  bool port_expected = false;  // a ':' announced a port
   if (!entry.empty() && entry.front() == '[') {  // [v6]:port or [v6] port or [v6]
     auto close = entry.find(']');
     if (close == std::string_view::npos) {
@@ -47,7 +48,10 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
     }
     addr = entry.substr(1, close - 1);
     std::string_view rest = entry.substr(close + 1);
-    if (!rest.empty() && rest.front() == ':') rest.remove_prefix(1);
+    if (!rest.empty() && rest.front() == ':') {
+      rest.remove_prefix(1);
+      port_expected = true;
+    }
     port_text = trim(rest);
     if (!is_ipv6(addr)) {
       return make_error(ErrorCode::kInvalidArgument, "'" + std::string(addr) + "' is not an IPv6 address");
@@ -61,6 +65,7 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
       auto colon = entry.rfind(':');  // a.b.c.d:port or *:port
       addr = entry.substr(0, colon);
       port_text = entry.substr(colon + 1);
+      port_expected = true;
     }
     if (addr != "*" && !is_ipv4(addr) && !is_ipv6(addr)) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -68,6 +73,15 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
     }
   }
   spec.address = std::string(addr);
+  if (spec.address.find(':') != std::string::npos) {  // one spelling per IPv6 address
+    in6_addr a{};
+    char buf[INET6_ADDRSTRLEN];
+    inet_pton(AF_INET6, spec.address.c_str(), &a);
+    spec.address = inet_ntop(AF_INET6, &a, buf, sizeof buf);
+  }
+  if (port_expected && port_text.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "missing port after ':' in bind '" + std::string(entry) + "'");
+  }
   if (!port_text.empty()) {
     auto port = parse_port(port_text, entry);
     if (!port) return port.error();

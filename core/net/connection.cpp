@@ -2,6 +2,7 @@
 #include "core/net/connection.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstring>
@@ -68,7 +69,20 @@ struct Connection::WriteRequest {
 Connection::~Connection() {
   if (inflight_ != nullptr) inflight_->owner = nullptr;
   idle_timer_.close();
+  if (graceful_ && socket_) discard_unread_input();
   socket_.reset();
+}
+
+void Connection::discard_unread_input() {
+  // Closing a socket with unread bytes makes Linux send RST, and an RST discards what is still
+  // in our send buffer: the end of a reply the client has not read yet. Read what is there.
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(socket_.base(), &fd) != 0) return;
+  char buf[4096];
+  for (int i = 0; i < 64; ++i) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+  }
 }
 
 void Connection::start(std::unique_ptr<ProtocolSession> session) {
@@ -116,10 +130,13 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   if (nread > 0) {
     self->arm_idle_timer();
     self->handle_bytes(buf->base, static_cast<std::size_t>(nread));
+  } else if (nread == UV_EOF) {
+    // The client finished sending (it may still read): answer what it sent, then close.
+    self->peer_eof_ = true;
+    self->update_reading();
+    self->process_input();
   } else if (nread < 0) {
-    if (nread != UV_EOF) {
-      log::debug("net.read_error", {{"cid", std::to_string(self->id_)}, {"error", uv_strerror(static_cast<int>(nread))}});
-    }
+    log::debug("net.read_error", {{"cid", std::to_string(self->id_)}, {"error", uv_strerror(static_cast<int>(nread))}});
     self->peer_eof_ = true;
     self->abort();
   }
@@ -148,9 +165,10 @@ void Connection::handle_bytes(const char* data, std::size_t len) {
     in_.append(plain);
     process_input();
   }
-  if (tls_ && tls_->peer_closed() && !finished_) {
+  if (tls_ && tls_->peer_closed() && !finished_ && !peer_eof_) {
     peer_eof_ = true;
-    close();
+    update_reading();
+    process_input();
   }
 }
 
@@ -219,12 +237,14 @@ void Connection::process_input() {
     in_pos_ = 0;
   }
   update_reading();
+  // After the client's EOF, once every complete line it sent has been answered, we are done.
+  if (peer_eof_ && !paused_ && !closing_) close();
 }
 
 void Connection::update_reading() {
   if (!socket_) return;
-  // Read while not paused, and also while paused as long as the buffer holds less than a line:
-  // pipelined commands wait in the kernel's buffer otherwise.
+  // Read only while lines are wanted: while a command runs, pipelined input waits in the
+  // kernel's buffer (TCP back-pressure), so a client cannot make us buffer without bound.
   bool want = !closing_ && !peer_eof_ && !paused_;
   if (want && !reading_) {
     if (uv_read_start(socket_.stream(), &Connection::on_alloc, &Connection::on_read) == 0) reading_ = true;
@@ -341,6 +361,12 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::close() {
   if (finished_) return;
+  if (tls_ && tls_->handshake_done() && !close_after_flush_) {
+    std::string alert;
+    tls_->close_notify(alert);  // a clean TLS end, so the client can tell it from truncation
+    write_raw(std::move(alert));
+  }
+  graceful_ = true;
   closing_ = true;
   close_after_flush_ = true;
   update_reading();
@@ -350,6 +376,7 @@ void Connection::close() {
 
 void Connection::abort() {
   if (finished_) return;
+  graceful_ = false;
   closing_ = true;
   pending_.clear();
   finish_close();

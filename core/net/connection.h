@@ -89,6 +89,7 @@ class Connection {
   void flush();
   void arm_idle_timer();
   void finish_close();
+  void discard_unread_input();
 
   EventLoop& loop_;
   WorkQueue& work_;
@@ -124,6 +125,7 @@ class Connection {
   bool closing_ = false;      // no more input is processed
   bool close_after_flush_ = false;
   bool finished_ = false;
+  bool graceful_ = false;     // closed by close(): drain unread input so the kernel sends FIN
 };
 
 // Text form of a sockaddr ("127.0.0.1", "::1"; IPv4-mapped IPv6 shown as IPv4) and its port.

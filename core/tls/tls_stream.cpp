@@ -95,4 +95,12 @@ Status TlsStream::write(std::string_view plain, std::string& cipher) {
   return {};
 }
 
+void TlsStream::close_notify(std::string& cipher) {
+  if (!handshake_done_) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());  // sends our close_notify; we do not wait for the peer's
+  ERR_clear_error();
+  drain_output(cipher);
+}
+
 }  // namespace mailroom::tls

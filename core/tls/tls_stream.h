@@ -23,6 +23,9 @@ class TlsStream {
   // Encrypts `plain` (queued until the handshake completes) and appends ciphertext to `cipher`.
   Status write(std::string_view plain, std::string& cipher);
 
+  // Appends a close_notify alert to `cipher` (after the handshake; a no-op before).
+  void close_notify(std::string& cipher);
+
   bool handshake_done() const { return handshake_done_; }
   bool peer_closed() const { return peer_closed_; }
   std::string version() const;

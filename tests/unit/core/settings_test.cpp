@@ -1,0 +1,274 @@
+// Setting declarations and validation: normalize_setting for each type, the core's validators
+// (binds, tls_min_version) and pop3's alt_at_chars, ServiceSettings snapshots, and the pop3
+// catalog's own consistency (unique keys, valid defaults).
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "core/config/network_settings.h"
+#include "core/config/setting_spec.h"
+#include "core/config/tls_settings.h"
+#include "modules/pop3/pop3_settings.h"
+
+using mailroom::ErrorCode;
+using namespace mailroom::config;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string norm_ok(const SettingSpec& spec, const std::string& value) {
+  auto r = normalize_setting(spec, value);
+  REQUIRE_MESSAGE(r.ok(), spec.key, "='", value, "': ", (r.ok() ? "" : r.error().message));
+  return *r;
+}
+
+std::string norm_error(const SettingSpec& spec, const std::string& value) {
+  auto r = normalize_setting(spec, value);
+  REQUIRE_MESSAGE(!r.ok(), spec.key, "='", value, "' was accepted as '", (r.ok() ? *r : ""), "'");
+  CHECK(r.error().code == ErrorCode::kInvalidArgument);
+  // Every message names the key so mailctl's one-line error is actionable.
+  CHECK(contains(r.error().message, spec.key));
+  return r.error().message;
+}
+
+const SettingSpec& pop3_spec(const char* key) {
+  const SettingSpec* spec = mailroom::pop3::pop3_settings_catalog().find(key);
+  REQUIRE_MESSAGE(spec != nullptr, "pop3 catalog has no ", key);
+  return *spec;
+}
+
+}  // namespace
+
+TEST_CASE("int settings accept whole numbers within their bounds, in canonical form") {
+  SettingSpec spec = int_setting("max_bad_commands", 10, 1, 1000, "doc");
+  CHECK(spec.type == SettingType::kInt);
+  CHECK(spec.default_value == "10");
+  CHECK(norm_ok(spec, "1") == "1");
+  CHECK(norm_ok(spec, "1000") == "1000");
+  CHECK(norm_ok(spec, "0042") == "42");  // canonical decimal
+  CHECK(contains(norm_error(spec, "0"), "from 1 to 1000"));
+  CHECK(contains(norm_error(spec, "1001"), "from 1 to 1000"));
+  CHECK(contains(norm_error(spec, "-5"), "from 1 to 1000"));
+}
+
+TEST_CASE("int settings refuse garbage, blanks, signs and overflow") {
+  SettingSpec spec = int_setting("idle_timeout", 600, 1, 86400, "doc");
+  for (const char* value : {"", "abc", "12abc", "1.5", " 5", "5 ", "+5", "0x10", "1e3", "99999999999999999999999"}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "whole number"));
+  }
+  SettingSpec negative = int_setting("offset", 0, -10, 10, "doc");
+  CHECK(norm_ok(negative, "-10") == "-10");
+  CHECK(norm_ok(negative, "-0") == "0");
+}
+
+TEST_CASE("bool settings accept on/off, yes/no, true/false, 1/0 and store on/off") {
+  SettingSpec spec = bool_setting("starttls", true, "doc");
+  CHECK(spec.type == SettingType::kBool);
+  CHECK(spec.default_value == "on");
+  CHECK(bool_setting("x", false, "doc").default_value == "off");
+  for (const char* value : {"on", "yes", "true", "1"}) {
+    CAPTURE(value);
+    CHECK(norm_ok(spec, value) == "on");
+  }
+  for (const char* value : {"off", "no", "false", "0"}) {
+    CAPTURE(value);
+    CHECK(norm_ok(spec, value) == "off");
+  }
+  for (const char* value : {"", "2", "maybe", "enabled", " on", "on "}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "expected on or off"));
+  }
+}
+
+TEST_CASE("bool spellings are case-sensitive: upper case is refused") {
+  // Documented behaviour, not a bug: only lower-case spellings are accepted.
+  SettingSpec spec = bool_setting("starttls", true, "doc");
+  for (const char* value : {"ON", "Off", "TRUE", "Yes"}) {
+    CAPTURE(value);
+    CHECK_FALSE(normalize_setting(spec, value).ok());
+  }
+}
+
+TEST_CASE("string settings are bounded in length and refuse control characters") {
+  SettingSpec spec = string_setting("banner", "hello", 10, "doc");
+  CHECK(spec.type == SettingType::kString);
+  CHECK(norm_ok(spec, "") == "");
+  CHECK(norm_ok(spec, "0123456789") == "0123456789");
+  CHECK(contains(norm_error(spec, "0123456789A"), "longer than 10"));
+  for (std::string value : {std::string("a\rb"), std::string("a\nb"), std::string("a\tb"), std::string("\x7f"),
+                            std::string("a\0b", 3), std::string("\x1b[31m")}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "control characters"));
+  }
+  // UTF-8 is not a control character.
+  CHECK(norm_ok(spec, "caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(norm_ok(spec, " spaced ") == " spaced ");  // strings are kept as given
+}
+
+TEST_CASE("a string validator runs after the generic checks and its message is passed on") {
+  int calls = 0;
+  SettingSpec spec = string_setting("word", "a", 8, "doc", [&calls](std::string_view v) -> std::optional<std::string> {
+    ++calls;
+    if (v == "bad") return std::string("bad is not allowed");
+    return std::nullopt;
+  });
+  CHECK(norm_ok(spec, "good") == "good");
+  CHECK(calls == 1);
+  CHECK(contains(norm_error(spec, "bad"), "bad is not allowed"));
+  CHECK(calls == 2);
+  norm_error(spec, "much too long");  // refused before the validator is asked
+  CHECK(calls == 2);
+}
+
+TEST_CASE("alt_at_chars accepts punctuation other than @ . - _ +") {
+  const SettingSpec& spec = pop3_spec("alt_at_chars");
+  CHECK(norm_ok(spec, "") == "");
+  CHECK(norm_ok(spec, "#$%") == "#$%");
+  CHECK(norm_ok(spec, "!/:?[`{~") == "!/:?[`{~");
+  for (const char* value : {"@", "#@", ".", "-", "_", "+", "a", "#1", " ", "#%a"}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "only punctuation"));
+  }
+  CHECK(contains(norm_error(spec, "#\x01"), "control characters"));
+  CHECK(contains(norm_error(spec, "!#$%&'()*/:;<=>?~"), "longer than 16"));
+}
+
+TEST_CASE("binds and tls_binds are validated with the bind list parser") {
+  for (const char* key : {"binds", "tls_binds"}) {
+    CAPTURE(key);
+    const SettingSpec& spec = pop3_spec(key);
+    CHECK(norm_ok(spec, "*") == "*");
+    CHECK(norm_ok(spec, "") == "");
+    CHECK(norm_ok(spec, "127.0.0.1 1110, [::1]:1110; *") == "127.0.0.1 1110, [::1]:1110; *");
+    CHECK(contains(norm_error(spec, "999.1.1.1"), "not an IP address"));
+    CHECK(contains(norm_error(spec, "localhost"), "not an IP address"));
+    CHECK(contains(norm_error(spec, "127.0.0.1 0"), "bad port"));
+    CHECK(contains(norm_error(spec, "127.0.0.1,,::1"), "empty entry"));
+  }
+}
+
+TEST_CASE("tls_min_version accepts 1.0-1.3 and legacy and explains why SSLv3 is refused") {
+  const SettingSpec& spec = pop3_spec("tls_min_version");
+  for (const char* value : {"1.0", "1.1", "1.2", "1.3", "legacy"}) {
+    CAPTURE(value);
+    CHECK(norm_ok(spec, value) == value);
+  }
+  for (const char* value : {"ssl3", "sslv3", "SSLv3", "ssl2", "SSLv2"}) {
+    CAPTURE(value);
+    std::string why = norm_error(spec, value);
+    CHECK(contains(why, "SSLv2 and SSLv3 are broken"));
+    CHECK(contains(why, "legacy"));
+  }
+  for (const char* value : {"", "1.4", "TLSv1.2", "tls1.2", "2"}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "expected 1.0, 1.1, 1.2, 1.3 or legacy"));
+  }
+  // The bare checker agrees.
+  CHECK_FALSE(mailroom::tls::check_min_version("1.2").has_value());
+  CHECK(mailroom::tls::check_min_version("ssl3").has_value());
+}
+
+TEST_CASE("ServiceSettings::build with nothing stored gives the catalog defaults") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  REQUIRE(built.ok());
+  const ServiceSettings& s = *built;
+  CHECK(s.get_int("port") == 110);
+  CHECK(s.get_int("tls_port") == 995);
+  CHECK(s.get_string("binds") == "*");
+  CHECK(s.get_int("idle_timeout") == 600);
+  CHECK(s.get_int("max_command_length") == 512);
+  CHECK(s.get_bool("implicit_tls"));
+  CHECK(s.get_bool("starttls"));
+  CHECK_FALSE(s.get_bool("capa_implementation"));
+  CHECK(s.get_string("tls_min_version") == "1.2");
+  CHECK(s.values().size() == mailroom::pop3::pop3_settings_catalog().all().size());
+}
+
+TEST_CASE("ServiceSettings::build puts normalized stored values over the defaults") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
+                                      {{"port", "1110"}, {"implicit_tls", "no"}, {"max_bad_commands", "007"},
+                                       {"banner", "Hi there"}, {"binds", "127.0.0.1"}});
+  REQUIRE_MESSAGE(built.ok(), (built.ok() ? "" : built.error().message));
+  const ServiceSettings& s = *built;
+  CHECK(s.get_int("port") == 1110);
+  CHECK_FALSE(s.get_bool("implicit_tls"));
+  CHECK(s.get_string("implicit_tls") == "off");
+  CHECK(s.get_int("max_bad_commands") == 7);
+  CHECK(s.get_string("max_bad_commands") == "7");
+  CHECK(s.get_string("banner") == "Hi there");
+  CHECK(s.get_string("binds") == "127.0.0.1");
+  CHECK(s.get_int("tls_port") == 995);  // untouched default
+  auto defaults = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  REQUIRE(defaults.ok());
+  CHECK_FALSE(s == *defaults);
+  auto again = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
+                                      {{"port", "1110"}, {"implicit_tls", "off"}, {"max_bad_commands", "7"},
+                                       {"banner", "Hi there"}, {"binds", "127.0.0.1"}});
+  REQUIRE(again.ok());
+  CHECK(s == *again);  // equal after normalization
+}
+
+TEST_CASE("ServiceSettings::build refuses an unknown key") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"no_such_setting", "1"}});
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.error().code == ErrorCode::kInvalidArgument);
+  CHECK(contains(built.error().message, "unknown setting 'no_such_setting'"));
+}
+
+TEST_CASE("ServiceSettings::build refuses an invalid stored value and names it") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"port", "0"}});
+  REQUIRE_FALSE(built.ok());
+  CHECK(contains(built.error().message, "port"));
+  CHECK(contains(built.error().message, "'0'"));
+  auto tls = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"tls_min_version", "ssl3"}});
+  REQUIRE_FALSE(tls.ok());
+  CHECK(contains(tls.error().message, "SSLv2 and SSLv3"));
+}
+
+TEST_CASE("reading an undeclared setting is a programming error") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  REQUIRE(built.ok());
+  CHECK_THROWS_AS((void)built->get_int("nope"), std::logic_error);
+  CHECK_THROWS_AS((void)built->get_string("nope"), std::logic_error);
+}
+
+TEST_CASE("the pop3 catalog has unique keys and every default passes its own validation") {
+  const SettingsCatalog& catalog = mailroom::pop3::pop3_settings_catalog();
+  REQUIRE(catalog.all().size() > 10);
+  std::set<std::string> keys;
+  for (const SettingSpec& spec : catalog.all()) {
+    CAPTURE(spec.key);
+    CHECK_MESSAGE(keys.insert(spec.key).second, "duplicate key ", spec.key);
+    CHECK_FALSE(spec.key.empty());
+    CHECK_FALSE(spec.doc.empty());
+    CHECK(catalog.find(spec.key) == &spec);
+    auto norm = normalize_setting(spec, spec.default_value);
+    CHECK_MESSAGE(norm.ok(), spec.key, " default '", spec.default_value, "': ", (norm.ok() ? "" : norm.error().message));
+    if (norm.ok()) CHECK_MESSAGE(*norm == spec.default_value, spec.key, " default is not in canonical form");
+    if (spec.type == SettingType::kInt) CHECK(spec.min <= spec.max);
+  }
+  // The core's network and TLS settings are all there.
+  for (const auto& spec : network_setting_specs(110)) CHECK_MESSAGE(catalog.find(spec.key) != nullptr, spec.key);
+  for (const auto& spec : tls_setting_specs(995)) CHECK_MESSAGE(catalog.find(spec.key) != nullptr, spec.key);
+  CHECK(catalog.find("no_such_setting") == nullptr);
+}
+
+TEST_CASE("tls_config_from resolves relative certificate paths in the data directory") {
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
+                                      {{"key", "/etc/ssl/private/k.pem"}, {"tls_min_version", "legacy"},
+                                       {"tls_ciphers", "HIGH"}});
+  REQUIRE(built.ok());
+  auto c = tls_config_from(*built, "/var/lib/mailroom");
+  CHECK(c.cert_file == "/var/lib/mailroom/tls/cert.pem");
+  CHECK(c.key_file == "/etc/ssl/private/k.pem");
+  CHECK(c.min_version == "legacy");
+  CHECK(c.ciphers == "HIGH");
+  CHECK(c.ciphersuites == "");
+}
