@@ -14,11 +14,7 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
       "Addresses to listen on, separated by ',' or ';': '*' (all IPv4 and IPv6 addresses), an IPv4 "
       "or IPv6 address, each optionally followed by a space and a port ('127.0.0.1 1110', "
       "'[::1]:1110'). Entries without a port use 'port'.",
-      [](std::string_view v) -> std::optional<std::string> {
-        auto r = net::parse_bind_list(v, 1);
-        if (!r) return r.error().message;
-        return std::nullopt;
-      }));
+      net::check_bind_list));
   specs.push_back(int_setting("idle_timeout", 600, 1, 86400,
                               "Seconds a connection may stay silent before it is closed (RFC 1939 asks for "
                               "at least 600)."));

@@ -16,11 +16,7 @@ std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
       "tls_binds", "*", 4096,
       "Addresses for the implicit TLS listener, in the same syntax as binds; entries without a port "
       "use tls_port.",
-      [](std::string_view v) -> std::optional<std::string> {
-        auto r = net::parse_bind_list(v, 1);
-        if (!r) return r.error().message;
-        return std::nullopt;
-      }));
+      net::check_bind_list));
   specs.push_back(bool_setting("starttls", true,
                                "Offer the in-protocol upgrade to TLS (POP3 STLS) on plain ports."));
   specs.push_back(bool_setting("tls_required_for_login", true,

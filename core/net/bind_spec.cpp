@@ -121,4 +121,10 @@ Result<std::vector<BindSpec>> parse_bind_list(std::string_view text, int default
   return out;
 }
 
+std::optional<std::string> check_bind_list(std::string_view text) {
+  auto parsed = parse_bind_list(text, 1);
+  if (!parsed) return parsed.error().message;
+  return std::nullopt;
+}
+
 }  // namespace mailroom::net
