@@ -89,6 +89,7 @@ void Pop3Connection::start_login(Authenticate auth) {
   struct Job {
     storage::Address address;
     std::string password;
+    std::string mechanism;
     LoginOutcome outcome = LoginOutcome::kTemporary;
     std::string reason;
     std::shared_ptr<storage::MaildropLock> lock;
@@ -97,6 +98,7 @@ void Pop3Connection::start_login(Authenticate auth) {
   auto job = std::make_shared<Job>();
   job->address = std::move(auth.address);
   job->password = std::move(auth.password);
+  job->mechanism = std::move(auth.mechanism);
   storage::AccountStore& accounts = accounts_;
   storage::MailStore& mail = mail_;
   std::weak_ptr<void> alive = conn_.liveness();
@@ -137,7 +139,7 @@ void Pop3Connection::start_login(Authenticate auth) {
         }
         log::info("pop3.login", {{"sid", sid()},
                                  {"ip", conn_.peer_ip()},
-                                 {"mech", "USER"},
+                                 {"mech", job->mechanism},
                                  {"user", job->address.str()},
                                  {"result", result},
                                  {"reason", job->reason}});

@@ -57,6 +57,7 @@ class Pop3Module : public core::Module {
     config.capa_implementation = s.get_bool("capa_implementation");
     config.max_bad_commands = s.get_int("max_bad_commands");
     config.secure = connection.tls_active();
+    config.sasl_mechanisms = split_mechanisms(s.get_string("auth_mechanisms"));
     config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));

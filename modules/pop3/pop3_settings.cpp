@@ -4,7 +4,27 @@
 #include "core/config/network_settings.h"
 #include "core/config/tls_settings.h"
 
+#include <cctype>
+
 namespace mailroom::pop3 {
+
+std::vector<std::string> split_mechanisms(std::string_view text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : std::string(text) + " ") {
+    if (c == ' ' || c == ',' || c == '\t') {
+      if (!cur.empty()) {
+        bool dup = false;
+        for (const auto& o : out) dup = dup || o == cur;
+        if (!dup) out.push_back(cur);
+      }
+      cur.clear();
+    } else {
+      cur += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
 
 namespace {
 
@@ -14,6 +34,16 @@ std::optional<std::string> check_alt_at_chars(std::string_view v) {
                  (c >= '{' && c <= '~');
     if (!punct || c == '@' || c == '.' || c == '-' || c == '_' || c == '+') {
       return std::string("only punctuation other than @ . - _ + is allowed (e.g. '#$%')");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_auth_mechanisms(std::string_view v) {
+  auto names = split_mechanisms(v);
+  for (const auto& n : names) {
+    if (n != "PLAIN" && n != "LOGIN") {
+      return "unknown or unavailable mechanism '" + n + "' (available: PLAIN, LOGIN)";
     }
   }
   return std::nullopt;
@@ -32,6 +62,11 @@ config::SettingsCatalog build_catalog() {
   catalog.add(config::bool_setting("capa_implementation", false,
                                    "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
                                    "server software)."));
+  catalog.add(config::string_setting("auth_mechanisms", "PLAIN LOGIN", 256,
+                                     "SASL mechanisms offered by AUTH (RFC 5034), space-separated; empty "
+                                     "offers none. PLAIN and LOGIN send the password, so they follow "
+                                     "tls_required_for_login like USER/PASS.",
+                                     check_auth_mechanisms));
   catalog.add(config::int_setting("max_bad_commands", 10, 1, 1000,
                                   "Unknown, malformed or out-of-state commands allowed in one session "
                                   "before it is ended."));

@@ -3,6 +3,7 @@
 #include "modules/pop3/session.h"
 
 #include <cassert>
+#include <cctype>
 #include <charconv>
 
 #include "modules/pop3/command.h"
@@ -32,6 +33,7 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
 
 Session::Session(SessionConfig config) : config_(std::move(config)), secure_(config_.secure) {}
 
+
 Step Session::greeting() {
   // The timestamp is kept whole (APOP digests cover it); the banner gives way to the 512 cap.
   const std::string& stamp = config_.apop_timestamp;
@@ -54,6 +56,7 @@ const storage::Address* Session::user() const { return user_ ? &*user_ : nullptr
 
 Step Session::on_line(std::string_view line) {
   if (state_ == State::kClosed) return Step{"", Close{}};
+  if (state_ == State::kSaslExchange) return on_sasl_line(line);
   // The adapter must hold lines back while an effect is outstanding (PIPELINING).
   assert(state_ == State::kAuthorization || state_ == State::kTransaction);
   if (state_ != State::kAuthorization && state_ != State::kTransaction) {
@@ -77,11 +80,11 @@ Step Session::dispatch(const Command& cmd) {
     bool in_transaction;
     Handler handler;
   };
-  // APOP and AUTH are not offered yet: they fall through to "unknown command".
+  // APOP is not offered yet: it falls through to "unknown command".
   static constexpr Entry kTable[] = {
       {"USER", true, false, &Session::cmd_user}, {"PASS", true, false, &Session::cmd_pass},
       {"QUIT", true, true, &Session::cmd_quit},  {"CAPA", true, true, &Session::cmd_capa},
-      {"STLS", true, false, &Session::cmd_stls},
+      {"STLS", true, false, &Session::cmd_stls}, {"AUTH", true, false, &Session::cmd_auth},
       {"STAT", false, true, &Session::cmd_stat}, {"LIST", false, true, &Session::cmd_list},
       {"UIDL", false, true, &Session::cmd_uidl}, {"RETR", false, true, &Session::cmd_retr},
       {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
@@ -227,6 +230,11 @@ Step Session::cmd_capa(const Command& cmd) {
   reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n";
   if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
   if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
+  if (state_ == State::kAuthorization) {
+    std::string sasl;
+    for (const auto& m : usable_mechanisms()) sasl += " " + m;
+    if (!sasl.empty()) reply += "SASL" + sasl + "\r\n";
+  }
   if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
   reply += ".\r\n";
   return reply_only(std::move(reply));
@@ -242,6 +250,79 @@ Step Session::cmd_stls(const Command& cmd) {
 void Session::on_tls_started() {
   secure_ = true;
   pending_user_.reset();
+}
+
+// ---- AUTH (RFC 5034) ----
+
+std::vector<std::string> Session::usable_mechanisms() const {
+  // PLAIN and LOGIN carry the password itself: offered where USER/PASS is.
+  if (!login_allowed()) return {};
+  return config_.sasl_mechanisms;
+}
+
+Step Session::cmd_auth(const Command& cmd) {
+  const std::vector<std::string> usable = usable_mechanisms();
+  if (cmd.args.empty()) {  // the RFC 1734 listing some clients still ask for
+    std::string text = ok_line("SASL mechanisms follow");
+    for (const auto& m : usable) text += m + "\r\n";
+    return reply_only(text + ".\r\n");
+  }
+  if (cmd.args.size() > 2) return bad_command("AUTH takes a mechanism and an optional initial response");
+  std::string name = cmd.args[0];
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  bool offered = false;
+  for (const auto& m : usable) offered = offered || m == name;
+  if (!offered) {
+    if (!login_allowed() && (name == "PLAIN" || name == "LOGIN")) {
+      return reply_only(err_line("plaintext authentication is not allowed on an unencrypted connection; use STLS first",
+                                 RespCode::kAuth));
+    }
+    return reply_only(err_line("unsupported authentication mechanism", RespCode::kAuth));
+  }
+  if (name == "PLAIN") {
+    sasl_ = sasl::make_plain();
+  } else {
+    sasl_ = sasl::make_login();
+  }
+  pending_user_.reset();
+  std::optional<std::string_view> initial;
+  if (cmd.args.size() == 2) initial = cmd.args[1];
+  return sasl_result(sasl_->start(initial));
+}
+
+Step Session::on_sasl_line(std::string_view line) {
+  if (line == "*") {
+    sasl_.reset();
+    state_ = State::kAuthorization;
+    return reply_only(err_line("authentication cancelled"));
+  }
+  return sasl_result(sasl_->step(line));
+}
+
+Step Session::sasl_result(sasl::MechStep step) {
+  if (auto* challenge = std::get_if<sasl::Challenge>(&step)) {
+    state_ = State::kSaslExchange;
+    return reply_only("+ " + challenge->b64 + "\r\n");
+  }
+  std::string mechanism(sasl_->name());
+  sasl_.reset();
+  state_ = State::kAuthorization;
+  if (auto* verify = std::get_if<sasl::VerifyPassword>(&step)) {
+    Result<storage::Address> address = storage::parse_address(verify->authcid, config_.alt_at_chars);
+    if (!address) return reply_only(err_line("authentication failed", RespCode::kAuth));
+    pending_address_ = *address;
+    state_ = State::kAwaitingLogin;
+    return Step{"", Authenticate{std::move(*address), std::move(verify->password), mechanism}};
+  }
+  if (auto* failure = std::get_if<sasl::Failure>(&step)) {
+    switch (failure->kind) {
+      case sasl::FailureKind::kCancelled: return reply_only(err_line("authentication cancelled"));
+      case sasl::FailureKind::kMalformed: return bad_command("malformed authentication data");
+      case sasl::FailureKind::kRejected: break;
+    }
+  }
+  // kRejected, and steps PLAIN/LOGIN never produce (NeedSecret, Success without a password check).
+  return reply_only(err_line("authentication failed", RespCode::kAuth));
 }
 
 // ---- TRANSACTION ----

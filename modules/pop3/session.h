@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "modules/pop3/sasl/auth_mechanism.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
 
@@ -29,6 +31,9 @@ struct SessionConfig {
   // Whether USER/PASS may be used while the connection is not encrypted
   // (tls_required_for_login off, or a loopback client exempted from it).
   bool plaintext_login_allowed = true;
+  // SASL mechanisms offered by AUTH (RFC 5034), upper case, in CAPA order (e.g. PLAIN, LOGIN).
+  // PLAIN and LOGIN send the password itself: they follow the same TLS rule as USER/PASS.
+  std::vector<std::string> sasl_mechanisms = {"PLAIN", "LOGIN"};
 };
 
 // ---- effects: what the adapter must do after sending the reply ----
@@ -37,6 +42,7 @@ struct NoEffect {};
 struct Authenticate {
   storage::Address address;
   std::string password;
+  std::string mechanism = "USER";  // for the log: USER, PLAIN, LOGIN
 };
 // Stream message `index` (0-based) after the +OK line: the whole message (top_lines empty) or the
 // headers, the blank line and `*top_lines` body lines; dot-stuffed, then ".\r\n". Call
@@ -62,7 +68,7 @@ struct Step {
   Effect effect;
 };
 
-enum class State { kAuthorization, kAwaitingLogin, kTransaction, kStreaming, kUpdate, kClosed };
+enum class State { kAuthorization, kSaslExchange, kAwaitingLogin, kTransaction, kStreaming, kUpdate, kClosed };
 
 enum class LoginOutcome {
   kOk,          // listing is valid
@@ -110,6 +116,10 @@ class Session {
   Step cmd_quit(const Command& cmd);
   Step cmd_capa(const Command& cmd);
   Step cmd_stls(const Command& cmd);
+  Step cmd_auth(const Command& cmd);
+  Step on_sasl_line(std::string_view line);
+  Step sasl_result(sasl::MechStep step);
+  std::vector<std::string> usable_mechanisms() const;
   bool login_allowed() const { return secure_ || config_.plaintext_login_allowed; }
   Step cmd_stat(const Command& cmd);
   Step cmd_list(const Command& cmd);
@@ -129,6 +139,7 @@ class Session {
   std::optional<storage::Address> user_;
   std::vector<storage::MessageInfo> listing_;
   std::vector<bool> deleted_;
+  std::unique_ptr<sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress
 };
 
 }  // namespace mailroom::pop3

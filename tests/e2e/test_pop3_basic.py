@@ -432,19 +432,49 @@ class Pop3BasicTest(ServerTestCase):
 
     # -- curl -------------------------------------------------------------------------------
 
-    def curl(self, path, user=ALICE, password=ALICE_PW):
+    def curl(self, path, user=ALICE, password=ALICE_PW, options=(), check=True):
         if shutil.which("curl") is None:
             self.skipTest("curl is not installed")
         proc = subprocess.run(
-            ["curl", "-s", "-S", "--max-time", "20",
+            ["curl", "-s", "-S", "--max-time", "20", *options,
              "pop3://%s:%d/%s" % (LOOPBACK, self.server.port, path), "-u", "%s:%s" % (user, password)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        if not check:
+            return proc
         self.assertEqual(proc.returncode, 0, "curl failed: %s\n(curl uses APOP when the greeting has a "
                                              "timestamp, or SASL when CAPA lists it)" % proc.stderr.decode(errors="replace"))
         return proc.stdout
 
     def test_curl_retrieves_a_message(self):
         self.assertEqual(self.curl("1"), crlf(self.alice_msgs[0]))
+
+    def test_curl_auth_plain_and_login(self):
+        for mech in ("AUTH=PLAIN", "AUTH=LOGIN"):
+            with self.subTest(mech=mech):
+                self.assertEqual(self.curl("1", options=("--login-options", mech)), crlf(self.alice_msgs[0]))
+
+    def test_curl_auth_with_a_wrong_password_fails(self):
+        for mech in ("AUTH=PLAIN", "AUTH=LOGIN"):
+            with self.subTest(mech=mech):
+                proc = self.curl("1", password="wrong", options=("--login-options", mech), check=False)
+                self.assertEqual(proc.returncode, 67, proc.stderr)  # CURLE_LOGIN_DENIED
+
+    def test_auth_mechanisms_setting_changes_capa_live(self):
+        self.server.set("auth_mechanisms", "LOGIN")
+        deadline = time.monotonic() + 8
+        while True:
+            p = self.server.pop3()
+            caps = p.capa()
+            p.quit()
+            if caps.get("SASL") == ["LOGIN"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(caps.get("SASL"), ["LOGIN"])
+        proc = self.curl("1", options=("--login-options", "AUTH=PLAIN"), check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        bad = self.server.mailctl("service", "set", "pop3", "auth_mechanisms", "PLAIN GSSAPI", check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn(b"GSSAPI", bad.stderr)
 
     def test_curl_lists_messages(self):
         out = self.curl("")

@@ -502,14 +502,12 @@ TEST_CASE("unknown commands and future-work commands are rejected") {
     S: -ERR unknown command
     C: APOP bob 0123456789abcdef
     S: -ERR unknown command
-    C: AUTH PLAIN
-    S: -ERR unknown command
     C: STLS
     S: -ERR STLS is not available
     C: X
     S: -ERR invalid command keyword
   )");
-  CHECK(h.session.bad_commands() == 5);
+  CHECK(h.session.bad_commands() == 4);
   CHECK_FALSE(h.closed);
 }
 
@@ -573,6 +571,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: RESP-CODES
     S: PIPELINING
     S: USER
+    S: SASL PLAIN LOGIN
     S: .
   )");
   h.login();
@@ -599,6 +598,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: RESP-CODES
     S: PIPELINING
     S: USER
+    S: SASL PLAIN LOGIN
     S: IMPLEMENTATION Mailroom
     S: .
   )");
@@ -658,6 +658,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: PIPELINING
     S: USER
     S: STLS
+    S: SASL PLAIN LOGIN
     S: .
     C: STLS
     S: +OK Begin TLS negotiation
@@ -668,6 +669,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: RESP-CODES
     S: PIPELINING
     S: USER
+    S: SASL PLAIN LOGIN
     S: .
     C: STLS
     S: -ERR TLS is already active
@@ -740,4 +742,120 @@ TEST_CASE("an implicit TLS session allows login without STLS and does not offer 
   )");
   h.login();
   CHECK(h.auths.size() == 1);
+}
+
+// "\0bob@example.com\0secret" and "bob@example.com" / "secret" in base64.
+TEST_CASE("AUTH PLAIN with an initial response asks for the password check") {
+  Harness h;
+  h.run(R"(
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].address.str() == "bob@example.com");
+  CHECK(h.auths[0].password == "secret");
+  CHECK(h.auths[0].mechanism == "PLAIN");
+  CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("AUTH PLAIN without an initial response sends an empty challenge") {
+  Harness h;
+  h.run(R"(
+    C: auth plain
+    S: + 
+    C: AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  CHECK(h.auths.size() == 1);
+}
+
+TEST_CASE("AUTH LOGIN asks for user name and password") {
+  Harness h;
+  h.run(R"(
+    C: AUTH LOGIN
+    S: + VXNlcm5hbWU6
+    C: Ym9iQGV4YW1wbGUuY29t
+    S: + UGFzc3dvcmQ6
+    C: c2VjcmV0
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].mechanism == "LOGIN");
+  CHECK(h.auths[0].password == "secret");
+}
+
+TEST_CASE("AUTH can be cancelled with '*', and a failed AUTH returns [AUTH]") {
+  Harness h;
+  h.login_outcome = LoginOutcome::kAuthFailed;
+  h.run(R"(
+    C: AUTH LOGIN
+    S: + VXNlcm5hbWU6
+    C: *
+    S: -ERR authentication cancelled
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQB3cm9uZw==
+    S: -ERR [AUTH] invalid user name or password
+  )");
+  CHECK(h.session.state() == State::kAuthorization);
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("malformed AUTH data and unknown mechanisms are refused") {
+  Harness h;
+  h.run(R"(
+    C: AUTH PLAIN !!!notbase64
+    S: -ERR malformed authentication data
+    C: AUTH CRAM-MD5
+    S: -ERR [AUTH] unsupported authentication mechanism
+    C: AUTH
+    S: +OK SASL mechanisms follow
+    S: PLAIN
+    S: LOGIN
+    S: .
+  )");
+  CHECK(h.session.bad_commands() == 1);
+  CHECK(h.auths.empty());
+}
+
+TEST_CASE("AUTH follows the TLS rule for plaintext passwords") {
+  SessionConfig config;
+  config.stls_available = true;
+  config.plaintext_login_allowed = false;
+  Harness h(config);
+  h.run(R"(
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: -ERR [AUTH] plaintext authentication is not allowed on an unencrypted connection; use STLS first
+    C: STLS
+    S: +OK Begin TLS negotiation
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  CHECK(h.auths.size() == 1);
+}
+
+TEST_CASE("no mechanisms configured means no SASL line and AUTH refused") {
+  SessionConfig config;
+  config.sasl_mechanisms = {};
+  Harness h(config);
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: PIPELINING
+    S: USER
+    S: .
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: -ERR [AUTH] unsupported authentication mechanism
+  )");
+  CHECK(h.auths.empty());
+}
+
+TEST_CASE("AUTH is not valid after login") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
+    S: -ERR command not valid in this state
+  )");
 }
