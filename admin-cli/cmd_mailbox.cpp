@@ -122,11 +122,38 @@ void remove_if_empty(const fs::path& maildir, const std::vector<fs::path>& creat
   }
 }
 
-Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions& pw) {
+// --maildir PATH: an existing Maildir (absolute, or relative to the current directory) that
+// the new mailbox uses as it is, e.g. mail imported from another server.
+Result<fs::path> existing_maildir(const std::string& raw) {
+  if (raw.empty()) return make_error(ErrorCode::kInvalidArgument, "the --maildir path is empty");
+  std::error_code ec;
+  fs::path path = fs::absolute(fs::path(raw), ec).lexically_normal();
+  if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot resolve --maildir " + raw + ": " + ec.message());
+  if (!path.has_filename() && path != path.root_path()) {
+    path = path.parent_path();  // "dir/" normalises to "dir/" with an empty filename
+  }
+  if (!fs::is_directory(path, ec)) {
+    return make_error(ErrorCode::kNotFound, "--maildir " + path.string() + " does not exist or is not a directory");
+  }
+  if (!fs::is_directory(path / "cur", ec) || !fs::is_directory(path / "new", ec)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--maildir " + path.string() + " is not a Maildir (it needs cur/ and new/)");
+  }
+  return path;
+}
+
+Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions& pw,
+               const std::optional<std::string>& maildir_option) {
   auto address = parse(raw);
   if (!address) return address.error();
   auto secret = read_password(pw, "mailbox add");
   if (!secret) return secret.error();
+  std::optional<fs::path> given_maildir;
+  if (maildir_option) {
+    auto path = existing_maildir(*maildir_option);
+    if (!path) return path.error();
+    given_maildir = *path;
+  }
   auto store = ctx.open_store();
   if (!store) return store.error();
 
@@ -144,11 +171,14 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   }
 
   const fs::path root = ctx.mail_root();
-  const fs::path maildir = root / address->postoffice / address->mailbox / "Maildir";
+  const fs::path maildir =
+      given_maildir ? *given_maildir : root / address->postoffice / address->mailbox / "Maildir";
+  // A given Maildir already exists, so `created` is empty and a failure below leaves it alone.
   const std::vector<fs::path> created = missing_dirs(maildir, root);
   const bool reused = created.empty();
 
   auto mail = storage::make_maildir_store();
+  // Also adds tmp/ to an imported Maildir that lacks it (deliveries need it).
   if (Status s = mail->create_maildir(maildir.string()); !s) {
     remove_if_empty(maildir, created);
     return s;
@@ -159,7 +189,11 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
     return info.error();
   }
   std::string message = "created mailbox " + address->str();
-  if (reused) message += " (reusing the existing Maildir " + maildir.string() + ")";
+  if (given_maildir) {
+    message += " on the Maildir " + maildir.string();
+  } else if (reused) {
+    message += " (reusing the existing Maildir " + maildir.string() + ")";
+  }
   ctx.done(message, {{"address", address->str()}, {"maildir", maildir.string()}, {"reused_maildir", reused}});
   return {};
 }
@@ -295,9 +329,19 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   group->require_subcommand(1);
 
   auto add_pw = std::make_shared<PasswordOptions>();
+  auto add_maildir = std::make_shared<std::string>();
+  auto add_maildir_opt = std::make_shared<CLI::Option*>(nullptr);
   CLI::App* add = address_command(group, ctx, "add", "Create a mailbox and its Maildir",
-                                  [add_pw](const Context& c, const std::string& a) { return run_add(c, a, *add_pw); });
+                                  [add_pw, add_maildir, add_maildir_opt](const Context& c, const std::string& a) {
+                                    std::optional<std::string> maildir;
+                                    if ((*add_maildir_opt)->count() > 0) maildir = *add_maildir;
+                                    return run_add(c, a, *add_pw, maildir);
+                                  });
   add_password_options(add, *add_pw);
+  *add_maildir_opt = add->add_option("--maildir", *add_maildir,
+                  "Use this existing Maildir (with cur/ and new/) instead of creating "
+                  "DATA/mail/<postoffice>/<mailbox>/Maildir; relative to the current directory")
+      ->type_name("PATH");
 
   auto purge = std::make_shared<bool>(false);
   CLI::App* rm = address_command(group, ctx, "remove", "Remove a mailbox (its Maildir stays unless --purge)",

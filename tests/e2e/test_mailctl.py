@@ -315,6 +315,41 @@ class MailboxTest(MailctlTestCase):
         self.assertIn("reusing", out)
 
 
+    def test_add_with_existing_maildir_uses_it_as_is(self):
+        imported = self.root / "imported" / "Maildir"
+        for sub in ("cur", "new"):
+            (imported / sub).mkdir(parents=True)
+        msg = imported / "cur" / "1762164000.M0P1.bench,S=20,W=22:2,"
+        msg.write_bytes(b"Subject: old\n\nmail\n")
+        # A relative path is taken from the current directory.
+        p = subprocess.run([MAILCTL, "--data", str(self.data), "--json", "mailbox", "add", "imp@example.test",
+                            "--password-hash", SHA512_HASH, "--maildir", "imported/Maildir"],
+                           capture_output=True, cwd=self.root, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["maildir"], str(imported))
+        shown = self.ok_json("mailbox", "show", "imp@example.test")
+        self.assertEqual(shown["maildir"], str(imported))
+        self.assertEqual(shown["messages"], 1)
+        self.assertEqual(msg.read_bytes(), b"Subject: old\n\nmail\n", "the message is left untouched")
+        self.assertTrue((imported / "tmp").is_dir(), "tmp/ is added for deliveries")
+        self.assertFalse(self.maildir("imp@example.test").exists(), "no Maildir is made under DATA/mail")
+        # Mail delivered afterwards lands in the given Maildir.
+        self.ok("deliver", "imp@example.test", stdin=b"Subject: new\n\nhi\n")
+        self.assertEqual(len(os.listdir(imported / "new")), 1)
+
+    def test_add_with_missing_or_non_maildir_path_fails(self):
+        missing = self.root / "no-such" / "Maildir"
+        err = self.fail("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(missing))
+        self.assertIn(str(missing), err)
+        self.assertFalse(missing.exists(), "a missing --maildir is not created")
+        plain_dir = self.root / "not-a-maildir"
+        plain_dir.mkdir()
+        err = self.fail("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(plain_dir))
+        self.assertIn("cur/", err)
+        self.fail("mailbox", "show", "ghost@example.test")
+        self.assertEqual(self.ok_json("mailbox", "list"), [])
+
+
 class DeliverTest(MailctlTestCase):
     def setUp(self):
         super().setUp()
