@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Start mailroomd on the data directory made by mailroom-import.sh (127.0.0.1 high ports only).
+#
+# usage: start-mailroom.sh           (all settings from the environment)
+#   BENCH_WORK  work root (default $TMPDIR/pop3bench or /tmp/pop3bench)
+#   MR_DIR      Mailroom's bench folder (default $BENCH_WORK/mailroom): data/, mailroomd.pid, mailroomd.log
+#   MAILROOMD   the daemon binary (default ../build-release/mailroomd)
+#   PLAIN_PORT  (default 12110)   TLS_PORT (default 12995): waited for before returning
+#   LOG_LEVEL   mailroomd --log-level (default info: one line per login/logout, like Dovecot's)
+# Stop with stop-mailroom.sh.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/pop3bench}
+MR_DIR=${MR_DIR:-$WORK/mailroom}
+MAILROOMD=${MAILROOMD:-$HERE/../build-release/mailroomd}
+PLAIN_PORT=${PLAIN_PORT:-12110}
+TLS_PORT=${TLS_PORT:-12995}
+LOG_LEVEL=${LOG_LEVEL:-info}
+PIDF="$MR_DIR/mailroomd.pid"
+LOG="$MR_DIR/mailroomd.log"
+
+[ -f "$MR_DIR/data/mailroom.db" ] || { echo "no $MR_DIR/data: run mailroom-import.sh first" >&2; exit 1; }
+[ -x "$MAILROOMD" ] || { echo "no mailroomd at $MAILROOMD (build it, or set MAILROOMD)" >&2; exit 1; }
+if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
+  echo "mailroomd already running (pid $(cat "$PIDF")); run stop-mailroom.sh" >&2; exit 1
+fi
+
+# One process holds every connection: give it the whole fd allowance (idle test: 5,000 sessions).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "=== start $(date '+%F %T') fd limit $(ulimit -n)" >> "$LOG"
+nohup "$MAILROOMD" --data "$MR_DIR/data" --log-level "$LOG_LEVEL" >> "$LOG" 2>&1 < /dev/null &
+PID=$!
+echo "$PID" > "$PIDF"
+
+listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+for _ in $(seq 100); do
+  kill -0 "$PID" 2>/dev/null || { echo "mailroomd exited at start; see $LOG" >&2; tail -5 "$LOG" >&2; rm -f "$PIDF"; exit 1; }
+  listening "$PLAIN_PORT" && listening "$TLS_PORT" && break
+  sleep 0.1
+done
+listening "$PLAIN_PORT" && listening "$TLS_PORT" || { echo "mailroomd $PID is not listening on $PLAIN_PORT/$TLS_PORT; see $LOG" >&2; exit 1; }
+echo "mailroomd $("$MAILROOMD" --version 2>/dev/null | head -1) pid=$PID plain=127.0.0.1:$PLAIN_PORT tls=127.0.0.1:$TLS_PORT log=$LOG"
