@@ -188,7 +188,15 @@ Status complete_deletion_intent(const std::string& dir) {
 
 class MaildirMessageReader final : public MessageReader {
  public:
-  explicit MaildirMessageReader(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  explicit MaildirMessageReader(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {
+    // Most messages are a few KiB: a buffer the size of the file (not a whole chunk) saves
+    // zero-filling 64 KiB per RETR, which showed up in profiles of many small sessions.
+    struct stat st {};
+    chunk_ = kReadChunk;
+    if (::fstat(fd_.get(), &st) == 0 && st.st_size >= 0) {
+      chunk_ = std::clamp<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, 512, kReadChunk);
+    }
+  }
 
   Result<std::size_t> read(std::string& out, std::size_t max) override {
     std::size_t appended = 0;
@@ -203,7 +211,7 @@ class MaildirMessageReader final : public MessageReader {
       if (eof_) break;
       pending_.clear();
       pos_ = 0;
-      buf_.resize(kReadChunk);
+      buf_.resize(chunk_);
       ssize_t n = ::read(fd_.get(), buf_.data(), buf_.size());
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -223,6 +231,7 @@ class MaildirMessageReader final : public MessageReader {
   UniqueFd fd_;
   std::string path_;
   maildir::WireEncoder encoder_;
+  std::size_t chunk_ = kReadChunk;
   std::string buf_;      // raw file bytes of the current chunk
   std::string pending_;  // wire bytes converted but not yet handed out
   std::size_t pos_ = 0;
