@@ -6,6 +6,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,9 @@ def make_message(subject: str, body: bytes, sender=b"sender@example.org", to=b"a
 class RawConnection:
     """A plain socket to the server for sending arbitrary bytes and reading CRLF lines with a timeout."""
 
-    def __init__(self, port: int, timeout: float = IO_TIMEOUT):
-        self.sock = socket.create_connection((LOOPBACK, port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = IO_TIMEOUT, sock=None):
+        """Connects to `port` on loopback, or wraps `sock` (e.g. an ssl socket) when given."""
+        self.sock = sock if sock is not None else socket.create_connection((LOOPBACK, port), timeout=timeout)
         self.buf = b""
         self.timeout = timeout
 
@@ -76,15 +78,15 @@ class RawConnection:
         self.send(line.encode() + b"\r\n")
         return self.readline()
 
-    def _fill(self, deadline: float) -> bool:
-        """Reads more bytes; False on EOF or connection reset."""
+    def _fill(self, deadline: float, size: int = 65536) -> bool:
+        """Reads more bytes; False on EOF or connection reset (or a TLS end without close_notify)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("no data from server within %.1f s" % self.timeout)
         self.sock.settimeout(remaining)
         try:
-            chunk = self.sock.recv(65536)
-        except ConnectionResetError:
+            chunk = self.sock.recv(size)
+        except (ConnectionResetError, ssl.SSLEOFError):
             return False
         except socket.timeout:
             raise TimeoutError("no data from server within %.1f s" % self.timeout)
@@ -115,6 +117,17 @@ class RawConnection:
             if line.startswith(b"."):
                 line = line[1:]
             lines.append(line)
+
+    def nothing_more(self, wait: float = 0.5) -> bytes:
+        """Whatever else arrives within `wait` seconds (b'' if the server stays silent)."""
+        deadline = time.monotonic() + wait
+        try:
+            while self._fill(deadline):
+                pass
+        except TimeoutError:
+            pass
+        extra, self.buf = self.buf, b""
+        return extra
 
     def wait_closed(self, timeout: float = IO_TIMEOUT) -> bytes:
         """Waits for EOF; returns whatever arrived before it. Raises TimeoutError if still open."""

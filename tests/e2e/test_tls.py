@@ -11,7 +11,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (LIVE_CHANGE_TIMEOUT, LOOPBACK, IO_TIMEOUT, ServerTestCase, crlf, free_port, make_message,
+from harness import (LIVE_CHANGE_TIMEOUT, LOOPBACK, IO_TIMEOUT, RawConnection, ServerTestCase, crlf, free_port,
+                     make_message,
                      retr_bytes)
 
 ALICE = "alice@example.test"
@@ -56,70 +57,14 @@ def cert_der(path: str) -> bytes:
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
-class TlsLines:
-    """CRLF lines over an (ssl) socket with bounded waits; independent of the harness's RawConnection."""
+class TlsLines(RawConnection):
+    """CRLF lines over an already connected (often ssl) socket, with the harness's bounded reads."""
 
     def __init__(self, sock, timeout: float = IO_TIMEOUT):
-        self.sock = sock
-        self.buf = b""
-        self.timeout = timeout
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def send(self, data: bytes):
-        self.sock.sendall(data)
+        super().__init__(None, timeout, sock=sock)
 
     def fill(self, deadline: float, size: int = 65536) -> bool:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("no data from server in time")
-        self.sock.settimeout(remaining)
-        try:
-            chunk = self.sock.recv(size)
-        except (socket.timeout, TimeoutError):
-            raise TimeoutError("no data from server in time")
-        except (ConnectionResetError, ssl.SSLEOFError):
-            return False
-        if not chunk:
-            return False
-        self.buf += chunk
-        return True
-
-    def readline(self, timeout: float = None) -> bytes:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while b"\r\n" not in self.buf:
-            if not self.fill(deadline):
-                raise EOFError("server closed the connection (pending %r)" % self.buf[:200])
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def command(self, line: str) -> bytes:
-        self.send(line.encode() + b"\r\n")
-        return self.readline()
-
-    def read_multiline(self, timeout: float = None) -> list:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        lines = []
-        while True:
-            line = self.readline(max(0.01, deadline - time.monotonic()))
-            if line == b".":
-                return lines
-            lines.append(line[1:] if line.startswith(b".") else line)
-
-    def nothing_more(self, wait: float = 0.5) -> bytes:
-        """Whatever else arrives within `wait` seconds (b'' if the server stays silent)."""
-        deadline = time.monotonic() + wait
-        try:
-            while self.fill(deadline):
-                pass
-        except TimeoutError:
-            pass
-        extra, self.buf = self.buf, b""
-        return extra
+        return self._fill(deadline, size)
 
 
 class TlsTestCase(ServerTestCase):
