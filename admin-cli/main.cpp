@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add_deliver_command(app, ctx);
   add_service_commands(app, ctx);
   add_cert_commands(app, ctx);
+  add_access_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -68,15 +68,23 @@ std::string format_table(const std::vector<std::string>& headers,
   return out;
 }
 
-std::string format_time(int64_t unix_seconds) {
-  if (unix_seconds <= 0) return "-";
+namespace {
+std::string strftime_utc(int64_t unix_seconds, const char* format) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+}  // namespace
+
+std::string format_time(int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "-";
+  return strftime_utc(unix_seconds, "%Y-%m-%d %H:%M:%SZ");
+}
+
+std::string format_time_iso(int64_t unix_seconds) { return strftime_utc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string Context::data_dir() const {
   if (data_option.empty()) {

@@ -48,6 +48,8 @@ std::string format_table(const std::vector<std::string>& headers,
 
 // "2024-05-01 12:00:00Z" for unix seconds (UTC); "-" for 0.
 std::string format_time(int64_t unix_seconds);
+// "2024-05-01T12:00:00Z" (ISO 8601, UTC), for listings that scripts parse too.
+std::string format_time_iso(int64_t unix_seconds);
 
 inline const char* yes_no(bool b) { return b ? "yes" : "no"; }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,13 +15,14 @@
 #include "core/tls/tls_context.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
+#include "storage/policy_store.h"
 
 namespace mailroom::daemon {
 
 class Daemon {
  public:
   Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-         std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir);
+         storage::PolicyStore& policy, std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir);
   ~Daemon();
 
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
@@ -42,17 +44,29 @@ class Daemon {
   struct Snapshot {
     std::vector<storage::ServiceRecord> records;
     std::map<std::string, TlsState> tls;
+    std::map<std::string, core::BindPlan> binds;  // host names resolved
+    // Set when the stored access rules and blocks were (re)read: their generation then.
+    std::optional<int64_t> policy_generation;
+    std::map<std::string, core::PolicyData> policies;
+    std::vector<std::string> warnings;  // stored rows that could not be used
   };
-  // Runs on a worker (or before the loop starts): reads everything a reload needs.
-  static Result<Snapshot> load(storage::AccountStore& accounts, const std::vector<std::unique_ptr<core::Module>>& modules,
-                               const std::string& data_dir, std::map<std::string, TlsState> known);
-  void apply(const Snapshot& snapshot);
+  // Runs on a worker (or before the loop starts): reads everything a reload needs. The policy
+  // is read only when its generation differs from `known_generation`.
+  static Result<Snapshot> load(storage::AccountStore& accounts, storage::PolicyStore& policy,
+                               const std::vector<std::unique_ptr<core::Module>>& modules, const std::string& data_dir,
+                               std::map<std::string, TlsState> known, std::optional<int64_t> known_generation);
+  void apply(Snapshot& snapshot);
   void poll();
   core::Module* find_module(const std::string& name);
+  core::Service& make_service(const std::string& name, core::Module& module);
+  void store_block(const std::string& service, const ipfilter::Block& block);
+  void flush_hits();
+  void write_status();
 
   core::EventLoop& loop_;
   core::WorkQueue& work_;
   storage::AccountStore& accounts_;
+  storage::PolicyStore& policy_;
   std::vector<std::unique_ptr<core::Module>> modules_;
   std::map<std::string, std::unique_ptr<core::Service>> services_;
   std::string data_dir_;
@@ -60,11 +74,19 @@ class Daemon {
     config::ServiceSettings settings;
     bool enabled = false;
     std::shared_ptr<const tls::TlsContext> tls;
+    core::BindPlan binds;
   };
   std::map<std::string, Applied> applied_;
   std::map<std::string, TlsState> tls_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
+  std::optional<int64_t> policy_generation_;
+  uint64_t ticks_ = 0;
+  bool flush_in_flight_ = false, status_in_flight_ = false;
+  // Counters as last written to the database: "service\tlist\trule" / "service\tnetwork" -> hits.
+  std::map<std::string, uint64_t> flushed_rule_hits_, flushed_block_hits_;
+  std::string last_status_;
+  int64_t started_at_ = 0;
   bool poll_in_flight_ = false;
   bool stopping_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
+#include "storage/policy_store.h"
 
 namespace {
 
@@ -71,13 +72,18 @@ int main(int argc, char** argv) {
     std::cerr << "mailroomd: " << accounts.error().message << "\n";
     return 1;
   }
+  auto policy = storage::open_sqlite_policy_store(data_dir);
+  if (!policy) {
+    std::cerr << "mailroomd: " << policy.error().message << "\n";
+    return 1;
+  }
   auto mail = storage::make_maildir_store();
 
   int exit_code = 0;
   {
     core::EventLoop loop;
     core::WorkQueue work(loop);
-    daemon::Daemon d(loop, work, **accounts, builtin::make_modules(**accounts, *mail), data_dir);
+    daemon::Daemon d(loop, work, **accounts, **policy, builtin::make_modules(**accounts, *mail), data_dir);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {

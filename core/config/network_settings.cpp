@@ -1,6 +1,7 @@
 // Declarations of the core's per-service network settings.
 #include "core/config/network_settings.h"
 
+#include "core/ipfilter/access_policy.h"
 #include "core/net/bind_spec.h"
 
 namespace mailroom::config {
@@ -12,22 +13,74 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   specs.push_back(string_setting(
       "binds", "*", 4096,
       "Addresses to listen on, separated by ',' or ';': '*' (all IPv4 and IPv6 addresses), an IPv4 "
-      "or IPv6 address, each optionally followed by a space and a port ('127.0.0.1 1110', "
-      "'[::1]:1110'). Entries without a port use 'port'.",
+      "or IPv6 address or a host name (resolved when the setting is applied), each optionally followed "
+      "by a space and a port ('127.0.0.1 1110', '[::1]:1110', 'localhost 1110'). Entries without a port "
+      "use 'port'.",
       net::check_bind_list));
+  specs.push_back(int_setting("alt_port", 0, 0, 65535,
+                              "Alternate TCP port, opened on every address of 'binds' besides its own port, for "
+                              "clients whose provider blocks the standard one; 0 = none."));
   specs.push_back(int_setting("idle_timeout", 600, 1, 86400,
                               "Seconds a connection may stay silent before it is closed (RFC 1939 asks for "
                               "at least 600)."));
   specs.push_back(int_setting("max_command_length", 512, 64, 65536,
                               "Longest accepted command line in bytes, CRLF included; a longer line is "
-                              "answered with an error and discarded."));
+                              "refused and discarded, and triggers 'auto_deny'."));
   specs.push_back(int_setting("max_connections", 200, 1, 1000000,
                               "Concurrent connections the service accepts; over it a client gets a "
                               "temporary-failure reply and is closed."));
+  specs.push_back(int_setting("max_connections_per_ip", 50, 0, 1000000,
+                              "Concurrent connections accepted from one client address (IPv6: per "
+                              "'ipv6_failure_prefix' network); over it a client gets a temporary-failure reply "
+                              "and is closed. 0 = no limit."));
+  specs.push_back(string_setting(
+      "access_mode", "deny", 16,
+      "How the IP lists decide: 'deny' lets everyone in except the deny list; 'allow_only' lets nobody in "
+      "except the allow list. The safe list overrules the deny list in both modes (see mailctl access).",
+      [](std::string_view v) -> std::optional<std::string> {
+        if (ipfilter::parse_access_mode(v)) return std::nullopt;
+        return "must be 'deny' or 'allow_only'";
+      }));
+  specs.push_back(int_setting("max_login_failures", 5, 0, 1000,
+                              "Failed logins from one client address within 'failure_window' that block it "
+                              "for 'block_duration' (anti-hammering); 0 = never block."));
+  specs.push_back(int_setting("failure_window", 300, 1, 86400,
+                              "Seconds over which failed logins are counted for 'max_login_failures'."));
+  specs.push_back(int_setting("block_duration", 900, 0, 31536000,
+                              "Seconds an anti-hammering block lasts; 0 = until lifted with 'mailctl block "
+                              "remove' or the daemon restarts."));
+  specs.push_back(int_setting("ipv6_failure_prefix", 64, 1, 128,
+                              "IPv6 clients are counted (for failures, blocks and max_connections_per_ip) per "
+                              "network of this prefix length, so rotating addresses within it does not help."));
+  specs.push_back(int_setting("failure_delay", 500, 0, 10000,
+                              "Milliseconds the reply to the second failed login in a row is delayed; doubled "
+                              "after each further failure, up to 'max_failure_delay'. 0 = no delay."));
+  specs.push_back(int_setting("max_failure_delay", 4000, 0, 60000,
+                              "Upper bound in milliseconds of the growing failed-login delay."));
+  specs.push_back(bool_setting("auto_deny", true,
+                               "A command line longer than 'max_command_length' puts the client address on the "
+                               "temporary deny list and closes the connection (off: the line is only refused)."));
+  specs.push_back(int_setting("auto_deny_duration", 0, 0, 31536000,
+                              "Seconds an auto-deny entry lasts; 0 = until lifted or the daemon restarts."));
   specs.push_back(int_setting("output_buffer_size", 262144, 4096, 67108864,
                               "Bytes of queued output per connection above which the server stops producing "
                               "more (back-pressure) until the client reads."));
   return specs;
+}
+
+ipfilter::HammerSettings hammer_settings_from(const ServiceSettings& settings) {
+  ipfilter::HammerSettings h;
+  h.max_login_failures = static_cast<int>(settings.get_int("max_login_failures"));
+  h.failure_window = std::chrono::seconds(settings.get_int("failure_window"));
+  h.block_duration = std::chrono::seconds(settings.get_int("block_duration"));
+  h.ipv6_failure_prefix = static_cast<int>(settings.get_int("ipv6_failure_prefix"));
+  h.failure_delay = std::chrono::milliseconds(settings.get_int("failure_delay"));
+  h.max_failure_delay = std::chrono::milliseconds(settings.get_int("max_failure_delay"));
+  return h;
+}
+
+ipfilter::AccessMode access_mode_from(const ServiceSettings& settings) {
+  return ipfilter::parse_access_mode(settings.get_string("access_mode")).value_or(ipfilter::AccessMode::kDeny);
 }
 
 }  // namespace mailroom::config

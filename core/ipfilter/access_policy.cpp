@@ -72,6 +72,23 @@ void AccessPolicy::set_rules(AccessList which, std::vector<AddressRule> rules) {
   rebuild(list);
 }
 
+void AccessPolicy::load_rules(AccessList which, std::vector<PolicyRule> rules) {
+  std::unordered_map<std::string, std::pair<uint64_t, std::optional<TimePoint>>> stored;
+  std::vector<AddressRule> plain;
+  plain.reserve(rules.size());
+  for (auto& r : rules) {
+    stored[r.rule.canonical] = {r.hits, r.last_hit};
+    plain.push_back(std::move(r.rule));
+  }
+  set_rules(which, std::move(plain));
+  for (auto& r : lists_[index(which)].rules) {
+    auto it = stored.find(r.rule.canonical);
+    if (it == stored.end()) continue;
+    r.hits = std::max(r.hits, it->second.first);
+    if (it->second.second && (!r.last_hit || *it->second.second > *r.last_hit)) r.last_hit = it->second.second;
+  }
+}
+
 Status AccessPolicy::set_rules(AccessList list, std::string_view text) {
   auto rules = parse_address_rules(text);
   if (!rules) return rules.error();

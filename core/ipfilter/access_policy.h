@@ -77,6 +77,9 @@ class AccessPolicy {
   // list keeps its id and counters, so a config reload does not reset statistics.
   void set_rules(AccessList list, std::vector<AddressRule> rules);
   Status set_rules(AccessList list, std::string_view text);  // parse_address_rules syntax
+  // Like set_rules, with counters as stored (the `id` and `list` fields are ignored): a rule
+  // already present keeps the larger hit count and the later last hit.
+  void load_rules(AccessList list, std::vector<PolicyRule> rules);
   // Adds one rule; kAlreadyExists if the list has a rule with the same canonical text.
   // Rebuilds the list's lookup structure: O(n log n), meant for admin changes, not bulk loads.
   Result<uint64_t> add_rule(AccessList list, std::string_view text);

@@ -158,6 +158,20 @@ std::string prefix_text(const IpAddress& network, int bits128) {
   return concat(network.str(), "/", std::to_string(bits128));
 }
 
+Result<Prefix> parse_prefix_text(std::string_view text) {
+  auto rule = parse_address_rule(text);
+  if (!rule) return rule.error();
+  if (rule->form != RuleForm::kSingle && rule->form != RuleForm::kCidr) {
+    return invalid(concat("'", std::string(text), "' is not an address or a network/length"));
+  }
+  int bits = 128;
+  for (IpAddress probe = rule->range.first; bits > 0 && probe.last_of_prefix(bits - 1) <= rule->range.last &&
+                                            probe.masked(bits - 1) == rule->range.first;) {
+    --bits;
+  }
+  return Prefix{rule->range.first, bits};
+}
+
 Result<AddressRule> parse_address_rule(std::string_view text) {
   text = trim(text);
   if (text.empty()) return invalid("empty address rule");

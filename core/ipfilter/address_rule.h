@@ -50,4 +50,12 @@ Result<std::vector<AddressRule>> parse_address_rules(std::string_view text);
 // The canonical text of a prefix: "10.0.0.0/8", "2001:db8::/32", or the bare address for /32, /128.
 std::string prefix_text(const IpAddress& network, int bits128);
 
+// The inverse of prefix_text: "10.0.0.1" -> {10.0.0.1, 128}, "2001:db8::/64" -> {2001:db8::, 64}.
+struct Prefix {
+  IpAddress network;
+  int bits = 128;  // in the 128-bit space
+  bool operator==(const Prefix&) const = default;
+};
+Result<Prefix> parse_prefix_text(std::string_view text);
+
 }  // namespace mailroom::ipfilter

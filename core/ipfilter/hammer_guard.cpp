@@ -191,6 +191,26 @@ std::size_t HammerGuard::lift(const IpAddress& ip) {
   return lifted;
 }
 
+void HammerGuard::replace_blocks(std::vector<Block> stored, const std::function<bool(const Block&)>& keep) {
+  std::map<BlockKey, Block> old;
+  old.swap(blocks_);
+  block_prefixes_.clear();
+  for (auto& b : stored) {
+    BlockKey key{b.network, b.prefix};
+    if (auto it = old.find(key); it != old.end()) {
+      if (it->second.hits > b.hits) b.hits = it->second.hits;
+      if (it->second.last_hit && (!b.last_hit || *it->second.last_hit > *b.last_hit)) b.last_hit = it->second.last_hit;
+    }
+    auto [it, inserted] = blocks_.insert_or_assign(key, std::move(b));
+    if (inserted) ++block_prefixes_[key.second];
+  }
+  for (auto& [key, b] : old) {
+    if (blocks_.count(key) || !keep || !keep(b)) continue;
+    ++block_prefixes_[key.second];
+    blocks_.emplace(key, std::move(b));
+  }
+}
+
 void HammerGuard::clear() {
   blocks_.clear();
   block_prefixes_.clear();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <optional>
@@ -92,6 +93,11 @@ class HammerGuard {
   const Block* find_block(const IpAddress& ip, TimePoint now) const;
   bool is_blocked(const IpAddress& ip, TimePoint now) const { return find_block(ip, now) != nullptr; }
   const Block* hit(const IpAddress& ip, TimePoint now);
+
+  // Replaces the blocks with `stored` (e.g. reloaded from the database after an admin change),
+  // except those current blocks for which `keep` says true (placed but not stored yet). A block
+  // present on both sides keeps the larger hit counter and the later last hit.
+  void replace_blocks(std::vector<Block> stored, const std::function<bool(const Block&)>& keep);
 
   // Unexpired blocks, ordered by address.
   std::vector<Block> blocks(TimePoint now) const;

@@ -2,6 +2,7 @@
 // every socket and hands a session its Connection.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,11 +31,31 @@ class ProtocolSession {
   virtual void on_close() {}
 };
 
+// What a protocol session asks of its service's network policy: anti-hammering and auto-deny.
+// Implemented by core::Service; valid for as long as the session's Connection lives.
+struct LoginFailure {
+  std::chrono::milliseconds delay{0};  // hold the failure reply this long (growing per failure)
+  bool blocked = false;                // this failure blocked the client: reply, then close
+};
+class ClientPolicy {
+ public:
+  virtual ~ClientPolicy() = default;
+  // The client's address is blocked right now (refuse any login attempt without checking it).
+  virtual bool login_blocked(const Connection& connection) = 0;
+  // Every failed login of every mechanism ends here (wrong password, unknown mailbox, ...).
+  virtual LoginFailure login_failed(const Connection& connection) = 0;
+  virtual void login_succeeded(const Connection& connection) = 0;
+  // A command line over max_command_length arrived. true: the client was put on the temporary
+  // deny list (auto_deny); send a last line and close.
+  virtual bool command_too_long(const Connection& connection) = 0;
+};
+
 struct ServiceContext {
   std::string service_name;
   std::shared_ptr<const config::ServiceSettings> settings;
   // The service's current TLS context (null when no usable certificate): offered for STLS.
   std::shared_ptr<const tls::TlsContext> tls;
+  ClientPolicy* policy = nullptr;  // never null for sessions created by a Service
 };
 
 class Module {

@@ -3,6 +3,9 @@
 
 #include <set>
 
+#include "core/config/network_settings.h"
+#include "core/ipfilter/address_rule.h"
+
 #include "core/log/logger.h"
 
 namespace mailroom::core {
@@ -27,7 +30,41 @@ std::vector<net::BindSpec> effective_binds(const std::vector<net::BindSpec>& wan
   }
   return out;
 }
+std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint now) {
+  if (!b.expires) return "until lifted or restart";
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*b.expires - now).count()) + " s";
+}
 }  // namespace
+
+BindPlan plan_binds(const config::ServiceSettings& settings) {
+  BindPlan plan;
+  auto resolve = [&settings](const char* binds_key, int port, int alt_port) {
+    auto parsed = net::parse_bind_list(settings.get_string(binds_key), port);
+    if (!parsed) {  // validated on write; only a hand-edited database gets here
+      net::ResolvedBinds bad;
+      bad.errors.emplace_back(net::BindSpec{settings.get_string(binds_key), port}, parsed.error().message);
+      return bad;
+    }
+    std::vector<net::BindSpec> specs = *parsed;
+    if (alt_port > 0) {  // the alternate port on every address of the list
+      for (const auto& spec : *parsed) {
+        net::BindSpec alt{spec.address, alt_port};
+        bool dup = false;
+        for (const auto& s : specs) dup = dup || s == alt;
+        if (!dup) specs.push_back(std::move(alt));
+      }
+    }
+    auto resolved = net::resolve_binds(specs);
+    resolved.binds = effective_binds(resolved.binds);
+    return resolved;
+  };
+  plan.plain = resolve("binds", static_cast<int>(settings.get_int("port")),
+                       static_cast<int>(settings.get_int("alt_port")));
+  if (settings.get_bool("implicit_tls")) {
+    plan.tls = resolve("tls_binds", static_cast<int>(settings.get_int("tls_port")), 0);
+  }
+  return plan;
+}
 
 Service::Service(EventLoop& loop, WorkQueue& work, std::string name, Module& module)
     : loop_(loop), work_(work), name_(std::move(name)), module_(module) {}
@@ -43,25 +80,33 @@ ConnectionLimits Service::limits() const {
 }
 
 void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
-                    std::shared_ptr<const tls::TlsContext> tls) {
+                    std::shared_ptr<const tls::TlsContext> tls, const BindPlan& binds) {
   settings_ = std::move(settings);
   enabled_ = enabled;
   tls_ = std::move(tls);
+  policy_.set_mode(config::access_mode_from(*settings_));
+  policy_.guard().configure(config::hammer_settings_from(*settings_));
+  // The per-address counts follow the (possibly changed) IPv6 grouping.
+  per_ip_.clear();
+  for (auto& [id, client] : connections_) {
+    client.limit_key = policy_.guard().key_for(client.ip);
+    ++per_ip_[*client.limit_key];
+  }
+
   std::vector<ListenKey> wanted;
-  auto add = [&](const char* binds_key, const char* port_key, bool is_tls) {
-    auto parsed = net::parse_bind_list(settings_->get_string(binds_key),
-                                       static_cast<int>(settings_->get_int(port_key)));
-    if (!parsed) {  // validated on write; only a hand-edited database gets here
-      log::error("service.bad_binds", {{"service", name_}, {"key", binds_key}, {"error", parsed.error().message}});
-      return;
+  bind_errors_.clear();
+  auto add = [&](const net::ResolvedBinds& list, bool is_tls) {
+    for (const auto& spec : list.binds) wanted.emplace_back(is_tls, spec);
+    for (const auto& [spec, error] : list.errors) {
+      log::error("service.bind_failed", {{"service", name_}, {"bind", spec.str()}, {"kind", is_tls ? "tls" : "plain"}, {"error", error}});
+      bind_errors_[{is_tls, spec}] = error;
     }
-    for (auto& spec : effective_binds(*parsed)) wanted.emplace_back(is_tls, std::move(spec));
   };
   if (enabled_) {
-    add("binds", "port", false);
+    add(binds.plain, false);
     if (settings_->get_bool("implicit_tls")) {
       if (tls_) {
-        add("tls_binds", "tls_port", true);
+        add(binds.tls, true);
       } else {
         log::warn("service.tls_unavailable", {{"service", name_}, {"reason", "no usable certificate"}});
       }
@@ -69,7 +114,6 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   }
   std::set<ListenKey> wanted_set(wanted.begin(), wanted.end());
   // Open new binds first, so a changed port never leaves the service unreachable.
-  bind_errors_.clear();
   for (const auto& key : wanted) {
     if (listeners_.count(key)) continue;
     std::weak_ptr<int> alive = alive_;
@@ -98,16 +142,39 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
     }
   }
   ConnectionLimits l = limits();
-  for (auto& [id, conn] : connections_) conn->set_limits(l);
+  for (auto& [id, client] : connections_) client.connection->set_limits(l);
+}
+
+void Service::set_policy(PolicyData data) {
+  for (std::size_t i = 0; i < data.rules.size(); ++i) {
+    policy_.load_rules(static_cast<ipfilter::AccessList>(i), std::move(data.rules[i]));
+  }
+  policy_.guard().replace_blocks(std::move(data.blocks), [this](const ipfilter::Block& b) {
+    return unsaved_blocks_.count({b.network, b.prefix}) != 0;
+  });
+}
+
+void Service::block_saved(const ipfilter::Block& block) { unsaved_blocks_.erase({block.network, block.prefix}); }
+
+void Service::expire() { policy_.guard().expire(ipfilter::Clock::now()); }
+
+void Service::placed(const ipfilter::Block& block) {
+  unsaved_blocks_.insert({block.network, block.prefix});
+  if (block_listener_) block_listener_(block);
 }
 
 void Service::stop() {
   listeners_.clear();
   // Connections call back into connections_ when they finish: move them out first.
   auto conns = std::move(connections_);
+  auto refused = std::move(refused_);
   connections_.clear();
-  for (auto& [id, conn] : conns) conn->abort();
+  refused_.clear();
+  per_ip_.clear();
+  for (auto& [id, client] : conns) client.connection->abort();
+  for (auto& [id, conn] : refused) conn->abort();
   conns.clear();
+  refused.clear();
 }
 
 std::vector<BindStatus> Service::bind_status() const {
@@ -117,13 +184,49 @@ std::vector<BindStatus> Service::bind_status() const {
   return out;
 }
 
+void Service::on_closed(ConnectionId id) {
+  if (refused_.erase(id) > 0) return;
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  if (it->second.limit_key) {
+    auto count = per_ip_.find(*it->second.limit_key);
+    if (count != per_ip_.end() && --count->second == 0) per_ip_.erase(count);
+  }
+  connections_.erase(it);
+}
+
+// Sends `reply` (may be empty: nothing at all) and closes; kept until its close completes.
+void Service::refuse(std::unique_ptr<Connection> conn, std::string reply) {
+  if (!reply.empty()) conn->write(std::move(reply));
+  conn->close();
+  ConnectionId id = conn->id();
+  refused_.emplace(id, std::move(conn));
+}
+
 void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
   ConnectionId id = next_connection_id();
   std::weak_ptr<int> alive = alive_;
   auto conn = std::make_unique<Connection>(loop_, work_, id, std::move(socket), limits(),
                                            [this, alive](ConnectionId closed) {
-                                             if (!alive.expired()) connections_.erase(closed);
+                                             if (!alive.expired()) on_closed(closed);
                                            });
+  auto ip = ipfilter::IpAddress::parse(conn->peer_ip());
+  if (!ip) {  // never expected from a TCP peer; refuse rather than serve unfiltered
+    log::error("net.bad_peer", {{"service", name_}, {"ip", conn->peer_ip()}});
+    conn->abort();
+    return;
+  }
+  auto now = ipfilter::Clock::now();
+  // The IP filter decides before anything is sent, even before a TLS handshake: a denied
+  // client learns nothing (no banner, no certificate) and costs one accept and one close.
+  ipfilter::Verdict verdict = policy_.check(*ip, now);
+  if (!verdict.allowed()) {
+    ++stats_.denied;
+    log::info("net.denied", {{"service", name_}, {"ip", conn->peer_ip()}, {"reason", ipfilter::reason_name(verdict.reason)},
+                             {"rule", verdict.rule_text}});
+    refuse(std::move(conn), {});
+    return;
+  }
   if (tls) {
     if (!tls_) {  // the context went away since the listener opened: cannot serve TLS
       conn->abort();
@@ -133,19 +236,78 @@ void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
   }
   auto max = static_cast<std::size_t>(settings_->get_int("max_connections"));
   if (connections_.size() >= max) {
+    ++stats_.over_limit;
     log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections"}});
-    conn->write(module_.busy_reply());
-    conn->close();
-    Connection& ref = *conn;
-    connections_.emplace(id, std::move(conn));  // kept until its close completes
-    (void)ref;
+    refuse(std::move(conn), module_.busy_reply());
     return;
   }
+  ipfilter::IpAddress key = policy_.guard().key_for(*ip);
+  auto per_ip_max = static_cast<std::size_t>(settings_->get_int("max_connections_per_ip"));
+  if (per_ip_max > 0) {
+    auto it = per_ip_.find(key);
+    if (it != per_ip_.end() && it->second >= per_ip_max) {
+      ++stats_.over_ip_limit;
+      log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections_per_ip"}});
+      refuse(std::move(conn), module_.busy_reply());
+      return;
+    }
+  }
+  ++stats_.accepted;
+  ++per_ip_[key];
   log::debug("net.accept", {{"service", name_}, {"cid", std::to_string(id)}, {"ip", conn->peer_ip()}});
   Connection& ref = *conn;
-  connections_.emplace(id, std::move(conn));
-  ServiceContext ctx{name_, settings_, tls_};
+  connections_.emplace(id, Client{std::move(conn), *ip, key});
+  ServiceContext ctx{name_, settings_, tls_, this};
   ref.start(module_.create_session(ref, ctx));
+}
+
+const ipfilter::IpAddress* Service::client_ip(const Connection& connection) const {
+  auto it = connections_.find(connection.id());
+  return it == connections_.end() ? nullptr : &it->second.ip;
+}
+
+bool Service::login_blocked(const Connection& connection) {
+  const auto* ip = client_ip(connection);
+  return ip != nullptr && policy_.guard().is_blocked(*ip, ipfilter::Clock::now());
+}
+
+LoginFailure Service::login_failed(const Connection& connection) {
+  ++stats_.login_failures;
+  const auto* ip = client_ip(connection);
+  if (ip == nullptr) return {};
+  auto now = ipfilter::Clock::now();
+  auto outcome = policy_.guard().record_failure(*ip, now);
+  if (outcome.blocked) {
+    ++stats_.blocks_placed;
+    if (const ipfilter::Block* block = policy_.guard().find_block(*ip, now)) {
+      log::warn("net.blocked", {{"service", name_}, {"ip", connection.peer_ip()}, {"block", block->key_text()},
+                                {"reason", block->reason}, {"duration", block_duration_text(*block, now)}});
+      placed(*block);
+    }
+  }
+  return LoginFailure{outcome.delay, outcome.blocked};
+}
+
+void Service::login_succeeded(const Connection& connection) {
+  if (const auto* ip = client_ip(connection)) policy_.guard().record_success(*ip);
+}
+
+bool Service::command_too_long(const Connection& connection) {
+  if (!settings_->get_bool("auto_deny")) return false;
+  const auto* ip = client_ip(connection);
+  if (ip == nullptr) return false;
+  ++stats_.auto_denied;
+  auto now = ipfilter::Clock::now();
+  auto seconds = settings_->get_int("auto_deny_duration");
+  std::optional<std::chrono::seconds> duration;
+  if (seconds > 0) duration = std::chrono::seconds(seconds);
+  const ipfilter::Block& block = policy_.guard().deny_temporarily(
+      *ip, now, duration, ipfilter::BlockCause::kAutoDeny,
+      "command line longer than " + std::to_string(settings_->get_int("max_command_length")) + " bytes");
+  log::warn("net.auto_deny", {{"service", name_}, {"ip", connection.peer_ip()}, {"block", block.key_text()},
+                              {"reason", block.reason}, {"duration", block_duration_text(block, now)}});
+  placed(block);
+  return true;
 }
 
 }  // namespace mailroom::core

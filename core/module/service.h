@@ -1,14 +1,19 @@
-// Service: one running instance of a module with its settings: its listeners (the bind set) and
-// its connections. apply() reconciles to new settings live, without dropping healthy sessions.
+// Service: one running instance of a module with its settings: its listeners (the bind set),
+// its connections and its network policy (IP lists, anti-hammering, auto-deny, limits).
+// apply() reconciles to new settings live, without dropping healthy sessions.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "core/ipfilter/access_policy.h"
 #include "core/loop/event_loop.h"
 #include "core/module/module.h"
 #include "core/net/bind_spec.h"
@@ -24,10 +29,41 @@ struct BindStatus {
   std::string error;  // why it is not listening
 };
 
-class Service {
+// The listeners a service wants: `binds` (plus `alt_port`) and, with implicit TLS, `tls_binds`,
+// with host names resolved. Built by plan_binds() off the loop (resolution blocks).
+struct BindPlan {
+  net::ResolvedBinds plain;
+  net::ResolvedBinds tls;
+  bool operator==(const BindPlan&) const = default;
+};
+// BLOCKING (DNS): call on a worker. Invalid bind text (only a hand-edited database) is reported
+// as an error entry.
+BindPlan plan_binds(const config::ServiceSettings& settings);
+
+// The stored policy (rules with their counters, blocks), loaded by the daemon.
+struct PolicyData {
+  std::array<std::vector<ipfilter::PolicyRule>, 3> rules;  // indexed by ipfilter::AccessList
+  std::vector<ipfilter::Block> blocks;
+};
+
+struct ServiceStats {
+  uint64_t accepted = 0;          // connections handed to a session
+  uint64_t denied = 0;            // refused by the IP lists or a block, before any banner
+  uint64_t over_limit = 0;        // refused by max_connections
+  uint64_t over_ip_limit = 0;     // refused by max_connections_per_ip
+  uint64_t login_failures = 0;
+  uint64_t blocks_placed = 0;     // anti-hammering blocks
+  uint64_t auto_denied = 0;       // over-long command lines that put the client on the deny list
+};
+
+class Service : private ClientPolicy {
  public:
+  // Told of every block the service places itself (to store it); the daemon answers with
+  // block_saved() when it is stored.
+  using BlockListener = std::function<void(const ipfilter::Block&)>;
+
   Service(EventLoop& loop, WorkQueue& work, std::string name, Module& module);
-  ~Service();
+  ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
@@ -38,17 +74,41 @@ class Service {
   // `tls` is the context for implicit TLS and STLS; null means TLS is unavailable (the implicit
   // TLS listeners are then closed and STLS is not offered).
   void apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
-             std::shared_ptr<const tls::TlsContext> tls);
+             std::shared_ptr<const tls::TlsContext> tls, const BindPlan& binds);
+  // Replaces rules and blocks with the stored ones (blocks placed here but not stored yet stay).
+  void set_policy(PolicyData data);
+  void set_block_listener(BlockListener listener) { block_listener_ = std::move(listener); }
+  void block_saved(const ipfilter::Block& block);
+  // Drops expired blocks and failure records (call now and then).
+  void expire();
   // Closes every listener and connection (shutdown).
   void stop();
 
   std::vector<BindStatus> bind_status() const;
   std::size_t connection_count() const { return connections_.size(); }
+  const ServiceStats& stats() const { return stats_; }
+  const ipfilter::AccessPolicy& policy() const { return policy_; }
 
  private:
   using ListenKey = std::pair<bool, net::BindSpec>;  // {implicit TLS, bind}
+  struct Client {
+    std::unique_ptr<Connection> connection;
+    ipfilter::IpAddress ip;
+    std::optional<ipfilter::IpAddress> limit_key;  // counted in per_ip_ under this key
+  };
+
   void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
+  void refuse(std::unique_ptr<Connection> conn, std::string reply);
+  void on_closed(ConnectionId id);
   ConnectionLimits limits() const;
+  const ipfilter::IpAddress* client_ip(const Connection& connection) const;
+  void placed(const ipfilter::Block& block);
+
+  // ClientPolicy
+  bool login_blocked(const Connection& connection) override;
+  LoginFailure login_failed(const Connection& connection) override;
+  void login_succeeded(const Connection& connection) override;
+  bool command_too_long(const Connection& connection) override;
 
   EventLoop& loop_;
   WorkQueue& work_;
@@ -59,7 +119,14 @@ class Service {
   std::shared_ptr<const tls::TlsContext> tls_;
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
   std::map<ListenKey, std::string> bind_errors_;
-  std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<ConnectionId, Client> connections_;
+  // Refused connections finishing their last write: not counted against any limit.
+  std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
+  std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
+  ipfilter::AccessPolicy policy_;
+  std::set<std::pair<ipfilter::IpAddress, int>> unsaved_blocks_;
+  BlockListener block_listener_;
+  ServiceStats stats_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -2,8 +2,11 @@
 #include "core/net/bind_spec.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <charconv>
+#include <memory>
 
 namespace mailroom::net {
 
@@ -67,9 +70,9 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
       port_text = entry.substr(colon + 1);
       port_expected = true;
     }
-    if (addr != "*" && !is_ipv4(addr) && !is_ipv6(addr)) {
+    if (addr != "*" && !is_ipv4(addr) && !is_ipv6(addr) && !is_host_name(addr)) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "'" + std::string(addr) + "' is not an IP address or '*'");
+                        "'" + std::string(addr) + "' is not an IP address, a host name or '*'");
     }
   }
   spec.address = std::string(addr);
@@ -93,6 +96,65 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
 }
 
 }  // namespace
+
+bool is_host_name(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  bool any_alpha = false;
+  std::size_t label = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-') return false;
+      label = 0;
+      continue;
+    }
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool ok = alpha || (c >= '0' && c <= '9') || (c == '-' && label > 0);
+    if (!ok || ++label > 63) return false;
+    any_alpha = any_alpha || alpha;
+  }
+  // All digits and dots would be a malformed IPv4 address, not a name.
+  return label > 0 && s.back() != '-' && any_alpha;
+}
+
+bool BindSpec::is_numeric() const { return address == "*" || is_ipv4(address) || is_ipv6(address); }
+
+ResolvedBinds resolve_binds(const std::vector<BindSpec>& specs) {
+  ResolvedBinds out;
+  auto add = [&out](BindSpec spec) {
+    for (const auto& s : out.binds) {
+      if (s == spec) return;
+    }
+    out.binds.push_back(std::move(spec));
+  };
+  for (const auto& spec : specs) {
+    if (spec.is_numeric()) {
+      add(spec);
+      continue;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(spec.address.c_str(), nullptr, &hints, &res);
+    if (rc != 0) {
+      out.errors.emplace_back(spec, "cannot resolve host name '" + spec.address + "': " + gai_strerror(rc));
+      continue;
+    }
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      const void* where = ai->ai_family == AF_INET
+                              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+      if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || !inet_ntop(ai->ai_family, where, buf, sizeof buf)) {
+        continue;
+      }
+      add(BindSpec{buf, spec.port});
+    }
+  }
+  return out;
+}
 
 std::string BindSpec::str() const {
   if (address.find(':') != std::string::npos) return "[" + address + "]:" + std::to_string(port);

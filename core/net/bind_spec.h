@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,14 +12,27 @@
 namespace mailroom::net {
 
 struct BindSpec {
-  std::string address;  // numeric IPv4/IPv6, or "*" for all addresses (IPv4 and IPv6)
+  std::string address;  // numeric IPv4/IPv6, "*" for all addresses (IPv4 and IPv6), or a host name
   int port = 0;
   bool operator==(const BindSpec&) const = default;
   bool operator<(const BindSpec& o) const {
     return address < o.address || (address == o.address && port < o.port);
   }
   std::string str() const;
+  bool is_numeric() const;  // not a host name
 };
+
+// RFC 1123 host name syntax (letters, digits, '-', dots; at least one letter).
+bool is_host_name(std::string_view text);
+
+// Host-name entries resolved to every address they have (BLOCKING: call off the loop); numeric
+// entries pass through. An unresolvable name is an error for that entry only.
+struct ResolvedBinds {
+  std::vector<BindSpec> binds;
+  std::vector<std::pair<BindSpec, std::string>> errors;
+  bool operator==(const ResolvedBinds&) const = default;
+};
+ResolvedBinds resolve_binds(const std::vector<BindSpec>& specs);
 
 // Parses "127.0.0.1, 127.0.0.2 1110; [::1]:1110; *" (empty = "*"). `default_port` is used where
 // an entry names no port; 0 means "no default" (then any port-less entry still parses with port 0).

@@ -22,8 +22,14 @@ struct Pop3Connection::Stream {
 
 Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
                                storage::MailStore& mail, SessionConfig config,
-                               std::shared_ptr<const tls::TlsContext> tls)
-    : conn_(connection), accounts_(accounts), mail_(mail), session_(std::move(config)), tls_(std::move(tls)) {}
+                               std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy)
+    : conn_(connection),
+      accounts_(accounts),
+      mail_(mail),
+      session_(std::move(config)),
+      tls_(std::move(tls)),
+      policy_(policy),
+      delay_timer_(connection.loop()) {}
 
 Pop3Connection::~Pop3Connection() = default;
 
@@ -38,6 +44,11 @@ void Pop3Connection::on_line(std::string_view line) { run(session_.on_line(line)
 
 void Pop3Connection::on_line_too_long() {
   log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+  if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
+    conn_.write("-ERR [SYS/PERM] command line too long, closing connection\r\n");
+    conn_.close();
+    return;
+  }
   run(session_.on_line_too_long());
 }
 
@@ -86,6 +97,14 @@ void Pop3Connection::run(Step step) {
 
 void Pop3Connection::start_login(Authenticate auth) {
   conn_.pause_input();
+  if (policy_.login_blocked(conn_)) {
+    // Blocked since this session began (anti-hammering): no password is even checked.
+    log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", auth.mechanism},
+                             {"user", auth.address.str()}, {"result", "blocked"}});
+    run(session_.on_login_result(LoginOutcome::kAuthFailed, {}));
+    conn_.close();
+    return;
+  }
   struct Job {
     storage::Address address;
     std::string password;
@@ -150,10 +169,36 @@ void Pop3Connection::start_login(Authenticate auth) {
           listing = drop_->messages();
           user_ = job->address.str();
         }
-        Step step = session_.on_login_result(job->outcome, std::move(listing));
-        conn_.resume_input();
-        run(std::move(step));
+        finish_login(job->outcome, std::move(listing));
       });
+}
+
+void Pop3Connection::finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
+  if (outcome == LoginOutcome::kOk) policy_.login_succeeded(conn_);
+  if (outcome != LoginOutcome::kAuthFailed) {
+    Step step = session_.on_login_result(outcome, std::move(listing));
+    conn_.resume_input();
+    run(std::move(step));
+    return;
+  }
+  core::LoginFailure failure = policy_.login_failed(conn_);
+  if (failure.blocked) {  // this failure blocked the address: answer, then hang up
+    run(session_.on_login_result(outcome, {}));
+    conn_.close();
+    return;
+  }
+  auto reply = [this] {
+    Step step = session_.on_login_result(LoginOutcome::kAuthFailed, {});
+    conn_.resume_input();
+    run(std::move(step));
+  };
+  if (failure.delay.count() <= 0) {
+    reply();
+    return;
+  }
+  // Input stays paused meanwhile: a pipelining client cannot try faster than the delay allows.
+  // The timer is ours, so it dies with the connection.
+  delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, reply);
 }
 
 void Pop3Connection::start_stream(const StreamMessage& msg) {

@@ -18,7 +18,7 @@ namespace mailroom::pop3 {
 class Pop3Connection : public core::ProtocolSession {
  public:
   Pop3Connection(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
-                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls);
+                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy);
   ~Pop3Connection() override;
 
   void on_open() override;
@@ -33,6 +33,8 @@ class Pop3Connection : public core::ProtocolSession {
 
   void run(Step step);
   void start_login(Authenticate auth);
+  // Feeds a finished login to the session, after the anti-hammering delay on failure.
+  void finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);
   void start_stream(const StreamMessage& msg);
   void pump();
   void start_update(CommitDeletions del);
@@ -43,6 +45,8 @@ class Pop3Connection : public core::ProtocolSession {
   storage::MailStore& mail_;
   Session session_;
   std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
+  core::ClientPolicy& policy_;
+  core::Timer delay_timer_;  // holds a failed login's reply (anti-hammering)
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;
   std::shared_ptr<Stream> stream_;

@@ -61,7 +61,8 @@ class Pop3Module : public core::Module {
     config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
-    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls);
+    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
+                                            *context.policy);
   }
 
  private:

@@ -7,9 +7,8 @@
 namespace mailroom::storage::sqlite {
 namespace {
 
-// Step N (1-based) brings the schema from version N-1 to N. Later steps (access rules,
-// blocks, ...) go at the end.
-constexpr std::array<const char*, 1> kSteps = {
+// Step N (1-based) brings the schema from version N-1 to N. Later steps go at the end.
+constexpr std::array<const char*, 2> kSteps = {
     // 1: accounts and services.
     R"sql(
 CREATE TABLE postoffices (
@@ -40,6 +39,37 @@ CREATE TABLE service_settings (
   value   TEXT NOT NULL,
   PRIMARY KEY (service, key)
 );
+)sql",
+    // 2: the IP policy: access rules, blocks, and the generation the daemon polls to reload them.
+    R"sql(
+CREATE TABLE access_rules (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  service    TEXT    NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+  list       TEXT    NOT NULL CHECK (list IN ('allow', 'deny', 'safe')),
+  rule       TEXT    NOT NULL,
+  comment    TEXT    NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  hits       INTEGER NOT NULL DEFAULT 0,
+  last_hit   INTEGER,
+  UNIQUE (service, list, rule)
+);
+CREATE TABLE blocks (
+  service       TEXT    NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+  network       TEXT    NOT NULL,
+  cause         TEXT    NOT NULL,
+  reason        TEXT    NOT NULL DEFAULT '',
+  since         INTEGER NOT NULL,
+  expires       INTEGER,
+  until_restart INTEGER NOT NULL DEFAULT 0,
+  hits          INTEGER NOT NULL DEFAULT 0,
+  last_hit      INTEGER,
+  PRIMARY KEY (service, network)
+);
+CREATE TABLE policy_meta (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+);
+INSERT INTO policy_meta (id, generation) VALUES (1, 0);
 )sql",
 };
 

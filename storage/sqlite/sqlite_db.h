@@ -40,6 +40,13 @@ class Statement {
   Result<bool> step();
   // Steps to completion, ignoring rows (for INSERT/UPDATE/DELETE).
   Status run();
+  // Makes the statement runnable again with fresh bindings, so a bulk write prepares it once.
+  Statement& reset() {
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+    bind_rc_ = SQLITE_OK;
+    return *this;
+  }
 
   int64_t column_int(int index) const { return sqlite3_column_int64(stmt_.get(), index); }
   bool column_bool(int index) const { return column_int(index) != 0; }

@@ -10,6 +10,7 @@
 using mailroom::ErrorCode;
 using mailroom::net::BindSpec;
 using mailroom::net::parse_bind_list;
+using mailroom::net::resolve_binds;
 
 namespace {
 
@@ -141,14 +142,35 @@ TEST_CASE("a port of 0, above 65535, or not a number is refused with the entry n
   CHECK(parse_ok("127.0.0.1 65535", 110)[0].port == 65535);
 }
 
-TEST_CASE("host names and malformed addresses are refused") {
-  for (const char* text : {"999.1.1.1", "256.0.0.1", "1.2.3", "localhost", "mail.example.test", "localhost 110",
-                           "example.test:110", "127.0.0.1.5", ":::1:::", "abc", "1110"}) {
+TEST_CASE("malformed addresses are refused") {
+  for (const char* text : {"999.1.1.1", "256.0.0.1", "1.2.3", "127.0.0.1.5", ":::1:::", "1110", "-bad.example",
+                           "bad-.example", "a..b", "under_score.test", "mail.example.test.:110"}) {
     CAPTURE(text);
     std::string why = parse_error(text);
     CHECK(contains(why, "not an IP address"));
   }
   CHECK(contains(parse_error("999.1.1.1"), "'999.1.1.1'"));
+}
+
+TEST_CASE("host names parse, keep their port and are resolved separately") {
+  auto specs = parse_ok("localhost 1110, mail.example.test:995, abc", 110);
+  REQUIRE(specs.size() == 3);
+  CHECK(specs[0] == BindSpec{"localhost", 1110});
+  CHECK(specs[1] == BindSpec{"mail.example.test", 995});
+  CHECK(specs[2] == BindSpec{"abc", 110});
+  CHECK_FALSE(specs[0].is_numeric());
+  CHECK(BindSpec{"127.0.0.1", 1}.is_numeric());
+  CHECK(BindSpec{"*", 1}.is_numeric());
+
+  auto resolved = resolve_binds({BindSpec{"127.0.0.2", 7}, BindSpec{"localhost", 1110},
+                                 BindSpec{"no-such-host.invalid", 1}});
+  REQUIRE(resolved.errors.size() == 1);
+  CHECK(resolved.errors[0].first.address == "no-such-host.invalid");
+  CHECK(contains(resolved.errors[0].second, "cannot resolve"));
+  CHECK(resolved.binds[0] == BindSpec{"127.0.0.2", 7});
+  bool loopback = false;
+  for (const auto& b : resolved.binds) loopback = loopback || (b == BindSpec{"127.0.0.1", 1110});
+  CHECK(loopback);
 }
 
 TEST_CASE("brackets must hold an IPv6 address and be closed") {

@@ -759,3 +759,65 @@ TEST_CASE("expire() drops expired blocks and stale failure records") {
   CHECK(g.block_count() == 1);
   CHECK(g.is_blocked(ip("10.0.0.4"), t0 + 70s));
 }
+
+TEST_CASE("load_rules takes stored counters and keeps the larger in-memory ones") {
+  AccessPolicy policy;
+  TimePoint t0{};
+  std::vector<PolicyRule> stored(2);
+  stored[0].rule = rule("10.0.0.0/8");
+  stored[0].hits = 7;
+  stored[1].rule = rule("192.168.1.1");
+  stored[1].hits = 0;
+  policy.load_rules(AccessList::kDeny, stored);
+  REQUIRE(policy.rules(AccessList::kDeny).size() == 2);
+  CHECK(policy.rules(AccessList::kDeny)[0].hits == 7);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(policy.check(ip("192.168.1.1"), t0 + 1s).allowed());
+  // A reload with older stored values keeps what was counted since.
+  stored[1].hits = 1;
+  policy.load_rules(AccessList::kDeny, stored);
+  CHECK(policy.rules(AccessList::kDeny)[1].hits == 3);
+  CHECK(policy.rules(AccessList::kDeny)[1].last_hit == t0 + 1s);
+  // A rule dropped from storage is gone from the verdict.
+  stored.pop_back();
+  policy.load_rules(AccessList::kDeny, stored);
+  CHECK(policy.check(ip("192.168.1.1"), t0 + 2s).allowed());
+}
+
+TEST_CASE("replace_blocks installs stored blocks and keeps the unsaved ones asked for") {
+  HammerGuard guard;
+  TimePoint t0{};
+  guard.deny_temporarily(ip("10.0.0.1"), t0, std::nullopt, BlockCause::kAutoDeny, "long line");
+  guard.deny_temporarily(ip("10.0.0.2"), t0, std::nullopt, BlockCause::kAutoDeny, "long line");
+  guard.hit(ip("10.0.0.1"), t0 + 1s);
+  guard.hit(ip("10.0.0.1"), t0 + 2s);
+  Block stored;
+  stored.network = ip("10.0.0.1");
+  stored.cause = BlockCause::kAutoDeny;
+  stored.hits = 1;
+  Block manual;
+  manual.network = ip("10.0.0.9");
+  manual.cause = BlockCause::kManual;
+  guard.replace_blocks({stored, manual}, [](const Block& b) { return b.network == ip("10.0.0.2"); });
+  CHECK(guard.block_count() == 3);
+  CHECK(guard.find_block(ip("10.0.0.1"), t0 + 3s)->hits == 2);
+  CHECK(guard.is_blocked(ip("10.0.0.2"), t0 + 3s));
+  CHECK(guard.is_blocked(ip("10.0.0.9"), t0 + 3s));
+  // Without `keep`, what is not stored goes (mailctl block remove).
+  guard.replace_blocks({manual}, {});
+  CHECK_FALSE(guard.is_blocked(ip("10.0.0.1"), t0 + 3s));
+  CHECK_FALSE(guard.is_blocked(ip("10.0.0.2"), t0 + 3s));
+  CHECK(guard.is_blocked(ip("10.0.0.9"), t0 + 3s));
+}
+
+TEST_CASE("parse_prefix_text reads back every block key") {
+  for (const auto& [text, bits] : std::vector<std::pair<const char*, int>>{
+           {"10.0.0.1", 128}, {"10.0.0.0/8", 104}, {"2001:db8:1:2::/64", 64}, {"2001:db8::1", 128}, {"::/0", 0}}) {
+    CAPTURE(text);
+    auto p = parse_prefix_text(text);
+    REQUIRE(p.ok());
+    CHECK(p->bits == bits);
+    CHECK(prefix_text(p->network, p->bits) == text);
+  }
+  CHECK_FALSE(parse_prefix_text("10.0.0.1-10.0.0.5").ok());
+  CHECK_FALSE(parse_prefix_text("nonsense").ok());
+}

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "storage/account_store.h"
+#include "storage/sqlite/migrations.h"
 
 namespace fs = std::filesystem;
 using mailroom::ErrorCode;
@@ -88,7 +89,7 @@ TEST_CASE("create makes the data directory and a WAL database") {
   sqlite3_finalize(stmt);
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(stmt, 0) == 1);
+  CHECK(sqlite3_column_int(stmt, 0) == mailroom::storage::sqlite::schema_version());
   sqlite3_finalize(stmt);
   sqlite3_close(db);
 }
