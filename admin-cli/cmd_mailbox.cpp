@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "admin-cli/commands.h"
+#include "daemon/builtin_modules.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
 
@@ -63,6 +64,40 @@ Result<std::pair<std::string, storage::PasswordKind>> read_password(const Passwo
   throw UsageError(command + " needs one of --password P, --password-stdin or --password-hash HASH");
 }
 
+// Said when a mailbox gets an imported hash: the derived secrets need the password itself.
+constexpr const char* kSecretsPendingNote =
+    "SCRAM and any enabled APOP/CRAM-MD5/NTLM logins become usable after its first login with the password "
+    "(mailroomd derives their secrets then)";
+
+// The secrets the services' mechanisms need, derived from a plaintext password (none for an
+// imported hash). Runs PBKDF2 for the SCRAM keys: a fraction of a second.
+Result<std::vector<storage::StoredSecret>> secrets_for(storage::AccountStore& store, const std::string& password,
+                                                       storage::PasswordKind kind) {
+  if (kind != storage::PasswordKind::kPlaintext) return std::vector<storage::StoredSecret>{};
+  auto services = store.list_services();
+  if (!services) return services.error();
+  return builtin::derive_secrets(password, builtin::wanted_secret_kinds(*services));
+}
+
+nlohmann::ordered_json kinds_json(const std::vector<storage::StoredSecret>& secrets) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& s : secrets) out.push_back(s.kind);
+  return out;
+}
+
+// Every mailbox can log in with the password hash; the derived secrets add the rest.
+std::vector<std::string> login_mechanisms(const storage::MailboxInfo& m) {
+  std::vector<std::string> out = {"USER/PASS", "PLAIN", "LOGIN"};
+  for (auto& mech : builtin::mechanisms_for_secrets(m.secret_kinds)) out.push_back(std::move(mech));
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& items, const std::string& none) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? none : out;
+}
+
 Result<storage::Address> parse(const std::string& raw) {
   auto address = storage::parse_address(raw);
   if (!address) return address.error();
@@ -83,6 +118,7 @@ nlohmann::ordered_json mailbox_json(const storage::MailboxInfo& m) {
           {"postoffice_enabled", m.postoffice_enabled},
           {"maildir", m.maildir},
           {"password_scheme", m.password_scheme},
+          {"secret_kinds", m.secret_kinds},
           {"created_at", m.created_at},
           {"id", m.id}};
 }
@@ -183,7 +219,12 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
     remove_if_empty(maildir, created);
     return s;
   }
-  auto info = (*store)->add_mailbox(*address, secret->first, secret->second, maildir.string());
+  auto derived = secrets_for(**store, secret->first, secret->second);
+  if (!derived) {
+    remove_if_empty(maildir, created);
+    return derived.error();
+  }
+  auto info = (*store)->add_mailbox(*address, secret->first, secret->second, maildir.string(), *derived);
   if (!info) {
     remove_if_empty(maildir, created);
     return info.error();
@@ -194,7 +235,13 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   } else if (reused) {
     message += " (reusing the existing Maildir " + maildir.string() + ")";
   }
-  ctx.done(message, {{"address", address->str()}, {"maildir", maildir.string()}, {"reused_maildir", reused}});
+  const bool pending = secret->second == storage::PasswordKind::kHash;
+  if (pending) message += std::string("; imported hash: ") + kSecretsPendingNote;
+  ctx.done(message, {{"address", address->str()},
+                     {"maildir", maildir.string()},
+                     {"reused_maildir", reused},
+                     {"secret_kinds", kinds_json(*derived)},
+                     {"secrets_pending", pending}});
   return {};
 }
 
@@ -244,9 +291,11 @@ Status run_show(const Context& ctx, const std::string& raw) {
   auto info = (*store)->get_mailbox(*address);
   if (!info) return info.error();
   auto messages = count_messages(info->maildir);
+  const std::vector<std::string> mechanisms = login_mechanisms(*info);
   if (ctx.json) {
     nlohmann::ordered_json out = mailbox_json(*info);
     out["messages"] = messages ? nlohmann::ordered_json(*messages) : nlohmann::ordered_json(nullptr);
+    out["mechanisms"] = mechanisms;
     print_json(out);
     return {};
   }
@@ -255,6 +304,8 @@ Status run_show(const Context& ctx, const std::string& raw) {
             << "maildir:          " << info->maildir << "\n"
             << "messages:         " << (messages ? std::to_string(*messages) : "? (Maildir unreadable)") << "\n"
             << "password scheme:  " << info->password_scheme << "\n"
+            << "stored secrets:   " << joined(info->secret_kinds, "none") << "\n"
+            << "mechanisms:       " << joined(mechanisms, "") << " (where the service enables them)\n"
             << "created:          " << format_time(info->created_at) << "\n";
   return {};
 }
@@ -266,8 +317,13 @@ Status run_passwd(const Context& ctx, const std::string& raw, const PasswordOpti
   if (!secret) return secret.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
-  if (Status s = (*store)->set_password(*address, secret->first, secret->second); !s) return s;
-  ctx.done("changed the password of " + address->str(), {{"address", address->str()}});
+  auto derived = secrets_for(**store, secret->first, secret->second);
+  if (!derived) return derived.error();
+  if (Status s = (*store)->set_password(*address, secret->first, secret->second, *derived); !s) return s;
+  const bool pending = secret->second == storage::PasswordKind::kHash;
+  ctx.done("changed the password of " + address->str() +
+               (pending ? std::string("; imported hash: ") + kSecretsPendingNote : std::string()),
+           {{"address", address->str()}, {"secret_kinds", kinds_json(*derived)}, {"secrets_pending", pending}});
   return {};
 }
 

@@ -8,11 +8,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
+#include <string_view>
+#include <vector>
 
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "daemon/builtin_modules.h"
+#include "modules/pop3/secrets.h"
 
 namespace mailroom::cli {
 
@@ -100,6 +105,45 @@ Status run_show(const Context& ctx, const std::string& name) {
   return {};
 }
 
+// Deletes the stored plaintext equivalents that no service's settings ask for any more (a
+// legacy mechanism was switched off). Disabled services count as if enabled, so disabling one
+// for a while loses nothing; a stored value the catalog rejects counts as its default.
+Result<int64_t> purge_unwanted_secrets(storage::AccountStore& store) {
+  auto services = store.list_services();
+  if (!services) return services.error();
+  for (auto& rec : *services) {
+    rec.enabled = true;
+    const config::SettingsCatalog* catalog = builtin::settings_catalog(rec.module);
+    if (catalog == nullptr) continue;
+    std::map<std::string, std::string> usable;
+    for (const auto& [key, value] : rec.settings) {
+      const config::SettingSpec* spec = catalog->find(key);
+      if (spec != nullptr && config::normalize_setting(*spec, value)) usable.emplace(key, value);
+    }
+    rec.settings = std::move(usable);
+  }
+  const std::set<std::string> wanted = builtin::wanted_secret_kinds(*services);
+  std::vector<std::string> unwanted;
+  for (std::string_view kind : {pop3::kSecretCramMd5, pop3::kSecretNtHash, pop3::kSecretPlaintext}) {
+    if (pop3::is_plaintext_equivalent(kind) && wanted.count(std::string(kind)) == 0) unwanted.emplace_back(kind);
+  }
+  return store.purge_secrets(unwanted);
+}
+
+// Appends the purge count to a set/unset outcome when something was deleted.
+void note_purged(int64_t purged, std::string& message, nlohmann::ordered_json& extra) {
+  if (purged <= 0) return;
+  message += "; deleted " + std::to_string(purged) + " stored " + (purged == 1 ? "secret" : "secrets") +
+             " of legacy mechanisms no service enables any more";
+  extra["purged_secrets"] = purged;
+}
+
+// The setting is stored by then: say so, so the admin knows a retry only redoes the purge.
+Error purge_failed(const std::string& name, const std::string& key, const Error& error) {
+  return Error{error.code, "stored " + name + " " + key + ", but could not delete the secrets no mechanism needs any "
+                           "more: " + error.message + " (run the command again)"};
+}
+
 Status run_set(const Context& ctx, const std::string& name, const std::string& key,
                const std::optional<std::string>& value) {
   auto store = ctx.open_store();
@@ -115,16 +159,25 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
   }
   if (!value) {
     if (Status s = (*store)->set_service_setting(name, key, std::nullopt); !s) return s;
+    auto purged = purge_unwanted_secrets(**store);
+    if (!purged) return purge_failed(name, key, purged.error());
     const std::string def = spec ? spec->default_value : "";
-    ctx.done("unset " + name + " " + key + (spec ? " (back to the default " + shown_value(*spec, def) + ")" : ""),
-             {{"service", name}, {"key", key}, {"value", def}, {"set", false}, {"was_set", stored}});
+    std::string message =
+        "unset " + name + " " + key + (spec ? " (back to the default " + shown_value(*spec, def) + ")" : "");
+    nlohmann::ordered_json extra = {{"service", name}, {"key", key}, {"value", def}, {"set", false}, {"was_set", stored}};
+    note_purged(*purged, message, extra);
+    ctx.done(message, std::move(extra));
     return {};
   }
   auto canonical = config::normalize_setting(*spec, *value);
   if (!canonical) return canonical.error();
   if (Status s = (*store)->set_service_setting(name, key, *canonical); !s) return s;
-  ctx.done("set " + name + " " + key + " = " + shown_value(*spec, *canonical),
-           {{"service", name}, {"key", key}, {"value", *canonical}, {"set", true}});
+  auto purged = purge_unwanted_secrets(**store);
+  if (!purged) return purge_failed(name, key, purged.error());
+  std::string message = "set " + name + " " + key + " = " + shown_value(*spec, *canonical);
+  nlohmann::ordered_json extra = {{"service", name}, {"key", key}, {"value", *canonical}, {"set", true}};
+  note_purged(*purged, message, extra);
+  ctx.done(message, std::move(extra));
   return {};
 }
 

@@ -2,6 +2,7 @@
 #include "daemon/builtin_modules.h"
 
 #include "modules/pop3/pop3_settings.h"
+#include "modules/pop3/secrets.h"
 
 namespace mailroom::builtin {
 
@@ -13,6 +14,26 @@ const config::SettingsCatalog* settings_catalog(std::string_view module) {
 }
 
 std::vector<std::pair<std::string, std::string>> default_services() { return {{"pop3", "pop3"}}; }
+
+std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services) {
+  std::set<std::string> kinds;
+  for (const auto& s : services) {
+    if (!s.enabled || s.module != "pop3") continue;
+    auto settings = config::ServiceSettings::build(pop3::pop3_settings_catalog(), s.settings);
+    if (!settings) continue;
+    auto k = pop3::wanted_secret_kinds(*settings);
+    kinds.insert(k.begin(), k.end());
+  }
+  return kinds;
+}
+
+std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds) {
+  return pop3::derive_secrets(password, kinds);
+}
+
+std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds) {
+  return pop3::mechanisms_for_secrets(kinds);
+}
 
 }  // namespace mailroom::builtin
 

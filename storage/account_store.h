@@ -21,6 +21,18 @@ struct PostofficeInfo {
   int64_t created_at = 0;  // unix seconds
 };
 
+// A secret derived from a mailbox's password for a mechanism that cannot use the slow hash
+// (SCRAM keys, CRAM-MD5 contexts, the NTLM NT hash, APOP's plaintext). `kind` is a name the
+// protocol module chose ("scram-sha-256", "cram-md5", ...); the store treats it as opaque.
+// Plaintext equivalents are encrypted at rest (AES-256-GCM, key in DATA/secrets.key) and
+// decrypted only by get_secret().
+struct StoredSecret {
+  std::string kind;
+  std::string value;
+  bool plaintext_equivalent = false;
+  bool operator==(const StoredSecret&) const = default;
+};
+
 struct MailboxInfo {
   int64_t id = 0;
   Address address;
@@ -29,6 +41,7 @@ struct MailboxInfo {
   std::string maildir;             // absolute path of the Maildir (holds cur/ new/ tmp/)
   std::string password_scheme;     // e.g. "argon2id", "sha512-crypt" (never the secret)
   int64_t created_at = 0;
+  std::vector<std::string> secret_kinds;  // kinds of StoredSecret it has, sorted (never the values)
 };
 
 struct ServiceRecord {
@@ -57,11 +70,16 @@ class AccountStore {
 
   // Creates the record; `maildir` is the absolute path to use. Errors: unknown postoffice
   // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument).
+  // `secrets` are stored with it (derived by the caller from a plaintext password; empty for an
+  // imported hash).
   virtual Result<MailboxInfo> add_mailbox(const Address& address, const std::string& password,
-                                          PasswordKind kind, const std::string& maildir) = 0;
+                                          PasswordKind kind, const std::string& maildir,
+                                          const std::vector<StoredSecret>& secrets = {}) = 0;
   virtual Status remove_mailbox(const Address& address) = 0;
+  // Replaces the password and ALL derived secrets with `secrets` (a new password makes the old
+  // ones wrong; an imported hash comes with none).
   virtual Status set_password(const Address& address, const std::string& password,
-                              PasswordKind kind) = 0;
+                              PasswordKind kind, const std::vector<StoredSecret>& secrets = {}) = 0;
   virtual Status set_mailbox_enabled(const Address& address, bool enabled) = 0;
   virtual Result<MailboxInfo> get_mailbox(const Address& address) = 0;
   // All mailboxes, or those of one postoffice (kNotFound if it does not exist).
@@ -72,6 +90,16 @@ class AccountStore {
   // mailbox, wrong password, disabled mailbox or postoffice: the message says which for logs,
   // callers must not tell the client which.
   virtual Result<MailboxInfo> verify_password(const Address& address, const std::string& password) = 0;
+  // Adds or replaces these secrets, keeping the others (filling in after a successful login with
+  // the password, when a mechanism was enabled later). kNotFound for an unknown mailbox.
+  virtual Status put_secrets(const Address& address, const std::vector<StoredSecret>& secrets) = 0;
+  // The secret of `kind`, decrypted. nullopt when the mailbox has none of that kind.
+  // kAuthFailed (message for logs) for an unknown or disabled mailbox or postoffice, as
+  // verify_password does; kInternal if a stored value cannot be decrypted (wrong key file).
+  virtual Result<std::optional<std::string>> get_secret(const Address& address, const std::string& kind) = 0;
+  // Deletes the secrets of these kinds from every mailbox (a mechanism was disabled); returns
+  // how many were deleted.
+  virtual Result<int64_t> purge_secrets(const std::vector<std::string>& kinds) = 0;
 
   // ---- services ----
   virtual Result<std::vector<ServiceRecord>> list_services() = 0;

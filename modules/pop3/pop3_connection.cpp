@@ -2,6 +2,7 @@
 #include "modules/pop3/pop3_connection.h"
 
 #include "core/log/logger.h"
+#include "modules/pop3/secrets.h"
 
 namespace mailroom::pop3 {
 
@@ -22,13 +23,15 @@ struct Pop3Connection::Stream {
 
 Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
                                storage::MailStore& mail, SessionConfig config,
-                               std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy)
+                               std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
+                               std::set<std::string> wanted_secrets)
     : conn_(connection),
       accounts_(accounts),
       mail_(mail),
       session_(std::move(config)),
       tls_(std::move(tls)),
       policy_(policy),
+      wanted_secrets_(std::move(wanted_secrets)),
       delay_timer_(connection.loop()) {}
 
 Pop3Connection::~Pop3Connection() = default;
@@ -76,6 +79,14 @@ void Pop3Connection::run(Step step) {
         using T = std::decay_t<decltype(effect)>;
         if constexpr (std::is_same_v<T, Authenticate>) {
           start_login(std::move(effect));
+        } else if constexpr (std::is_same_v<T, FetchSecret>) {
+          fetch_secret(std::move(effect));
+        } else if constexpr (std::is_same_v<T, RejectLogin>) {
+          conn_.pause_input();
+          log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", effect.mechanism},
+                                   {"user", effect.address ? effect.address->str() : effect.user},
+                                   {"result", "auth_failed"}, {"reason", effect.reason}});
+          finish_login(LoginOutcome::kAuthFailed, {});
         } else if constexpr (std::is_same_v<T, StreamMessage>) {
           start_stream(effect);
         } else if constexpr (std::is_same_v<T, CommitDeletions>) {
@@ -109,6 +120,8 @@ void Pop3Connection::start_login(Authenticate auth) {
     storage::Address address;
     std::string password;
     std::string mechanism;
+    bool verified = false;
+    std::set<std::string> wanted_secrets;
     LoginOutcome outcome = LoginOutcome::kTemporary;
     std::string reason;
     std::shared_ptr<storage::MaildropLock> lock;
@@ -118,19 +131,38 @@ void Pop3Connection::start_login(Authenticate auth) {
   job->address = std::move(auth.address);
   job->password = std::move(auth.password);
   job->mechanism = std::move(auth.mechanism);
+  job->verified = auth.verified;
+  job->wanted_secrets = wanted_secrets_;
   storage::AccountStore& accounts = accounts_;
   storage::MailStore& mail = mail_;
   std::weak_ptr<void> alive = conn_.liveness();
   conn_.work().submit(
       [job, &accounts, &mail] {
-        auto mailbox = accounts.verify_password(job->address, job->password);
-        job->password.assign(job->password.size(), '\0');
+        Result<storage::MailboxInfo> mailbox = job->verified ? accounts.get_mailbox(job->address)
+                                                             : accounts.verify_password(job->address, job->password);
+        if (mailbox && job->verified && (!mailbox->enabled || !mailbox->postoffice_enabled)) {
+          mailbox = make_error(ErrorCode::kAuthFailed, mailbox->enabled ? "postoffice disabled" : "mailbox disabled");
+        } else if (!mailbox && job->verified && mailbox.error().code == ErrorCode::kNotFound) {
+          mailbox = make_error(ErrorCode::kAuthFailed, "mailbox removed meanwhile");
+        }
         if (!mailbox) {
+          job->password.assign(job->password.size(), '\0');
           job->outcome = mailbox.error().code == ErrorCode::kAuthFailed ? LoginOutcome::kAuthFailed
                                                                          : LoginOutcome::kTemporary;
           job->reason = mailbox.error().message;
           return;
         }
+        if (!job->verified) {
+          // A mechanism enabled after the password was set needs its secret: derive the missing
+          // ones now that we hold the password (issue: "filled in at the next successful login").
+          std::set<std::string> missing = job->wanted_secrets;
+          for (const auto& k : mailbox->secret_kinds) missing.erase(k);
+          if (!missing.empty()) {
+            auto filled = accounts.put_secrets(job->address, derive_secrets(job->password, missing));
+            if (!filled) job->reason = "could not store derived secrets: " + filled.error().message;
+          }
+        }
+        job->password.assign(job->password.size(), '\0');
         auto lock = mail.lock(mailbox->maildir);
         if (!lock) {
           job->outcome = lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary;
@@ -199,6 +231,59 @@ void Pop3Connection::finish_login(LoginOutcome outcome, std::vector<storage::Mes
   // Input stays paused meanwhile: a pipelining client cannot try faster than the delay allows.
   // The timer is ours, so it dies with the connection.
   delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, reply);
+}
+
+void Pop3Connection::fetch_secret(FetchSecret fetch) {
+  conn_.pause_input();
+  if (policy_.login_blocked(conn_)) {
+    log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", fetch.mechanism},
+                             {"user", fetch.address.str()}, {"result", "blocked"}});
+    session_.on_secret_error();  // ends the exchange; the client is told below
+    conn_.write("-ERR [AUTH] authentication failed\r\n");
+    conn_.close();
+    return;
+  }
+  struct Job {
+    FetchSecret fetch;
+    std::optional<sasl::Secret> secret;
+    bool error = false;
+    std::string reason;
+  };
+  auto job = std::make_shared<Job>();
+  job->fetch = std::move(fetch);
+  storage::AccountStore& accounts = accounts_;
+  std::weak_ptr<void> alive = conn_.liveness();
+  conn_.work().submit(
+      [job, &accounts] {
+        for (sasl::SecretKind kind : job->fetch.accepted) {
+          auto value = accounts.get_secret(job->fetch.address, std::string(secret_kind_name(kind)));
+          if (!value) {
+            if (value.error().code != ErrorCode::kAuthFailed) job->error = true;
+            job->reason = value.error().message;
+            return;
+          }
+          if (*value) {
+            job->secret = sasl::Secret{kind, std::move(**value)};
+            return;
+          }
+        }
+        job->reason = "no stored secret for " + job->fetch.mechanism;
+      },
+      [this, job, alive] {
+        if (alive.expired()) return;
+        conn_.resume_input();
+        if (job->error) {
+          log::error("pop3.secret_lookup", {{"sid", sid()}, {"user", job->fetch.address.str()}, {"error", job->reason}});
+          run(session_.on_secret_error());
+          return;
+        }
+        if (!job->secret) {
+          log::debug("pop3.secret_lookup", {{"sid", sid()}, {"user", job->fetch.address.str()}, {"reason", job->reason}});
+        }
+        Step step = session_.on_secret(std::move(job->secret));
+        if (job->secret) job->secret->value.assign(job->secret->value.size(), '\0');
+        run(std::move(step));
+      });
 }
 
 void Pop3Connection::start_stream(const StreamMessage& msg) {

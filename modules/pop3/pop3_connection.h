@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/module/module.h"
@@ -18,7 +19,8 @@ namespace mailroom::pop3 {
 class Pop3Connection : public core::ProtocolSession {
  public:
   Pop3Connection(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
-                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy);
+                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
+                 std::set<std::string> wanted_secrets);
   ~Pop3Connection() override;
 
   void on_open() override;
@@ -33,6 +35,7 @@ class Pop3Connection : public core::ProtocolSession {
 
   void run(Step step);
   void start_login(Authenticate auth);
+  void fetch_secret(FetchSecret fetch);
   // Feeds a finished login to the session, after the anti-hammering delay on failure.
   void finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);
   void start_stream(const StreamMessage& msg);
@@ -46,6 +49,7 @@ class Pop3Connection : public core::ProtocolSession {
   Session session_;
   std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
   core::ClientPolicy& policy_;
+  std::set<std::string> wanted_secrets_;  // secret kinds this service needs (filled in at login)
   core::Timer delay_timer_;  // holds a failed login's reply (anti-hammering)
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;

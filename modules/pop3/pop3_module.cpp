@@ -7,6 +7,7 @@
 
 #include "modules/pop3/pop3_connection.h"
 #include "modules/pop3/pop3_settings.h"
+#include "modules/pop3/secrets.h"
 
 namespace mailroom::pop3 {
 
@@ -21,9 +22,6 @@ std::string local_hostname() {
   }
   return name;
 }
-
-// Becomes the `apop` setting when APOP lands (it needs a stored plaintext-equivalent secret).
-constexpr bool kOfferApop = false;
 
 bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
 
@@ -49,9 +47,10 @@ class Pop3Module : public core::Module {
     const auto& s = *context.settings;
     SessionConfig config;
     // RFC 1939 section 7: the greeting carries a timestamp only when the server offers APOP;
-    // clients such as curl pick APOP whenever they see one, so announcing it without APOP
-    // support would break their logins. APOP itself is not offered yet (see next_timestamp()).
-    if (kOfferApop) config.apop_timestamp = next_timestamp();
+    // clients such as curl pick APOP whenever they see one, so it is there only with `apop` on.
+    if (s.get_bool("apop")) config.apop_timestamp = next_timestamp();
+    config.ntlm_v1 = s.get_bool("ntlm_v1");
+    config.hostname = host_;
     config.banner = s.get_string("banner");
     config.alt_at_chars = s.get_string("alt_at_chars");
     config.capa_implementation = s.get_bool("capa_implementation");
@@ -61,8 +60,12 @@ class Pop3Module : public core::Module {
     config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
+    if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
+      wanted_for_ = context.settings;
+      wanted_ = wanted_secret_kinds(s);
+    }
     return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
-                                            *context.policy);
+                                            *context.policy, wanted_);
   }
 
  private:
@@ -71,6 +74,8 @@ class Pop3Module : public core::Module {
   std::string host_;
   std::string pid_;
   uint64_t counter_ = 0;
+  std::shared_ptr<const config::ServiceSettings> wanted_for_;
+  std::set<std::string> wanted_;
 };
 
 }  // namespace

@@ -39,11 +39,15 @@ std::optional<std::string> check_alt_at_chars(std::string_view v) {
   return std::nullopt;
 }
 
+constexpr std::string_view kSaslMechanisms[] = {"PLAIN", "LOGIN", "CRAM-MD5", "NTLM", "SCRAM-SHA-1", "SCRAM-SHA-256"};
+
 std::optional<std::string> check_auth_mechanisms(std::string_view v) {
   auto names = split_mechanisms(v);
   for (const auto& n : names) {
-    if (n != "PLAIN" && n != "LOGIN") {
-      return "unknown or unavailable mechanism '" + n + "' (available: PLAIN, LOGIN)";
+    bool known = false;
+    for (const auto& k : kSaslMechanisms) known = known || n == k;
+    if (!known) {
+      return "unknown mechanism '" + n + "' (available: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256)";
     }
   }
   return std::nullopt;
@@ -63,10 +67,19 @@ config::SettingsCatalog build_catalog() {
                                    "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
                                    "server software)."));
   catalog.add(config::string_setting("auth_mechanisms", "PLAIN LOGIN", 256,
-                                     "SASL mechanisms offered by AUTH (RFC 5034), space-separated; empty "
+                                     "SASL mechanisms offered by AUTH (RFC 5034), space-separated, in CAPA "
+                                     "order: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256; empty "
                                      "offers none. PLAIN and LOGIN send the password, so they follow "
-                                     "tls_required_for_login like USER/PASS.",
+                                     "tls_required_for_login like USER/PASS. CRAM-MD5 and NTLM make Mailroom "
+                                     "store a plaintext-equivalent secret per mailbox (encrypted; see docs/auth.md).",
                                      check_auth_mechanisms));
+  catalog.add(config::bool_setting("apop", false,
+                                   "Offer APOP (RFC 1939): the greeting carries a timestamp and APOP logins are "
+                                   "accepted. Needs the password itself stored (encrypted) per mailbox, filled in "
+                                   "when the password is next set or used to log in; see docs/auth.md."));
+  catalog.add(config::bool_setting("ntlm_v1", false,
+                                   "Accept NTLMv1 responses (broken cryptography; only for very old Windows "
+                                   "clients). Off: NTLM accepts NTLMv2 only."));
   catalog.add(config::int_setting("max_bad_commands", 10, 1, 1000,
                                   "Unknown, malformed or out-of-state commands allowed in one session "
                                   "before it is ended."));

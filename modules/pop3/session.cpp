@@ -8,6 +8,10 @@
 
 #include "modules/pop3/command.h"
 #include "modules/pop3/reply.h"
+#include "modules/pop3/sasl/apop.h"
+#include "modules/pop3/sasl/cram_md5.h"
+#include "modules/pop3/sasl/ntlm.h"
+#include "modules/pop3/sasl/scram.h"
 
 namespace mailroom::pop3 {
 
@@ -57,6 +61,12 @@ const storage::Address* Session::user() const { return user_ ? &*user_ : nullptr
 Step Session::on_line(std::string_view line) {
   if (state_ == State::kClosed) return Step{"", Close{}};
   if (state_ == State::kSaslExchange) return on_sasl_line(line);
+  if (state_ == State::kSaslFinal) {  // SCRAM: the client acknowledged the server's proof
+    state_ = State::kAuthorization;
+    if (line == "*") return reply_only(err_line("authentication cancelled"));
+    state_ = State::kAwaitingLogin;
+    return Step{"", Authenticate{*pending_address_, "", sasl_name_, true}};
+  }
   // The adapter must hold lines back while an effect is outstanding (PIPELINING).
   assert(state_ == State::kAuthorization || state_ == State::kTransaction);
   if (state_ != State::kAuthorization && state_ != State::kTransaction) {
@@ -80,8 +90,8 @@ Step Session::dispatch(const Command& cmd) {
     bool in_transaction;
     Handler handler;
   };
-  // APOP is not offered yet: it falls through to "unknown command".
   static constexpr Entry kTable[] = {
+      {"APOP", true, false, &Session::cmd_apop},
       {"USER", true, false, &Session::cmd_user}, {"PASS", true, false, &Session::cmd_pass},
       {"QUIT", true, true, &Session::cmd_quit},  {"CAPA", true, true, &Session::cmd_capa},
       {"STLS", true, false, &Session::cmd_stls}, {"AUTH", true, false, &Session::cmd_auth},
@@ -164,15 +174,42 @@ Step Session::cmd_pass(const Command& cmd) {
   }
   if (!pending_user_) return bad_command("send USER first");
   if (cmd.raw_arg.empty()) return bad_command("PASS needs a password");
-  Result<storage::Address> address = storage::parse_address(*pending_user_, config_.alt_at_chars);
+  const std::string user_sent = *pending_user_;
+  Result<storage::Address> address = storage::parse_address(user_sent, config_.alt_at_chars);
   pending_user_.reset();
   if (!address) {
-    // Same reply as a wrong password: an unparsable login is just a login that does not exist.
-    return reply_only(err_line("invalid user name or password", RespCode::kAuth));
+    // Same reply as a wrong password (an unparsable login is a login that does not exist), and
+    // counted like one.
+    pending_address_.reset();
+    return reject(user_sent, "USER", address.error().message);
   }
   pending_address_ = *address;
   state_ = State::kAwaitingLogin;
   return Step{"", Authenticate{std::move(*address), cmd.raw_arg}};
+}
+
+Step Session::reject(std::string user, std::string mechanism, std::string reason) {
+  state_ = State::kAwaitingLogin;
+  RejectLogin r{pending_address_, std::move(user), std::move(mechanism), std::move(reason)};
+  return Step{"", std::move(r)};
+}
+
+// APOP name digest (RFC 1939 section 7): MD5(timestamp + password) proves the password.
+Step Session::cmd_apop(const Command& cmd) {
+  if (config_.apop_timestamp.empty()) return reply_only(err_line("APOP is not offered by this server", RespCode::kAuth));
+  if (cmd.args.size() != 2) return bad_command("APOP needs a name and a digest");
+  const std::string& digest = cmd.args[1];
+  bool hex = digest.size() == 32;
+  for (char c : digest) hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+  if (!hex) return bad_command("APOP digest must be 32 hex digits");
+  pending_user_.reset();
+  pending_address_.reset();
+  Result<storage::Address> address = storage::parse_address(cmd.args[0], config_.alt_at_chars);
+  if (!address) return reject(cmd.args[0], "APOP", address.error().message);
+  pending_address_ = *address;
+  apop_digest_ = digest;
+  state_ = State::kAwaitingSecret;
+  return Step{"", FetchSecret{std::move(*address), {sasl::SecretKind::kPlaintextPassword}, "APOP"}};
 }
 
 Step Session::on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
@@ -227,7 +264,8 @@ Step Session::on_update_result(const Status& status) {
 Step Session::cmd_capa(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("CAPA takes no arguments");
   std::string reply = ok_line("Capability list follows");
-  reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\n";
+  // AUTH-RESP-CODE (RFC 3206): failed logins carry [AUTH] (or [SYS/TEMP], [IN-USE]).
+  reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n";
   if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
   if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
   if (state_ == State::kAuthorization) {
@@ -255,9 +293,39 @@ void Session::on_tls_started() {
 // ---- AUTH (RFC 5034) ----
 
 std::vector<std::string> Session::usable_mechanisms() const {
-  // PLAIN and LOGIN carry the password itself: offered where USER/PASS is.
-  if (!login_allowed()) return {};
-  return config_.sasl_mechanisms;
+  // PLAIN and LOGIN carry the password itself: offered where USER/PASS is. The others never
+  // reveal it and are offered on any connection.
+  std::vector<std::string> out;
+  for (const auto& m : config_.sasl_mechanisms) {
+    if ((m == "PLAIN" || m == "LOGIN") && !login_allowed()) continue;
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::unique_ptr<sasl::AuthMechanism> Session::make_mechanism(const std::string& name) const {
+  if (name == "PLAIN") return sasl::make_plain();
+  if (name == "LOGIN") return sasl::make_login();
+  if (name == "CRAM-MD5") {
+    sasl::CramMd5Options o;
+    o.hostname = config_.hostname;
+    o.challenge = config_.cram_md5_challenge;
+    return sasl::make_cram_md5(std::move(o));
+  }
+  if (name == "NTLM") {
+    sasl::NtlmOptions o;
+    o.dns_computer = config_.hostname;
+    o.server_challenge = config_.ntlm_server_challenge;
+    o.allow_ntlmv1 = config_.ntlm_v1;
+    return sasl::make_ntlm(std::move(o));
+  }
+  if (name == "SCRAM-SHA-1" || name == "SCRAM-SHA-256") {
+    sasl::ScramOptions o;
+    o.hash = name == "SCRAM-SHA-1" ? sasl::ScramHash::kSha1 : sasl::ScramHash::kSha256;
+    o.server_nonce = config_.scram_server_nonce;
+    return sasl::make_scram(std::move(o));
+  }
+  return nullptr;
 }
 
 Step Session::cmd_auth(const Command& cmd) {
@@ -272,19 +340,18 @@ Step Session::cmd_auth(const Command& cmd) {
   for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   bool offered = false;
   for (const auto& m : usable) offered = offered || m == name;
-  if (!offered) {
+  if (offered) sasl_ = make_mechanism(name);
+  if (!sasl_) {
     if (!login_allowed() && (name == "PLAIN" || name == "LOGIN")) {
       return reply_only(err_line("plaintext authentication is not allowed on an unencrypted connection; use STLS first",
                                  RespCode::kAuth));
     }
     return reply_only(err_line("unsupported authentication mechanism", RespCode::kAuth));
   }
-  if (name == "PLAIN") {
-    sasl_ = sasl::make_plain();
-  } else {
-    sasl_ = sasl::make_login();
-  }
+  sasl_name_ = name;
+  sasl_user_.clear();
   pending_user_.reset();
+  pending_address_.reset();
   std::optional<std::string_view> initial;
   if (cmd.args.size() == 2) initial = cmd.args[1];
   return sasl_result(sasl_->start(initial));
@@ -304,25 +371,72 @@ Step Session::sasl_result(sasl::MechStep step) {
     state_ = State::kSaslExchange;
     return reply_only("+ " + challenge->b64 + "\r\n");
   }
-  std::string mechanism(sasl_->name());
-  sasl_.reset();
+  if (auto* need = std::get_if<sasl::NeedSecret>(&step)) {
+    // NTLM clients may send the user and the domain apart ("alice" + "example.test").
+    std::string user = need->authcid;
+    if (!need->realm.empty() && user.find('@') == std::string::npos &&
+        user.find_first_of(config_.alt_at_chars) == std::string::npos) {
+      user += "@" + need->realm;
+    }
+    sasl_user_ = user;
+    Result<storage::Address> address = storage::parse_address(user, config_.alt_at_chars);
+    if (!address) return sasl_result(sasl_->provide_secret(std::nullopt));  // no such user
+    pending_address_ = *address;
+    state_ = State::kAwaitingSecret;
+    return Step{"", FetchSecret{std::move(*address), need->accepted, sasl_name_}};
+  }
+  std::unique_ptr<sasl::AuthMechanism> done = std::move(sasl_);
   state_ = State::kAuthorization;
   if (auto* verify = std::get_if<sasl::VerifyPassword>(&step)) {
     Result<storage::Address> address = storage::parse_address(verify->authcid, config_.alt_at_chars);
-    if (!address) return reply_only(err_line("authentication failed", RespCode::kAuth));
+    if (!address) return reject(verify->authcid, sasl_name_, address.error().message);
     pending_address_ = *address;
     state_ = State::kAwaitingLogin;
-    return Step{"", Authenticate{std::move(*address), std::move(verify->password), mechanism}};
+    return Step{"", Authenticate{std::move(*address), std::move(verify->password), sasl_name_}};
   }
-  if (auto* failure = std::get_if<sasl::Failure>(&step)) {
-    switch (failure->kind) {
-      case sasl::FailureKind::kCancelled: return reply_only(err_line("authentication cancelled"));
-      case sasl::FailureKind::kMalformed: return bad_command("malformed authentication data");
-      case sasl::FailureKind::kRejected: break;
+  if (auto* success = std::get_if<sasl::Success>(&step)) {
+    if (!pending_address_) return reject(success->authcid, sasl_name_, "no address for a successful exchange");
+    if (success->server_final_b64) {  // SCRAM: the client checks our proof before we say +OK
+      state_ = State::kSaslFinal;
+      return reply_only("+ " + *success->server_final_b64 + "\r\n");
     }
+    state_ = State::kAwaitingLogin;
+    return Step{"", Authenticate{*pending_address_, "", sasl_name_, true}};
   }
-  // kRejected, and steps PLAIN/LOGIN never produce (NeedSecret, Success without a password check).
-  return reply_only(err_line("authentication failed", RespCode::kAuth));
+  auto* failure = std::get_if<sasl::Failure>(&step);
+  switch (failure->kind) {
+    case sasl::FailureKind::kCancelled: return reply_only(err_line("authentication cancelled"));
+    case sasl::FailureKind::kMalformed: return bad_command("malformed authentication data");
+    case sasl::FailureKind::kRejected: break;
+  }
+  return reject(sasl_user_, sasl_name_, failure->reason);
+}
+
+Step Session::on_secret(std::optional<sasl::Secret> secret) {
+  assert(state_ == State::kAwaitingSecret);
+  if (apop_digest_) {
+    std::string digest = std::move(*apop_digest_);
+    apop_digest_.reset();
+    state_ = State::kAuthorization;
+    if (!secret) return reject(pending_address_ ? pending_address_->str() : "", "APOP", "no such mailbox or no APOP secret");
+    if (!sasl::apop_verify(config_.apop_timestamp, secret->value, digest)) {
+      return reject(pending_address_->str(), "APOP", "wrong APOP digest");
+    }
+    state_ = State::kAwaitingLogin;
+    return Step{"", Authenticate{*pending_address_, "", "APOP", true}};
+  }
+  state_ = State::kAuthorization;
+  if (!sasl_) return reply_only(err_line("authentication failed", RespCode::kAuth));
+  return sasl_result(sasl_->provide_secret(std::move(secret)));
+}
+
+Step Session::on_secret_error() {
+  assert(state_ == State::kAwaitingSecret);
+  sasl_.reset();
+  apop_digest_.reset();
+  pending_address_.reset();
+  state_ = State::kAuthorization;
+  return reply_only(err_line("temporary failure, try again later", RespCode::kSysTemp));
 }
 
 // ---- TRANSACTION ----

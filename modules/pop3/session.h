@@ -32,8 +32,15 @@ struct SessionConfig {
   // (tls_required_for_login off, or a loopback client exempted from it).
   bool plaintext_login_allowed = true;
   // SASL mechanisms offered by AUTH (RFC 5034), upper case, in CAPA order (e.g. PLAIN, LOGIN).
-  // PLAIN and LOGIN send the password itself: they follow the same TLS rule as USER/PASS.
+  // PLAIN and LOGIN send the password itself: they follow the same TLS rule as USER/PASS;
+  // CRAM-MD5, NTLM and SCRAM-* never reveal it and are offered on any connection.
   std::vector<std::string> sasl_mechanisms = {"PLAIN", "LOGIN"};
+  bool ntlm_v1 = false;               // accept NTLMv1 responses (legacy setting)
+  std::string hostname = "localhost";  // in CRAM-MD5 challenges and NTLM target info
+  // Fixed values for tests (empty: random per exchange).
+  std::string cram_md5_challenge;
+  std::string scram_server_nonce;
+  std::string ntlm_server_challenge;
 };
 
 // ---- effects: what the adapter must do after sending the reply ----
@@ -42,7 +49,26 @@ struct NoEffect {};
 struct Authenticate {
   storage::Address address;
   std::string password;
-  std::string mechanism = "USER";  // for the log: USER, PLAIN, LOGIN
+  std::string mechanism = "USER";  // for the log: USER, PLAIN, LOGIN, APOP, CRAM-MD5, ...
+  // The mechanism proved the credentials already (APOP, CRAM-MD5, NTLM, SCRAM): only check the
+  // mailbox is still enabled, then lock and open. `password` is empty then.
+  bool verified = false;
+};
+// APOP or a SASL mechanism needs the user's stored secret: look up the first kind of `accepted`
+// the mailbox has (sasl::SecretKind, see secrets.h for the stored names), then call on_secret().
+struct FetchSecret {
+  storage::Address address;
+  std::vector<sasl::SecretKind> accepted;
+  std::string mechanism;
+};
+// The credentials were rejected without a password check (wrong APOP digest, CRAM-MD5 or SCRAM
+// proof, NTLM response, unknown or unparsable user): count the failure like a wrong password,
+// then call on_login_result(kAuthFailed). `reason` is for the log only.
+struct RejectLogin {
+  std::optional<storage::Address> address;
+  std::string user;  // as the client sent it
+  std::string mechanism;
+  std::string reason;
 };
 // Stream message `index` (0-based) after the +OK line: the whole message (top_lines empty) or the
 // headers, the blank line and `*top_lines` body lines; dot-stuffed, then ".\r\n". Call
@@ -61,14 +87,25 @@ struct Close {};
 // buffered so far) and call on_tls_started().
 struct StartTls {};
 
-using Effect = std::variant<NoEffect, Authenticate, StreamMessage, CommitDeletions, Close, StartTls>;
+using Effect = std::variant<NoEffect, Authenticate, FetchSecret, RejectLogin, StreamMessage, CommitDeletions, Close,
+                            StartTls>;
 
 struct Step {
   std::string reply;  // complete wire text, CRLF line endings (multi-line replies end in ".\r\n")
   Effect effect;
 };
 
-enum class State { kAuthorization, kSaslExchange, kAwaitingLogin, kTransaction, kStreaming, kUpdate, kClosed };
+enum class State {
+  kAuthorization,
+  kSaslExchange,    // a "+ ..." challenge is out; the next line is the client's answer
+  kSaslFinal,       // SCRAM's server-final was sent as a challenge; waiting for the empty line
+  kAwaitingSecret,  // FetchSecret is outstanding
+  kAwaitingLogin,   // Authenticate or RejectLogin is outstanding
+  kTransaction,
+  kStreaming,
+  kUpdate,
+  kClosed
+};
 
 enum class LoginOutcome {
   kOk,          // listing is valid
@@ -87,7 +124,13 @@ class Session {
   Step on_line(std::string_view line);
   // The line reader dropped a line over the length limit: "-ERR line too long", counts as bad.
   Step on_line_too_long();
-  // Result of Authenticate. `listing` is the maildrop snapshot when outcome == kOk.
+  // Result of FetchSecret: the secret, or nullopt when the mailbox is unknown, disabled or has
+  // none of the accepted kinds (the mechanism then fails the way it must, e.g. SCRAM still
+  // answers with a fake salt so the client cannot tell).
+  Step on_secret(std::optional<sasl::Secret> secret);
+  // FetchSecret could not be answered (database trouble): "-ERR [SYS/TEMP]", back to AUTHORIZATION.
+  Step on_secret_error();
+  // Result of Authenticate or RejectLogin. `listing` is the maildrop snapshot when outcome == kOk.
   Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing = {});
   // StreamMessage finished (nothing to send; returns to TRANSACTION).
   void on_stream_done();
@@ -117,6 +160,9 @@ class Session {
   Step cmd_capa(const Command& cmd);
   Step cmd_stls(const Command& cmd);
   Step cmd_auth(const Command& cmd);
+  Step cmd_apop(const Command& cmd);
+  std::unique_ptr<sasl::AuthMechanism> make_mechanism(const std::string& name) const;
+  Step reject(std::string user, std::string mechanism, std::string reason);
   Step on_sasl_line(std::string_view line);
   Step sasl_result(sasl::MechStep step);
   std::vector<std::string> usable_mechanisms() const;
@@ -140,6 +186,9 @@ class Session {
   std::vector<storage::MessageInfo> listing_;
   std::vector<bool> deleted_;
   std::unique_ptr<sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress
+  std::string sasl_name_;                      // its name, for the log and effects
+  std::string sasl_user_;                      // the authcid it asked a secret for
+  std::optional<std::string> apop_digest_;     // APOP in progress (waiting for the secret)
 };
 
 }  // namespace mailroom::pop3

@@ -8,7 +8,7 @@ namespace mailroom::storage::sqlite {
 namespace {
 
 // Step N (1-based) brings the schema from version N-1 to N. Later steps go at the end.
-constexpr std::array<const char*, 2> kSteps = {
+constexpr std::array<const char*, 3> kSteps = {
     // 1: accounts and services.
     R"sql(
 CREATE TABLE postoffices (
@@ -70,6 +70,17 @@ CREATE TABLE policy_meta (
   generation INTEGER NOT NULL
 );
 INSERT INTO policy_meta (id, generation) VALUES (1, 0);
+)sql",
+    // 3: password-derived secrets of the mechanisms that cannot use the slow hash (SCRAM keys,
+    // and encrypted plaintext equivalents for APOP/CRAM-MD5/NTLM); see storage/account_store.h.
+    R"sql(
+CREATE TABLE mailbox_secrets (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  kind       TEXT    NOT NULL,
+  value      TEXT    NOT NULL,
+  PRIMARY KEY (mailbox_id, kind)
+);
+CREATE INDEX mailbox_secrets_by_kind ON mailbox_secrets (kind);
 )sql",
 };
 

@@ -1,11 +1,19 @@
 // AccountStore on SQLite: one connection serialised by a mutex; password hashing runs outside it.
+// Plaintext-equivalent secrets are sealed with the SecretBox (key in DATA/secrets.key, loaded on
+// first need) and bound to their mailbox row and kind.
+#include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <system_error>
 
 #include "storage/account_store.h"
 #include "storage/password/password_hash.h"
+#include "storage/secrets/secret_box.h"
 #include "storage/sqlite/migrations.h"
 #include "storage/sqlite/sqlite_db.h"
 
@@ -21,7 +29,13 @@ constexpr const char* kDbFileName = "mailroom.db";
 
 constexpr const char* kSelectMailbox =
     "SELECT m.id, m.name, p.name, m.enabled, p.enabled, m.maildir, m.password_scheme, m.created_at, "
-    "m.password_hash FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ";
+    "m.password_hash, (SELECT group_concat(s.kind, ',') FROM mailbox_secrets s WHERE s.mailbox_id = m.id) "
+    "FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ";
+
+// Secret kinds are names chosen by a module ("scram-sha-256"); keeping them to this alphabet makes
+// the comma-joined list above and the AAD (storage/secrets/secret_box.h) unambiguous.
+constexpr size_t kMaxSecretKindLength = 64;
+constexpr size_t kMaxSecretValueBytes = 16 * 1024;
 
 std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
@@ -36,8 +50,41 @@ MailboxInfo mailbox_from_row(const Statement& row) {
   info.maildir = row.column_text(5);
   info.password_scheme = row.column_text(6);
   info.created_at = row.column_int(7);
+  const std::string kinds = row.column_text(9);  // NULL (no secrets) reads as ""
+  for (size_t start = 0; start < kinds.size();) {
+    size_t end = std::min(kinds.find(',', start), kinds.size());
+    if (end > start) info.secret_kinds.push_back(kinds.substr(start, end - start));
+    start = end + 1;
+  }
+  std::sort(info.secret_kinds.begin(), info.secret_kinds.end());
   return info;
 }
+
+bool valid_secret_kind(const std::string& kind) {
+  if (kind.empty() || kind.size() > kMaxSecretKindLength || kind.front() == '-') return false;
+  return std::all_of(kind.begin(), kind.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// Checked before anything is written; messages name the kind, never the value.
+Status check_secrets(const std::vector<StoredSecret>& secrets) {
+  for (const auto& s : secrets) {
+    if (!valid_secret_kind(s.kind)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "invalid secret kind " + in_quotes(s.kind) + " (lowercase letters, digits and '-', at most " +
+                            std::to_string(kMaxSecretKindLength) + ")");
+    }
+    if (s.value.empty() || s.value.size() > kMaxSecretValueBytes) {
+      return make_error(ErrorCode::kInvalidArgument, "the " + s.kind + " secret is empty or longer than " +
+                                                         std::to_string(kMaxSecretValueBytes) + " bytes");
+    }
+  }
+  return {};
+}
+
+// Plaintext equivalents are sealed; so is any value that happens to look sealed, so that a stored
+// value starting with the prefix is always one we encrypted.
+bool needs_sealing(const StoredSecret& s) { return s.plaintext_equivalent || SecretBox::is_sealed(s.value); }
 
 Result<Address> normalize(const Address& address) {
   auto mailbox = normalize_mailbox_name(address.mailbox);
@@ -67,7 +114,7 @@ Error no_service(const std::string& name) {
 
 class SqliteAccountStore final : public AccountStore {
  public:
-  explicit SqliteAccountStore(Db db) : db_(std::move(db)) {}
+  SqliteAccountStore(Db db, const std::string& data_dir) : db_(std::move(db)), key_path_(secret_key_path(data_dir)) {}
 
   Status add_postoffice(const std::string& name) override {
     auto norm = normalize_postoffice_name(name);
@@ -125,12 +172,13 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   Result<MailboxInfo> add_mailbox(const Address& address, const std::string& password, PasswordKind kind,
-                                  const std::string& maildir) override {
+                                  const std::string& maildir, const std::vector<StoredSecret>& secrets) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
     if (maildir.empty() || maildir.front() != '/') {
       return make_error(ErrorCode::kInvalidArgument, "the maildir path must be absolute, got " + in_quotes(maildir));
     }
+    if (auto st = check_secrets(secrets); !st) return st.error();
     auto hash = prepare_password(password, kind);
     if (!hash) return hash.error();
 
@@ -151,6 +199,7 @@ class SqliteAccountStore final : public AccountStore {
     if (!stmt) return stmt.error();
     stmt->bind(1, **po).bind(2, addr->mailbox).bind(3, hash->stored).bind(4, hash->scheme).bind(5, maildir);
     if (auto st = stmt->bind(6, now_seconds()).run(); !st) return st.error();
+    if (auto st = write_secrets(db_.last_insert_rowid(), *addr, secrets); !st) return st.error();
     auto created = select_mailbox(*addr);
     if (!created) return created.error();
     if (!*created) return make_error(ErrorCode::kInternal, "mailbox " + in_quotes(addr->str()) + " vanished after insert");
@@ -161,23 +210,36 @@ class SqliteAccountStore final : public AccountStore {
   Status remove_mailbox(const Address& address) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
-    return update_mailbox(*addr, "DELETE FROM mailboxes", std::nullopt, std::nullopt);
+    return update_mailbox(*addr, "DELETE FROM mailboxes");
   }
 
-  Status set_password(const Address& address, const std::string& password, PasswordKind kind) override {
+  Status set_password(const Address& address, const std::string& password, PasswordKind kind,
+                      const std::vector<StoredSecret>& secrets) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
+    if (auto st = check_secrets(secrets); !st) return st;
     auto hash = prepare_password(password, kind);
     if (!hash) return hash.error();
-    return update_mailbox(*addr, "UPDATE mailboxes SET password_hash = ?3, password_scheme = ?4", hash->stored,
-                          hash->scheme);
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    auto update = db_.prepare("UPDATE mailboxes SET password_hash = ?2, password_scheme = ?3 WHERE id = ?1");
+    if (!update) return update.error();
+    if (auto st = update->bind(1, *id).bind(2, hash->stored).bind(3, hash->scheme).run(); !st) return st;
+    // Every secret derived from the old password is wrong now, including kinds not given here.
+    auto clear = db_.prepare("DELETE FROM mailbox_secrets WHERE mailbox_id = ?1");
+    if (!clear) return clear.error();
+    if (auto st = clear->bind(1, *id).run(); !st) return st;
+    if (auto st = write_secrets(*id, *addr, secrets); !st) return st;
+    return tx->commit();
   }
 
   Status set_mailbox_enabled(const Address& address, bool enabled) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
-    return update_mailbox(*addr, enabled ? "UPDATE mailboxes SET enabled = 1" : "UPDATE mailboxes SET enabled = 0",
-                          std::nullopt, std::nullopt);
+    return update_mailbox(*addr, enabled ? "UPDATE mailboxes SET enabled = 1" : "UPDATE mailboxes SET enabled = 0");
   }
 
   Result<MailboxInfo> get_mailbox(const Address& address) override {
@@ -244,6 +306,69 @@ class SqliteAccountStore final : public AccountStore {
       return make_error(ErrorCode::kAuthFailed, "postoffice disabled: " + in_quotes(addr->postoffice));
     }
     return std::move(found->info);
+  }
+
+  Status put_secrets(const Address& address, const std::vector<StoredSecret>& secrets) override {
+    auto addr = normalize(address);
+    if (!addr) return addr.error();
+    if (auto st = check_secrets(secrets); !st) return st;
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    if (auto st = write_secrets(*id, *addr, secrets); !st) return st;
+    return tx->commit();
+  }
+
+  Result<std::optional<std::string>> get_secret(const Address& address, const std::string& kind) override {
+    auto addr = normalize(address);
+    if (!addr) return make_error(ErrorCode::kAuthFailed, "unknown mailbox (" + addr.error().message + ")");
+    std::lock_guard lock(mu_);
+    auto row = select_mailbox(*addr);
+    if (!row) return row.error();
+    if (!*row) return make_error(ErrorCode::kAuthFailed, "unknown mailbox " + in_quotes(addr->str()));
+    const MailboxInfo& info = (*row)->info;
+    if (!info.enabled) return make_error(ErrorCode::kAuthFailed, "mailbox disabled: " + in_quotes(addr->str()));
+    if (!info.postoffice_enabled) {
+      return make_error(ErrorCode::kAuthFailed, "postoffice disabled: " + in_quotes(addr->postoffice));
+    }
+    auto stmt = db_.prepare("SELECT value FROM mailbox_secrets WHERE mailbox_id = ?1 AND kind = ?2");
+    if (!stmt) return stmt.error();
+    auto found = stmt->bind(1, info.id).bind(2, kind).step();
+    if (!found) return found.error();
+    if (!*found) return std::optional<std::string>();
+    std::string stored = stmt->column_text(0);
+    if (!SecretBox::is_sealed(stored)) return std::optional<std::string>(std::move(stored));
+
+    const std::string what = "the " + kind + " secret of " + in_quotes(addr->str());
+    auto box = box_for_read();
+    if (!box) {
+      return make_error(ErrorCode::kInternal, "cannot decrypt " + what + ": " + box.error().message +
+                                                  " (restore the key file from backup, or set the password again)");
+    }
+    auto plain = (*box)->open(stored, secret_aad(info.id, kind));
+    if (!plain) {
+      return make_error(ErrorCode::kInternal, "cannot decrypt " + what + ": " + plain.error().message + " (is " +
+                                                  key_path_ + " the key it was stored with? setting the password "
+                                                  "again replaces it)");
+    }
+    return std::optional<std::string>(std::move(*plain));
+  }
+
+  Result<int64_t> purge_secrets(const std::vector<std::string>& kinds) override {
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto stmt = db_.prepare("DELETE FROM mailbox_secrets WHERE kind = ?1");
+    if (!stmt) return stmt.error();
+    int64_t deleted = 0;
+    for (const auto& kind : std::set<std::string>(kinds.begin(), kinds.end())) {
+      if (auto st = stmt->reset().bind(1, kind).run(); !st) return st.error();
+      deleted += db_.changes();
+    }
+    if (auto st = tx->commit(); !st) return st.error();
+    return deleted;
   }
 
   Result<std::vector<ServiceRecord>> list_services() override {
@@ -344,18 +469,77 @@ class SqliteAccountStore final : public AccountStore {
     return std::optional<MailboxRow>(MailboxRow{mailbox_from_row(*stmt), stmt->column_text(8)});
   }
 
+  // The row id of a mailbox; kNotFound naming the mailbox, or its postoffice if that is missing.
+  Result<int64_t> require_mailbox_id(const Address& addr) {
+    auto stmt = db_.prepare(
+        "SELECT m.id FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id WHERE p.name = ?1 AND m.name = ?2");
+    if (!stmt) return stmt.error();
+    auto row = stmt->bind(1, addr.postoffice).bind(2, addr.mailbox).step();
+    if (!row) return row.error();
+    if (*row) return stmt->column_int(0);
+    auto po = find_postoffice_id(addr.postoffice);
+    if (!po) return po.error();
+    return *po ? no_mailbox(addr) : no_postoffice(addr.postoffice);
+  }
+
+  // The key, loaded once; created on the first write of a plaintext equivalent.
+  Result<const SecretBox*> box_for_write() {
+    if (!box_) {
+      auto loaded = SecretBox::load_or_create(key_path_);
+      if (!loaded) return loaded.error();
+      box_.emplace(std::move(*loaded));
+    }
+    return &*box_;
+  }
+
+  // Reading never creates a key: a missing one means the sealed values cannot be opened.
+  Result<const SecretBox*> box_for_read() {
+    if (!box_) {
+      auto loaded = SecretBox::load(key_path_);
+      if (!loaded) return loaded.error();
+      box_.emplace(std::move(*loaded));
+    }
+    return &*box_;
+  }
+
+  // Adds or replaces `secrets` of mailbox row `mailbox_id` (in the caller's transaction).
+  Status write_secrets(int64_t mailbox_id, const Address& addr, const std::vector<StoredSecret>& secrets) {
+    if (secrets.empty()) return {};
+    const SecretBox* box = nullptr;
+    if (std::any_of(secrets.begin(), secrets.end(), needs_sealing)) {
+      auto loaded = box_for_write();
+      if (!loaded) {
+        return Error{loaded.error().code, "cannot store the secrets of " + in_quotes(addr.str()) +
+                                              " for the legacy mechanisms: " + loaded.error().message};
+      }
+      box = *loaded;
+    }
+    auto stmt = db_.prepare(
+        "INSERT INTO mailbox_secrets (mailbox_id, kind, value) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (mailbox_id, kind) DO UPDATE SET value = excluded.value");
+    if (!stmt) return stmt.error();
+    for (const auto& s : secrets) {
+      std::string stored;
+      if (needs_sealing(s)) {
+        auto sealed = box->seal(s.value, secret_aad(mailbox_id, s.kind));
+        if (!sealed) return sealed.error();
+        stored = std::move(*sealed);
+      } else {
+        stored = s.value;
+      }
+      if (auto st = stmt->reset().bind(1, mailbox_id).bind(2, s.kind).bind(3, stored).run(); !st) return st;
+    }
+    return {};
+  }
+
   // Runs "`sql` WHERE <the mailbox>" in a transaction; kNotFound if no row matched.
-  // ?3 and ?4 are bound to `arg3`/`arg4` when given.
-  Status update_mailbox(const Address& addr, const std::string& sql, const std::optional<std::string>& arg3,
-                        const std::optional<std::string>& arg4) {
+  Status update_mailbox(const Address& addr, const std::string& sql) {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     auto stmt = db_.prepare(sql + " WHERE name = ?2 AND postoffice_id = (SELECT id FROM postoffices WHERE name = ?1)");
     if (!stmt) return stmt.error();
     stmt->bind(1, addr.postoffice).bind(2, addr.mailbox);
-    if (arg3) stmt->bind(3, *arg3);
-    if (arg4) stmt->bind(4, *arg4);
     if (auto st = stmt->run(); !st) return st;
     if (db_.changes() == 0) {
       auto po = find_postoffice_id(addr.postoffice);
@@ -411,6 +595,8 @@ class SqliteAccountStore final : public AccountStore {
 
   std::mutex mu_;
   Db db_;
+  const std::string key_path_;
+  std::optional<SecretBox> box_;  // guarded by mu_
 };
 
 }  // namespace
@@ -423,6 +609,10 @@ Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::strin
   if (create) {
     fs::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::kIo, "cannot create data directory " + data_dir + ": " + ec.message());
+    // Password hashes live here: only the owner may read it. SQLite gives its -wal and -shm
+    // files the database file's mode, so creating it 0600 first covers them too.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
   } else if (!fs::exists(path, ec)) {
     return make_error(ErrorCode::kNotFound,
                       "no Mailroom data in " + data_dir + " (run 'mailctl --data " + data_dir + " init')");
@@ -430,7 +620,7 @@ Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::strin
   auto db = Db::open(path.string(), create);
   if (!db) return db.error();
   if (auto st = sqlite::migrate(*db); !st) return st.error();
-  return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(*db)));
+  return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(*db), data_dir));
 }
 
 }  // namespace mailroom::storage

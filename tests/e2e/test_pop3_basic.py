@@ -109,7 +109,7 @@ class Pop3BasicTest(ServerTestCase):
         p = self.server.pop3()
         self.addCleanup(p.close)
         caps = p.capa()
-        for cap in ("TOP", "UIDL", "RESP-CODES", "PIPELINING", "USER"):
+        for cap in ("TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "USER"):
             self.assertIn(cap, caps)
         self.assertNotIn("IMPLEMENTATION", caps)
         p.quit()

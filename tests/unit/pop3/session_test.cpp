@@ -1,12 +1,20 @@
 // Tests for the POP3 session state machine, as C:/S: transcripts against a fake maildrop.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "modules/pop3/sasl/base64.h"
+#include "modules/pop3/sasl/cram_md5.h"
+#include "modules/pop3/sasl/crypto.h"
+#include "modules/pop3/sasl/scram.h"
+#include "modules/pop3/secrets.h"
 #include "modules/pop3/session.h"
+
+#include <openssl/evp.h>
 
 using namespace mailroom;
 using namespace mailroom::pop3;
@@ -26,6 +34,10 @@ struct Harness {
   LoginOutcome login_outcome = LoginOutcome::kOk;
   Status update_status;
   std::vector<Authenticate> auths;
+  std::vector<RejectLogin> rejects;
+  std::vector<FetchSecret> fetches;
+  // Stored secrets by "address kind" (kind as secrets.h names it).
+  std::map<std::string, std::string> secrets;
   std::vector<StreamMessage> streams;
   std::optional<std::vector<std::size_t>> committed;
   bool closed = false;
@@ -40,6 +52,24 @@ struct Harness {
       auths.push_back(*a);
       CHECK(session.state() == State::kAwaitingLogin);
       wire += perform(session.on_login_result(login_outcome, three_messages()));
+    } else if (auto* r = std::get_if<RejectLogin>(&step.effect)) {
+      CHECK(wire.empty());
+      rejects.push_back(*r);
+      CHECK(session.state() == State::kAwaitingLogin);
+      wire += perform(session.on_login_result(LoginOutcome::kAuthFailed));
+    } else if (auto* f = std::get_if<FetchSecret>(&step.effect)) {
+      CHECK(wire.empty());
+      fetches.push_back(*f);
+      CHECK(session.state() == State::kAwaitingSecret);
+      std::optional<sasl::Secret> found;
+      for (auto kind : f->accepted) {
+        auto it = secrets.find(f->address.str() + " " + std::string(secret_kind_name(kind)));
+        if (it != secrets.end()) {
+          found = sasl::Secret{kind, it->second};
+          break;
+        }
+      }
+      wire += perform(session.on_secret(found));
     } else if (auto* s = std::get_if<StreamMessage>(&step.effect)) {
       streams.push_back(*s);
       CHECK(session.state() == State::kStreaming);
@@ -201,6 +231,9 @@ TEST_CASE("USER with an unparsable login still says +OK, then PASS fails with AU
     S: -ERR [AUTH] invalid user name or password
   )");
   CHECK(h.auths.empty());
+  REQUIRE(h.rejects.size() == 1);  // counted as a failed login (anti-hammering)
+  CHECK(h.rejects[0].user == "not-an-address");
+  CHECK(h.rejects[0].mechanism == "USER");
   CHECK(h.session.bad_commands() == 0);
   CHECK(h.session.state() == State::kAuthorization);
 }
@@ -501,13 +534,13 @@ TEST_CASE("unknown commands and future-work commands are rejected") {
     C: HELO
     S: -ERR unknown command
     C: APOP bob 0123456789abcdef
-    S: -ERR unknown command
+    S: -ERR [AUTH] APOP is not offered by this server
     C: STLS
     S: -ERR STLS is not available
     C: X
     S: -ERR invalid command keyword
   )");
-  CHECK(h.session.bad_commands() == 4);
+  CHECK(h.session.bad_commands() == 3);
   CHECK_FALSE(h.closed);
 }
 
@@ -569,6 +602,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: USER
     S: SASL PLAIN LOGIN
@@ -581,6 +615,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: .
   )");
@@ -596,6 +631,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: USER
     S: SASL PLAIN LOGIN
@@ -609,6 +645,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: IMPLEMENTATION Mailroom
     S: .
@@ -655,6 +692,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: USER
     S: STLS
@@ -667,6 +705,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: USER
     S: SASL PLAIN LOGIN
@@ -716,6 +755,7 @@ TEST_CASE("plaintext login is hidden and refused when TLS is required, allowed a
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: STLS
     S: .
@@ -842,6 +882,7 @@ TEST_CASE("no mechanisms configured means no SASL line and AUTH refused") {
     S: TOP
     S: UIDL
     S: RESP-CODES
+    S: AUTH-RESP-CODE
     S: PIPELINING
     S: USER
     S: .
@@ -858,4 +899,154 @@ TEST_CASE("AUTH is not valid after login") {
     C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
     S: -ERR command not valid in this state
   )");
+}
+
+// ---- APOP and the secret-based mechanisms ----
+
+TEST_CASE("APOP checks the RFC 1939 digest against the stored secret") {
+  SessionConfig config;
+  config.apop_timestamp = "<1896.697170952@dbc.mtview.ca.us>";
+  Harness h(config);
+  h.secrets["mrose@example.com plaintext"] = "tanstaaf";
+  h.run(R"(
+    C: APOP mrose@example.com c4c9334bac560ecc979e58001b3e22fb
+    S: +OK maildrop has 3 messages (1400 octets)
+  )");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].verified);
+  CHECK(h.auths[0].mechanism == "APOP");
+  CHECK(h.auths[0].password.empty());
+  REQUIRE(h.fetches.size() == 1);
+  CHECK(h.fetches[0].accepted == std::vector<sasl::SecretKind>{sasl::SecretKind::kPlaintextPassword});
+}
+
+TEST_CASE("APOP with a wrong digest, an unknown user or a malformed digest fails") {
+  SessionConfig config;
+  config.apop_timestamp = "<1896.697170952@dbc.mtview.ca.us>";
+  Harness h(config);
+  h.secrets["mrose@example.com plaintext"] = "tanstaaf";
+  h.run(R"(
+    C: APOP mrose@example.com 00000000000000000000000000000000
+    S: -ERR [AUTH] invalid user name or password
+    C: APOP nobody@example.com c4c9334bac560ecc979e58001b3e22fb
+    S: -ERR [AUTH] invalid user name or password
+    C: APOP no-at-sign c4c9334bac560ecc979e58001b3e22fb
+    S: -ERR [AUTH] invalid user name or password
+    C: APOP mrose@example.com xyz
+    S: -ERR APOP digest must be 32 hex digits
+  )");
+  CHECK(h.auths.empty());
+  CHECK(h.rejects.size() == 3);
+  CHECK(h.fetches.size() == 2);  // the unparsable name is refused without a lookup
+  CHECK(h.session.bad_commands() == 1);
+  CHECK(h.session.state() == State::kAuthorization);
+}
+
+TEST_CASE("AUTH CRAM-MD5 reproduces RFC 2195 with stored HMAC contexts") {
+  SessionConfig config;
+  config.sasl_mechanisms = {"CRAM-MD5"};
+  config.cram_md5_challenge = "<1896.697170952@postoffice.reston.mci.net>";
+  config.plaintext_login_allowed = false;  // CRAM-MD5 never sends the password: still offered
+  Harness h(config);
+  h.secrets["tim@example.com cram-md5"] = sasl::cram_md5_contexts("tanstaaftanstaaf");
+  std::string challenge = sasl::base64_encode(config.cram_md5_challenge);
+  std::string answer = sasl::base64_encode("tim@example.com b913a602c7eda7a495b4e6e7334d3890");
+  std::string wrong = sasl::base64_encode("tim@example.com 00000000000000000000000000000000");
+  h.run("C: CAPA\n S: +OK Capability list follows\n S: TOP\n S: UIDL\n S: RESP-CODES\n S: AUTH-RESP-CODE\n"
+        " S: PIPELINING\n S: SASL CRAM-MD5\n S: .\n"
+        "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + wrong +
+        "\n S: -ERR [AUTH] invalid user name or password\n"
+        "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + answer + "\n S: +OK maildrop has 3 messages (1400 octets)\n");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].verified);
+  CHECK(h.auths[0].address.str() == "tim@example.com");
+  CHECK(h.rejects.size() == 1);
+}
+
+namespace {
+std::string xor_bytes(std::string a, const std::string& b) {
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<char>(a[i] ^ b[i]);
+  return a;
+}
+}  // namespace
+
+TEST_CASE("AUTH SCRAM-SHA-256 runs to the server proof, then logs in on the empty line") {
+  SessionConfig config;
+  config.sasl_mechanisms = {"SCRAM-SHA-256"};
+  config.scram_server_nonce = "serverpart";
+  Harness h(config);
+  const std::string salt = "0123456789abcdef";
+  auto keys = sasl::scram_derive_keys("pencil", salt, 4096, sasl::ScramHash::kSha256);
+  h.secrets["user@example.com scram-sha-256"] = sasl::scram_encode(keys);
+
+  const std::string client_first_bare = "n=user@example.com,r=clientnonce";
+  std::string wire = h.send("AUTH SCRAM-SHA-256 " + sasl::base64_encode("n,," + client_first_bare));
+  REQUIRE(wire.rfind("+ ", 0) == 0);
+  auto server_first = sasl::base64_decode(wire.substr(2, wire.size() - 4));
+  REQUIRE(server_first.ok());
+  CHECK(*server_first == "r=clientnonceserverpart,s=" + sasl::base64_encode(salt) + ",i=4096");
+
+  unsigned char salted[32];
+  REQUIRE(PKCS5_PBKDF2_HMAC("pencil", 6, reinterpret_cast<const unsigned char*>(salt.data()),
+                            static_cast<int>(salt.size()), 4096, EVP_sha256(), 32, salted) == 1);
+  std::string salted_password(reinterpret_cast<const char*>(salted), 32);
+  const std::string without_proof = "c=biws,r=clientnonceserverpart";
+  const std::string auth_message = client_first_bare + "," + *server_first + "," + without_proof;
+  std::string client_key = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, salted_password, "Client Key");
+  std::string stored_key = sasl::crypto::hash(sasl::crypto::Hash::kSha256, client_key);
+  std::string proof = xor_bytes(client_key, sasl::crypto::hmac(sasl::crypto::Hash::kSha256, stored_key, auth_message));
+  std::string server_key = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, salted_password, "Server Key");
+  std::string server_sig = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, server_key, auth_message);
+
+  wire = h.send(sasl::base64_encode(without_proof + ",p=" + sasl::base64_encode(proof)));
+  CHECK(wire == "+ " + sasl::base64_encode("v=" + sasl::base64_encode(server_sig)) + "\r\n");
+  CHECK(h.session.state() == State::kSaslFinal);
+  CHECK(h.auths.empty());
+  CHECK(h.send("") == "+OK maildrop has 3 messages (1400 octets)\r\n");
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].verified);
+  CHECK(h.auths[0].mechanism == "SCRAM-SHA-256");
+}
+
+TEST_CASE("AUTH SCRAM with a wrong proof or an unknown user is a counted failure") {
+  SessionConfig config;
+  config.sasl_mechanisms = {"SCRAM-SHA-256"};
+  config.scram_server_nonce = "serverpart";
+  Harness h(config);
+  h.secrets["user@example.com scram-sha-256"] =
+      sasl::scram_encode(sasl::scram_derive_keys("pencil", "salt-salt-salt16", 4096, sasl::ScramHash::kSha256));
+  for (const char* user : {"user@example.com", "ghost@example.com", "no-at-sign"}) {
+    CAPTURE(user);
+    std::string wire = h.send("AUTH SCRAM-SHA-256 " + sasl::base64_encode(std::string("n,,n=") + user + ",r=abc"));
+    REQUIRE(wire.rfind("+ ", 0) == 0);  // a fake salt for unknown users: no difference visible
+    std::string bogus_proof = sasl::base64_encode(std::string(32, 'x'));
+    CHECK(h.send(sasl::base64_encode("c=biws,r=abcserverpart,p=" + bogus_proof)) ==
+          "-ERR [AUTH] invalid user name or password\r\n");
+  }
+  CHECK(h.rejects.size() == 3);
+  CHECK(h.auths.empty());
+  CHECK(h.session.bad_commands() == 0);
+}
+
+TEST_CASE("the SASL line offers secret-based mechanisms even where plaintext logins are hidden") {
+  SessionConfig config;
+  config.sasl_mechanisms = {"PLAIN", "CRAM-MD5", "NTLM", "SCRAM-SHA-256"};
+  config.plaintext_login_allowed = false;
+  Harness h(config);
+  std::string capa = h.send("CAPA");
+  CHECK(capa.find("SASL CRAM-MD5 NTLM SCRAM-SHA-256\r\n") != std::string::npos);
+  CHECK(h.send("AUTH PLAIN") ==
+        "-ERR [AUTH] plaintext authentication is not allowed on an unencrypted connection; use STLS first\r\n");
+  CHECK(h.send("AUTH NTLM") == "+ \r\n");
+  CHECK(h.send("*") == "-ERR authentication cancelled\r\n");
+}
+
+TEST_CASE("a database error while fetching a secret answers SYS/TEMP and returns to AUTHORIZATION") {
+  SessionConfig config;
+  config.apop_timestamp = "<1.2@host>";
+  Session s(config);
+  Step step = s.on_line("APOP bob@example.com 0123456789abcdef0123456789abcdef");
+  REQUIRE(std::holds_alternative<FetchSecret>(step.effect));
+  CHECK(s.on_secret_error().reply == "-ERR [SYS/TEMP] temporary failure, try again later\r\n");
+  CHECK(s.state() == State::kAuthorization);
 }

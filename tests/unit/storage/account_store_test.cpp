@@ -1,10 +1,15 @@
 // SqliteAccountStore against a real database in a temporary directory.
 #include <doctest/doctest.h>
+
+#include "tests/unit/support/temp_dir.h"
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,23 +26,7 @@ using mailroom::storage::PasswordKind;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/mailroom-accounts-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string data() const { return path_ + "/data"; }
-
- private:
-  std::string path_;
-};
+using mailroom::testing::TempDir;
 
 std::unique_ptr<AccountStore> open_store(const std::string& dir, bool create = true) {
   auto store = open_sqlite_account_store(dir, create);
@@ -69,19 +58,19 @@ constexpr const char* kSecretHash =
 
 TEST_CASE("opening without create fails with a hint to run init") {
   TempDir tmp;
-  auto store = open_sqlite_account_store(tmp.data(), false);
+  auto store = open_sqlite_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kNotFound);
-  CHECK(store.error().message == "no Mailroom data in " + tmp.data() + " (run 'mailctl --data " + tmp.data() + " init')");
-  CHECK_FALSE(fs::exists(tmp.data()));
+  CHECK(store.error().message == "no Mailroom data in " + tmp.sub("data") + " (run 'mailctl --data " + tmp.sub("data") + " init')");
+  CHECK_FALSE(fs::exists(tmp.sub("data")));
 }
 
 TEST_CASE("create makes the data directory and a WAL database") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
-  CHECK(fs::exists(tmp.data() + "/mailroom.db"));
+  auto store = open_store(tmp.sub("data"));
+  CHECK(fs::exists(tmp.sub("data") + "/mailroom.db"));
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((tmp.data() + "/mailroom.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_open((tmp.sub("data") + "/mailroom.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
@@ -96,7 +85,7 @@ TEST_CASE("create makes the data directory and a WAL database") {
 
 TEST_CASE("postoffices are added once, listed, shown and removed") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("Example.TEST").ok());
   REQUIRE(store->add_postoffice("b.test").ok());
 
@@ -131,7 +120,7 @@ TEST_CASE("postoffices are added once, listed, shown and removed") {
 
 TEST_CASE("mailboxes need an existing postoffice and a unique name") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   auto orphan = store->add_mailbox(kAlice, "secret", PasswordKind::kPlaintext, "/srv/mail/a");
   REQUIRE_FALSE(orphan.ok());
   CHECK(orphan.error().code == ErrorCode::kNotFound);
@@ -176,7 +165,7 @@ TEST_CASE("mailboxes need an existing postoffice and a unique name") {
 
 TEST_CASE("verify_password says why a login failed") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("example.test").ok());
   REQUIRE(store->add_postoffice("other.test").ok());
   REQUIRE(store->add_mailbox(kAlice, "secret", PasswordKind::kPlaintext, "/m/alice").ok());
@@ -211,7 +200,7 @@ TEST_CASE("verify_password says why a login failed") {
   REQUIRE(store->set_mailbox_enabled(kAlice, true).ok());
   CHECK(store->verify_password(kAlice, "secret").ok());
 
-  exec_sql(tmp.data(), "UPDATE postoffices SET enabled = 0 WHERE name = 'other.test'");
+  exec_sql(tmp.sub("data"), "UPDATE postoffices SET enabled = 0 WHERE name = 'other.test'");
   CHECK_FALSE(store->get_mailbox(carol)->postoffice_enabled);
   auto po_off = store->verify_password(carol, "secret");
   REQUIRE_FALSE(po_off.ok());
@@ -222,7 +211,7 @@ TEST_CASE("verify_password says why a login failed") {
 
 TEST_CASE("set_password replaces the password and its scheme") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("example.test").ok());
   REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
   CHECK(store->get_mailbox(kAlice)->password_scheme == "sha512-crypt");
@@ -248,7 +237,7 @@ TEST_CASE("set_password replaces the password and its scheme") {
 
 TEST_CASE("list_mailboxes filters by postoffice") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("example.test").ok());
   REQUIRE(store->add_postoffice("other.test").ok());
   REQUIRE(store->add_postoffice("empty.test").ok());
@@ -275,7 +264,7 @@ TEST_CASE("list_mailboxes filters by postoffice") {
 
 TEST_CASE("removing a postoffice with mailboxes needs force") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("example.test").ok());
   REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
   REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob").ok());
@@ -303,7 +292,7 @@ TEST_CASE("removing a postoffice with mailboxes needs force") {
 
 TEST_CASE("services are ensured once and keep only stored settings") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->ensure_service("pop3", "pop3", true).ok());
   REQUIRE(store->ensure_service("pop3", "other", false).ok());  // existing row is kept
   auto svc = store->get_service("pop3");
@@ -350,8 +339,8 @@ TEST_CASE("services are ensured once and keep only stored settings") {
 
 TEST_CASE("data_version changes when another connection commits") {
   TempDir tmp;
-  auto daemon = open_store(tmp.data());
-  auto admin = open_store(tmp.data(), false);
+  auto daemon = open_store(tmp.sub("data"));
+  auto admin = open_store(tmp.sub("data"), false);
   auto v1 = daemon->data_version();
   REQUIRE(v1.ok());
   CHECK(daemon->data_version().value() == *v1);  // stable while nothing happens
@@ -370,13 +359,13 @@ TEST_CASE("data_version changes when another connection commits") {
 TEST_CASE("reopening keeps the data and migrations run only once") {
   TempDir tmp;
   {
-    auto store = open_store(tmp.data());
+    auto store = open_store(tmp.sub("data"));
     REQUIRE(store->add_postoffice("example.test").ok());
     REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
     REQUIRE(store->ensure_service("pop3", "pop3", true).ok());
   }
   for (bool create : {false, true, false}) {
-    auto store = open_store(tmp.data(), create);
+    auto store = open_store(tmp.sub("data"), create);
     CHECK(store->list_postoffices()->size() == 1);
     CHECK(store->get_mailbox(kAlice)->maildir == "/m/alice");
     CHECK(store->verify_password(kAlice, "secret").ok());
@@ -386,30 +375,30 @@ TEST_CASE("reopening keeps the data and migrations run only once") {
 
 TEST_CASE("a database from a newer Mailroom is refused") {
   TempDir tmp;
-  { auto store = open_store(tmp.data()); }
-  exec_sql(tmp.data(), "PRAGMA user_version = 999");
-  auto store = open_sqlite_account_store(tmp.data(), false);
+  { auto store = open_store(tmp.sub("data")); }
+  exec_sql(tmp.sub("data"), "PRAGMA user_version = 999");
+  auto store = open_sqlite_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message.find("newer than this Mailroom build") != std::string::npos);
 }
 
 TEST_CASE("a file that is not a database gives a database error") {
   TempDir tmp;
-  fs::create_directories(tmp.data());
+  fs::create_directories(tmp.sub("data"));
   {
-    FILE* f = fopen((tmp.data() + "/mailroom.db").c_str(), "w");
+    FILE* f = fopen((tmp.sub("data") + "/mailroom.db").c_str(), "w");
     REQUIRE(f != nullptr);
     fputs("this is not sqlite, just some text that is long enough to look like a header.........", f);
     fclose(f);
   }
-  auto store = open_sqlite_account_store(tmp.data(), false);
+  auto store = open_sqlite_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kDatabase);
 }
 
 TEST_CASE("logins from several threads at once all succeed") {
   TempDir tmp;
-  auto store = open_store(tmp.data());
+  auto store = open_store(tmp.sub("data"));
   REQUIRE(store->add_postoffice("example.test").ok());
   REQUIRE(store->add_mailbox(kAlice, "secret", PasswordKind::kPlaintext, "/m/alice").ok());
   REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob").ok());
@@ -429,4 +418,362 @@ TEST_CASE("logins from several threads at once all succeed") {
   for (auto& th : threads) th.join();
   CHECK(good == 24);
   CHECK(bad == 0);
+}
+
+// ---- password-derived secrets (mailbox_secrets) ----
+
+namespace {
+
+using mailroom::storage::StoredSecret;
+
+const StoredSecret kScram{"scram-sha-256", "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy", false};
+const StoredSecret kAlicePlain{"plaintext", "alice-Pa55word", true};
+const StoredSecret kAliceCram{"cram-md5", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", true};
+const StoredSecret kBobPlain{"plaintext", "bob-Pa55word", true};
+
+// Rows of a query as text, read with a separate connection (what an attacker with a copy sees).
+std::vector<std::vector<std::string>> query(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
+  std::vector<std::vector<std::string>> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const unsigned char* t = sqlite3_column_text(stmt, i);
+      row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+std::string stored_value(const std::string& dir, const std::string& mailbox, const std::string& kind) {
+  auto rows = query(dir, "SELECT s.value FROM mailbox_secrets s JOIN mailboxes m ON m.id = s.mailbox_id "
+                         "WHERE m.name = '" + mailbox + "' AND s.kind = '" + kind + "'");
+  REQUIRE(rows.size() == 1);
+  return rows[0][0];
+}
+
+int64_t secret_rows(const std::string& dir) {
+  return std::stoll(query(dir, "SELECT COUNT(*) FROM mailbox_secrets")[0][0]);
+}
+
+std::optional<std::string> secret_of(AccountStore& store, const Address& who, const std::string& kind) {
+  auto got = store.get_secret(who, kind);
+  REQUIRE_MESSAGE(got.ok(), (got.ok() ? "" : got.error().message));
+  return *got;
+}
+
+// An account store over a data dir with alice (scram + plaintext + cram-md5) and bob (plaintext).
+std::unique_ptr<AccountStore> store_with_secrets(const std::string& dir) {
+  auto store = open_store(dir);
+  REQUIRE(store->add_postoffice("example.test").ok());
+  auto alice = store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice", {kScram, kAlicePlain, kAliceCram});
+  REQUIRE_MESSAGE(alice.ok(), (alice.ok() ? "" : alice.error().message));
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob", {kBobPlain}).ok());
+  return store;
+}
+
+}  // namespace
+
+TEST_CASE("secrets round-trip; plaintext equivalents are stored encrypted, SCRAM keys as they are") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+
+  auto info = store->get_mailbox(kAlice);
+  REQUIRE(info.ok());
+  CHECK(info->secret_kinds == std::vector<std::string>{"cram-md5", "plaintext", "scram-sha-256"});
+  CHECK(store->get_mailbox(kBob)->secret_kinds == std::vector<std::string>{"plaintext"});
+  auto listed = store->list_mailboxes(std::nullopt);
+  REQUIRE(listed.ok());
+  CHECK((*listed)[0].secret_kinds.size() == 3);
+  CHECK(store->verify_password(kAlice, "secret")->secret_kinds.size() == 3);
+
+  CHECK(secret_of(*store, kAlice, "plaintext") == kAlicePlain.value);
+  CHECK(secret_of(*store, kAlice, "cram-md5") == kAliceCram.value);
+  CHECK(secret_of(*store, kAlice, "scram-sha-256") == kScram.value);
+  CHECK(secret_of(*store, Address{"BOB", "Example.Test"}, "plaintext") == kBobPlain.value);
+  CHECK_FALSE(secret_of(*store, kAlice, "nt-hash").has_value());
+
+  // What a stolen copy of the database shows.
+  const std::string plain = stored_value(tmp.sub("data"), "alice", "plaintext");
+  CHECK(plain.rfind("enc1:", 0) == 0);
+  CHECK(plain.find("alice-Pa55word") == std::string::npos);
+  const std::string cram = stored_value(tmp.sub("data"), "alice", "cram-md5");
+  CHECK(cram.rfind("enc1:", 0) == 0);
+  CHECK(cram.find("00112233") == std::string::npos);
+  CHECK(stored_value(tmp.sub("data"), "alice", "scram-sha-256") == kScram.value);
+  for (const auto& row : query(tmp.sub("data"), "SELECT value FROM mailbox_secrets")) {
+    CHECK(row[0].find("Pa55word") == std::string::npos);
+  }
+
+  // The key file was created for them, private.
+  struct stat st {};
+  REQUIRE(stat((tmp.sub("data") + "/secrets.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_size == 32);
+
+  // A second store (another process) reads them with the same key file.
+  auto other = open_store(tmp.sub("data"), false);
+  CHECK(secret_of(*other, kAlice, "plaintext") == kAlicePlain.value);
+}
+
+TEST_CASE("no key file is created while no plaintext equivalent is stored") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice", {kScram}).ok());
+  REQUIRE(store->set_password(kAlice, kSecretHash, PasswordKind::kHash, {kScram}).ok());
+  CHECK(secret_of(*store, kAlice, "scram-sha-256") == kScram.value);
+  CHECK_FALSE(fs::exists(tmp.sub("data") + "/secrets.key"));
+  // A non-secret value that looks encrypted is sealed anyway, so "enc1:" always means ours.
+  const StoredSecret odd{"scram-sha-1", "enc1:looks-sealed", false};
+  REQUIRE(store->put_secrets(kAlice, {odd}).ok());
+  CHECK(fs::exists(tmp.sub("data") + "/secrets.key"));
+  CHECK(stored_value(tmp.sub("data"), "alice", "scram-sha-1") != odd.value);
+  CHECK(secret_of(*store, kAlice, "scram-sha-1") == odd.value);
+}
+
+TEST_CASE("set_password replaces every secret; put_secrets adds and replaces only the given ones") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+  const StoredSecret nt{"nt-hash", "8846f7eaee8fb117ad06bdd830b7586c", true};
+  REQUIRE(store->put_secrets(kAlice, {nt, StoredSecret{"plaintext", "changed-pw", true}}).ok());
+  CHECK(store->get_mailbox(kAlice)->secret_kinds ==
+        std::vector<std::string>{"cram-md5", "nt-hash", "plaintext", "scram-sha-256"});
+  CHECK(secret_of(*store, kAlice, "plaintext") == "changed-pw");
+  CHECK(secret_of(*store, kAlice, "nt-hash") == nt.value);
+  CHECK(secret_of(*store, kAlice, "cram-md5") == kAliceCram.value);
+
+  REQUIRE(store->set_password(kAlice, "n3w pass", PasswordKind::kPlaintext, {StoredSecret{"plaintext", "n3w pass", true}}).ok());
+  CHECK(store->get_mailbox(kAlice)->secret_kinds == std::vector<std::string>{"plaintext"});
+  CHECK(secret_of(*store, kAlice, "plaintext") == "n3w pass");
+  CHECK(store->verify_password(kAlice, "n3w pass").ok());
+  REQUIRE(store->set_password(kAlice, kSecretHash, PasswordKind::kHash).ok());
+  CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
+  CHECK(secret_of(*store, kBob, "plaintext") == kBobPlain.value);  // bob untouched
+
+  auto unknown = store->put_secrets(Address{"nobody", "example.test"}, {nt});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kNotFound);
+  CHECK(unknown.error().message == "mailbox 'nobody@example.test' does not exist");
+  CHECK(store->put_secrets(Address{"x", "nowhere.test"}, {}).error().message == "postoffice 'nowhere.test' does not exist");
+}
+
+TEST_CASE("a bad secret is refused and nothing of the call is written") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  auto bad_kind = store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice",
+                                     {kScram, StoredSecret{"Bad Kind", "v", false}});
+  REQUIRE_FALSE(bad_kind.ok());
+  CHECK(bad_kind.error().code == ErrorCode::kInvalidArgument);
+  CHECK(bad_kind.error().message.find("invalid secret kind 'Bad Kind'") != std::string::npos);
+  CHECK_FALSE(store->get_mailbox(kAlice).ok());
+
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice", {kScram}).ok());
+  auto empty = store->set_password(kAlice, "other pw", PasswordKind::kPlaintext, {StoredSecret{"plaintext", "", true}});
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message.find("the plaintext secret is empty") != std::string::npos);
+  CHECK(store->verify_password(kAlice, "secret").ok());  // password unchanged
+  CHECK(store->get_mailbox(kAlice)->secret_kinds == std::vector<std::string>{"scram-sha-256"});
+}
+
+TEST_CASE("get_secret refuses unknown and disabled mailboxes like verify_password") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+  auto unknown = store->get_secret(Address{"nobody", "example.test"}, "plaintext");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kAuthFailed);
+  CHECK(unknown.error().message == "unknown mailbox 'nobody@example.test'");
+  auto malformed = store->get_secret(Address{"bad name!", "example.test"}, "plaintext");
+  REQUIRE_FALSE(malformed.ok());
+  CHECK(malformed.error().code == ErrorCode::kAuthFailed);
+  CHECK(malformed.error().message.find("unknown mailbox (") == 0);
+
+  REQUIRE(store->set_mailbox_enabled(kAlice, false).ok());
+  auto disabled = store->get_secret(kAlice, "plaintext");
+  REQUIRE_FALSE(disabled.ok());
+  CHECK(disabled.error().code == ErrorCode::kAuthFailed);
+  CHECK(disabled.error().message == "mailbox disabled: 'alice@example.test'");
+  REQUIRE(store->set_mailbox_enabled(kAlice, true).ok());
+
+  exec_sql(tmp.sub("data"), "UPDATE postoffices SET enabled = 0 WHERE name = 'example.test'");
+  auto po_off = store->get_secret(kBob, "plaintext");
+  REQUIRE_FALSE(po_off.ok());
+  CHECK(po_off.error().code == ErrorCode::kAuthFailed);
+  CHECK(po_off.error().message == "postoffice disabled: 'example.test'");
+}
+
+TEST_CASE("an altered or swapped encrypted secret fails to decrypt, cleanly") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+  const std::string alice_plain = stored_value(tmp.sub("data"), "alice", "plaintext");
+  const std::string bob_plain = stored_value(tmp.sub("data"), "bob", "plaintext");
+  const std::string alice_cram = stored_value(tmp.sub("data"), "alice", "cram-md5");
+
+  auto expect_undecryptable = [&](const Address& who, const std::string& kind) {
+    auto got = store->get_secret(who, kind);
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().code == ErrorCode::kInternal);
+    CHECK(got.error().message.find("cannot decrypt the " + kind + " secret of '" + who.str() + "'") == 0);
+    CHECK(got.error().message.find("Pa55word") == std::string::npos);
+  };
+
+  SUBCASE("one flipped character") {
+    std::string flipped = alice_plain;
+    flipped[20] = flipped[20] == 'A' ? 'B' : 'A';
+    exec_sql(tmp.sub("data"), "UPDATE mailbox_secrets SET value = '" + flipped + "' WHERE value = '" + alice_plain + "'");
+    expect_undecryptable(kAlice, "plaintext");
+    CHECK(secret_of(*store, kBob, "plaintext") == kBobPlain.value);
+  }
+  SUBCASE("two mailboxes' values swapped") {
+    exec_sql(tmp.sub("data"), "UPDATE mailbox_secrets SET value = CASE value WHEN '" + alice_plain + "' THEN '" +
+                             bob_plain + "' ELSE '" + alice_plain + "' END WHERE kind = 'plaintext'");
+    CHECK(stored_value(tmp.sub("data"), "alice", "plaintext") == bob_plain);
+    expect_undecryptable(kAlice, "plaintext");
+    expect_undecryptable(kBob, "plaintext");
+  }
+  SUBCASE("one mailbox's values moved between kinds") {
+    exec_sql(tmp.sub("data"), "UPDATE mailbox_secrets SET value = '" + alice_cram + "' WHERE value = '" + alice_plain + "'");
+    expect_undecryptable(kAlice, "plaintext");
+    CHECK(secret_of(*store, kAlice, "cram-md5") == kAliceCram.value);
+  }
+  SUBCASE("not base64") {
+    exec_sql(tmp.sub("data"), "UPDATE mailbox_secrets SET value = 'enc1:***' WHERE value = '" + alice_plain + "'");
+    expect_undecryptable(kAlice, "plaintext");
+  }
+  // Setting the password again repairs it.
+  REQUIRE(store->set_password(kAlice, kSecretHash, PasswordKind::kHash, {kAlicePlain}).ok());
+  CHECK(secret_of(*store, kAlice, "plaintext") == kAlicePlain.value);
+}
+
+TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unreadable with a clear error") {
+  TempDir tmp;
+  { auto store = store_with_secrets(tmp.sub("data")); }
+  const std::string key = tmp.sub("data") + "/secrets.key";
+
+  SUBCASE("missing") {
+    fs::remove(key);
+    auto store = open_store(tmp.sub("data"), false);
+    auto got = store->get_secret(kAlice, "plaintext");
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().code == ErrorCode::kInternal);
+    CHECK(got.error().message.find("the secrets key " + key + " does not exist") != std::string::npos);
+    CHECK(got.error().message.find("restore the key file from backup") != std::string::npos);
+    CHECK_FALSE(fs::exists(key));  // reading never creates a key
+    CHECK(secret_of(*store, kAlice, "scram-sha-256") == kScram.value);  // not encrypted: still fine
+  }
+  SUBCASE("another key") {
+    fs::remove(key);
+    {
+      std::ofstream out(key, std::ios::binary);
+      out << std::string(32, 'x');
+    }
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+    auto store = open_store(tmp.sub("data"), false);
+    auto got = store->get_secret(kBob, "plaintext");
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().code == ErrorCode::kInternal);
+    CHECK(got.error().message.find("does not authenticate") != std::string::npos);
+  }
+  SUBCASE("readable by others") {
+    fs::permissions(key, fs::perms::others_read, fs::perm_options::add);
+    auto store = open_store(tmp.sub("data"), false);
+    auto got = store->get_secret(kBob, "plaintext");
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().message.find("run 'chmod 600 " + key + "'") != std::string::npos);
+    auto put = store->put_secrets(kBob, {kBobPlain});
+    REQUIRE_FALSE(put.ok());
+    CHECK(put.error().message.find("cannot store the secrets of 'bob@example.test'") == 0);
+  }
+  SUBCASE("truncated") {
+    fs::resize_file(key, 16);
+    auto store = open_store(tmp.sub("data"), false);
+    auto got = store->get_secret(kBob, "plaintext");
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().message.find("has 16 bytes, not 32") != std::string::npos);
+    // Adding a mailbox with a plaintext equivalent fails whole: no record without its secrets.
+    auto add = store->add_mailbox(Address{"carol", "example.test"}, kSecretHash, PasswordKind::kHash, "/m/carol",
+                                  {kScram, kAlicePlain});
+    REQUIRE_FALSE(add.ok());
+    CHECK_FALSE(store->get_mailbox(Address{"carol", "example.test"}).ok());
+  }
+}
+
+TEST_CASE("two stores creating the key on a fresh data dir at once agree on it") {
+  for (int round = 0; round < 3; ++round) {
+    TempDir tmp;
+    { auto setup = open_store(tmp.sub("data")); REQUIRE(setup->add_postoffice("example.test").ok()); }
+    auto first = open_store(tmp.sub("data"), false);
+    auto second = open_store(tmp.sub("data"), false);
+    std::string err1, err2;
+    std::thread t1([&] {
+      auto r = first->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice", {kAlicePlain});
+      if (!r) err1 = r.error().message;
+    });
+    std::thread t2([&] {
+      auto r = second->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob", {kBobPlain});
+      if (!r) err2 = r.error().message;
+    });
+    t1.join();
+    t2.join();
+    REQUIRE_MESSAGE(err1.empty(), err1);
+    REQUIRE_MESSAGE(err2.empty(), err2);
+    auto third = open_store(tmp.sub("data"), false);
+    CHECK(secret_of(*third, kAlice, "plaintext") == kAlicePlain.value);
+    CHECK(secret_of(*third, kBob, "plaintext") == kBobPlain.value);
+    CHECK(secret_of(*first, kBob, "plaintext") == kBobPlain.value);
+    CHECK(secret_of(*second, kAlice, "plaintext") == kAlicePlain.value);
+  }
+}
+
+TEST_CASE("removing a mailbox or its postoffice removes its secrets") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+  CHECK(secret_rows(tmp.sub("data")) == 4);
+  REQUIRE(store->remove_mailbox(kAlice).ok());
+  CHECK(secret_rows(tmp.sub("data")) == 1);
+  // A new mailbox of the same name starts without the old secrets.
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
+  CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
+  CHECK_FALSE(secret_of(*store, kAlice, "plaintext").has_value());
+  REQUIRE(store->remove_postoffice("example.test", true).ok());
+  CHECK(secret_rows(tmp.sub("data")) == 0);
+}
+
+TEST_CASE("purge_secrets deletes the given kinds from every mailbox and counts them") {
+  TempDir tmp;
+  auto store = store_with_secrets(tmp.sub("data"));
+  auto none = store->purge_secrets({});
+  REQUIRE(none.ok());
+  CHECK(*none == 0);
+  auto purged = store->purge_secrets({"plaintext", "nt-hash", "plaintext"});
+  REQUIRE(purged.ok());
+  CHECK(*purged == 2);
+  CHECK(store->get_mailbox(kAlice)->secret_kinds == std::vector<std::string>{"cram-md5", "scram-sha-256"});
+  CHECK(store->get_mailbox(kBob)->secret_kinds.empty());
+  CHECK_FALSE(secret_of(*store, kBob, "plaintext").has_value());
+  CHECK(store->purge_secrets({"plaintext"}).value() == 0);
+  CHECK(store->purge_secrets({"cram-md5"}).value() == 1);
+  CHECK(secret_rows(tmp.sub("data")) == 1);
+}
+
+TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes") {
+  TempDir tmp;
+  {
+    auto store = open_store(tmp.sub("data"));
+    REQUIRE(store->add_postoffice("example.test").ok());
+    REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
+  }
+  exec_sql(tmp.sub("data"), "DROP TABLE mailbox_secrets; PRAGMA user_version = 2");
+  auto store = open_store(tmp.sub("data"), false);
+  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == "3");
+  CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
+  REQUIRE(store->put_secrets(kAlice, {kScram}).ok());
+  CHECK(store->verify_password(kAlice, "secret")->secret_kinds == std::vector<std::string>{"scram-sha-256"});
 }

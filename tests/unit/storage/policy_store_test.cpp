@@ -1,6 +1,8 @@
 // SqlitePolicyStore against a real database in a temporary directory: rules, blocks, hit
 // counters and the generation the daemon polls.
 #include <doctest/doctest.h>
+
+#include "tests/unit/support/temp_dir.h"
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -24,22 +26,7 @@ using mailroom::storage::RuleHits;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/mailroom-policy-XXXXXX";
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string data() const { return path_ + "/data"; }
-
- private:
-  std::string path_;
-};
+using mailroom::testing::TempDir;
 
 // A data dir as `mailctl init` leaves it: the database with the given services.
 struct Fixture {
@@ -47,10 +34,10 @@ struct Fixture {
   std::unique_ptr<PolicyStore> store;
 
   explicit Fixture(std::vector<std::string> services = {"pop3"}) {
-    auto accounts = open_sqlite_account_store(tmp.data(), /*create=*/true);
+    auto accounts = open_sqlite_account_store(tmp.sub("data"), /*create=*/true);
     REQUIRE_MESSAGE(accounts.ok(), (accounts.ok() ? "" : accounts.error().message));
     for (const auto& name : services) REQUIRE((*accounts)->ensure_service(name, "pop3", true).ok());
-    auto policy = open_sqlite_policy_store(tmp.data());
+    auto policy = open_sqlite_policy_store(tmp.sub("data"));
     REQUIRE_MESSAGE(policy.ok(), (policy.ok() ? "" : policy.error().message));
     store = std::move(policy).value();
   }
@@ -116,11 +103,11 @@ std::string error_of(const R& result) {
 
 TEST_CASE("the policy store needs an initialised data directory") {
   TempDir tmp;
-  auto store = open_sqlite_policy_store(tmp.data());
+  auto store = open_sqlite_policy_store(tmp.sub("data"));
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kNotFound);
-  CHECK(store.error().message == "no Mailroom data in " + tmp.data() + " (run 'mailctl --data " + tmp.data() + " init')");
-  CHECK_FALSE(fs::exists(tmp.data()));
+  CHECK(store.error().message == "no Mailroom data in " + tmp.sub("data") + " (run 'mailctl --data " + tmp.sub("data") + " init')");
+  CHECK_FALSE(fs::exists(tmp.sub("data")));
 }
 
 TEST_CASE("a fresh database starts at generation 0 and reopening keeps it") {
@@ -129,7 +116,7 @@ TEST_CASE("a fresh database starts at generation 0 and reopening keeps it") {
   REQUIRE(f.store->add_access_rule("pop3", "deny", "10.0.0.0/8", "").ok());
   CHECK(f.generation() == 1);
   f.store.reset();
-  auto again = open_sqlite_policy_store(f.tmp.data());
+  auto again = open_sqlite_policy_store(f.tmp.sub("data"));
   REQUIRE(again.ok());
   CHECK(*(*again)->generation() == 1);
   auto listed = (*again)->list_access_rules("pop3", std::nullopt);
@@ -444,7 +431,7 @@ TEST_CASE("the generation moves exactly when mailctl changed rules or blocks") {
 
 TEST_CASE("a change from another connection is seen through the generation") {
   Fixture f;
-  auto second = open_sqlite_policy_store(f.tmp.data());
+  auto second = open_sqlite_policy_store(f.tmp.sub("data"));
   REQUIRE(second.ok());
   CHECK(*(*second)->generation() == 0);
   REQUIRE(f.store->add_access_rule("pop3", "deny", "10.0.0.1", "").ok());
@@ -457,11 +444,11 @@ TEST_CASE("removing a service removes its rules and blocks") {
   REQUIRE(f.store->put_block(block("10.0.0.1", kNow, std::nullopt, false, "other"), true).ok());
   REQUIRE(f.store->add_access_rule("pop3", "deny", "10.0.0.1", "").ok());
   // No store method removes a service yet; the schema's ON DELETE CASCADE is what is pinned here.
-  exec_sql(f.tmp.data(), "DELETE FROM services WHERE name = 'other'");
+  exec_sql(f.tmp.sub("data"), "DELETE FROM services WHERE name = 'other'");
   auto gone = f.store->list_access_rules("other", std::nullopt);
   REQUIRE_FALSE(gone.ok());
   CHECK(gone.error().code == ErrorCode::kNotFound);
-  exec_sql(f.tmp.data(), "INSERT INTO services (name, module, enabled) VALUES ('other', 'pop3', 1)");
+  exec_sql(f.tmp.sub("data"), "INSERT INTO services (name, module, enabled) VALUES ('other', 'pop3', 1)");
   auto rules = f.store->list_access_rules("other", std::nullopt);
   REQUIRE(rules.ok());
   CHECK(rules->empty());

@@ -1,0 +1,83 @@
+// Secret kinds of the POP3 mechanisms: names, which settings need them, derivation.
+#include "modules/pop3/secrets.h"
+
+#include "modules/pop3/pop3_settings.h"
+#include "modules/pop3/sasl/cram_md5.h"
+#include "modules/pop3/sasl/crypto.h"
+#include "modules/pop3/sasl/ntlm.h"
+#include "modules/pop3/sasl/scram.h"
+
+namespace mailroom::pop3 {
+
+std::string_view secret_kind_name(sasl::SecretKind kind) {
+  switch (kind) {
+    case sasl::SecretKind::kPlaintextPassword: return kSecretPlaintext;
+    case sasl::SecretKind::kCramMd5Contexts: return kSecretCramMd5;
+    case sasl::SecretKind::kScramSha1: return kSecretScramSha1;
+    case sasl::SecretKind::kScramSha256: return kSecretScramSha256;
+    case sasl::SecretKind::kNtHash: return kSecretNtHash;
+  }
+  return kSecretPlaintext;
+}
+
+std::optional<sasl::SecretKind> secret_kind_from_name(std::string_view name) {
+  for (auto kind : {sasl::SecretKind::kPlaintextPassword, sasl::SecretKind::kCramMd5Contexts,
+                    sasl::SecretKind::kScramSha1, sasl::SecretKind::kScramSha256, sasl::SecretKind::kNtHash}) {
+    if (secret_kind_name(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+bool is_plaintext_equivalent(std::string_view kind_name) {
+  return kind_name == kSecretCramMd5 || kind_name == kSecretNtHash || kind_name == kSecretPlaintext;
+}
+
+std::set<std::string> wanted_secret_kinds(const config::ServiceSettings& settings) {
+  std::set<std::string> kinds{std::string(kSecretScramSha256), std::string(kSecretScramSha1)};
+  for (const auto& m : split_mechanisms(settings.get_string("auth_mechanisms"))) {
+    if (m == "CRAM-MD5") kinds.insert(std::string(kSecretCramMd5));
+    if (m == "NTLM") kinds.insert(std::string(kSecretNtHash));
+  }
+  if (settings.get_bool("apop")) kinds.insert(std::string(kSecretPlaintext));
+  return kinds;
+}
+
+std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds) {
+  std::vector<storage::StoredSecret> out;
+  for (const auto& kind : kinds) {
+    storage::StoredSecret s{kind, {}, is_plaintext_equivalent(kind)};
+    if (kind == kSecretScramSha256) {
+      s.value = sasl::scram_encode(sasl::scram_make_keys(password, sasl::ScramHash::kSha256));
+    } else if (kind == kSecretScramSha1) {
+      s.value = sasl::scram_encode(sasl::scram_make_keys(password, sasl::ScramHash::kSha1));
+    } else if (kind == kSecretCramMd5) {
+      s.value = sasl::cram_md5_contexts(password);
+    } else if (kind == kSecretNtHash) {
+      s.value = sasl::ntlm_nt_hash(password);
+    } else if (kind == kSecretPlaintext) {
+      s.value = std::string(password);
+    } else {
+      continue;  // a kind this build does not know
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds) {
+  std::vector<std::string> out;
+  auto has = [&kinds](std::string_view k) {
+    for (const auto& x : kinds) {
+      if (x == k) return true;
+    }
+    return false;
+  };
+  if (has(kSecretPlaintext)) out.push_back("APOP");
+  if (has(kSecretCramMd5) || has(kSecretPlaintext)) out.push_back("CRAM-MD5");
+  if (has(kSecretNtHash) || has(kSecretPlaintext)) out.push_back("NTLM");
+  if (has(kSecretScramSha1)) out.push_back("SCRAM-SHA-1");
+  if (has(kSecretScramSha256)) out.push_back("SCRAM-SHA-256");
+  return out;
+}
+
+}  // namespace mailroom::pop3
