@@ -93,6 +93,18 @@ Status run_show(const Context& ctx, const std::string& raw) {
   return {};
 }
 
+Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  if (Status s = (*store)->set_postoffice_enabled(name, enabled); !s) return s;
+  auto info = (*store)->get_postoffice(name);
+  if (!info) return info.error();
+  ctx.done(std::string(enabled ? "enabled" : "disabled") + " postoffice " + info->name +
+               (enabled ? "" : " (logins to its " + std::to_string(info->mailbox_count) + " mailboxes are refused; mail is kept)"),
+           {{"postoffice", info->name}, {"enabled", enabled}});
+  return {};
+}
+
 }  // namespace
 
 void add_postoffice_commands(CLI::App& app, Context& ctx) {
@@ -116,6 +128,15 @@ void add_postoffice_commands(CLI::App& app, Context& ctx) {
 
   CLI::App* list = group->add_subcommand("list", "List postoffices");
   list->callback([&ctx] { ctx.action = [&ctx] { return run_list(ctx); }; });
+
+  for (bool enabled : {true, false}) {
+    auto name = std::make_shared<std::string>();
+    CLI::App* cmd = group->add_subcommand(
+        enabled ? "enable" : "disable",
+        enabled ? "Allow logins to a postoffice's mailboxes" : "Refuse logins to every mailbox of a postoffice (mail is kept)");
+    cmd->add_option("NAME", *name, "Postoffice name")->required();
+    cmd->callback([&ctx, name, enabled] { ctx.action = [&ctx, name, enabled] { return run_enable(ctx, *name, enabled); }; });
+  }
 
   auto show_name = std::make_shared<std::string>();
   CLI::App* show = group->add_subcommand("show", "Show one postoffice");

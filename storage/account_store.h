@@ -67,6 +67,8 @@ class AccountStore {
   virtual Status remove_postoffice(const std::string& name, bool force) = 0;
   virtual Result<std::vector<PostofficeInfo>> list_postoffices() = 0;
   virtual Result<PostofficeInfo> get_postoffice(const std::string& name) = 0;
+  // A disabled postoffice refuses every login to its mailboxes (their mail is kept).
+  virtual Status set_postoffice_enabled(const std::string& name, bool enabled) = 0;
 
   // Creates the record; `maildir` is the absolute path to use. Errors: unknown postoffice
   // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument).

@@ -171,6 +171,17 @@ class SqliteAccountStore final : public AccountStore {
     return std::move(list->front());
   }
 
+  Status set_postoffice_enabled(const std::string& name, bool enabled) override {
+    auto norm = normalize_postoffice_name(name);
+    if (!norm) return norm.error();
+    std::lock_guard lock(mu_);
+    auto stmt = db_.prepare("UPDATE postoffices SET enabled = ?1 WHERE name = ?2");
+    if (!stmt) return stmt.error();
+    if (auto st = stmt->bind(1, enabled).bind(2, *norm).run(); !st) return st;
+    if (db_.changes() == 0) return no_postoffice(*norm);
+    return {};
+  }
+
   Result<MailboxInfo> add_mailbox(const Address& address, const std::string& password, PasswordKind kind,
                                   const std::string& maildir, const std::vector<StoredSecret>& secrets) override {
     auto addr = normalize(address);

@@ -150,11 +150,18 @@ class AuthTest(ServerTestCase):
         self.assertTrue(p.apop(BOB, BOB_PW).startswith(b"+OK"))
 
     def test_disabled_mailbox_is_refused_by_every_mechanism(self):
-        self.server.mailctl("mailbox", "disable", ALICE)
-        time.sleep(1.5)  # no daemon cache: the next lookup sees it
+        self.server.mailctl("mailbox", "disable", ALICE)  # no daemon cache: the next login sees it
         for mech in ("PLAIN", "CRAM-MD5", "NTLM", "+APOP"):
             with self.subTest(mech=mech):
                 self.assertEqual(self.curl(mech).returncode, 67)
+
+    def test_disabled_postoffice_is_refused_by_every_mechanism(self):
+        self.server.mailctl("postoffice", "disable", "example.test")
+        for mech in ("LOGIN", "CRAM-MD5", "NTLM", "+APOP"):
+            with self.subTest(mech=mech):
+                self.assertEqual(self.curl(mech).returncode, 67)
+        self.server.mailctl("postoffice", "enable", "example.test")
+        self.assertEqual(self.curl("CRAM-MD5").returncode, 0)
 
     # -- anti-hammering ---------------------------------------------------------------------------
 
