@@ -118,6 +118,42 @@ class NetworkPolicyTest(ServerTestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn(b"not running", proc.stderr)
 
+    # -- IPv6 -----------------------------------------------------------------------------------
+
+    def _v6_first_bytes(self, port):
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.settimeout(5)
+        sock.connect(("::1", port))
+        conn = RawConnection(port, timeout=5, sock=sock)
+        try:
+            return conn.readline()
+        except (EOFError, ConnectionResetError):
+            return b""
+        finally:
+            conn.close()
+
+    def test_ipv6_bind_rule_and_prefix_block(self):
+        try:
+            probe = socket.socket(socket.AF_INET6)
+            probe.bind(("::1", 0))
+            probe.close()
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        v6 = free_port()
+        self.server.set("binds", "127.0.0.1 %d, [::1]:%d" % (self.server.port, v6))
+        self.wait_until(lambda: self._v6_first_bytes(v6).startswith(b"+OK"), what="greeting over ::1")
+        self.server.mailctl("access", "add", "pop3", "deny", "::1")
+        self.wait_until(lambda: self._v6_first_bytes(v6) == b"", what="::1 refused")
+        self.assertTrue(first_bytes("127.0.0.1", self.server.port).startswith(b"+OK"))
+        self.server.mailctl("access", "remove", "pop3", "deny", "::1")
+        self.wait_until(lambda: self._v6_first_bytes(v6).startswith(b"+OK"), what="::1 admitted again")
+        # An IPv6 client is blocked with its whole /64 (ipv6_failure_prefix).
+        self.server.mailctl("block", "add", "::1")
+        self.wait_until(lambda: self._v6_first_bytes(v6) == b"", what="::1 blocked")
+        self.assertEqual([b["network"] for b in self.blocks()], ["::/64"])
+        self.server.mailctl("block", "remove", "::1")
+        self.wait_until(lambda: self._v6_first_bytes(v6).startswith(b"+OK"), what="::1 unblocked")
+
     # -- IP lists -------------------------------------------------------------------------------
 
     def test_deny_list_closes_before_the_banner_and_counts(self):
