@@ -224,6 +224,18 @@ class NetworkPolicyTest(ServerTestCase):
         conn, reply = self.login_from("127.0.0.9", ALICE_PW)
         self.assertTrue(reply.startswith(b"+OK"), reply)
 
+    def test_the_safe_list_does_not_protect_from_anti_hammering(self):
+        self.server.mailctl("access", "add", "pop3", "safe", "127.0.0.21")
+        self.server.set("max_login_failures", 2)
+        time.sleep(2)
+        for _ in range(2):
+            _, reply = self.login_from("127.0.0.21", "wrong")
+            self.assertTrue(reply.startswith(b"-ERR [AUTH]"), reply)
+        self.assertEqual(first_bytes("127.0.0.21", self.server.port), b"")
+        # mailctl sees the block once the daemon has stored it (a worker job, milliseconds).
+        self.wait_until(lambda: (lambda e: (e["decision"], e["reason"]) == ("deny", "blocked"))(
+            self.mailctl_json("access", "explain", "pop3", "127.0.0.21")), what="explain: blocked")
+
     def test_blocks_survive_a_restart_but_auto_deny_lasts_until_restart(self):
         self.server.set("max_login_failures", 2)
         time.sleep(2)
