@@ -20,6 +20,7 @@ namespace {
 constexpr uint64_t kPollIntervalMs = 1000;
 constexpr uint64_t kFlushEveryTicks = 5;   // hit counters reach the database within ~5 s
 constexpr uint64_t kStatusEveryTicks = 5;  // status file rewritten at least this often
+constexpr uint64_t kRetryBindsEveryTicks = 30;  // failed binds are tried again every ~30 s
 constexpr const char* kStatusFile = "run/status.json";
 
 // Stored times are unix seconds; the policy runs on the steady clock. One pair of readings
@@ -183,7 +184,10 @@ void Daemon::poll() {
   if (poll_in_flight_ || stopping_) return;
   poll_in_flight_ = true;
   ++ticks_;
-  for (auto& [name, service] : services_) service->expire();
+  for (auto& [name, service] : services_) {
+    service->expire();
+    if (ticks_ % kRetryBindsEveryTicks == 0 && service->has_failed_binds()) service->retry_failed_binds();
+  }
   if (ticks_ % kFlushEveryTicks == 0) flush_hits();
   write_status();
   struct Probe {

@@ -115,22 +115,7 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   std::set<ListenKey> wanted_set(wanted.begin(), wanted.end());
   // Open new binds first, so a changed port never leaves the service unreachable.
   for (const auto& key : wanted) {
-    if (listeners_.count(key)) continue;
-    std::weak_ptr<int> alive = alive_;
-    bool is_tls = key.first;
-    auto listener = std::make_unique<Listener>(loop_, key.second, [this, alive, is_tls](UvHandle<uv_tcp_t> socket) {
-      if (!alive.expired()) on_accept(std::move(socket), is_tls);
-    });
-    auto status = listener->open();
-    const char* kind = is_tls ? "tls" : "plain";
-    if (status) {
-      log::info("service.listen", {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}});
-      listeners_.emplace(key, std::move(listener));
-    } else {
-      log::error("service.bind_failed",
-                 {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}, {"error", status.error().message}});
-      bind_errors_[key] = status.error().message;
-    }
+    if (!listeners_.count(key)) open_listener(key);
   }
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     if (!wanted_set.count(it->first)) {
@@ -143,6 +128,35 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   }
   ConnectionLimits l = limits();
   for (auto& [id, client] : connections_) client.connection->set_limits(l);
+}
+
+bool Service::open_listener(const ListenKey& key) {
+  std::weak_ptr<int> alive = alive_;
+  bool is_tls = key.first;
+  auto listener = std::make_unique<Listener>(loop_, key.second, [this, alive, is_tls](UvHandle<uv_tcp_t> socket) {
+    if (!alive.expired()) on_accept(std::move(socket), is_tls);
+  });
+  auto status = listener->open();
+  const char* kind = is_tls ? "tls" : "plain";
+  if (!status) {
+    log::error("service.bind_failed",
+               {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}, {"error", status.error().message}});
+    bind_errors_[key] = status.error().message;
+    return false;
+  }
+  log::info("service.listen", {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}});
+  listeners_.emplace(key, std::move(listener));
+  bind_errors_.erase(key);
+  return true;
+}
+
+void Service::retry_failed_binds() {
+  if (!enabled_) return;
+  std::vector<ListenKey> failed;
+  for (const auto& [key, error] : bind_errors_) {
+    if (key.second.is_numeric()) failed.push_back(key);  // host names are retried by a reload
+  }
+  for (const auto& key : failed) open_listener(key);
 }
 
 void Service::set_policy(PolicyData data) {

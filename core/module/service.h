@@ -79,6 +79,10 @@ class Service : private ClientPolicy {
   void set_policy(PolicyData data);
   void set_block_listener(BlockListener listener) { block_listener_ = std::move(listener); }
   void block_saved(const ipfilter::Block& block);
+  // Tries again to open the listeners that failed (an address that was not up yet, a port
+  // another program held); call now and then.
+  void retry_failed_binds();
+  bool has_failed_binds() const { return !bind_errors_.empty(); }
   // Drops expired blocks and failure records (call now and then).
   void expire();
   // Closes every listener and connection (shutdown).
@@ -98,6 +102,7 @@ class Service : private ClientPolicy {
   };
 
   void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
+  bool open_listener(const ListenKey& key);
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
   void on_closed(ConnectionId id);
   ConnectionLimits limits() const;

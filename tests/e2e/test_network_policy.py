@@ -107,6 +107,25 @@ class NetworkPolicyTest(ServerTestCase):
         self.assertIn("192.0.2.1:%d" % good, text)
         self.assertIn("bind_failed", self.server.log_tail(200))
 
+    def test_a_failed_bind_is_retried_until_it_works(self):
+        port = free_port()
+        holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.2", port))
+        holder.listen()
+        try:
+            self.server.set("binds", "127.0.0.1 %d, 127.0.0.2 %d" % (self.server.port, port))
+
+            def failed():
+                s = self.mailctl_json("service", "status")
+                return [l["bind"] for l in s["services"]["pop3"]["listeners"] if not l["listening"]]
+            self.assertEqual(self.wait_until(failed, what="the busy port reported"), ["127.0.0.2:%d" % port])
+        finally:
+            holder.close()
+        # The daemon tries failed binds again every ~30 s.
+        self.wait_until(lambda: first_bytes("127.0.0.1", port, "127.0.0.2").startswith(b"+OK"), timeout=45,
+                        interval=1, what="the freed port served")
+
     def test_host_name_binds_are_resolved(self):
         port = free_port()
         self.server.set("binds", "localhost %d" % port)
