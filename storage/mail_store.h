@@ -24,7 +24,9 @@ struct MessageInfo {
 class MessageReader {
  public:
   virtual ~MessageReader() = default;
-  // Appends up to `max` wire bytes to `out`; returns the number appended, 0 at the end.
+  // Appends up to `max` wire bytes to `out`; returns the number appended, 0 at the end. Fewer
+  // than `max` only when the message ended: a caller may stop after a short read (saving one
+  // more call, e.g. one worker round trip per RETR, just to learn of the end).
   virtual Result<std::size_t> read(std::string& out, std::size_t max) = 0;
 };
 

@@ -1,9 +1,10 @@
-// Connection: socket I/O, line assembly, write queue and idle timer for one client.
+// Connection: socket I/O, line assembly, batched write queue and idle timer for one client.
 #include "core/net/connection.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -16,6 +17,9 @@ namespace {
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 std::array<char, kReadBufferSize> g_read_buffer;
 bool g_read_buffer_busy = false;
+// Output pieces up to this size are joined into the previous pending buffer (a copy of a few
+// bytes beats one iovec and one deque node per reply).
+constexpr std::size_t kCoalesceLimit = 16 * 1024;
 }  // namespace
 
 std::string address_to_string(const sockaddr_storage& addr, int* port) {
@@ -56,6 +60,9 @@ Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHand
     local_ip_ = address_to_string(addr, &local_port_);
   }
   uv_tcp_nodelay(socket_.get(), 1);
+  uv_idle_init(loop_.raw(), flush_idle_.get());
+  flush_idle_.mark_initialized();
+  flush_idle_.get()->data = this;
 }
 
 // A write in flight owns its buffers; closing the socket cancels it and its callback frees it.
@@ -69,6 +76,7 @@ struct Connection::WriteRequest {
 Connection::~Connection() {
   if (inflight_ != nullptr) inflight_->owner = nullptr;
   idle_timer_.close();
+  flush_idle_.reset();
   if (graceful_ && socket_) discard_unread_input();
   socket_.reset();
 }
@@ -102,7 +110,7 @@ void Connection::arm_idle_timer() {
   idle_timer_.start(limits_.idle_timeout_ms, 0, [this] {
     if (finished_) return;
     if (closing_) {  // still flushing after close(): the client stopped reading
-      abort();
+      drop_now();
       return;
     }
     log::info("net.idle_timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}});
@@ -138,7 +146,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   } else if (nread < 0) {
     log::debug("net.read_error", {{"cid", std::to_string(self->id_)}, {"error", uv_strerror(static_cast<int>(nread))}});
     self->peer_eof_ = true;
-    self->abort();
+    self->drop_now();
   }
 }
 
@@ -182,7 +190,8 @@ void Connection::on_tls_error(const Error& error, std::string alert) {
   closing_ = true;  // nothing more is read or encrypted; the alert is flushed, then closed
   close_after_flush_ = true;
   update_reading();
-  if (!write_inflight_ && pending_.empty()) finish_close();
+  send_pending();
+  finish_if_flushed();
 }
 
 void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
@@ -256,12 +265,14 @@ void Connection::update_reading() {
 
 void Connection::pause_input() {
   paused_ = true;
+  cancel_flush();  // the reply written just before belongs with what the command writes next
   update_reading();
 }
 
 void Connection::resume_input() {
   if (!paused_) return;
   paused_ = false;
+  if (!pending_.empty() && !write_inflight_) schedule_flush();
   if (resume_posted_) return;
   resume_posted_ = true;
   std::weak_ptr<int> alive = alive_;
@@ -292,23 +303,94 @@ void Connection::write(std::string data) {
 void Connection::write_raw(std::string data) {
   if (finished_ || data.empty()) return;
   queued_bytes_ += data.size();
-  if (!write_inflight_ && pending_.empty()) {
-    // Fast path: most replies fit the socket buffer and need no queue at all.
-    uv_buf_t buf = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
-    int n = uv_try_write(socket_.stream(), &buf, 1);
-    if (n > 0) {
-      queued_bytes_ -= static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) == data.size()) return;
-      data.erase(0, static_cast<std::size_t>(n));
-    } else if (n != UV_EAGAIN && n < 0) {
-      queued_bytes_ -= data.size();
-      abort();
-      return;
-    }
+  pending_bytes_ += data.size();
+  if (!pending_.empty() && pending_.back().size() + data.size() <= kCoalesceLimit) {
+    pending_.back().append(data);
+  } else {
+    pending_.push_back(std::move(data));
   }
-  pending_.push_back(std::move(data));
+  if (write_inflight_) {  // on_write() sends the rest
+    if (queued_bytes_ >= limits_.output_high_water) above_high_water_ = true;
+    return;
+  }
+  // Replies produced by the same iteration (pipelined commands, a TLS handshake flight followed
+  // by a greeting) leave together at the loop's next idle phase; while input is paused (a command
+  // still running, e.g. RETR's "+OK" before its body) they wait for resume_input() or close().
+  // A lot of output goes now: it gains nothing from waiting and the session is about to check
+  // over_high_water().
+  if (pending_bytes_ < std::min(kBatchLimit, limits_.output_high_water)) {
+    if (!paused_) schedule_flush();
+    return;
+  }
+  send_pending();
   if (queued_bytes_ >= limits_.output_high_water) above_high_water_ = true;
-  flush();
+}
+
+void Connection::schedule_flush() {
+  if (flush_scheduled_ || !flush_idle_) return;
+  // An active idle handle also keeps the loop from blocking in poll before it runs.
+  uv_idle_start(flush_idle_.get(), &Connection::on_flush_idle);
+  flush_scheduled_ = true;
+}
+
+void Connection::cancel_flush() {
+  if (!flush_scheduled_) return;
+  flush_scheduled_ = false;
+  if (flush_idle_) uv_idle_stop(flush_idle_.get());
+}
+
+void Connection::on_flush_idle(uv_idle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self == nullptr) {
+    uv_idle_stop(handle);
+    return;
+  }
+  self->send_pending();
+  self->finish_if_flushed();
+}
+
+// Points `bufs` at the first queued pieces (as many as fit); returns how many.
+unsigned Connection::gather_pending(std::array<uv_buf_t, kMaxSendBuffers>& bufs) {
+  unsigned count = 0;
+  for (auto& piece : pending_) {
+    if (count == bufs.size()) break;
+    bufs[count++] = uv_buf_init(piece.data(), static_cast<unsigned>(piece.size()));
+  }
+  return count;
+}
+
+// Hands the pending output to the kernel: one writev() of what the socket takes now, and a
+// uv_write (completed in on_write) for whatever it does not.
+void Connection::send_pending() {
+  cancel_flush();
+  if (write_inflight_ || pending_.empty() || !socket_ || finished_) return;
+  std::array<uv_buf_t, kMaxSendBuffers> bufs;
+  unsigned count = gather_pending(bufs);
+  ++sends_issued_;
+  int n = uv_try_write(socket_.stream(), bufs.data(), count);
+  if (n < 0 && n != UV_EAGAIN) {
+    drop_now();  // as a failed send always did: the connection is closed, queued output dropped
+    return;
+  }
+  auto sent = static_cast<std::size_t>(n > 0 ? n : 0);
+  queued_bytes_ -= sent;
+  pending_bytes_ -= sent;
+  while (sent > 0) {
+    std::string& front = pending_.front();
+    if (sent < front.size()) {
+      front.erase(0, sent);
+      break;
+    }
+    sent -= front.size();
+    pending_.pop_front();
+  }
+  if (!pending_.empty()) flush();
+}
+
+bool Connection::finish_if_flushed() {
+  if (finished_ || !close_after_flush_ || write_inflight_ || !pending_.empty()) return false;
+  finish_close();
+  return true;
 }
 
 void Connection::flush() {
@@ -316,16 +398,18 @@ void Connection::flush() {
   auto request = std::make_unique<WriteRequest>();
   request->owner = this;
   request->req.data = request.get();
-  while (!pending_.empty() && request->chunks.size() < 64) {
+  while (!pending_.empty() && request->chunks.size() < kMaxSendBuffers) {
+    pending_bytes_ -= pending_.front().size();
     request->chunks.push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
   for (auto& s : request->chunks) request->bufs.push_back(uv_buf_init(s.data(), static_cast<unsigned>(s.size())));
+  ++sends_issued_;
   int rc = uv_write(&request->req, socket_.stream(), request->bufs.data(),
                     static_cast<unsigned>(request->bufs.size()), &Connection::on_write);
   if (rc != 0) {
     for (auto& s : request->chunks) queued_bytes_ -= s.size();
-    abort();
+    drop_now();
     return;
   }
   write_inflight_ = true;
@@ -341,7 +425,7 @@ void Connection::on_write(uv_write_t* req, int status) {
   for (auto& s : request->chunks) self->queued_bytes_ -= s.size();
   if (self->finished_) return;
   if (status < 0) {
-    self->abort();
+    self->drop_now();
     return;
   }
   self->arm_idle_timer();  // a client that is downloading is not idle
@@ -371,14 +455,32 @@ void Connection::close() {
   close_after_flush_ = true;
   update_reading();
   arm_idle_timer();  // a client that never reads the rest is dropped after one more idle period
-  if (!write_inflight_ && pending_.empty()) finish_close();
+  send_pending();    // nothing is left to batch with
+  finish_if_flushed();
 }
 
 void Connection::abort() {
   if (finished_) return;
+  if (!write_inflight_ && !pending_.empty() && socket_) {
+    // Output held for batching would have been sent by write() itself before batching: give it
+    // that one non-blocking chance, then drop whatever the socket does not take.
+    std::array<uv_buf_t, kMaxSendBuffers> bufs;
+    unsigned count = gather_pending(bufs);
+    ++sends_issued_;
+    uv_try_write(socket_.stream(), bufs.data(), count);
+  }
+  drop_now();
+}
+
+// Closes without sending anything more: the socket failed, or abort() did what it could.
+void Connection::drop_now() {
+  if (finished_) return;
   graceful_ = false;
   closing_ = true;
+  cancel_flush();
+  queued_bytes_ -= pending_bytes_;
   pending_.clear();
+  pending_bytes_ = 0;
   finish_close();
 }
 
@@ -387,6 +489,7 @@ void Connection::finish_close() {
   finished_ = true;
   closing_ = true;
   idle_timer_.stop();
+  cancel_flush();
   if (reading_ && socket_) {
     uv_read_stop(socket_.stream());
     reading_ = false;

@@ -1,9 +1,11 @@
 // Connection: one accepted TCP client. Owns the socket, a bounded line reader, a write queue with
 // back-pressure and the idle timer; drives its ProtocolSession. Lives on the loop thread only.
+// Output is batched: small writes made during one loop iteration leave in one send (see write()).
 #pragma once
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -50,11 +52,22 @@ class Connection {
   // Expires when the connection is destroyed: async completions check it before touching us.
   std::weak_ptr<void> liveness() const { return alive_; }
 
+  // Queues `data` (encrypted first under TLS). Small writes are held until the loop's next idle
+  // phase (after this iteration's callbacks) and then sent together, usually in one writev();
+  // while input is paused they are held until resume_input(), close() or abort(), so a command's
+  // reply leaves in one piece. Once kBatchLimit bytes (or output_high_water, if lower) are
+  // waiting, they go at once. Held bytes never count as over the high-water mark; a send error
+  // closes the connection (on_close()) when it happens, possibly after write() returned.
   void write(std::string data);
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool over_high_water() const { return queued_bytes_ >= limits_.output_high_water; }
+  // Socket sends issued so far (uv_try_write and uv_write calls): for tests and diagnostics.
+  uint64_t sends_issued() const { return sends_issued_; }
 
-  // While paused, no lines are delivered and the socket is not read (TCP back-pressure).
+  static constexpr std::size_t kBatchLimit = 64 * 1024;
+
+  // While paused, no lines are delivered, the socket is not read (TCP back-pressure) and small
+  // output is held (see write()).
   void pause_input();
   // Resumes delivery of buffered lines on the next loop iteration (never re-entrantly).
   void resume_input();
@@ -72,7 +85,7 @@ class Connection {
 
   // Closes once the queued output is written.
   void close();
-  // Closes now, dropping queued output.
+  // Closes now: output not yet handed to the kernel gets one non-blocking send, the rest is dropped.
   void abort();
   bool closing() const { return closing_; }
 
@@ -80,6 +93,7 @@ class Connection {
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
+  static void on_flush_idle(uv_idle_t* handle);
 
   void handle_bytes(const char* data, std::size_t len);
   void write_raw(std::string data);
@@ -87,6 +101,13 @@ class Connection {
   void process_input();
   void update_reading();
   void flush();
+  void send_pending();
+  static constexpr std::size_t kMaxSendBuffers = 64;  // buffers per send: one writev()/uv_write at most
+  unsigned gather_pending(std::array<uv_buf_t, kMaxSendBuffers>& bufs);
+  void schedule_flush();
+  void cancel_flush();
+  bool finish_if_flushed();
+  void drop_now();
   void arm_idle_timer();
   void finish_close();
   void discard_unread_input();
@@ -100,6 +121,7 @@ class Connection {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::unique_ptr<ProtocolSession> session_;
   Timer idle_timer_;
+  UvHandle<uv_idle_t> flush_idle_;  // active only while batched output waits
   std::unique_ptr<tls::TlsStream> tls_;
 
   std::string peer_ip_, local_ip_;
@@ -116,11 +138,14 @@ class Connection {
 
   // output
   struct WriteRequest;
-  std::deque<std::string> pending_;
+  std::deque<std::string> pending_;   // not yet handed to the kernel or to libuv
+  std::size_t pending_bytes_ = 0;
   WriteRequest* inflight_ = nullptr;  // owned by libuv while in flight; freed in on_write
   bool write_inflight_ = false;
-  std::size_t queued_bytes_ = 0;
+  bool flush_scheduled_ = false;
+  std::size_t queued_bytes_ = 0;      // pending_ plus in flight
   bool above_high_water_ = false;
+  uint64_t sends_issued_ = 0;
 
   bool closing_ = false;      // no more input is processed
   bool close_after_flush_ = false;

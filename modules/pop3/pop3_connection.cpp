@@ -350,7 +350,9 @@ void Pop3Connection::pump() {
           stream->error = n.error();
           return;
         }
-        bool more = *n > 0;
+        // A reader returns fewer bytes than asked only at the end (mail_store.h): no extra
+        // worker round trip just to learn that the message is over.
+        bool more = *n == kStreamChunk;
         std::string_view data = raw;
         std::string cut;
         if (stream->top) {

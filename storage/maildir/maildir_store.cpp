@@ -9,14 +9,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "storage/mail_store.h"
+#include "storage/maildir/maildir_index.h"
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/unique_fd.h"
 #include "storage/maildir/wire_form.h"
@@ -99,17 +104,17 @@ Result<bool> make_dir(const std::string& path) {
   return io_error("cannot create directory " + path, err);
 }
 
-// Message files in DIR/SUBDIR: regular files, no dot files, and no names our intent-file
-// format could not carry (a newline).
-Result<std::vector<std::string>> list_messages(const std::string& dir, const std::string& subdir) {
-  std::string path = join(dir, subdir);
+// Calls fn(name) for each message file in DIR/SUBDIR: regular files, no dot files, and no names
+// our intent-file format could not carry (a newline).
+template <class Fn>
+Status for_each_message_file(const std::string& dir, std::string_view subdir, Fn&& fn) {
+  std::string path = join(dir, std::string(subdir));
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), &::closedir);
   if (!d) {
     int err = errno;
     return make_error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                       "cannot list " + path + ": " + errno_text(err));
   }
-  std::vector<std::string> names;
   for (;;) {
     errno = 0;
     dirent* e = ::readdir(d.get());
@@ -124,7 +129,16 @@ Result<std::vector<std::string>> list_messages(const std::string& dir, const std
       struct stat st{};
       regular = ::fstatat(dirfd(d.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     }
-    if (regular) names.emplace_back(name);
+    if (regular) fn(name);
+  }
+  return {};
+}
+
+// The message files in DIR/SUBDIR (see for_each_message_file).
+Result<std::vector<std::string>> list_messages(const std::string& dir, const std::string& subdir) {
+  std::vector<std::string> names;
+  if (auto s = for_each_message_file(dir, subdir, [&](std::string_view name) { names.emplace_back(name); }); !s) {
+    return s.error();
   }
   return names;
 }
@@ -268,13 +282,9 @@ class MaildirLock final : public MaildropLock {
 
 class MaildirDrop final : public Maildrop {
  public:
-  struct Entry {
-    std::string rel;  // "new/NAME" or "cur/NAME" as listed
-    std::string stem;
-  };
-
-  MaildirDrop(std::string dir, std::vector<MessageInfo> messages, std::vector<Entry> entries)
-      : dir_(std::move(dir)), messages_(std::move(messages)), entries_(std::move(entries)) {}
+  // `messages` paths all start with join(dir, ""): the rest is "new/NAME" or "cur/NAME".
+  MaildirDrop(std::string dir, std::vector<MessageInfo> messages)
+      : dir_(std::move(dir)), prefix_len_(join(dir_, "").size()), messages_(std::move(messages)) {}
 
   const std::vector<MessageInfo>& messages() const override { return messages_; }
 
@@ -288,7 +298,7 @@ class MaildirDrop final : public Maildrop {
       // Another client may have moved it to cur/ (and renamed it with flags) since we listed.
       auto where = index_by_stem(dir_);
       if (!where) return where.error();
-      auto it = where->find(entries_[index].stem);
+      auto it = where->find(std::string(maildir::name_stem(file_name(index))));
       if (it == where->end()) {
         return make_error(ErrorCode::kNotFound, "message " + std::to_string(index + 1) +
                                                     " was removed by another client");
@@ -304,10 +314,10 @@ class MaildirDrop final : public Maildrop {
     if (indexes.empty()) return {};
     std::string list;
     for (std::size_t i : indexes) {
-      if (i >= entries_.size()) {
+      if (i >= messages_.size()) {
         return make_error(ErrorCode::kInvalidArgument, "no message " + std::to_string(i + 1));
       }
-      list += entries_[i].rel;
+      list += relative_path(i);
       list += '\n';
     }
     // The intent is durable before the first unlink, so a crash half-way is finished by open().
@@ -334,13 +344,216 @@ class MaildirDrop final : public Maildrop {
   }
 
  private:
+  // "new/NAME" or "cur/NAME", as listed.
+  std::string_view relative_path(std::size_t index) const {
+    return std::string_view(messages_[index].path).substr(prefix_len_);
+  }
+  std::string_view file_name(std::size_t index) const { return relative_path(index).substr(4); }
+
   std::string dir_;
+  std::size_t prefix_len_;
   std::vector<MessageInfo> messages_;
-  std::vector<Entry> entries_;  // parallel to messages_
 };
+
+// ---------------------------------------------------------------- listing and index
+
+struct Stamps {
+  maildir::DirStamp new_dir;
+  maildir::DirStamp cur_dir;
+};
+
+std::optional<Stamps> read_stamps(const std::string& dir) {
+  Stamps s;
+  struct stat st{};
+  if (::stat(join(dir, "new").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  s.new_dir = maildir::stamp_from_stat(st);
+  if (::stat(join(dir, "cur").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  s.cur_dir = maildir::stamp_from_stat(st);
+  return s;
+}
+
+// One directory entry of a scan; its name lives in the scan's shared buffer (one allocation for
+// all names rather than one each).
+struct ScannedName {
+  uint64_t timestamp;  // leading_timestamp(name): most order comparisons stop there
+  std::size_t offset;
+  uint32_t length;
+  char sub;  // 'n' or 'c'
+  bool superseded = false;
+};
+
+// Appends the message files of DIR/SUBDIR (same rules as list_messages) to `names`/`buffer`.
+Status scan_folder(const std::string& dir, const char* subdir, std::string& buffer,
+                   std::vector<ScannedName>& names) {
+  return for_each_message_file(dir, subdir, [&](std::string_view name) {
+    names.push_back(ScannedName{maildir::leading_timestamp(name), buffer.size(),
+                                static_cast<uint32_t>(name.size()), subdir[0]});
+    buffer.append(name);
+  });
+}
+
+// Open-addressing table of item numbers keyed by a string: finds "the same stem" or "the same
+// uid" among tens of thousands of names without a node allocation per name.
+class ViewTable {
+ public:
+  static constexpr std::size_t kEmpty = static_cast<std::size_t>(-1);
+
+  explicit ViewTable(std::size_t expected)
+      : slots_(std::bit_ceil(std::max<std::size_t>(16, expected * 2)), kEmpty), mask_(slots_.size() - 1) {}
+
+  // The slot of `key`: the item filed under it (its key read back through `key_of`), or kEmpty
+  // for a new key, to be filled by the caller. At most `expected` keys may be filed.
+  template <class KeyOf>
+  std::size_t& slot(std::string_view key, const KeyOf& key_of) {
+    for (std::size_t i = std::hash<std::string_view>{}(key) & mask_;; i = (i + 1) & mask_) {
+      if (slots_[i] == kEmpty || key_of(slots_[i]) == key) return slots_[i];
+    }
+  }
+
+ private:
+  std::vector<std::size_t> slots_;
+  std::size_t mask_;
+};
+
+// Lists new/ and cur/ in delivery order with sizes and unique uids.
+Result<std::vector<MessageInfo>> scan_maildir(const std::string& dir) {
+  std::string buffer;
+  std::vector<ScannedName> names;
+  // new/ first, then cur/: a message moved between the two listings shows up in cur/ as
+  // well, and the later (cur/) sighting replaces the stale one.
+  for (const char* sub : kSubdirs) {
+    if (auto s = scan_folder(dir, sub, buffer, names); !s) return s.error();
+  }
+  auto name_of = [&](const ScannedName& n) { return std::string_view(buffer).substr(n.offset, n.length); };
+  {
+    ViewTable by_stem(names.size());
+    auto stem_of = [&](std::size_t i) { return maildir::name_stem(name_of(names[i])); };
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      std::size_t& holder = by_stem.slot(stem_of(i), stem_of);
+      if (holder != ViewTable::kEmpty) names[holder].superseded = true;
+      holder = i;
+    }
+  }
+  std::erase_if(names, [](const ScannedName& n) { return n.superseded; });
+  std::sort(names.begin(), names.end(), [&](const ScannedName& a, const ScannedName& b) {
+    if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+    return maildir::delivery_order_less(name_of(a), name_of(b));
+  });
+
+  std::vector<MessageInfo> messages;
+  // Reserved once: the uid table below holds views of the uids in place.
+  messages.reserve(names.size());
+  const std::string prefix = join(dir, "");
+  for (const auto& n : names) {
+    std::string_view name = name_of(n);
+    MessageInfo info;
+    info.path.reserve(prefix.size() + 4 + name.size());
+    info.path.append(prefix).append(n.sub == 'n' ? "new/" : "cur/").append(name);
+    if (auto w = maildir::wire_size_from_name(name)) {
+      info.size = *w;
+    } else {
+      auto computed = compute_wire_size(info.path);
+      if (!computed) {
+        if (::access(info.path.c_str(), F_OK) != 0 && errno == ENOENT) continue;  // just deleted
+        return computed.error();
+      }
+      info.size = *computed;
+    }
+    info.uid = maildir::uid_from_name(name);
+    messages.push_back(std::move(info));
+  }
+  // Two names with one base ("x,S=1" and "x,S=2", copied in by hand) would share a UIDL; the
+  // later one takes the hash of its whole stem, which survives moves to cur/ too.
+  ViewTable uids(messages.size());
+  auto uid_of = [&](std::size_t i) { return std::string_view(messages[i].uid); };
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    std::size_t& holder = uids.slot(uid_of(i), uid_of);
+    if (holder == ViewTable::kEmpty) {
+      holder = i;
+      continue;
+    }
+    std::string_view rel = std::string_view(messages[i].path).substr(prefix.size());
+    messages[i].uid = maildir::sha1_hex(maildir::name_stem(rel.substr(4)));
+    std::size_t& hashed = uids.slot(uid_of(i), uid_of);
+    if (hashed == ViewTable::kEmpty) hashed = i;
+  }
+  return messages;
+}
+
+constexpr std::size_t kKeptBuffer = 1 << 20;  // an index of ~20,000 messages
+
+// The listing recorded in DIR/.mailroom-index, if it is intact and was written for exactly these
+// directory stamps; nullopt means "scan": a missing, damaged, foreign or stale index.
+std::optional<std::vector<MessageInfo>> load_index(const std::string& dir, const Stamps& stamps) {
+  std::string path = join(dir, maildir::kIndexFile);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return std::nullopt;
+  struct stat st{};
+  constexpr off_t kMaxIndexSize = off_t{1} << 30;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > kMaxIndexSize) {
+    return std::nullopt;
+  }
+  // One buffer per worker thread, kept between opens: a fresh 250 KB allocation per login costs
+  // page faults and makes malloc consolidate its free lists (seen in profiles).
+  thread_local std::string text;
+  text.resize(static_cast<std::size_t>(st.st_size));
+  struct Release {  // a huge mailbox's buffer is not kept
+    ~Release() {
+      if (text.capacity() > kKeptBuffer) std::string().swap(text);
+    }
+  } release;
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;  // an error, or shorter than fstat said: being replaced
+    got += static_cast<std::size_t>(n);
+  }
+  auto index = maildir::IndexView::parse(text);
+  if (!index || !(index->new_dir() == stamps.new_dir) || !(index->cur_dir() == stamps.cur_dir)) return std::nullopt;
+  std::vector<MessageInfo> messages;
+  messages.reserve(index->count());
+  const std::string prefix = join(dir, "");
+  bool ok = index->for_each([&](const maildir::IndexEntry& e) {
+    MessageInfo& m = messages.emplace_back();
+    m.size = e.size;
+    m.uid = e.uid.empty() ? maildir::name_base(e.name) : e.uid;
+    m.path.reserve(prefix.size() + 4 + e.name.size());
+    m.path.append(prefix).append(e.sub == 'n' ? "new/" : "cur/").append(e.name);
+  });
+  if (!ok) return std::nullopt;
+  return messages;
+}
+
+// Replaces DIR/.mailroom-index (tmp file + rename, so readers see the old or the new one whole).
+// Best effort and not fsynced: it is a cache, and a file torn by a crash fails its checksum.
+void save_index(const std::string& dir, const Stamps& stamps, const std::vector<MessageInfo>& messages) {
+  maildir::IndexContents index{stamps.new_dir, stamps.cur_dir, {}};
+  index.entries.reserve(messages.size());
+  const std::size_t prefix_len = join(dir, "").size();
+  for (const auto& m : messages) {
+    std::string_view rel = std::string_view(m.path).substr(prefix_len);  // "new/NAME" or "cur/NAME"
+    maildir::IndexEntry e;
+    e.sub = rel[0] == 'n' ? 'n' : 'c';
+    e.size = m.size;
+    e.name = rel.substr(4);
+    if (m.uid != maildir::name_base(e.name)) e.uid = m.uid;
+    index.entries.push_back(e);
+  }
+  std::string text = maildir::encode_index(index);
+  std::string tmp_path = join(dir, maildir::kIndexTmpFile);
+  std::string path = join(dir, maildir::kIndexFile);
+  UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return;  // read-only maildir: every open scans, as without an index
+  bool ok = write_all(fd.get(), text, tmp_path).ok();
+  ok = fd.close() == 0 && ok;
+  if (!ok || ::rename(tmp_path.c_str(), path.c_str()) != 0) ::unlink(tmp_path.c_str());
+}
 
 class MaildirStore final : public MailStore {
  public:
+  explicit MaildirStore(const maildir::StoreOptions& options) : options_(options) {}
+
   Status create_maildir(const std::string& dir) override {
     if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "empty maildir path");
     std::string path = dir;
@@ -424,60 +637,41 @@ class MaildirStore final : public MailStore {
                         "cannot open maildir " + abs + ": " + errno_text(err));
     }
     if (auto s = complete_deletion_intent(abs); !s) return s.error();
+    if (!options_.use_index) {
+      auto scanned = scan_maildir(abs);
+      if (!scanned) return scanned.error();
+      return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned).value()));
+    }
 
-    struct Listed {
-      std::string name;
-      std::string sub;
-    };
-    // new/ first, then cur/: a message moved between the two listings shows up in cur/ as
-    // well, and the later (cur/) sighting replaces the stale one.
-    std::map<std::string, Listed> by_stem;
-    for (const char* sub : kSubdirs) {
-      auto names = list_messages(abs, sub);
-      if (!names) return names.error();
-      for (auto& n : *names) {
-        std::string stem(maildir::name_stem(n));
-        by_stem[stem] = Listed{std::move(n), sub};
+    // The clock is read before the stamps: a change after this moment moves them (see
+    // maildir::stamp_settled).
+    timespec before{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &before);
+    std::optional<Stamps> stamps = read_stamps(abs);
+    if (stamps) {
+      if (auto cached = load_index(abs, *stamps)) {
+        return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(*cached)));
       }
     }
-    std::vector<Listed> listed;
-    listed.reserve(by_stem.size());
-    for (auto& [stem, l] : by_stem) listed.push_back(std::move(l));
-    std::sort(listed.begin(), listed.end(), [](const Listed& a, const Listed& b) {
-      return maildir::delivery_order_less(a.name, b.name);
-    });
-
-    std::vector<MessageInfo> messages;
-    std::vector<MaildirDrop::Entry> entries;
-    std::set<std::string> uids;
-    for (auto& l : listed) {
-      MessageInfo info;
-      info.path = join(join(abs, l.sub), l.name);
-      if (auto w = maildir::wire_size_from_name(l.name)) {
-        info.size = *w;
-      } else {
-        auto computed = compute_wire_size(info.path);
-        if (!computed) {
-          if (::access(info.path.c_str(), F_OK) != 0 && errno == ENOENT) continue;  // just deleted
-          return computed.error();
-        }
-        info.size = *computed;
-      }
-      info.uid = maildir::uid_from_name(l.name);
-      // Two names with one base ("x,S=1" and "x,S=2", copied in by hand) would share a UIDL;
-      // the later one takes the hash of its whole stem, which survives moves to cur/ too.
-      if (uids.count(info.uid) != 0) info.uid = maildir::sha1_hex(maildir::name_stem(l.name));
-      uids.insert(info.uid);
-      std::string stem(maildir::name_stem(l.name));
-      entries.push_back({l.sub + "/" + l.name, std::move(stem)});
-      messages.push_back(std::move(info));
+    auto scanned = scan_maildir(abs);
+    if (!scanned) return scanned.error();
+    if (stamps && maildir::stamp_settled(stamps->new_dir, before, options_.index_settle_time) &&
+        maildir::stamp_settled(stamps->cur_dir, before, options_.index_settle_time)) {
+      save_index(abs, *stamps, *scanned);
     }
-    return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(messages), std::move(entries)));
+    return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned).value()));
   }
+
+ private:
+  maildir::StoreOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<MailStore> make_maildir_store() { return std::make_unique<MaildirStore>(); }
+std::unique_ptr<MailStore> make_maildir_store() { return maildir::make_store(maildir::StoreOptions{}); }
+
+std::unique_ptr<MailStore> maildir::make_store(const maildir::StoreOptions& options) {
+  return std::make_unique<MaildirStore>(options);
+}
 
 }  // namespace mailroom::storage

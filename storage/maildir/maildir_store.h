@@ -2,6 +2,15 @@
 // Files it keeps next to cur/ new/ tmp/, named here so tests and tools agree on them.
 #pragma once
 
+#include <chrono>
+#include <memory>
+
+#include "storage/maildir/maildir_index.h"
+
+namespace mailroom::storage {
+class MailStore;
+}
+
 namespace mailroom::storage::maildir {
 
 // Durable list of files to delete (one "new/NAME" or "cur/NAME" per line); its presence means
@@ -10,5 +19,19 @@ inline constexpr const char* kDeleteIntentFile = ".mailroom-delete";
 inline constexpr const char* kDeleteIntentTmpFile = ".mailroom-delete.tmp";
 // flock()ed while a session holds the mailbox.
 inline constexpr const char* kLockFile = ".mailroom-lock";
+// The listing cache (kIndexFile, kIndexTmpFile) is described in maildir_index.h.
+
+struct StoreOptions {
+  // Keep DIR/.mailroom-index and open an unchanged Maildir from it.
+  bool use_index = true;
+  // A listing is saved only if cur/ and new/ were last changed at least this long before the
+  // scan started: on a file system with 1-second timestamps a change in the same second would
+  // otherwise leave the stamps as the index recorded them. Tests use 0 (ext4 and tmpfs stamp in
+  // nanoseconds).
+  std::chrono::nanoseconds index_settle_time = std::chrono::seconds(1);
+};
+
+// make_maildir_store() with explicit options.
+std::unique_ptr<MailStore> make_store(const StoreOptions& options);
 
 }  // namespace mailroom::storage::maildir

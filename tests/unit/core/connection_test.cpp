@@ -1,6 +1,6 @@
 // Connection on a real libuv loop over loopback: line assembly (CRLF/LF, split writes, over-long
-// lines), pause/resume ordering, write back-pressure and drain, flushing on close, the idle
-// timeout and peer EOF. Clients are blocking POSIX sockets on their own thread; every test is
+// lines), pause/resume ordering, output batching, write back-pressure and drain, flushing on
+// close, the idle timeout and peer EOF. Clients are blocking POSIX sockets on their own thread; every test is
 // bounded by a watchdog timer and checks that the loop ends with no handle left open.
 #include <doctest/doctest.h>
 
@@ -56,6 +56,8 @@ struct Recorder {
   bool over_high_water = false;
   std::size_t queued_after_write = 0;
   Clock::time_point resumed_at{};
+  std::vector<uint64_t> sends;  // Connection::sends_issued() where a test records it
+  std::vector<std::size_t> queued;
 };
 
 class Harness;
@@ -745,3 +747,208 @@ TEST_CASE("a failed TLS handshake closes the connection") {
   CHECK(h.rec.lines.empty());
   CHECK(h.rec.closes == 1);
 }
+
+// ------------------------------------------------------------------ output batching
+
+namespace {
+
+// "MANY": 100 numbered replies from one callback; "COUNT": records sends so far, answers "n".
+void many_replies(Harness& h, core::Connection& conn, std::string_view line) {
+  if (line == "MANY") {
+    h.rec.sends.push_back(conn.sends_issued());
+    for (int i = 0; i < 100; ++i) conn.write("reply " + std::to_string(i) + "\r\n");
+    h.rec.queued.push_back(conn.queued_bytes());
+    h.rec.sends.push_back(conn.sends_issued());
+  } else if (line == "COUNT") {
+    h.rec.sends.push_back(conn.sends_issued());
+    conn.write("n\r\n");
+  } else if (line == "QUIT") {
+    conn.close();
+  }
+}
+
+std::string many_expected() {
+  std::string out;
+  for (int i = 0; i < 100; ++i) out += "reply " + std::to_string(i) + "\r\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("replies written in one callback leave in one send, in order") {
+  Harness h;
+  h.on_line = many_replies;
+  std::string got;
+  bool counted = false;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("MANY\r\n");
+    if (!c.recv_until(got, "reply 99\r\n")) return;
+    c.send("COUNT\r\n");
+    counted = c.recv_until(got, "n\r\n");
+    c.send("QUIT\r\n");
+    std::string rest;
+    c.recv_to_eof(rest);
+  });
+  CHECK(counted);
+  CHECK(got == many_expected() + "n\r\n");
+  REQUIRE(h.rec.sends.size() == 3);
+  CHECK(h.rec.sends[1] == h.rec.sends[0]);      // held while the callback runs ...
+  CHECK(h.rec.queued[0] == many_expected().size());
+  CHECK(h.rec.sends[2] == h.rec.sends[0] + 1);  // ... then one send for all 100
+}
+
+TEST_CASE("under TLS, replies written in one callback leave in one send") {
+  Harness h;
+  h.implicit_tls = test_cert().context;
+  h.on_line = many_replies;
+  std::string got;
+  bool handshake = false, counted = false;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    SocketTlsClient tls;
+    handshake = tls.handshake(c.fd);
+    if (!handshake) return;
+    tls.write("MANY\r\n");
+    if (!tls.read_until(got, "reply 99\r\n")) return;
+    tls.write("COUNT\r\n");
+    counted = tls.read_until(got, "n\r\n");
+    SSL_shutdown(tls.ssl.get());
+  });
+  CHECK(handshake);
+  CHECK(counted);
+  CHECK(got == many_expected() + "n\r\n");
+  REQUIRE(h.rec.sends.size() == 3);
+  CHECK(h.rec.sends[2] == h.rec.sends[0] + 1);
+}
+
+TEST_CASE("while input is paused a command's output is held, then sent in one piece on resume") {
+  Harness h;
+  h.on_line = [](Harness& hh, core::Connection& conn, std::string_view line) {
+    if (line == "COUNT") {
+      hh.rec.sends.push_back(conn.sends_issued());
+      conn.write("n\r\n");
+      return;
+    }
+    if (line != "RETR") return;
+    hh.rec.sends.push_back(conn.sends_issued());
+    conn.write("+OK 6 octets\r\n");  // as POP3 RETR: the status line, then the body from a worker
+    conn.pause_input();
+    core::ConnectionId id = conn.id();
+    hh.extra_timer->start(30, 0, [&hh, id] {
+      core::Connection* c = hh.find(id);
+      if (c == nullptr) return;
+      hh.rec.sends.push_back(c->sends_issued());  // nothing sent while the command ran
+      c->write("body\r\n");
+      c->write(".\r\n");
+      c->resume_input();
+    });
+  };
+  std::string got;
+  bool counted = false;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("RETR\r\n");
+    if (!c.recv_until(got, ".\r\n")) return;
+    c.send("COUNT\r\n");
+    counted = c.recv_until(got, "n\r\n");
+  });
+  CHECK(counted);
+  CHECK(got == "+OK 6 octets\r\nbody\r\n.\r\nn\r\n");
+  REQUIRE(h.rec.sends.size() == 3);
+  CHECK(h.rec.sends[1] == h.rec.sends[0]);
+  CHECK(h.rec.sends[2] == h.rec.sends[0] + 1);
+}
+
+TEST_CASE("output written from a timer is sent without waiting for other activity") {
+  Harness h;
+  Clock::time_point written{};
+  h.on_line = [&written](Harness& hh, core::Connection& conn, std::string_view line) {
+    if (line != "LATER") return;
+    core::ConnectionId id = conn.id();
+    hh.extra_timer->start(30, 0, [&hh, &written, id] {
+      if (core::Connection* c = hh.find(id)) {
+        written = Clock::now();
+        c->write("late\r\n");
+      }
+    });
+  };
+  std::string got;
+  bool received = false;
+  Clock::time_point arrived{};
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("LATER\r\n");
+    received = c.recv_until(got, "late\r\n");  // nothing else happens on this connection
+    arrived = Clock::now();
+  });
+  CHECK(received);
+  CHECK(got == "late\r\n");
+  CHECK(ms_between(written, arrived) < 500);
+}
+
+TEST_CASE("small writes held for batching are not over the high-water mark; a large one goes at once") {
+  Harness h;
+  h.limits.output_high_water = 1000;
+  static const std::string large = pattern(5000);
+  h.on_line = [](Harness& hh, core::Connection& conn, std::string_view line) {
+    if (line == "SMALL") {
+      uint64_t before = conn.sends_issued();
+      conn.write(std::string(600, 's'));
+      conn.write("\r\n");
+      hh.rec.over_high_water = conn.over_high_water();
+      hh.rec.queued.push_back(conn.queued_bytes());
+      hh.rec.sends.push_back(conn.sends_issued() - before);
+    } else if (line == "LARGE") {
+      uint64_t before = conn.sends_issued();
+      conn.write(large);
+      hh.rec.queued.push_back(conn.queued_bytes());
+      hh.rec.sends.push_back(conn.sends_issued() - before);
+      conn.write("\r\n");
+    }
+  };
+  std::string got;
+  bool received = false;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("SMALL\r\n");
+    if (!c.recv_until(got, "\r\n")) return;
+    c.send("LARGE\r\n");
+    received = c.recv_until(got, large + "\r\n");
+  });
+  CHECK(received);
+  CHECK(got == std::string(600, 's') + "\r\n" + large + "\r\n");
+  CHECK_FALSE(h.rec.over_high_water);
+  REQUIRE(h.rec.queued.size() == 2);
+  CHECK(h.rec.queued[0] == 602);
+  CHECK(h.rec.sends[0] == 0);  // held for the idle phase
+  CHECK(h.rec.queued[1] == 0);  // 5,000 bytes: sent within write(), the socket took them all
+  CHECK(h.rec.sends[1] == 1);
+  CHECK(h.rec.drains == 0);
+}
+
+TEST_CASE("abort() right after a write still sends what the socket takes at once") {
+  Harness h;
+  h.on_line = [](Harness&, core::Connection& conn, std::string_view line) {
+    if (line != "DIE") return;
+    conn.write("last words\r\n");
+    conn.abort();
+  };
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("DIE\r\n");
+    rc = c.recv_to_eof(got);
+  });
+  CHECK(rc == 0);
+  CHECK(got == "last words\r\n");
+  CHECK(h.rec.closes == 1);
+}
+

@@ -1,18 +1,22 @@
-// Maildir MailStore: delivery, listing, wire-form reads, uids, deletion and locking on real
-// temporary directories.
+// Maildir MailStore: delivery, listing, wire-form reads, uids, deletion, locking and the listing
+// index on real temporary directories.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/mail_store.h"
+#include "storage/maildir/maildir_index.h"
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/maildir_store.h"
 #include "storage/maildir/wire_form.h"
@@ -45,14 +49,19 @@ class TempDir {
 std::string read_all(MessageReader& reader, std::size_t max) {
   std::string out;
   bool within_bounds = true;  // one assertion, not one per read of a 5 MB message
+  bool short_read = false;    // a read returned fewer than max: the next must be the end
+  bool short_then_more = false;
   for (;;) {
     std::size_t before = out.size();
     auto r = reader.read(out, max);
     if (!r.ok()) FAIL("read failed: " << r.error().message);
     if (*r > max || out.size() - before != *r) within_bounds = false;
+    if (short_read && *r != 0) short_then_more = true;
     if (*r == 0) break;
+    short_read = *r < max;
   }
   CHECK(within_bounds);
+  CHECK_FALSE(short_then_more);
   return out;
 }
 
@@ -218,6 +227,25 @@ TEST_CASE("a 5 MB message streams in bounded reads with the exact size") {
   CHECK(got.size() == expected.size());
   CHECK(got == expected);
   CHECK(retr(*drop, 0, 7) == expected);
+}
+
+TEST_CASE("a read returns fewer bytes than asked only at the end of the message") {
+  Fixture f;
+  // Sizes around the reader's 64 KiB file chunks, read with RETR's 256 KiB and smaller limits.
+  for (std::size_t size : {0u, 1u, 511u, 65535u, 65536u, 65537u, 200000u, 262143u, 262144u, 300000u}) {
+    std::string message;
+    while (message.size() < size) message += message.size() % 61 == 60 ? '\n' : 'y';
+    f.deliver(message);
+  }
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 10);
+  for (std::size_t i = 0; i < drop->messages().size(); ++i) {
+    for (std::size_t max : {std::size_t{4096}, std::size_t{65536}, std::size_t{262144}}) {
+      CAPTURE(i);
+      CAPTURE(max);
+      CHECK(retr(*drop, i, max).size() == drop->messages()[i].size);  // read_all checks short reads
+    }
+  }
 }
 
 TEST_CASE("uids are stable across reopen and new deliveries, unique, and valid UIDLs") {
@@ -432,4 +460,268 @@ TEST_CASE("delivery to a missing maildir fails clearly and leaves nothing behind
   auto opened = store->open(tmp.path() + "/absent");
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().code == ErrorCode::kNotFound);
+}
+
+// ------------------------------------------------------------------ the listing index
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A store whose index is written as soon as the folders' stamps are older than the coarse clock
+// (the production default waits a second, for file systems with 1-second timestamps).
+struct IndexFixture {
+  TempDir tmp;
+  std::unique_ptr<MailStore> store = maildir::make_store({true, 0ns});
+  std::string dir = tmp.path() + "/mail/bob";
+  std::string index_path = dir + "/" + maildir::kIndexFile;
+  IndexFixture() { REQUIRE(store->create_maildir(dir).ok()); }
+
+  std::unique_ptr<Maildrop> open() {
+    auto r = store->open(dir);
+    REQUIRE(r.ok());
+    return std::move(r).value();
+  }
+  std::string deliver(std::string_view message) {
+    auto r = store->deliver(dir, message);
+    REQUIRE(r.ok());
+    return *r;
+  }
+  maildir::DirStamp stamp(const char* sub) const {
+    struct stat st{};
+    REQUIRE(::stat((dir + "/" + sub).c_str(), &st) == 0);
+    return maildir::stamp_from_stat(st);
+  }
+  // Until the coarse clock has moved past the last change of cur/ and new/ (a few ms).
+  void settle() const {
+    for (int i = 0; i < 1000; ++i) {
+      timespec now{};
+      ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+      if (maildir::stamp_settled(stamp("new"), now, 0ns) && maildir::stamp_settled(stamp("cur"), now, 0ns)) return;
+      std::this_thread::sleep_for(1ms);
+    }
+    FAIL("maildir stamps never settled");
+  }
+  std::string index_text() const {
+    std::ifstream in(index_path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  void write_index(const std::string& text) const { write_file(index_path, text); }
+};
+
+struct Listing {
+  std::vector<std::string> uids, paths;
+  std::vector<uint64_t> sizes;
+  bool operator==(const Listing&) const = default;
+};
+
+Listing listing_of(const Maildrop& drop) {
+  Listing l;
+  for (const auto& m : drop.messages()) {
+    l.uids.push_back(m.uid);
+    l.paths.push_back(m.path);
+    l.sizes.push_back(m.size);
+  }
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("index text round-trips, and any damage to it is detected") {
+  maildir::IndexContents in;
+  in.new_dir = {1, 2, 1700000000, 5, 1700000001, 6};
+  in.cur_dir = {1, 3, 1700000002, 7, 1700000003, 999999999};
+  in.entries.push_back({'n', 22, "", "1.M1P1.h,S=19,W=22"});
+  in.entries.push_back({'c', 5, "0123456789abcdef0123456789abcdef01234567", "2.has space:2,S"});
+  std::string text = maildir::encode_index(in);
+  auto out = maildir::decode_index(text);
+  REQUIRE(out.has_value());
+  CHECK(out->new_dir == in.new_dir);
+  CHECK(out->cur_dir == in.cur_dir);
+  REQUIRE(out->entries.size() == 2);
+  CHECK(out->entries[0].sub == 'n');
+  CHECK(out->entries[0].size == 22);
+  CHECK(out->entries[0].uid.empty());
+  CHECK(out->entries[0].name == "1.M1P1.h,S=19,W=22");
+  CHECK(out->entries[1].sub == 'c');
+  CHECK(out->entries[1].uid == in.entries[1].uid);
+  CHECK(out->entries[1].name == "2.has space:2,S");
+
+  // Every single-byte change, and every truncation, is refused.
+  bool all_refused = true;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::string damaged = text;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x01);
+    if (maildir::decode_index(damaged)) all_refused = false;
+    if (maildir::decode_index(std::string_view(text).substr(0, i))) all_refused = false;
+  }
+  CHECK(all_refused);
+  CHECK_FALSE(maildir::decode_index(""));
+  CHECK_FALSE(maildir::decode_index(text + text));
+}
+
+TEST_CASE("an index with a valid checksum but a bad entry is still refused") {
+  maildir::IndexContents in;
+  for (std::string_view bad : {"../escape", ".hidden", "", "a/b"}) {
+    in.entries = {{'n', 1, "", bad}};
+    CHECK_FALSE(maildir::decode_index(maildir::encode_index(in)));
+  }
+  in.entries = {{'n', 1, "bad\x01uid", "1.x"}};  // a control character: not a UIDL
+  CHECK_FALSE(maildir::decode_index(maildir::encode_index(in)));
+  in.entries = {{'n', 1, "", "has space"}};     // "-" would make the uid "has space"
+  CHECK_FALSE(maildir::decode_index(maildir::encode_index(in)));
+  in.entries = {{'x', 1, "", "1.x"}};           // neither new/ nor cur/
+  CHECK_FALSE(maildir::decode_index(maildir::encode_index(in)));
+  in.entries = {{'c', 1, "", "1.x"}};
+  CHECK(maildir::decode_index(maildir::encode_index(in)));
+}
+
+TEST_CASE("stamps count as settled only when older than the clock minus the settle time") {
+  maildir::DirStamp s{1, 2, 100, 500, 100, 600};
+  CHECK(maildir::stamp_settled(s, timespec{100, 601}, 0ns));
+  CHECK_FALSE(maildir::stamp_settled(s, timespec{100, 600}, 0ns));  // same tick: not yet
+  CHECK_FALSE(maildir::stamp_settled(s, timespec{101, 0}, 1s));
+  CHECK(maildir::stamp_settled(s, timespec{101, 601}, 1s));
+  maildir::DirStamp later_mtime{1, 2, 200, 0, 100, 0};  // mtime set ahead by a tool
+  CHECK_FALSE(maildir::stamp_settled(later_mtime, timespec{150, 0}, 0ns));
+}
+
+TEST_CASE("a settled maildir is indexed and then opened from the index alone") {
+  IndexFixture f;
+  for (int i = 0; i < 5; ++i) f.deliver("message " + std::to_string(i) + "\n");
+  write_file(f.dir + "/cur/1500000000.M1P2.host:2,S", "no size tag\n");
+  f.settle();
+  auto scanned = f.open();
+  REQUIRE(fs::exists(f.index_path));
+  const std::string text = f.index_text();  // the decoded entries point into it
+  auto index = maildir::decode_index(text);
+  REQUIRE(index.has_value());
+  CHECK(index->entries.size() == 6);
+  CHECK(index->new_dir == f.stamp("new"));
+  CHECK(index->cur_dir == f.stamp("cur"));
+
+  auto cached = f.open();
+  CHECK(listing_of(*cached) == listing_of(*scanned));
+  CHECK(retr(*cached, 0, 100) == "no size tag\r\n");
+  CHECK(retr(*cached, 5, 100) == "message 4\r\n");
+
+  // Proof that the second open believed the index: an edited (but intact) index is what open()
+  // returns while the folders are unchanged.
+  index->entries[1].size = 12345;
+  f.write_index(maildir::encode_index(*index));
+  CHECK(f.open()->messages()[1].size == 12345);
+}
+
+TEST_CASE("the index keeps uids that are not the name's base: hashed and duplicate ones") {
+  IndexFixture f;
+  write_file(f.dir + "/new/5.same,S=2", "a\n");
+  write_file(f.dir + "/cur/5.same,S=3:2,S", "bb\n");
+  write_file(f.dir + "/new/6.has space", "c\n");
+  f.settle();
+  auto scanned = f.open();
+  REQUIRE(scanned->messages().size() == 3);
+  REQUIRE(fs::exists(f.index_path));
+  auto cached = f.open();
+  CHECK(listing_of(*cached) == listing_of(*scanned));
+  CHECK(cached->messages()[0].uid != cached->messages()[1].uid);
+  CHECK(cached->messages()[2].uid == maildir::sha1_hex("6.has space"));
+}
+
+TEST_CASE("messages delivered after the index was written are seen, however soon") {
+  IndexFixture f;
+  f.deliver("first\n");
+  f.settle();
+  for (int round = 0; round < 20; ++round) {
+    auto before = f.open();  // writes the index (round 0) or reads it
+    // Straight after: same clock tick as the index, in most rounds.
+    std::string uid = f.deliver("round " + std::to_string(round) + "\n");
+    auto after = f.open();
+    REQUIRE(after->messages().size() == before->messages().size() + 1);
+    CHECK(after->messages().back().uid == uid);
+    f.settle();
+  }
+  // Another tool dropping a file into new/ (no rename through tmp/) is seen too.
+  f.open();
+  write_file(f.dir + "/new/9999999999.other.host", "from elsewhere\n");
+  auto drop = f.open();
+  CHECK(drop->messages().back().uid == "9999999999.other.host");
+  CHECK(drop->messages().back().size == std::string("from elsewhere\r\n").size());
+}
+
+TEST_CASE("messages deleted or moved by another client are seen despite the index") {
+  IndexFixture f;
+  std::vector<std::string> uids;
+  for (int i = 0; i < 4; ++i) uids.push_back(f.deliver("m" + std::to_string(i) + "\n"));
+  f.settle();
+  auto first = f.open();
+  REQUIRE(fs::exists(f.index_path));
+  fs::remove(first->messages()[1].path);
+  std::string moved = fs::path(first->messages()[2].path).filename().string();
+  fs::rename(f.dir + "/new/" + moved, f.dir + "/cur/" + moved + ":2,S");
+  auto after = f.open();
+  REQUIRE(after->messages().size() == 3);
+  CHECK(after->messages()[0].uid == uids[0]);
+  CHECK(after->messages()[1].uid == uids[2]);
+  CHECK(after->messages()[1].path == f.dir + "/cur/" + moved + ":2,S");
+  CHECK(after->messages()[2].uid == uids[3]);
+
+  // Our own deletions too.
+  f.settle();
+  auto again = f.open();
+  REQUIRE(again->commit_deletions({0}).ok());
+  auto left = f.open();
+  REQUIRE(left->messages().size() == 2);
+  CHECK(left->messages()[0].uid == uids[2]);
+}
+
+TEST_CASE("a damaged, truncated, foreign or empty index is ignored and rewritten") {
+  IndexFixture f;
+  for (int i = 0; i < 3; ++i) f.deliver("m" + std::to_string(i) + "\n");
+  f.settle();
+  Listing truth = listing_of(*f.open());
+  const std::string good = f.index_text();
+  REQUIRE_FALSE(good.empty());
+
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x20;
+  std::string wrong_count = good;
+  wrong_count.replace(wrong_count.find("count 3"), 7, "count 9");
+  const std::vector<std::string> broken = {
+      good.substr(0, good.size() / 2),  // truncated (a crash mid-write, a full disk)
+      good.substr(0, good.size() - 1),  // just the last LF missing
+      flipped,
+      wrong_count,
+      "",
+      "mailroom-maildir-index 999\n" + good.substr(good.find('\n') + 1),
+      std::string(4096, '\0'),
+  };
+  for (const auto& text : broken) {
+    f.write_index(text);
+    CHECK(listing_of(*f.open()) == truth);
+    CHECK(f.index_text() == good);  // rebuilt: the folders did not change, so the same text
+  }
+  // Not a regular file: ignored (and left alone, as it is not ours to remove).
+  fs::remove(f.index_path);
+  fs::create_directory(f.index_path);
+  CHECK(listing_of(*f.open()) == truth);
+  fs::remove(f.index_path);
+}
+
+TEST_CASE("a maildir changed within the settle time is listed but not indexed") {
+  TempDir tmp;
+  auto store = maildir::make_store({true, std::chrono::hours(1)});
+  std::string dir = tmp.path() + "/carol";
+  REQUIRE(store->create_maildir(dir).ok());
+  REQUIRE(store->deliver(dir, "hi\n").ok());
+  auto r = store->open(dir);
+  REQUIRE(r.ok());
+  CHECK((*r)->messages().size() == 1);
+  CHECK_FALSE(fs::exists(dir + "/" + maildir::kIndexFile));
+  CHECK_FALSE(fs::exists(dir + "/" + maildir::kIndexTmpFile));
+
+  auto plain = maildir::make_store({false, 0ns});
+  REQUIRE(plain->open(dir).ok());
+  CHECK_FALSE(fs::exists(dir + "/" + maildir::kIndexFile));
 }
