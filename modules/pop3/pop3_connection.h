@@ -49,7 +49,7 @@ class Pop3Connection : public core::ProtocolSession {
   Session session_;
   std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
   core::ClientPolicy& policy_;
-  std::set<std::string> wanted_secrets_;  // secret kinds this service needs (filled in at login)
+  std::set<std::string> wanted_secrets_;  // kinds the offered mechanisms need (filled in at login)
   core::Timer delay_timer_;  // holds a failed login's reply (anti-hammering)
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;

@@ -62,7 +62,7 @@ class Pop3Module : public core::Module {
                                      (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
       wanted_for_ = context.settings;
-      wanted_ = wanted_secret_kinds(s);
+      wanted_ = needed_secret_kinds(s);
     }
     return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
                                             *context.policy, wanted_);

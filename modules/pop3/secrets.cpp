@@ -42,6 +42,20 @@ std::set<std::string> wanted_secret_kinds(const config::ServiceSettings& setting
   return kinds;
 }
 
+std::set<std::string> needed_secret_kinds(const config::ServiceSettings& settings) {
+  std::set<std::string> kinds = wanted_secret_kinds(settings);
+  const auto offered = split_mechanisms(settings.get_string("auth_mechanisms"));
+  auto offers = [&offered](std::string_view m) {
+    for (const auto& o : offered) {
+      if (o == m) return true;
+    }
+    return false;
+  };
+  if (!offers("SCRAM-SHA-256")) kinds.erase(std::string(kSecretScramSha256));
+  if (!offers("SCRAM-SHA-1")) kinds.erase(std::string(kSecretScramSha1));
+  return kinds;
+}
+
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds) {
   std::vector<storage::StoredSecret> out;
   for (const auto& kind : kinds) {

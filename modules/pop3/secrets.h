@@ -36,6 +36,11 @@ bool is_plaintext_equivalent(std::string_view kind_name);
 // auth_mechanisms has CRAM-MD5; nt-hash when it has NTLM; plaintext when apop is on.
 std::set<std::string> wanted_secret_kinds(const config::ServiceSettings& settings);
 
+// The kinds the mechanisms this service offers right now need (SCRAM keys only when a SCRAM
+// mechanism is in auth_mechanisms): what a login with the password fills in when missing, so a
+// service that offers none of them pays nothing extra per login.
+std::set<std::string> needed_secret_kinds(const config::ServiceSettings& settings);
+
 // Derives `kinds` from the password. Slow (SCRAM runs PBKDF2): call it off the event loop.
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds);
 
