@@ -15,8 +15,9 @@ ALICE_PW = "s3cret"
 
 
 def connect_from(source: str, port: int, host: str = LOOPBACK, timeout: float = 5.0) -> RawConnection:
-    """A connection whose source address is `source` (any 127.0.0.0/8 address works on Linux)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A connection whose source address is `source` (any 127.0.0.0/8 address works on Linux;
+    "::1" for IPv6)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     sock.bind((source, 0))
     sock.connect((host, port))
@@ -140,16 +141,7 @@ class NetworkPolicyTest(ServerTestCase):
     # -- IPv6 -----------------------------------------------------------------------------------
 
     def _v6_first_bytes(self, port):
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        sock.settimeout(5)
-        sock.connect(("::1", port))
-        conn = RawConnection(port, timeout=5, sock=sock)
-        try:
-            return conn.readline()
-        except (EOFError, ConnectionResetError):
-            return b""
-        finally:
-            conn.close()
+        return first_bytes("::1", port, "::1")
 
     def test_ipv6_bind_rule_and_prefix_block(self):
         try:
