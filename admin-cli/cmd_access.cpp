@@ -114,26 +114,6 @@ std::optional<ipf::IpRange> block_range(const std::string& network) {
   return rule->range;
 }
 
-// The prefix length (in the 128-bit space) of a block key: 128 for a bare address.
-int block_prefix(const std::string& network, const ipf::IpRange& range) {
-  auto slash = network.find('/');
-  if (slash == std::string::npos) return 128;
-  int len = 0;
-  try {
-    len = std::stoi(network.substr(slash + 1));
-  } catch (const std::exception&) {
-    return 128;
-  }
-  return range.first.is_v4() ? ipf::kV4PrefixOffset + len : len;
-}
-
-ipf::BlockCause parse_cause(const std::string& name) {
-  for (ipf::BlockCause c : {ipf::BlockCause::kLoginFailures, ipf::BlockCause::kAutoDeny, ipf::BlockCause::kManual}) {
-    if (name == ipf::block_cause_name(c)) return c;
-  }
-  return ipf::BlockCause::kManual;
-}
-
 // ---------------------------------------------------------------- access
 
 json rule_json(const AccessRuleRecord& r) {
@@ -440,13 +420,13 @@ Status run_access_explain(const Context& ctx, const ExplainArgs& a) {
   std::vector<const BlockRecord*> covering;
   std::vector<ipf::Block> blocks;
   for (const auto& b : *stored_blocks) {
-    auto range = block_range(b.network);
-    if (!range || !range->contains(*ip)) continue;
+    auto prefix = ipf::parse_prefix_text(b.network);
+    if (!prefix || ip->masked(prefix->bits) != prefix->network) continue;
     covering.push_back(&b);
     ipf::Block block;
-    block.network = range->first;
-    block.prefix = block_prefix(b.network, *range);
-    block.cause = parse_cause(b.cause);
+    block.network = prefix->network;
+    block.prefix = prefix->bits;
+    block.cause = ipf::parse_block_cause(b.cause);
     block.reason = b.reason;
     block.since = steady(b.since);
     block.expires = steady_opt(b.expires);

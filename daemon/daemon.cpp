@@ -41,12 +41,6 @@ std::optional<ipfilter::AccessList> list_from_name(const std::string& name) {
   return std::nullopt;
 }
 
-ipfilter::BlockCause cause_from_name(const std::string& name) {
-  if (name == "login_failures") return ipfilter::BlockCause::kLoginFailures;
-  if (name == "auto_deny") return ipfilter::BlockCause::kAutoDeny;
-  return ipfilter::BlockCause::kManual;
-}
-
 // Reads one service's stored rules and blocks (worker thread).
 Result<core::PolicyData> load_policy(storage::PolicyStore& store, const std::string& service, const ClockPair& clock,
                                      std::vector<std::string>& warnings) {
@@ -78,7 +72,7 @@ Result<core::PolicyData> load_policy(storage::PolicyStore& store, const std::str
     ipfilter::Block block;
     block.network = prefix->network;
     block.prefix = prefix->bits;
-    block.cause = cause_from_name(b.cause);
+    block.cause = ipfilter::parse_block_cause(b.cause);
     block.reason = b.reason;
     block.since = clock.to_steady(b.since);
     if (b.expires) block.expires = clock.to_steady(*b.expires);

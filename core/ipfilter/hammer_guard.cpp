@@ -14,6 +14,13 @@ const char* block_cause_name(BlockCause cause) {
   return "manual";
 }
 
+BlockCause parse_block_cause(std::string_view name) {
+  for (BlockCause c : {BlockCause::kLoginFailures, BlockCause::kAutoDeny, BlockCause::kManual}) {
+    if (name == block_cause_name(c)) return c;
+  }
+  return BlockCause::kManual;
+}
+
 HammerGuard::HammerGuard(HammerSettings settings) : settings_(std::move(settings)) {}
 
 void HammerGuard::configure(HammerSettings settings) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -41,6 +42,8 @@ enum class BlockCause {
 };
 
 const char* block_cause_name(BlockCause cause);
+// The inverse of block_cause_name; an unknown name (a hand-edited row) reads as kManual.
+BlockCause parse_block_cause(std::string_view name);
 
 struct Block {
   IpAddress network;  // the blocked address, or the IPv6 prefix's first address

@@ -821,3 +821,10 @@ TEST_CASE("parse_prefix_text reads back every block key") {
   CHECK_FALSE(parse_prefix_text("10.0.0.1-10.0.0.5").ok());
   CHECK_FALSE(parse_prefix_text("nonsense").ok());
 }
+
+TEST_CASE("parse_block_cause reads back every cause name") {
+  for (BlockCause c : {BlockCause::kLoginFailures, BlockCause::kAutoDeny, BlockCause::kManual}) {
+    CHECK(parse_block_cause(block_cause_name(c)) == c);
+  }
+  CHECK(parse_block_cause("edited-by-hand") == BlockCause::kManual);
+}
