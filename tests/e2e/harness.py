@@ -194,6 +194,8 @@ class Server:
         for _ in range(START_ATTEMPTS):
             self.port = free_port()
             self.tls_port = free_port()
+            while self.tls_port == self.port:  # the kernel may hand out the same free port twice
+                self.tls_port = free_port()
             self.set("binds", LOOPBACK)
             self.set("port", self.port)
             # Never the default *:995: tests stay on loopback and out of each other's way.
