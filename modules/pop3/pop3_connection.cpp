@@ -1,6 +1,8 @@
 // Pop3Connection: runs the session's effects off the loop thread and streams messages.
 #include "modules/pop3/pop3_connection.h"
 
+#include <algorithm>
+
 #include "core/log/logger.h"
 #include "modules/pop3/secrets.h"
 
@@ -12,19 +14,70 @@ constexpr std::size_t kStreamChunk = 256 * 1024;
 }  // namespace
 
 struct Pop3Connection::Stream {
-  std::unique_ptr<storage::MessageReader> reader;
+  std::shared_ptr<storage::Maildrop> drop;
+  std::size_t index = 0;
+  std::unique_ptr<storage::MessageReader> reader;  // opened by the first worker job
   DotStuffer stuffer;
   std::optional<TopFilter> top;
+  // Messages to read whole once this one ends (index, wire size): retr_readahead.
+  std::vector<std::pair<std::size_t, uint64_t>> ahead;
   bool finished = false;
   // filled by the worker, consumed on the loop thread
   std::string out;
   std::optional<Error> error;
+  std::vector<ReadAhead> read_ahead;
 };
+
+// Worker side of one stream step: opens the message on the first call, reads and stuffs one
+// chunk, and at the end of the message reads the messages in `ahead` whole.
+void Pop3Connection::read_chunk(Stream& stream) {
+  if (!stream.reader) {
+    auto reader = stream.drop->open_message(stream.index);
+    if (!reader) {
+      stream.error = reader.error();
+      return;
+    }
+    stream.reader = std::move(reader).value();
+  }
+  std::string raw;
+  auto n = stream.reader->read(raw, kStreamChunk);
+  if (!n) {
+    stream.error = n.error();
+    return;
+  }
+  // A reader returns fewer bytes than asked only at the end (mail_store.h): no extra
+  // worker round trip just to learn that the message is over.
+  bool more = *n == kStreamChunk;
+  std::string_view data = raw;
+  std::string cut;
+  if (stream.top) {
+    more = stream.top->feed(data, cut) && more;
+    data = cut;
+  }
+  stream.out.reserve(data.size() + data.size() / 64 + 8);
+  stream.stuffer.feed(data, stream.out);
+  if (more) return;
+  stream.stuffer.finish(stream.out);
+  stream.finished = true;
+  stream.reader.reset();
+  for (const auto& [index, size] : stream.ahead) {
+    // Best effort: a message that cannot be read now, or whose size differs from the listing,
+    // ends the read-ahead and is left to its own RETR (which reports any error properly).
+    auto reader = stream.drop->open_message(index);
+    if (!reader) break;
+    ReadAhead entry;
+    entry.index = index;
+    entry.wire.reserve(size);
+    auto got = (*reader)->read(entry.wire, size + 1);
+    if (!got || *got != size) break;
+    stream.read_ahead.push_back(std::move(entry));
+  }
+}
 
 Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
                                storage::MailStore& mail, SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
-                               std::set<std::string> wanted_secrets)
+                               std::set<std::string> wanted_secrets, uint64_t readahead_bytes)
     : conn_(connection),
       accounts_(accounts),
       mail_(mail),
@@ -32,7 +85,8 @@ Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountSto
       tls_(std::move(tls)),
       policy_(policy),
       wanted_secrets_(std::move(wanted_secrets)),
-      delay_timer_(connection.loop()) {}
+      delay_timer_(connection.loop()),
+      readahead_bytes_(readahead_bytes) {}
 
 Pop3Connection::~Pop3Connection() = default;
 
@@ -62,9 +116,11 @@ void Pop3Connection::on_close() {
                                 {"ip", conn_.peer_ip()},
                                 {"user", user_},
                                 {"retrieved", std::to_string(retrieved_)},
-                                {"bytes", std::to_string(retrieved_bytes_)}});
+                                {"bytes", std::to_string(retrieved_bytes_)},
+                                {"read_ahead_hits", std::to_string(read_ahead_hits_)}});
   // A dropped session deletes nothing: the lock goes, the maildrop is left untouched.
   stream_.reset();
+  read_ahead_.clear();
   drop_.reset();
   lock_.reset();
 }
@@ -287,32 +343,58 @@ void Pop3Connection::fetch_secret(FetchSecret fetch) {
 }
 
 void Pop3Connection::start_stream(const StreamMessage& msg) {
-  conn_.pause_input();
-  stream_ = std::make_shared<Stream>();
-  if (msg.top_lines) stream_->top.emplace(*msg.top_lines);
-  auto stream = stream_;
-  auto drop = drop_;
-  std::size_t index = msg.index;
-  std::weak_ptr<void> alive = conn_.liveness();
   if (!msg.top_lines) {
     ++retrieved_;
-    retrieved_bytes_ += drop_->messages()[index].size;
+    retrieved_bytes_ += drop_->messages()[msg.index].size;
   }
-  read_in_flight_ = true;
-  conn_.work().submit(
-      [stream, drop, index] {
-        auto reader = drop->open_message(index);
-        if (!reader) {
-          stream->error = reader.error();
-          return;
-        }
-        stream->reader = std::move(reader).value();
-      },
-      [this, alive] {
-        if (alive.expired()) return;
-        read_in_flight_ = false;
-        pump();
-      });
+  if (serve_read_ahead(msg)) return;
+  conn_.pause_input();
+  stream_ = std::make_shared<Stream>();
+  stream_->drop = drop_;
+  stream_->index = msg.index;
+  if (msg.top_lines) {
+    stream_->top.emplace(*msg.top_lines);
+  } else if (readahead_bytes_ > 0) {
+    // The next messages not marked deleted, as long as they fit whole in the budget.
+    const auto& messages = drop_->messages();
+    uint64_t budget = readahead_bytes_;
+    for (std::size_t i = msg.index + 1; i < messages.size(); ++i) {
+      if (session_.marked_deleted(i)) continue;
+      if (messages[i].size > budget) break;
+      budget -= messages[i].size;
+      stream_->ahead.emplace_back(i, messages[i].size);
+    }
+  }
+  pump();
+}
+
+bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
+  if (read_ahead_.empty()) return false;
+  auto hit = std::find_if(read_ahead_.begin(), read_ahead_.end(),
+                          [&](const ReadAhead& r) { return r.index == msg.index; });
+  if (hit == read_ahead_.end()) {
+    read_ahead_.clear();  // the client went elsewhere: drop what it skipped
+    return false;
+  }
+  read_ahead_.erase(read_ahead_.begin(), hit);  // what lies before it was skipped
+  ++read_ahead_hits_;
+  std::string_view data = read_ahead_.front().wire;
+  std::string cut;
+  if (msg.top_lines) {
+    TopFilter top(*msg.top_lines);
+    top.feed(data, cut);
+    data = cut;
+  }
+  std::string out;
+  out.reserve(data.size() + data.size() / 64 + 8);
+  DotStuffer stuffer;
+  stuffer.feed(data, out);
+  stuffer.finish(out);
+  // TOP leaves the message for a later RETR.
+  if (!msg.top_lines) read_ahead_.erase(read_ahead_.begin());
+  conn_.write(std::move(out));
+  if (!conn_.closing()) session_.on_stream_done();
+  return true;
 }
 
 void Pop3Connection::pump() {
@@ -333,6 +415,7 @@ void Pop3Connection::pump() {
     if (!stream_ || conn_.closing()) return;
   }
   if (stream_->finished) {
+    read_ahead_ = std::move(stream_->read_ahead);
     stream_.reset();
     session_.on_stream_done();
     conn_.resume_input();
@@ -342,35 +425,12 @@ void Pop3Connection::pump() {
   auto stream = stream_;
   std::weak_ptr<void> alive = conn_.liveness();
   read_in_flight_ = true;
-  conn_.work().submit(
-      [stream] {
-        std::string raw;
-        auto n = stream->reader->read(raw, kStreamChunk);
-        if (!n) {
-          stream->error = n.error();
-          return;
-        }
-        // A reader returns fewer bytes than asked only at the end (mail_store.h): no extra
-        // worker round trip just to learn that the message is over.
-        bool more = *n == kStreamChunk;
-        std::string_view data = raw;
-        std::string cut;
-        if (stream->top) {
-          more = stream->top->feed(data, cut) && more;
-          data = cut;
-        }
-        stream->out.reserve(data.size() + data.size() / 64 + 8);
-        stream->stuffer.feed(data, stream->out);
-        if (!more) {
-          stream->stuffer.finish(stream->out);
-          stream->finished = true;
-        }
-      },
-      [this, alive] {
-        if (alive.expired()) return;
-        read_in_flight_ = false;
-        pump();
-      });
+  conn_.work().submit([stream] { read_chunk(*stream); },
+                      [this, alive] {
+                        if (alive.expired()) return;
+                        read_in_flight_ = false;
+                        pump();
+                      });
 }
 
 void Pop3Connection::on_drain() {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <set>
+#include <vector>
 #include <string>
 
 #include "core/module/module.h"
@@ -20,7 +21,7 @@ class Pop3Connection : public core::ProtocolSession {
  public:
   Pop3Connection(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
-                 std::set<std::string> wanted_secrets);
+                 std::set<std::string> wanted_secrets, uint64_t readahead_bytes = 0);
   ~Pop3Connection() override;
 
   void on_open() override;
@@ -32,6 +33,10 @@ class Pop3Connection : public core::ProtocolSession {
 
  private:
   struct Stream;  // state of a RETR/TOP in progress, shared with the worker doing the reads
+  struct ReadAhead {  // a whole message read after a RETR ended, in wire form (not dot-stuffed)
+    std::size_t index = 0;
+    std::string wire;
+  };
 
   void run(Step step);
   void start_login(Authenticate auth);
@@ -39,7 +44,10 @@ class Pop3Connection : public core::ProtocolSession {
   // Feeds a finished login to the session, after the anti-hammering delay on failure.
   void finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);
   void start_stream(const StreamMessage& msg);
+  // Serves RETR/TOP from read_ahead_ when it holds the message; false if it does not.
+  bool serve_read_ahead(const StreamMessage& msg);
   void pump();
+  static void read_chunk(Stream& stream);  // on a worker
   void start_update(CommitDeletions del);
   std::string sid() const;
 
@@ -54,9 +62,12 @@ class Pop3Connection : public core::ProtocolSession {
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;
   std::shared_ptr<Stream> stream_;
+  uint64_t readahead_bytes_;         // retr_readahead
+  std::vector<ReadAhead> read_ahead_;  // ascending indexes; consumed by RETR/TOP
   bool read_in_flight_ = false;
   std::string user_;
   uint64_t retrieved_ = 0, retrieved_bytes_ = 0;
+  uint64_t read_ahead_hits_ = 0;  // RETR/TOP served from read_ahead_ (in the disconnect log)
 };
 
 }  // namespace mailroom::pop3

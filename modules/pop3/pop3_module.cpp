@@ -65,7 +65,8 @@ class Pop3Module : public core::Module {
       wanted_ = needed_secret_kinds(s);
     }
     return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
-                                            *context.policy, wanted_);
+                                            *context.policy, wanted_,
+                                            static_cast<uint64_t>(s.get_int("retr_readahead")));
   }
 
  private:

@@ -80,6 +80,12 @@ config::SettingsCatalog build_catalog() {
   catalog.add(config::bool_setting("ntlm_v1", false,
                                    "Accept NTLMv1 responses (broken cryptography; only for very old Windows "
                                    "clients). Off: NTLM accepts NTLMv2 only."));
+  catalog.add(config::int_setting("retr_readahead", 128 * 1024, 0, 16 * 1024 * 1024,
+                                  "Bytes of the following messages read ahead, in the same disk job, when a "
+                                  "RETR reaches the end of a message: a client fetching its mail in order then "
+                                  "gets the next messages without waiting for the disk. Only whole messages that "
+                                  "fit are read; held per session until retrieved or the session ends; 0 "
+                                  "turns read-ahead off."));
   catalog.add(config::int_setting("max_bad_commands", 10, 1, 1000,
                                   "Unknown, malformed or out-of-state commands allowed in one session "
                                   "before it is ended."));

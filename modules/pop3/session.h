@@ -143,6 +143,8 @@ class Session {
 
   State state() const { return state_; }
   const storage::Address* user() const;  // set once logged in
+  // Whether message `index` (0-based) is marked for deletion; false for an unknown index.
+  bool marked_deleted(std::size_t index) const { return index < deleted_.size() && deleted_[index]; }
   std::size_t bad_commands() const { return bad_commands_; }
 
  private:

@@ -1,5 +1,6 @@
 # End-to-end POP3 behaviour seen by real clients (poplib, curl): retrieval byte for byte, TOP, UIDL,
 # deletion semantics, locking, authentication, and changes made with mailctl while the daemon runs.
+import json
 import os
 import poplib
 import random
@@ -81,6 +82,8 @@ class Pop3BasicTest(ServerTestCase):
         self.bob_msgs = [make_message("for bob", b"Hi Bob.\n", to=b"bob@example.test")]
         for m in self.bob_msgs:
             server.deliver(BOB, m)
+        if self._testMethodName.endswith("_without_read_ahead"):
+            server.set("retr_readahead", 0)
 
     def login(self, user=ALICE, password=ALICE_PW):
         p = self.server.login(user, password)
@@ -215,6 +218,80 @@ class Pop3BasicTest(ServerTestCase):
         _, lines, _ = p.top(2, 1000)
         self.assertEqual(retr_bytes(lines), crlf(msg))
         p.quit()
+
+    # -- read-ahead (retr_readahead) -------------------------------------------------------
+
+    def read_ahead_mailbox(self):
+        """Bob gets 9 more messages: dots, 8-bit, no final newline, and one bigger than the
+        default read-ahead budget (128 KiB) in the middle, which ends one read-ahead run."""
+        msgs = [make_message(f"ra {i}", f"message {i}\n".encode() + DOTS_BODY) for i in range(4)]
+        msgs.append(big_message(300 * 1024))
+        msgs.append(make_message("8bit", EIGHT_BIT_BODY))
+        msgs.append(make_message("no newline", NO_FINAL_NEWLINE_BODY))
+        msgs += [make_message(f"ra tail {i}", b".\n" * (i + 1) + b"end\n") for i in range(2)]
+        for m in msgs:
+            self.server.deliver(BOB, m)
+        return self.bob_msgs + msgs
+
+    def retrieve_in_order_and_out_of_order(self) -> int:
+        """Returns the read-ahead hits the daemon logged for the session."""
+        msgs = self.read_ahead_mailbox()
+        p = self.login(BOB, BOB_PW)
+        for i, m in enumerate(msgs):
+            self.assert_retr_exact(p, i + 1, m)
+        # Again, backwards and skipping: every one is read afresh, none is served twice wrongly.
+        for n in (9, 3, 2, 10, 1):
+            self.assert_retr_exact(p, n, msgs[n - 1])
+        p.quit()
+        found = []
+
+        def logged():
+            found[:] = re.findall(r'pop3\.disconnect.*?user="?bob@example\.test.*?read_ahead_hits="?(\d+)',
+                                  self.server.log_tail(400))
+            return bool(found)
+        self.wait_until(logged, what="the session's disconnect line")
+        return int(found[-1])
+
+    def test_messages_retrieved_in_order_or_not_are_exact_with_read_ahead(self):
+        # 1-4 and 6-9 come from read-ahead runs (the 300 KiB message 6 ends the first one).
+        self.assertGreaterEqual(self.retrieve_in_order_and_out_of_order(), 6)
+
+    def test_messages_retrieved_in_order_or_not_are_exact_without_read_ahead(self):
+        self.assertEqual(self.retrieve_in_order_and_out_of_order(), 0)
+
+    def test_read_ahead_skips_deleted_messages_and_top_leaves_the_next_retr_intact(self):
+        msgs = self.read_ahead_mailbox()
+        p = self.login(BOB, BOB_PW)
+        self.assertTrue(p.dele(3).startswith(b"+OK"))
+        self.assert_retr_exact(p, 2, msgs[1])  # reads ahead 4.. (3 is deleted)
+        with self.assertRaises(poplib.error_proto) as err:
+            p.retr(3)
+        self.assertIn(b"deleted", err.exception.args[0].lower())
+        head, body = msgs[3].split(b"\n\n", 1)
+        _, lines, _ = p.top(4, 1)  # from the read-ahead, which keeps message 4 for the RETR
+        self.assertEqual(lines, head.split(b"\n") + [b""] + [body.split(b"\n")[0]])
+        self.assert_retr_exact(p, 4, msgs[3])
+        self.assertTrue(p.dele(4).startswith(b"+OK"))
+        self.assert_retr_exact(p, 5, msgs[4])
+        p.quit()
+        p = self.login(BOB, BOB_PW)
+        self.assertEqual(p.stat()[0], len(msgs) - 2)
+        p.quit()
+
+    def test_message_gone_from_disk_after_login_ends_only_its_own_retr(self):
+        msgs = self.read_ahead_mailbox()
+        shown = json.loads(self.server.mailctl("mailbox", "show", BOB, "--json").stdout)
+        p = self.login(BOB, BOB_PW)
+        uid3 = dict(uidl_map(p))[3].decode()
+        victim = [os.path.join(d, f) for d in (os.path.join(shown["maildir"], "cur"), os.path.join(shown["maildir"], "new"))
+                  for f in os.listdir(d) if f.startswith(uid3)]
+        self.assertEqual(len(victim), 1, victim)
+        os.unlink(victim[0])  # an outside process removed it while the session holds the listing
+        self.assert_retr_exact(p, 1, msgs[0])  # the read-ahead stops at the missing message
+        self.assert_retr_exact(p, 2, msgs[1])
+        with self.assertRaises((poplib.error_proto, OSError, EOFError)):
+            p.retr(3)  # the +OK is out before the file is opened: the connection is dropped
+        self.wait_until(lambda: "pop3.retr_failed" in self.server.log_tail(200), what="retr_failed logged")
 
     # -- UIDL -------------------------------------------------------------------------------
 
