@@ -1,6 +1,8 @@
 // Dot-stuffing and the TOP line cut, as byte-level state machines that survive chunk splits.
 #include "modules/pop3/dot_stuffer.h"
 
+#include <cstring>
+
 namespace mailroom::pop3 {
 
 void DotStuffer::feed(std::string_view in, std::string& out) {
@@ -15,6 +17,38 @@ void DotStuffer::feed(std::string_view in, std::string& out) {
     at_line_start_ = (lf != std::string_view::npos);
     pos = end;
   }
+}
+
+void DotStuffer::stuff(std::string& chunk) {
+  if (chunk.empty()) return;
+  std::size_t first_dot = std::string::npos;  // the first line start holding a '.'
+  if (at_line_start_ && chunk[0] == '.') {
+    first_dot = 0;
+  } else {
+    const char* data = chunk.data();
+    const std::size_t size = chunk.size();
+    std::size_t pos = 0;
+    while (pos < size) {
+      const void* hit = std::memchr(data + pos, '\n', size - pos);
+      if (hit == nullptr) break;
+      const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - data);
+      if (lf + 1 < size && data[lf + 1] == '.') {
+        first_dot = lf + 1;
+        break;
+      }
+      pos = lf + 1;
+    }
+  }
+  if (first_dot == std::string::npos) {
+    at_line_start_ = chunk.back() == '\n';
+    return;
+  }
+  std::string out;
+  out.reserve(chunk.size() + chunk.size() / 64 + 8);
+  out.append(chunk, 0, first_dot);
+  at_line_start_ = true;
+  feed(std::string_view(chunk).substr(first_dot), out);
+  chunk.swap(out);
 }
 
 void DotStuffer::finish(std::string& out) {

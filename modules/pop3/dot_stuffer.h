@@ -14,6 +14,9 @@ class DotStuffer {
  public:
   // Appends the stuffed form of `in` to `out`.
   void feed(std::string_view in, std::string& out);
+  // Stuffs `chunk` where it is: a chunk with no line starting with '.' (most mail) is left
+  // as it is, without a copy; otherwise it is rebuilt once.
+  void stuff(std::string& chunk);
   // Appends the terminating ".\r\n" (and a CRLF first if the input did not end with one).
   void finish(std::string& out);
 

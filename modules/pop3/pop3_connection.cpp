@@ -40,6 +40,7 @@ void Pop3Connection::read_chunk(Stream& stream) {
     stream.reader = std::move(reader).value();
   }
   std::string raw;
+  raw.reserve(kStreamChunk + 64);
   auto n = stream.reader->read(raw, kStreamChunk);
   if (!n) {
     stream.error = n.error();
@@ -48,14 +49,15 @@ void Pop3Connection::read_chunk(Stream& stream) {
   // A reader returns fewer bytes than asked only at the end (mail_store.h): no extra
   // worker round trip just to learn that the message is over.
   bool more = *n == kStreamChunk;
-  std::string_view data = raw;
-  std::string cut;
   if (stream.top) {
-    more = stream.top->feed(data, cut) && more;
-    data = cut;
+    std::string cut;
+    more = stream.top->feed(raw, cut) && more;
+    stream.out.reserve(cut.size() + cut.size() / 64 + 8);
+    stream.stuffer.feed(cut, stream.out);
+  } else {
+    stream.stuffer.stuff(raw);  // in place: no copy unless a line starts with '.'
+    stream.out = std::move(raw);
   }
-  stream.out.reserve(data.size() + data.size() / 64 + 8);
-  stream.stuffer.feed(data, stream.out);
   if (more) return;
   stream.stuffer.finish(stream.out);
   stream.finished = true;
@@ -398,7 +400,20 @@ bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
 }
 
 void Pop3Connection::pump() {
-  if (!stream_ || read_in_flight_) return;
+  if (!stream_ || read_in_flight_ || stream_->finished || conn_.over_high_water()) return;  // on_drain() resumes
+  auto stream = stream_;
+  std::weak_ptr<void> alive = conn_.liveness();
+  read_in_flight_ = true;
+  conn_.work().submit([stream] { read_chunk(*stream); },
+                      [this, alive] {
+                        if (alive.expired()) return;
+                        read_in_flight_ = false;
+                        on_chunk();
+                      });
+}
+
+void Pop3Connection::on_chunk() {
+  if (!stream_) return;  // the connection closed meanwhile
   if (stream_->error) {
     // The +OK line is out already: the only honest way to signal a broken message is to drop
     // the connection (the client sees a truncated reply and no deletion is applied).
@@ -407,35 +422,25 @@ void Pop3Connection::pump() {
     conn_.abort();
     return;
   }
-  if (!stream_->out.empty()) {
-    std::string out = std::move(stream_->out);
-    stream_->out.clear();
-    conn_.write(std::move(out));
-    // A failed write closes the connection, and on_close() drops the stream.
-    if (!stream_ || conn_.closing()) return;
-  }
+  std::string out = std::move(stream_->out);
+  stream_->out = std::string();
   if (stream_->finished) {
     read_ahead_ = std::move(stream_->read_ahead);
     stream_.reset();
+    conn_.write(std::move(out));
+    if (conn_.closing()) return;  // a failed write closed it
     session_.on_stream_done();
     conn_.resume_input();
     return;
   }
-  if (conn_.over_high_water()) return;  // on_drain() resumes
-  auto stream = stream_;
-  std::weak_ptr<void> alive = conn_.liveness();
-  read_in_flight_ = true;
-  conn_.work().submit([stream] { read_chunk(*stream); },
-                      [this, alive] {
-                        if (alive.expired()) return;
-                        read_in_flight_ = false;
-                        pump();
-                      });
+  // The worker reads the next chunk while this one is written and sent: both cores work on a
+  // large message. The output stays bounded: the next read starts only below the high-water
+  // mark, so at most output_buffer_size plus two chunks are held.
+  pump();
+  conn_.write(std::move(out));
 }
 
-void Pop3Connection::on_drain() {
-  if (stream_ && !read_in_flight_) pump();
-}
+void Pop3Connection::on_drain() { pump(); }
 
 void Pop3Connection::start_update(CommitDeletions del) {
   conn_.pause_input();

@@ -46,7 +46,8 @@ class Pop3Connection : public core::ProtocolSession {
   void start_stream(const StreamMessage& msg);
   // Serves RETR/TOP from read_ahead_ when it holds the message; false if it does not.
   bool serve_read_ahead(const StreamMessage& msg);
-  void pump();
+  void pump();      // starts the next read of the stream unless one runs or output is above high water
+  void on_chunk();  // a read finished: write its chunk, start the next
   static void read_chunk(Stream& stream);  // on a worker
   void start_update(CommitDeletions del);
   std::string sid() const;

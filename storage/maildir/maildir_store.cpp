@@ -225,8 +225,11 @@ class MaildirMessageReader final : public MessageReader {
       if (eof_) break;
       pending_.clear();
       pos_ = 0;
-      buf_.resize(chunk_);
-      ssize_t n = ::read(fd_.get(), buf_.data(), buf_.size());
+      // Encoding only grows the text, so reading at most what is still wanted overshoots by
+      // at most the CRs added; the wire form goes straight into `out` (no second copy), and
+      // only an overshoot waits in pending_ for the next call.
+      if (buf_.size() < chunk_) buf_.resize(chunk_);
+      ssize_t n = ::read(fd_.get(), buf_.data(), std::min(chunk_, max - appended));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error("cannot read " + path_, errno);
@@ -236,7 +239,17 @@ class MaildirMessageReader final : public MessageReader {
         encoder_.finish(pending_);
         continue;
       }
-      encoder_.encode(std::string_view(buf_.data(), static_cast<std::size_t>(n)), pending_);
+      const std::size_t before = out.size();
+      encoder_.encode(std::string_view(buf_.data(), static_cast<std::size_t>(n)), out);
+      const std::size_t produced = out.size() - before;
+      if (appended + produced > max) {
+        const std::size_t excess = appended + produced - max;
+        pending_.assign(out, out.size() - excess, excess);
+        out.resize(out.size() - excess);
+        appended = max;
+      } else {
+        appended += produced;
+      }
     }
     return appended;
   }

@@ -52,6 +52,18 @@ std::string top_split(const std::string& in, uint64_t n, std::size_t cut) {
   return out;
 }
 
+// The in-place form, split at `cut`.
+std::string stuff_in_place_split(const std::string& in, std::size_t cut) {
+  DotStuffer s;
+  std::string a = in.substr(0, cut);
+  std::string b = in.substr(cut);
+  s.stuff(a);
+  s.stuff(b);
+  std::string out = a + b;
+  s.finish(out);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("lines starting with a dot get one more dot") {
@@ -145,4 +157,33 @@ TEST_CASE("TOP output fed into the dot-stuffer stuffs body lines") {
   s.feed(cut, out);
   s.finish(out);
   CHECK(out == "Subject: x\r\n\r\n..hidden\r\n.\r\n");
+}
+
+TEST_CASE("stuffing in place matches feed at every split, and leaves dot-free text uncopied") {
+  const std::string msg =
+      "From: a@b\r\nSubject: .dots\r\n\r\n.\r\n..\r\nbody . line\r\n.leading\r\n\r\n.\r\nend\r\n";
+  const std::string expected = stuff_whole(msg);
+  for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
+    CAPTURE(cut);
+    CHECK(stuff_in_place_split(msg, cut) == expected);
+  }
+  const std::string plain = "no dots\r\nat line starts. here\r\nx.\r\n";
+  for (std::size_t cut = 0; cut <= plain.size(); ++cut) {
+    CAPTURE(cut);
+    CHECK(stuff_in_place_split(plain, cut) == stuff_whole(plain));
+  }
+  DotStuffer s;
+  std::string chunk = plain;
+  const char* before = chunk.data();
+  s.stuff(chunk);
+  CHECK(chunk == plain);
+  CHECK(chunk.data() == before);  // no dot at a line start: the buffer was not replaced
+  std::string next = ".after a boundary\r\n";
+  s.stuff(next);
+  CHECK(next == "..after a boundary\r\n");
+  std::string mid = "x";
+  s.stuff(mid);
+  std::string cont = ".y\r\n";  // the line began in the previous chunk: no stuffing
+  s.stuff(cont);
+  CHECK(cont == ".y\r\n");
 }

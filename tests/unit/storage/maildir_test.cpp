@@ -1,6 +1,8 @@
 // Maildir MailStore: delivery, listing, wire-form reads, uids, deletion, locking and the listing
 // index on real temporary directories.
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -243,7 +245,19 @@ TEST_CASE("a read returns fewer bytes than asked only at the end of the message"
     for (std::size_t max : {std::size_t{4096}, std::size_t{65536}, std::size_t{262144}}) {
       CAPTURE(i);
       CAPTURE(max);
-      CHECK(retr(*drop, i, max).size() == drop->messages()[i].size);  // read_all checks short reads
+      const std::string got = retr(*drop, i, max);  // read_all checks short reads
+      CHECK(got.size() == drop->messages()[i].size);
+      // Every LF became CRLF, with a final CRLF where the text did not end in one.
+      std::size_t lfs = 0;
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        if (got[k] != '\n') continue;
+        ++lfs;
+        CHECK(k > 0);
+        if (k > 0) CHECK(got[k - 1] == '\r');
+      }
+      CHECK(got.find_first_not_of("y\r\n") == std::string::npos);
+      if (!got.empty()) CHECK(got.substr(got.size() - 2) == "\r\n");
+      CHECK(got.size() - 2 * lfs == static_cast<std::size_t>(std::count(got.begin(), got.end(), 'y')));
     }
   }
 }
