@@ -89,7 +89,18 @@ def tree_mem(root):
                         pss += int(line.split()[1])
         except OSError:
             pass
-    return {"procs": len(pids), "rss_MiB": rss / 1024, "pss_MiB": pss / 1024}
+    return {"procs": len(pids), "rss_MiB": rss / 1024, "pss_MiB": pss / 1024, "fds": tree_fds(pids)}
+
+
+def tree_fds(pids):
+    """Open file descriptors of these processes (sockets included)."""
+    n = 0
+    for p in pids:
+        try:
+            n += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            pass
+    return n
 
 
 # ------------------------------------------------------------------ helpers
@@ -298,14 +309,23 @@ def t_idle(args, targets, res):
                 out, _ = p.communicate(timeout=60)
                 r = json.loads(out.strip().splitlines()[-1])
                 authed = int(open(ready).read()) if os.path.exists(ready) else 0
-                row = {"sessions": authed, "tls": tls, "base": base, "loaded": m,
+                # The sessions are gone: the server's descriptors must come back to where they were.
+                t1 = time.monotonic()
+                after = tree_mem(t.pid())
+                while after["fds"] > base["fds"] and time.monotonic() - t1 < 30:
+                    time.sleep(0.5)
+                    after = tree_mem(t.pid())
+                row = {"sessions": authed, "tls": tls, "base": base, "loaded": m, "after": after,
+                       "fds_back_to_base": after["fds"] <= base["fds"], "fds_settle_s": time.monotonic() - t1,
                        "delta_pss_MiB": m["pss_MiB"] - base["pss_MiB"], "delta_rss_MiB": m["rss_MiB"] - base["rss_MiB"],
                        "ramp_s": time.monotonic() - t0, "loadgen": r}
                 row["pss_KiB_per_session"] = row["delta_pss_MiB"] * 1024 / max(authed, 1)
                 res.setdefault(t.name, {}).setdefault("idle", []).append(row)
                 print(f"[{t.name}] idle {'tls' if tls else 'plain'} {authed}/{n}: procs={m['procs']} "
                       f"RSS={m['rss_MiB']:.0f} MiB PSS={m['pss_MiB']:.0f} MiB "
-                      f"({row['pss_KiB_per_session']:.0f} KiB PSS/session)", file=sys.stderr)
+                      f"({row['pss_KiB_per_session']:.0f} KiB PSS/session); fds {base['fds']} -> {m['fds']} -> "
+                      f"{after['fds']} after ({'back to base' if row['fds_back_to_base'] else 'NOT back to base'})",
+                      file=sys.stderr)
                 time.sleep(3)
 
 

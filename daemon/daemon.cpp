@@ -1,8 +1,10 @@
 // Daemon: services from the database, live reload (settings, certificates), shutdown.
 #include "daemon/daemon.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -245,6 +247,23 @@ void Daemon::reload(const char* why) {
       });
 }
 
+void Daemon::warn_if_too_few_descriptors(const std::string& service, const config::ServiceSettings& settings) {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) return;
+  // A logged-in session holds two descriptors (socket, maildrop lock); keep some for listeners,
+  // the database, logs and maildir scans.
+  const int64_t max_connections = settings.get_int("max_connections");
+  const auto limit = static_cast<int64_t>(nofile.rlim_cur);
+  if (2 * max_connections + kReservedDescriptors <= limit) return;
+  log::warn("limits.descriptors",
+            {{"service", service},
+             {"max_connections", std::to_string(max_connections)},
+             {"fd_limit", std::to_string(limit)},
+             {"sessions_possible", std::to_string(std::max<int64_t>(0, (limit - kReservedDescriptors) / 2))},
+             {"advice", "each logged-in session holds 2 descriptors (socket, maildrop lock): raise the limit "
+                        "(LimitNOFILE= in the systemd unit, ulimit -Hn) or lower max_connections"}});
+}
+
 void Daemon::apply(Snapshot& snapshot) {
   for (const auto& w : snapshot.warnings) log::warn("policy.invalid", {{"what", w}});
   if (snapshot.policy_generation) policy_generation_ = snapshot.policy_generation;
@@ -296,6 +315,7 @@ void Daemon::apply(Snapshot& snapshot) {
     }
     service.apply(std::make_shared<const config::ServiceSettings>(*settings), record.enabled, tls, binds);
     log::info("config.applied", {{"service", record.name}, {"enabled", record.enabled ? "yes" : "no"}});
+    warn_if_too_few_descriptors(record.name, *settings);
     applied_[record.name] = Applied{std::move(settings).value(), record.enabled, tls, std::move(binds)};
   }
   for (auto it = services_.begin(); it != services_.end();) {

@@ -2,6 +2,8 @@
 // the foreground until SIGTERM/SIGINT (SIGHUP reloads the configuration).
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <functional>
 #include <cstdlib>
@@ -62,6 +64,16 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) {
     std::cerr << "mailroomd: no data directory (use --data DIR or set MAILROOM_DATA)\n";
     return 2;
+  }
+  // Every session holds descriptors (its socket, and its maildrop lock once logged in): take the
+  // whole allowance the system grants (the hard limit), as nginx and Dovecot do.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    const rlim_t before = nofile.rlim_cur;
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+      log::info("daemon.fd_limit", {{"raised_from", std::to_string(before)}, {"to", std::to_string(nofile.rlim_cur)}});
+    }
   }
   // The worker pool runs password hashing, SQLite and Maildir I/O; size it before first use.
   setenv("UV_THREADPOOL_SIZE", "4", 0);

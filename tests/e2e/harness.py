@@ -1,6 +1,7 @@
 # End-to-end fixture: a real mailroomd on a private data dir and loopback port, provisioned with mailctl.
 # Every wait is bounded in time and count; every server is stopped and its data dir removed after the test.
 import os
+import resource
 import poplib
 import re
 import secrets
@@ -158,6 +159,7 @@ class Server:
         self.tls_port = None
         self.proc = None
         self.exit_code = None
+        self.rlimit_nofile = None  # (soft, hard) descriptor limit for the daemon, None = inherited
         # A unique banner proves the greeting comes from this daemon, not from a parallel test's.
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
         self.mailctl("init")
@@ -216,8 +218,13 @@ class Server:
         self.exit_code = None
         log = open(self.log_path, "ab")
         try:
+            limits = self.rlimit_nofile
+
+            def preexec():
+                if limits is not None:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
             self.proc = subprocess.Popen([MAILROOMD, "--data", self.data], stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
+                                         stdout=log, stderr=log, preexec_fn=preexec)
         finally:
             log.close()
 

@@ -1,11 +1,13 @@
 # End-to-end POP3 robustness: wrong-state and malformed commands, long lines, binary garbage, the
 # bad-command limit, pipelining, idle timeouts and abrupt disconnects; the daemon must stay healthy.
 import os
+import re
+import socket
 import poplib
 import time
 import unittest
 
-from harness import ServerTestCase, crlf, make_message, retr_bytes
+from harness import LOOPBACK, ServerTestCase, crlf, make_message, retr_bytes
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
@@ -340,3 +342,57 @@ class Pop3IdleTimeoutTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DescriptorLimitTest(ServerTestCase):
+    """A daemon started with few file descriptors: it takes the hard limit, warns that
+    max_connections cannot fit, refuses what does not fit and recovers when clients leave."""
+
+    def provision(self, server):
+        server.add_postoffice("example.test")
+        server.add_mailbox("alice@example.test", "pw-alice")
+        server.deliver("alice@example.test", make_message("one", b"hello\n"))
+        server.set("max_connections_per_ip", 0)  # only the descriptors limit what is accepted
+        server.rlimit_nofile = (96, 128)  # soft, hard
+
+    def test_limit_is_raised_to_the_hard_limit_and_a_shortfall_is_reported(self):
+        self.wait_until(lambda: re.search(r"daemon\.fd_limit.*raised_from=\"?96.*to=\"?128", self.server.log_tail(200)),
+                        what="the raised descriptor limit in the log")
+        # default max_connections 200 needs 2 x 200 + 64 descriptors
+        line = self.wait_until(lambda: re.search(r"limits\.descriptors.*", self.server.log_tail(200)),
+                               what="the descriptor warning").group(0)
+        self.assertIn("max_connections=200", line)
+        self.assertRegex(line, r"fd_limit=\"?128")
+        self.assertRegex(line, r"sessions_possible=\"?32")
+
+    def test_running_out_of_descriptors_refuses_clients_then_recovers(self):
+        held = []
+        try:
+            for _ in range(160):  # more than the daemon's 128 descriptors
+                try:
+                    held.append(socket.create_connection((LOOPBACK, self.server.port), timeout=2))
+                except OSError:
+                    break
+            greeted = 0
+            for s in held:
+                try:
+                    s.settimeout(2)
+                    if s.recv(256).startswith(b"+OK"):
+                        greeted += 1
+                except OSError:
+                    pass
+            self.assertGreater(greeted, 0)
+            self.assertLess(greeted, len(held), "some connections must have been refused at the limit")
+        finally:
+            for s in held:
+                s.close()
+        # Descriptors come back: a full session works again.
+        def session_works():
+            p = poplib.POP3(LOOPBACK, self.server.port, timeout=5)
+            try:
+                p.user("alice@example.test")
+                p.pass_("pw-alice")
+                return p.stat()[0] == 1
+            finally:
+                p.quit()
+        self.wait_until(session_works, what="a login after the clients left")
