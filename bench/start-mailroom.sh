@@ -26,8 +26,8 @@ if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
 fi
 
 # One process holds every connection: give it the whole fd allowance (idle test: 5,000 sessions).
-# 10,000 logged-in sessions hold 20,000 descriptors (socket + maildrop lock): as root, raise
-# the hard limit first (mailroomd itself then takes the hard limit).
+# One descriptor per session: as root, raise the hard limit for runs beyond ~20,000 sessions
+# (mailroomd itself takes the hard limit).
 hard=$(ulimit -Hn)
 if [ "$(id -u)" = 0 ] && [ "$hard" != unlimited ] && [ "$hard" -lt 65536 ]; then ulimit -Hn 65536 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

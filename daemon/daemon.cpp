@@ -250,18 +250,18 @@ void Daemon::reload(const char* why) {
 void Daemon::warn_if_too_few_descriptors(const std::string& service, const config::ServiceSettings& settings) {
   rlimit nofile{};
   if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) return;
-  // A logged-in session holds two descriptors (socket, maildrop lock); keep some for listeners,
-  // the database, logs and maildir scans.
+  // A session holds one descriptor (its socket; its maildrop lock is in memory); keep some for
+  // listeners, the database, logs and the files worker jobs open for a moment.
   const int64_t max_connections = settings.get_int("max_connections");
   const auto limit = static_cast<int64_t>(nofile.rlim_cur);
-  if (2 * max_connections + kReservedDescriptors <= limit) return;
+  if (max_connections + kReservedDescriptors <= limit) return;
   log::warn("limits.descriptors",
             {{"service", service},
              {"max_connections", std::to_string(max_connections)},
              {"fd_limit", std::to_string(limit)},
-             {"sessions_possible", std::to_string(std::max<int64_t>(0, (limit - kReservedDescriptors) / 2))},
-             {"advice", "each logged-in session holds 2 descriptors (socket, maildrop lock): raise the limit "
-                        "(LimitNOFILE= in the systemd unit, ulimit -Hn) or lower max_connections"}});
+             {"sessions_possible", std::to_string(std::max<int64_t>(0, limit - kReservedDescriptors))},
+             {"advice", "each session holds a descriptor: raise the limit (LimitNOFILE= in the systemd unit, "
+                        "ulimit -Hn) or lower max_connections"}});
 }
 
 void Daemon::apply(Snapshot& snapshot) {

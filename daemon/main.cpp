@@ -2,17 +2,22 @@
 // the foreground until SIGTERM/SIGINT (SIGHUP reloads the configuration).
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 
 #include <csignal>
 #include <functional>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "core/base/result.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
+#include "storage/maildir/unique_fd.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
 #include "storage/account_store.h"
@@ -25,6 +30,37 @@ void usage(std::ostream& out) {
   out << "usage: mailroomd [--data DIR] [--log-level debug|info|warn|error]\n"
          "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
          "Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop it, SIGHUP reloads.\n";
+}
+
+}  // namespace
+
+namespace {
+
+// DATA/run/mailroomd.lock, flock()ed for the daemon's lifetime and holding its pid.
+mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::string& data_dir) {
+  using mailroom::ErrorCode;
+  using mailroom::make_error;
+  std::error_code ec;
+  const std::filesystem::path run = std::filesystem::path(data_dir) / "run";
+  std::filesystem::create_directories(run, ec);
+  const std::string path = (run / "mailroomd.lock").string();
+  mailroom::storage::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return make_error(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return make_error(ErrorCode::kIo, "cannot lock " + path + ": " + std::strerror(errno));
+    char buf[32] = {0};
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return make_error(ErrorCode::kInUse, "another mailroomd" + (pid.empty() ? "" : " (pid " + pid + ")") +
+                                             " is running on " + data_dir + " (" + path + " is locked)");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+    return make_error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  return fd;
 }
 
 }  // namespace
@@ -64,6 +100,13 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) {
     std::cerr << "mailroomd: no data directory (use --data DIR or set MAILROOM_DATA)\n";
     return 2;
+  }
+  // One daemon per data directory: it alone serves these mailboxes (sessions hold their maildrop
+  // in memory, see storage/maildir), writes the blocks and the status file.
+  auto instance = hold_instance_lock(data_dir);
+  if (!instance) {
+    std::cerr << "mailroomd: " << instance.error().message << "\n";
+    return 1;
   }
   // Every session holds descriptors (its socket, and its maildrop lock once logged in): take the
   // whole allowance the system grants (the hard limit), as nginx and Dovecot do.

@@ -14,10 +14,12 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 
 #include "storage/mail_store.h"
@@ -32,7 +34,6 @@ namespace {
 
 using maildir::kDeleteIntentFile;
 using maildir::kDeleteIntentTmpFile;
-using maildir::kLockFile;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr const char* kSubdirs[] = {"new", "cur"};
@@ -285,12 +286,39 @@ Result<uint64_t> compute_wire_size(const std::string& path) {
   return encoder.wire_size();
 }
 
-class MaildirLock final : public MaildropLock {
+// One session per maildrop (RFC 1939) is kept in the daemon's memory: one daemon serves a data
+// directory (it holds DATA/run/mailroomd.lock), so a set of held maildirs, keyed by their real
+// path, is enough, and a held maildrop costs no file descriptor (10,000 logged-in sessions would
+// otherwise need 20,000). Process-wide, so every MailStore instance in a process agrees.
+class LockRegistry {
  public:
-  explicit MaildirLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  static LockRegistry& instance() {
+    static LockRegistry registry;
+    return registry;
+  }
+  bool acquire(const std::string& key) {
+    std::lock_guard guard(mu_);
+    return held_.insert(key).second;
+  }
+  void release(const std::string& key) {
+    std::lock_guard guard(mu_);
+    held_.erase(key);
+  }
 
  private:
-  UniqueFd fd_;  // closing it releases the flock
+  std::mutex mu_;
+  std::unordered_set<std::string> held_;
+};
+
+class MaildirLock final : public MaildropLock {
+ public:
+  explicit MaildirLock(std::string key) : key_(std::move(key)) {}
+  ~MaildirLock() override { LockRegistry::instance().release(key_); }
+  MaildirLock(const MaildirLock&) = delete;
+  MaildirLock& operator=(const MaildirLock&) = delete;
+
+ private:
+  std::string key_;  // the maildir's real path
 };
 
 class MaildirDrop final : public Maildrop {
@@ -626,16 +654,14 @@ class MaildirStore final : public MailStore {
   }
 
   Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) override {
-    std::string path = join(dir, kLockFile);
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd.valid()) return io_error("cannot open lock file " + path, errno);
-    for (;;) {
-      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-      if (errno == EINTR) continue;
-      if (errno == EWOULDBLOCK) return make_error(ErrorCode::kInUse, "mailbox is in use by another session");
-      return io_error("cannot lock " + path, errno);
+    // The real path, so two spellings of one maildir (a trailing '/', a symlink) are one lock.
+    std::error_code ec;
+    std::string key = std::filesystem::canonical(dir, ec).string();
+    if (ec) return make_error(ErrorCode::kIo, "cannot lock maildir " + dir + ": " + ec.message());
+    if (!LockRegistry::instance().acquire(key)) {
+      return make_error(ErrorCode::kInUse, "mailbox is in use by another session");
     }
-    return std::unique_ptr<MaildropLock>(std::make_unique<MaildirLock>(std::move(fd)));
+    return std::unique_ptr<MaildropLock>(std::make_unique<MaildirLock>(std::move(key)));
   }
 
   Result<std::unique_ptr<Maildrop>> open(const std::string& dir) override {

@@ -17,8 +17,8 @@ namespace mailroom::storage::maildir {
 // a deletion was promised and must be completed, by the next open() if we crashed.
 inline constexpr const char* kDeleteIntentFile = ".mailroom-delete";
 inline constexpr const char* kDeleteIntentTmpFile = ".mailroom-delete.tmp";
-// flock()ed while a session holds the mailbox.
-inline constexpr const char* kLockFile = ".mailroom-lock";
+// Sessions hold a maildrop in the daemon's memory (no lock file); older versions left an empty
+// ".mailroom-lock" here, which is harmless.
 // The listing cache (kIndexFile, kIndexTmpFile) is described in maildir_index.h.
 
 struct StoreOptions {

@@ -3,11 +3,12 @@
 import os
 import re
 import socket
+import subprocess
 import poplib
 import time
 import unittest
 
-from harness import LOOPBACK, ServerTestCase, crlf, make_message, retr_bytes
+from harness import LOOPBACK, MAILROOMD, ServerTestCase, crlf, make_message, retr_bytes
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
@@ -61,6 +62,16 @@ class Pop3RobustnessTest(ServerTestCase):
         self.assertTrue(p.noop().startswith(b"+OK"))
 
     # -- wrong state and bad arguments ------------------------------------------------------
+
+    def test_a_second_daemon_on_the_same_data_dir_refuses_to_start(self):
+        second = subprocess.run([MAILROOMD, "--data", self.server.data], stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=20)
+        self.assertEqual(second.returncode, 1, second.stderr)
+        self.assertIn("another mailroomd (pid %d) is running on %s" % (self.server.proc.pid, self.server.data),
+                      second.stderr)
+        p = self.server.login(ALICE, ALICE_PW)  # the first one serves on
+        self.assertTrue(p.noop().startswith(b"+OK"))
+        p.quit()
 
     def test_transaction_commands_before_login_are_refused(self):
         conn = self.raw_greeted()
@@ -358,12 +369,12 @@ class DescriptorLimitTest(ServerTestCase):
     def test_limit_is_raised_to_the_hard_limit_and_a_shortfall_is_reported(self):
         self.wait_until(lambda: re.search(r"daemon\.fd_limit.*raised_from=\"?96.*to=\"?128", self.server.log_tail(200)),
                         what="the raised descriptor limit in the log")
-        # default max_connections 200 needs 2 x 200 + 64 descriptors
+        # default max_connections 200 needs 200 + 64 descriptors
         line = self.wait_until(lambda: re.search(r"limits\.descriptors.*", self.server.log_tail(200)),
                                what="the descriptor warning").group(0)
         self.assertIn("max_connections=200", line)
         self.assertRegex(line, r"fd_limit=\"?128")
-        self.assertRegex(line, r"sessions_possible=\"?32")
+        self.assertRegex(line, r"sessions_possible=\"?64")
 
     def test_running_out_of_descriptors_refuses_clients_then_recovers(self):
         held = []

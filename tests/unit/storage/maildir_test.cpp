@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -450,6 +451,48 @@ TEST_CASE("a second lock on the same maildir fails while the first is held") {
   first.value().reset();
   auto third = f.store->lock(f.dir);
   CHECK(third.ok());
+}
+
+TEST_CASE("a maildrop lock is one per real path, across store instances and threads, and uses no descriptor") {
+  Fixture f;
+  auto other_store = make_maildir_store();
+  const std::string link = f.dir + "-link";
+  REQUIRE(::symlink(f.dir.c_str(), link.c_str()) == 0);
+  auto count_fds = [] {
+    std::size_t n = 0;
+    for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) ++n;
+    return n;
+  };
+  const std::size_t fds_before = count_fds();
+  auto first = f.store->lock(f.dir + "/");
+  REQUIRE(first.ok());
+  CHECK(count_fds() == fds_before);
+  for (const std::string& spelling : {f.dir, f.dir + "/", link, f.dir + "/cur/.."}) {
+    CAPTURE(spelling);
+    auto again = other_store->lock(spelling);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code == ErrorCode::kInUse);
+  }
+  first.value().reset();
+  // Eight threads race for it: exactly one wins.
+  std::vector<std::unique_ptr<MaildropLock>> won(8);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < won.size(); ++i) {
+      threads.emplace_back([&, i] {
+        auto l = (i % 2 ? other_store : f.store)->lock(f.dir);
+        if (l.ok()) won[i] = std::move(l).value();
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  CHECK(std::count_if(won.begin(), won.end(), [](const auto& l) { return l != nullptr; }) == 1);
+  won.clear();
+  CHECK(f.store->lock(link).ok());
+  auto missing = f.store->lock(f.dir + "-nowhere");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kIo);
+  CHECK(missing.error().message.find("cannot lock maildir") != std::string::npos);
 }
 
 TEST_CASE("delivery to a missing maildir fails clearly and leaves nothing behind") {
