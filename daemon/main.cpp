@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 
@@ -35,6 +36,9 @@ void usage(std::ostream& out) {
 }  // namespace
 
 namespace {
+
+constexpr int kMallocMmapThreshold = 1 << 20;  // bytes; see main()
+constexpr int kMallocTrimThreshold = 8 << 20;
 
 // DATA/run/mailroomd.lock, flock()ed for the daemon's lifetime and holding its pid.
 mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::string& data_dir) {
@@ -117,6 +121,15 @@ int main(int argc, char** argv) {
     if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) {
       log::info("daemon.fd_limit", {{"raised_from", std::to_string(before)}, {"to", std::to_string(nofile.rlim_cur)}});
     }
+  }
+  // A login builds its maildrop listing on a worker (about 1 MB for 5,000 messages) and frees it
+  // at QUIT. With glibc's defaults that memory goes back to the kernel after every session and
+  // is faulted in again by the next: login on a 5,000-message mailbox took 7.7 ms instead of
+  // 4.0 ms. Keep up to 8 MiB free per arena and take blocks below 1 MiB from the heap. An
+  // administrator's GLIBC_TUNABLES wins.
+  if (std::getenv("GLIBC_TUNABLES") == nullptr) {
+    mallopt(M_MMAP_THRESHOLD, kMallocMmapThreshold);
+    mallopt(M_TRIM_THRESHOLD, kMallocTrimThreshold);
   }
   // The worker pool runs password hashing, SQLite and Maildir I/O; size it before first use.
   setenv("UV_THREADPOOL_SIZE", "4", 0);

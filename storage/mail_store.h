@@ -19,6 +19,10 @@ struct MessageInfo {
   std::string path;       // absolute file path
 };
 
+// A listing shared, not copied, between the maildrop and the session that shows it (a
+// 100,000-message listing is megabytes).
+using Listing = std::shared_ptr<const std::vector<MessageInfo>>;
+
 // Reads one message as it goes on the wire: CRLF line endings, final CRLF guaranteed; NOT
 // dot-stuffed (the protocol layer does that). Chunked so a 5 MB message never sits in memory.
 class MessageReader {
@@ -41,6 +45,7 @@ class Maildrop {
  public:
   virtual ~Maildrop() = default;
   virtual const std::vector<MessageInfo>& messages() const = 0;
+  virtual Listing listing() const = 0;  // the same messages, shared
   virtual Result<std::unique_ptr<MessageReader>> open_message(std::size_t index) = 0;
   // Removes the messages with these indexes as one unit: the intent is logged durably first and
   // completed on the next open if interrupted. Messages already gone are not an error.

@@ -144,7 +144,7 @@ void Pop3Connection::run(Step step) {
           log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", effect.mechanism},
                                    {"user", effect.address ? effect.address->str() : effect.user},
                                    {"result", "auth_failed"}, {"reason", effect.reason}});
-          finish_login(LoginOutcome::kAuthFailed, {});
+          finish_login(LoginOutcome::kAuthFailed, nullptr);
         } else if constexpr (std::is_same_v<T, StreamMessage>) {
           start_stream(effect);
         } else if constexpr (std::is_same_v<T, CommitDeletions>) {
@@ -170,7 +170,7 @@ void Pop3Connection::start_login(Authenticate auth) {
     // Blocked since this session began (anti-hammering): no password is even checked.
     log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", auth.mechanism},
                              {"user", auth.address.str()}, {"result", "blocked"}});
-    run(session_.on_login_result(LoginOutcome::kAuthFailed, {}));
+    run(session_.on_login_result(LoginOutcome::kAuthFailed));
     conn_.close();
     return;
   }
@@ -252,18 +252,18 @@ void Pop3Connection::start_login(Authenticate auth) {
                                  {"user", job->address.str()},
                                  {"result", result},
                                  {"reason", job->reason}});
-        std::vector<storage::MessageInfo> listing;
+        storage::Listing listing;
         if (job->outcome == LoginOutcome::kOk) {
           lock_ = std::move(job->lock);
           drop_ = std::move(job->drop);
-          listing = drop_->messages();
+          listing = drop_->listing();
           user_ = job->address.str();
         }
         finish_login(job->outcome, std::move(listing));
       });
 }
 
-void Pop3Connection::finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
+void Pop3Connection::finish_login(LoginOutcome outcome, storage::Listing listing) {
   if (outcome == LoginOutcome::kOk) policy_.login_succeeded(conn_);
   if (outcome != LoginOutcome::kAuthFailed) {
     Step step = session_.on_login_result(outcome, std::move(listing));
@@ -273,12 +273,12 @@ void Pop3Connection::finish_login(LoginOutcome outcome, std::vector<storage::Mes
   }
   core::LoginFailure failure = policy_.login_failed(conn_);
   if (failure.blocked) {  // this failure blocked the address: answer, then hang up
-    run(session_.on_login_result(outcome, {}));
+    run(session_.on_login_result(outcome));
     conn_.close();
     return;
   }
   auto reply = [this] {
-    Step step = session_.on_login_result(LoginOutcome::kAuthFailed, {});
+    Step step = session_.on_login_result(LoginOutcome::kAuthFailed);
     conn_.resume_input();
     run(std::move(step));
   };
@@ -444,24 +444,37 @@ void Pop3Connection::on_drain() { pump(); }
 
 void Pop3Connection::start_update(CommitDeletions del) {
   conn_.pause_input();
-  auto drop = drop_;
-  auto lock = lock_;
-  auto status = std::make_shared<Status>();
+  read_ahead_.clear();
+  // The job takes the maildrop, its lock and the listing: all are released on the worker, so a
+  // 100,000-message listing is not freed on the loop, and the mailbox is free again before the
+  // "+OK" leaves.
+  struct Job {
+    std::shared_ptr<storage::Maildrop> drop;
+    std::shared_ptr<storage::MaildropLock> lock;
+    storage::Listing listing;
+    std::vector<std::size_t> indexes;
+    Status status;
+  };
+  auto job = std::make_shared<Job>();
+  job->drop = std::move(drop_);
+  job->lock = std::move(lock_);
+  job->listing = session_.release_listing();
+  job->indexes = std::move(del.indexes);
   std::weak_ptr<void> alive = conn_.liveness();
-  std::size_t count = del.indexes.size();
   conn_.work().submit(
-      [drop, lock, status, indexes = std::move(del.indexes)] {
-        if (!indexes.empty() && drop) *status = drop->commit_deletions(indexes);
+      [job] {
+        if (!job->indexes.empty() && job->drop) job->status = job->drop->commit_deletions(job->indexes);
+        job->listing.reset();
+        job->drop.reset();
+        job->lock.reset();
       },
-      [this, alive, status, count] {
+      [this, alive, job] {
         if (alive.expired()) return;
         log::info("pop3.update", {{"sid", sid()},
                                   {"user", user_},
-                                  {"deleted", std::to_string(count)},
-                                  {"result", status->ok() ? "ok" : status->error().message}});
-        drop_.reset();
-        lock_.reset();
-        run(session_.on_update_result(*status));
+                                  {"deleted", std::to_string(job->indexes.size())},
+                                  {"result", job->status.ok() ? "ok" : job->status.error().message}});
+        run(session_.on_update_result(job->status));
       });
 }
 

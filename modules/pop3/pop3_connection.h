@@ -42,7 +42,7 @@ class Pop3Connection : public core::ProtocolSession {
   void start_login(Authenticate auth);
   void fetch_secret(FetchSecret fetch);
   // Feeds a finished login to the session, after the anti-hammering delay on failure.
-  void finish_login(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);
+  void finish_login(LoginOutcome outcome, storage::Listing listing);
   void start_stream(const StreamMessage& msg);
   // Serves RETR/TOP from read_ahead_ when it holds the message; false if it does not.
   bool serve_read_ahead(const StreamMessage& msg);

@@ -125,7 +125,7 @@ std::optional<std::size_t> Session::message_index(std::string_view arg, Step& re
     reply = bad_command("no such message");
     return std::nullopt;
   }
-  if (*number == 0 || *number > listing_.size()) {
+  if (*number == 0 || *number > list().size()) {
     reply = reply_only(err_line("no such message"));
     return std::nullopt;
   }
@@ -139,13 +139,13 @@ std::optional<std::size_t> Session::message_index(std::string_view arg, Step& re
 
 std::size_t Session::live_count() const {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < listing_.size(); ++i) n += deleted_[i] ? 0 : 1;
+  for (std::size_t i = 0; i < list().size(); ++i) n += deleted_[i] ? 0 : 1;
   return n;
 }
 
 uint64_t Session::live_octets() const {
   uint64_t total = 0;
-  for (std::size_t i = 0; i < listing_.size(); ++i) total += deleted_[i] ? 0 : listing_[i].size;
+  for (std::size_t i = 0; i < list().size(); ++i) total += deleted_[i] ? 0 : list()[i].size;
   return total;
 }
 
@@ -213,12 +213,21 @@ Step Session::cmd_apop(const Command& cmd) {
 }
 
 Step Session::on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
+  return on_login_result(outcome, std::make_shared<const std::vector<storage::MessageInfo>>(std::move(listing)));
+}
+
+const std::vector<storage::MessageInfo>& Session::list() const {
+  static const std::vector<storage::MessageInfo> kNone;
+  return listing_ ? *listing_ : kNone;
+}
+
+Step Session::on_login_result(LoginOutcome outcome, storage::Listing listing) {
   assert(state_ == State::kAwaitingLogin);
   if (outcome == LoginOutcome::kOk) {
     user_ = std::move(pending_address_);
     pending_address_.reset();
     listing_ = std::move(listing);
-    deleted_.assign(listing_.size(), false);
+    deleted_.assign(list().size(), false);
     state_ = State::kTransaction;
     return reply_only(ok_line(maildrop_summary()));
   }
@@ -246,6 +255,7 @@ Step Session::cmd_quit(const Command& cmd) {
   for (std::size_t i = 0; i < deleted_.size(); ++i) {
     if (deleted_[i]) commit.indexes.push_back(i);
   }
+  left_after_update_ = live_count();
   state_ = State::kUpdate;
   return Step{"", std::move(commit)};
 }
@@ -256,7 +266,7 @@ Step Session::on_update_result(const Status& status) {
   if (!status) {
     return Step{err_line("some deleted messages not removed", RespCode::kSysTemp), Close{}};
   }
-  return Step{ok_line(std::string(kServerName) + " signing off (" + std::to_string(live_count()) +
+  return Step{ok_line(std::string(kServerName) + " signing off (" + std::to_string(left_after_update_) +
                       " messages left)"),
               Close{}};
 }
@@ -452,13 +462,13 @@ Step Session::cmd_list(const Command& cmd) {
   if (cmd.args.size() == 1) {
     const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
     if (!index) return reply;
-    return reply_only(ok_line(std::to_string(*index + 1) + " " + std::to_string(listing_[*index].size)));
+    return reply_only(ok_line(std::to_string(*index + 1) + " " + std::to_string(list()[*index].size)));
   }
   std::string text = ok_line(std::to_string(live_count()) + " messages (" + std::to_string(live_octets()) +
                              " octets)");
-  for (std::size_t i = 0; i < listing_.size(); ++i) {
+  for (std::size_t i = 0; i < list().size(); ++i) {
     if (deleted_[i]) continue;
-    text += std::to_string(i + 1) + " " + std::to_string(listing_[i].size) + "\r\n";
+    text += std::to_string(i + 1) + " " + std::to_string(list()[i].size) + "\r\n";
   }
   text += ".\r\n";
   return reply_only(std::move(text));
@@ -470,12 +480,12 @@ Step Session::cmd_uidl(const Command& cmd) {
   if (cmd.args.size() == 1) {
     const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
     if (!index) return reply;
-    return reply_only(ok_line(std::to_string(*index + 1) + " " + listing_[*index].uid));
+    return reply_only(ok_line(std::to_string(*index + 1) + " " + list()[*index].uid));
   }
   std::string text = ok_line("unique-id listing follows");
-  for (std::size_t i = 0; i < listing_.size(); ++i) {
+  for (std::size_t i = 0; i < list().size(); ++i) {
     if (deleted_[i]) continue;
-    text += std::to_string(i + 1) + " " + listing_[i].uid + "\r\n";
+    text += std::to_string(i + 1) + " " + list()[i].uid + "\r\n";
   }
   text += ".\r\n";
   return reply_only(std::move(text));
@@ -487,7 +497,7 @@ Step Session::cmd_retr(const Command& cmd) {
   const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
   if (!index) return reply;
   state_ = State::kStreaming;
-  return Step{ok_line(std::to_string(listing_[*index].size) + " octets"), StreamMessage{*index, std::nullopt}};
+  return Step{ok_line(std::to_string(list()[*index].size) + " octets"), StreamMessage{*index, std::nullopt}};
 }
 
 Step Session::cmd_top(const Command& cmd) {
@@ -517,7 +527,7 @@ Step Session::cmd_dele(const Command& cmd) {
 
 Step Session::cmd_rset(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("RSET takes no arguments");
-  deleted_.assign(listing_.size(), false);
+  deleted_.assign(list().size(), false);
   return reply_only(ok_line(maildrop_summary()));
 }
 

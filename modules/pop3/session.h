@@ -131,7 +131,9 @@ class Session {
   // FetchSecret could not be answered (database trouble): "-ERR [SYS/TEMP]", back to AUTHORIZATION.
   Step on_secret_error();
   // Result of Authenticate or RejectLogin. `listing` is the maildrop snapshot when outcome == kOk.
-  Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing = {});
+  Step on_login_result(LoginOutcome outcome, storage::Listing listing);
+  Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);  // tests: wraps it
+  Step on_login_result(LoginOutcome outcome) { return on_login_result(outcome, storage::Listing()); }
   // StreamMessage finished (nothing to send; returns to TRANSACTION).
   void on_stream_done();
   // StartTls done: the session restarts AUTHORIZATION as if new (RFC 2595: the client must
@@ -140,6 +142,12 @@ class Session {
   bool secure() const { return secure_; }
   // Result of CommitDeletions: "+OK ..." or "-ERR [SYS/TEMP] ..."; effect Close either way.
   Step on_update_result(const Status& status);
+  // Once CommitDeletions is out, the session needs the listing no more: the adapter takes it so
+  // that a large one is freed on a worker, not on the loop.
+  storage::Listing release_listing() {
+    deleted_.clear();
+    return std::move(listing_);
+  }
 
   State state() const { return state_; }
   const storage::Address* user() const;  // set once logged in
@@ -185,7 +193,9 @@ class Session {
   std::optional<std::string> pending_user_;          // after USER, before PASS
   std::optional<storage::Address> pending_address_;  // after PASS, until on_login_result
   std::optional<storage::Address> user_;
-  std::vector<storage::MessageInfo> listing_;
+  storage::Listing listing_;  // shared with the maildrop; null before login
+  std::size_t left_after_update_ = 0;  // messages not marked deleted at QUIT
+  const std::vector<storage::MessageInfo>& list() const;  // *listing_, or empty
   std::vector<bool> deleted_;
   std::unique_ptr<sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress
   std::string sasl_name_;                      // its name, for the log and effects

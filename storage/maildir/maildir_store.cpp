@@ -325,9 +325,13 @@ class MaildirDrop final : public Maildrop {
  public:
   // `messages` paths all start with join(dir, ""): the rest is "new/NAME" or "cur/NAME".
   MaildirDrop(std::string dir, std::vector<MessageInfo> messages)
-      : dir_(std::move(dir)), prefix_len_(join(dir_, "").size()), messages_(std::move(messages)) {}
+      : dir_(std::move(dir)),
+        prefix_len_(join(dir_, "").size()),
+        listing_(std::make_shared<const std::vector<MessageInfo>>(std::move(messages))),
+        messages_(*listing_) {}
 
   const std::vector<MessageInfo>& messages() const override { return messages_; }
+  Listing listing() const override { return listing_; }
 
   Result<std::unique_ptr<MessageReader>> open_message(std::size_t index) override {
     if (index >= messages_.size()) {
@@ -393,7 +397,8 @@ class MaildirDrop final : public Maildrop {
 
   std::string dir_;
   std::size_t prefix_len_;
-  std::vector<MessageInfo> messages_;
+  Listing listing_;
+  const std::vector<MessageInfo>& messages_;  // *listing_
 };
 
 // ---------------------------------------------------------------- listing and index

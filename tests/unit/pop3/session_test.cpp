@@ -40,6 +40,7 @@ struct Harness {
   std::map<std::string, std::string> secrets;
   std::vector<StreamMessage> streams;
   std::optional<std::vector<std::size_t>> committed;
+  mailroom::storage::Listing released;  // what release_listing() handed over at QUIT
   bool closed = false;
   int tls_starts = 0;
 
@@ -78,6 +79,10 @@ struct Harness {
       CHECK(wire.empty());
       committed = c->indexes;
       CHECK(session.state() == State::kUpdate);
+      // As the adapter does: the listing goes (to be freed on a worker) before the result.
+      released = session.release_listing();
+      CHECK(released != nullptr);
+      CHECK(session.release_listing() == nullptr);
       wire += perform(session.on_update_result(update_status));
     } else if (std::holds_alternative<Close>(step.effect)) {
       closed = true;
@@ -472,6 +477,8 @@ TEST_CASE("QUIT in TRANSACTION commits exactly the deleted messages") {
   )");
   REQUIRE(h.committed.has_value());
   CHECK(*h.committed == std::vector<std::size_t>{0, 2});
+  REQUIRE(h.released != nullptr);
+  CHECK(h.released->size() == 3);  // the whole listing; "1 messages left" was counted before
   CHECK(h.closed);
   CHECK(h.session.state() == State::kClosed);
 }
@@ -657,7 +664,7 @@ TEST_CASE("an empty maildrop lists nothing") {
   (void)session.on_line("USER a@b.c");
   Step pass = session.on_line("PASS x");
   REQUIRE(std::holds_alternative<Authenticate>(pass.effect));
-  CHECK(session.on_login_result(LoginOutcome::kOk, {}).reply == "+OK maildrop has 0 messages (0 octets)\r\n");
+  CHECK(session.on_login_result(LoginOutcome::kOk, std::vector<mailroom::storage::MessageInfo>{}).reply == "+OK maildrop has 0 messages (0 octets)\r\n");
   CHECK(session.on_line("LIST").reply == "+OK 0 messages (0 octets)\r\n.\r\n");
   CHECK(session.on_line("UIDL").reply == "+OK unique-id listing follows\r\n.\r\n");
   CHECK(session.on_line("RETR 1").reply == "-ERR no such message\r\n");

@@ -568,14 +568,14 @@ struct IndexFixture {
   void write_index(const std::string& text) const { write_file(index_path, text); }
 };
 
-struct Listing {
+struct ListingView {
   std::vector<std::string> uids, paths;
   std::vector<uint64_t> sizes;
-  bool operator==(const Listing&) const = default;
+  bool operator==(const ListingView&) const = default;
 };
 
-Listing listing_of(const Maildrop& drop) {
-  Listing l;
+ListingView listing_of(const Maildrop& drop) {
+  ListingView l;
   for (const auto& m : drop.messages()) {
     l.uids.push_back(m.uid);
     l.paths.push_back(m.path);
@@ -737,7 +737,7 @@ TEST_CASE("a damaged, truncated, foreign or empty index is ignored and rewritten
   IndexFixture f;
   for (int i = 0; i < 3; ++i) f.deliver("m" + std::to_string(i) + "\n");
   f.settle();
-  Listing truth = listing_of(*f.open());
+  ListingView truth = listing_of(*f.open());
   const std::string good = f.index_text();
   REQUIRE_FALSE(good.empty());
 
