@@ -19,26 +19,34 @@ void DotStuffer::feed(std::string_view in, std::string& out) {
   }
 }
 
+namespace {
+
+// Offset of the first '.' that follows a '\n' in [data, data + size), or npos. Blocks of 32
+// bytes are tested with plain loops the compiler turns into vector compares: most mail has no
+// such line, and one memchr() per 70-byte line cost more than the stuffing itself.
+std::size_t find_dot_after_lf(const char* data, std::size_t size) {
+  constexpr std::size_t kBlock = 32;
+  std::size_t i = 0;
+  for (; i + kBlock + 1 <= size; i += kBlock) {
+    unsigned hits = 0;
+    for (std::size_t j = 0; j < kBlock; ++j) {
+      hits |= static_cast<unsigned>(data[i + j] == '\n') & static_cast<unsigned>(data[i + j + 1] == '.');
+    }
+    if (hits != 0) break;
+  }
+  for (; i + 1 < size; ++i) {
+    if (data[i] == '\n' && data[i + 1] == '.') return i + 1;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
 void DotStuffer::stuff(std::string& chunk) {
   if (chunk.empty()) return;
-  std::size_t first_dot = std::string::npos;  // the first line start holding a '.'
-  if (at_line_start_ && chunk[0] == '.') {
-    first_dot = 0;
-  } else {
-    const char* data = chunk.data();
-    const std::size_t size = chunk.size();
-    std::size_t pos = 0;
-    while (pos < size) {
-      const void* hit = std::memchr(data + pos, '\n', size - pos);
-      if (hit == nullptr) break;
-      const auto lf = static_cast<std::size_t>(static_cast<const char*>(hit) - data);
-      if (lf + 1 < size && data[lf + 1] == '.') {
-        first_dot = lf + 1;
-        break;
-      }
-      pos = lf + 1;
-    }
-  }
+  // The first line start holding a '.'.
+  const std::size_t first_dot =
+      at_line_start_ && chunk[0] == '.' ? 0 : find_dot_after_lf(chunk.data(), chunk.size());
   if (first_dot == std::string::npos) {
     at_line_start_ = chunk.back() == '\n';
     return;
