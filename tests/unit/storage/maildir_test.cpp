@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -184,6 +185,39 @@ TEST_CASE("wire form of awkward messages") {
     CHECK(retr(*drop, 0, 7) == c.wire);
     CHECK(retr(*drop, 0, 2) == c.wire);
     CHECK(retr(*drop, 0, 65536) == c.wire);
+  }
+}
+
+TEST_CASE("the wire encoder matches a byte-by-byte reference for random text cut into random chunks") {
+  // Reference: an LF gets a CR unless one precedes it (in the text so far); a final CRLF if the
+  // text does not end in LF.
+  auto reference = [](const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
+      out += text[i];
+    }
+    if (!text.empty() && text.back() != '\n') out += "\r\n";
+    return out;
+  };
+  std::mt19937 rng(1939);
+  const char alphabet[] = {'a', 'b', '.', ' ', '\n', '\n', '\r'};
+  for (int round = 0; round < 300; ++round) {
+    std::string text(rng() % 3000, 'x');
+    for (auto& c : text) c = alphabet[rng() % sizeof alphabet];
+    if (round % 7 == 0) text = std::string(rng() % 2000, '\n');  // nothing but LFs: every one doubles
+    maildir::WireEncoder enc;
+    std::string out = "prefix";  // encode appends
+    for (std::size_t pos = 0; pos < text.size();) {
+      std::size_t len = 1 + rng() % 700;
+      enc.encode(std::string_view(text).substr(pos, len), out);
+      pos += len;
+    }
+    enc.finish(out);
+    CAPTURE(round);
+    REQUIRE(out == "prefix" + reference(text));
+    CHECK(enc.wire_size() == out.size() - 6);
+    CHECK(maildir::wire_size_of(text) == out.size() - 6);
   }
 }
 
