@@ -247,21 +247,29 @@ void Daemon::reload(const char* why) {
       });
 }
 
-void Daemon::warn_if_too_few_descriptors(const std::string& service, const config::ServiceSettings& settings) {
+void Daemon::warn_if_too_few_descriptors() {
+  int64_t sessions = 0;  // what the enabled services may hold at once
+  std::string services;
+  for (const auto& [name, applied] : applied_) {
+    if (!applied.enabled) continue;
+    sessions += applied.settings.get_int("max_connections");
+    services += (services.empty() ? "" : ",") + name;
+  }
+  if (sessions == warned_sessions_) return;  // said already (or fine) for this total
+  warned_sessions_ = sessions;
   rlimit nofile{};
   if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY) return;
-  // A session holds one descriptor (its socket; its maildrop lock is in memory); keep some for
-  // listeners, the database, logs and the files worker jobs open for a moment.
-  const int64_t max_connections = settings.get_int("max_connections");
+  // A session holds its socket, and a second descriptor while one of its messages is read; keep
+  // some for listeners, the database, logs and maildir scans.
   const auto limit = static_cast<int64_t>(nofile.rlim_cur);
-  if (max_connections + kReservedDescriptors <= limit) return;
+  if (2 * sessions + kReservedDescriptors <= limit) return;
   log::warn("limits.descriptors",
-            {{"service", service},
-             {"max_connections", std::to_string(max_connections)},
+            {{"services", services},
+             {"max_connections", std::to_string(sessions)},
              {"fd_limit", std::to_string(limit)},
-             {"sessions_possible", std::to_string(std::max<int64_t>(0, limit - kReservedDescriptors))},
-             {"advice", "each session holds a descriptor: raise the limit (LimitNOFILE= in the systemd unit, "
-                        "ulimit -Hn) or lower max_connections"}});
+             {"sessions_possible", std::to_string(std::max<int64_t>(0, (limit - kReservedDescriptors) / 2))},
+             {"advice", "a session needs up to 2 descriptors (its socket, a message being read): raise the "
+                        "limit (LimitNOFILE= in the systemd unit, ulimit -Hn) or lower max_connections"}});
 }
 
 void Daemon::apply(Snapshot& snapshot) {
@@ -315,7 +323,6 @@ void Daemon::apply(Snapshot& snapshot) {
     }
     service.apply(std::make_shared<const config::ServiceSettings>(*settings), record.enabled, tls, binds);
     log::info("config.applied", {{"service", record.name}, {"enabled", record.enabled ? "yes" : "no"}});
-    warn_if_too_few_descriptors(record.name, *settings);
     applied_[record.name] = Applied{std::move(settings).value(), record.enabled, tls, std::move(binds)};
   }
   for (auto it = services_.begin(); it != services_.end();) {
@@ -328,6 +335,7 @@ void Daemon::apply(Snapshot& snapshot) {
       ++it;
     }
   }
+  warn_if_too_few_descriptors();
   write_status();  // `mailctl service status` shows the new state without waiting for a tick
 }
 

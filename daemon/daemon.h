@@ -56,9 +56,11 @@ class Daemon {
                                const std::vector<std::unique_ptr<core::Module>>& modules, const std::string& data_dir,
                                std::map<std::string, TlsState> known, std::optional<int64_t> known_generation);
   void apply(Snapshot& snapshot);
-  // Logs a warning when max_connections logged-in sessions would not fit the descriptor limit.
-  static void warn_if_too_few_descriptors(const std::string& service, const config::ServiceSettings& settings);
+  // Logs a warning when the enabled services' max_connections would not fit the descriptor
+  // limit (once per total).
+  void warn_if_too_few_descriptors();
   static constexpr int64_t kReservedDescriptors = 64;
+  int64_t warned_sessions_ = -1;
   void poll();
   core::Module* find_module(const std::string& name);
   core::Service& make_service(const std::string& name, core::Module& module);

@@ -45,8 +45,11 @@ mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::stri
   using mailroom::ErrorCode;
   using mailroom::make_error;
   std::error_code ec;
+  if (!std::filesystem::is_directory(data_dir, ec)) {
+    return make_error(ErrorCode::kNotFound, "data directory " + data_dir + " does not exist (create it with mailctl init)");
+  }
   const std::filesystem::path run = std::filesystem::path(data_dir) / "run";
-  std::filesystem::create_directories(run, ec);
+  std::filesystem::create_directory(run, ec);
   const std::string path = (run / "mailroomd.lock").string();
   mailroom::storage::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd.valid()) return make_error(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
@@ -112,7 +115,7 @@ int main(int argc, char** argv) {
     std::cerr << "mailroomd: " << instance.error().message << "\n";
     return 1;
   }
-  // Every session holds descriptors (its socket, and its maildrop lock once logged in): take the
+  // Every session holds a descriptor (its socket; a second one while a message is read): take the
   // whole allowance the system grants (the hard limit), as nginx and Dovecot do.
   rlimit nofile{};
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {

@@ -43,7 +43,9 @@ void Pop3Connection::read_chunk(Stream& stream) {
     stream.reader = std::move(reader).value();
   }
   std::string raw;
-  raw.reserve(kStreamChunk + kStreamChunk / 16);  // CRs added to ~70-byte lines fit: no regrowth
+  // The encoder makes room for each 64 KiB file read before it shrinks to what it wrote, and adds
+  // CRs: this much never regrows, and stays below the 1 MiB mmap threshold.
+  raw.reserve(kStreamChunk + 192 * 1024);
   auto n = stream.reader->read(raw, kStreamChunk);
   if (!n) {
     stream.error = n.error();
@@ -72,7 +74,7 @@ void Pop3Connection::read_chunk(Stream& stream) {
     if (!reader) break;
     ReadAhead entry;
     entry.index = index;
-    entry.wire.reserve(size);
+    entry.wire.reserve(size + size / 8 + 64);  // the encoder's working room (see above)
     auto got = (*reader)->read(entry.wire, size + 1);
     if (!got || *got != size) break;
     stream.read_ahead.push_back(std::move(entry));

@@ -34,6 +34,7 @@ namespace {
 
 using maildir::kDeleteIntentFile;
 using maildir::kDeleteIntentTmpFile;
+using maildir::kUpdateLockFile;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr const char* kSubdirs[] = {"new", "cur"};
@@ -154,6 +155,19 @@ Result<std::map<std::string, std::string>> index_by_stem(const std::string& dir)
     for (const auto& n : *names) where[std::string(maildir::name_stem(n))] = std::string(sub) + "/" + n;
   }
   return where;
+}
+
+// Holds DIR/.mailroom-lock (blocking flock, on a worker) for one deletion: writing an intent and
+// carrying it out. Sessions of one process never meet here (the lock registry below keeps one
+// session per maildrop); this guards against another process sharing the maildir.
+Result<UniqueFd> lock_for_update(const std::string& dir) {
+  const std::string path = join(dir, kUpdateLockFile);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return io_error("cannot open " + path, errno);
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return io_error("cannot lock " + path, errno);
+  }
+  return fd;
 }
 
 // Carries out DIR/.mailroom-delete if present: unlinks every listed message (wherever it moved),
@@ -357,6 +371,8 @@ class MaildirDrop final : public Maildrop {
 
   Status commit_deletions(const std::vector<std::size_t>& indexes) override {
     if (indexes.empty()) return {};
+    auto update_lock = lock_for_update(dir_);
+    if (!update_lock) return update_lock.error();
     std::string list;
     for (std::size_t i : indexes) {
       if (i >= messages_.size()) {
@@ -680,7 +696,15 @@ class MaildirStore final : public MailStore {
       return make_error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                         "cannot open maildir " + abs + ": " + errno_text(err));
     }
-    if (auto s = complete_deletion_intent(abs); !s) return s.error();
+    // An interrupted deletion is finished first (under the update lock; a stat when none is left).
+    const std::string intent_path = join(abs, kDeleteIntentFile);
+    if (struct stat intent{}; ::stat(intent_path.c_str(), &intent) != 0) {
+      if (errno != ENOENT) return io_error("cannot check " + intent_path, errno);
+    } else {
+      auto update_lock = lock_for_update(abs);
+      if (!update_lock) return update_lock.error();
+      if (auto s = complete_deletion_intent(abs); !s) return s.error();
+    }
     if (!options_.use_index) {
       auto scanned = scan_maildir(abs);
       if (!scanned) return scanned.error();

@@ -17,8 +17,10 @@ namespace mailroom::storage::maildir {
 // a deletion was promised and must be completed, by the next open() if we crashed.
 inline constexpr const char* kDeleteIntentFile = ".mailroom-delete";
 inline constexpr const char* kDeleteIntentTmpFile = ".mailroom-delete.tmp";
-// Sessions hold a maildrop in the daemon's memory (no lock file); older versions left an empty
-// ".mailroom-lock" here, which is harmless.
+// flock()ed only while deletions are committed (intent file, unlinks), so two processes that
+// share a maildir can never interleave their intents. Sessions themselves hold a maildrop in
+// the daemon's memory (no descriptor).
+inline constexpr const char* kUpdateLockFile = ".mailroom-lock";
 // The listing cache (kIndexFile, kIndexTmpFile) is described in maildir_index.h.
 
 struct StoreOptions {

@@ -243,6 +243,10 @@ class Pop3BasicTest(ServerTestCase):
         for n in (9, 3, 2, 10, 1):
             self.assert_retr_exact(p, n, msgs[n - 1])
         p.quit()
+        return self.logged_read_ahead_hits()
+
+    def logged_read_ahead_hits(self) -> int:
+        """read_ahead_hits of Bob's last session, from its pop3.disconnect log line."""
         found = []
 
         def logged():
@@ -261,6 +265,14 @@ class Pop3BasicTest(ServerTestCase):
 
     def test_read_ahead_skips_deleted_messages_and_top_leaves_the_next_retr_intact(self):
         msgs = self.read_ahead_mailbox()
+        # Room for exactly two of the equal-sized messages 3, 4, 5: after RETR 2 the read-ahead
+        # must hold 4 and 5 (3 is deleted). Holding 3 would push 5 out; a TOP that used up 4 would
+        # make RETR 4 read it again: either way fewer than 3 hits.
+        self.assertEqual(len(crlf(msgs[2])), len(crlf(msgs[3])))
+        self.assertEqual(len(crlf(msgs[3])), len(crlf(msgs[4])))
+        self.server.set("retr_readahead", 2 * len(crlf(msgs[3])))
+        self.server.stop()
+        self.server.start()
         p = self.login(BOB, BOB_PW)
         self.assertTrue(p.dele(3).startswith(b"+OK"))
         self.assert_retr_exact(p, 2, msgs[1])  # reads ahead 4.. (3 is deleted)
@@ -274,6 +286,7 @@ class Pop3BasicTest(ServerTestCase):
         self.assertTrue(p.dele(4).startswith(b"+OK"))
         self.assert_retr_exact(p, 5, msgs[4])
         p.quit()
+        self.assertEqual(self.logged_read_ahead_hits(), 3)  # TOP 4, RETR 4, RETR 5
         p = self.login(BOB, BOB_PW)
         self.assertEqual(p.stat()[0], len(msgs) - 2)
         p.quit()

@@ -369,12 +369,13 @@ class DescriptorLimitTest(ServerTestCase):
     def test_limit_is_raised_to_the_hard_limit_and_a_shortfall_is_reported(self):
         self.wait_until(lambda: re.search(r"daemon\.fd_limit.*raised_from=\"?96.*to=\"?128", self.server.log_tail(200)),
                         what="the raised descriptor limit in the log")
-        # default max_connections 200 needs 200 + 64 descriptors
+        # default max_connections 200 needs 2 x 200 + 64 descriptors
         line = self.wait_until(lambda: re.search(r"limits\.descriptors.*", self.server.log_tail(200)),
                                what="the descriptor warning").group(0)
         self.assertIn("max_connections=200", line)
         self.assertRegex(line, r"fd_limit=\"?128")
-        self.assertRegex(line, r"sessions_possible=\"?64")
+        self.assertRegex(line, r"sessions_possible=\"?32")
+        self.assertRegex(line, r"services=\"?pop3")
 
     def test_running_out_of_descriptors_refuses_clients_then_recovers(self):
         held = []

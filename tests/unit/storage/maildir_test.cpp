@@ -2,12 +2,13 @@
 // index on real temporary directories.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -527,6 +528,32 @@ TEST_CASE("a maildrop lock is one per real path, across store instances and thre
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == ErrorCode::kIo);
   CHECK(missing.error().message.find("cannot lock maildir") != std::string::npos);
+}
+
+TEST_CASE("committing deletions waits for another holder of the maildir's update lock") {
+  Fixture f;
+  f.deliver("one\n");
+  f.deliver("two\n");
+  auto drop = f.open();
+  // Another process sharing the maildir, committing its own deletions right now.
+  const std::string lock_path = f.dir + "/" + maildir::kUpdateLockFile;
+  int other = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(other >= 0);
+  REQUIRE(::flock(other, LOCK_EX) == 0);
+  std::atomic<bool> done{false};
+  Status result;
+  std::thread committer([&] {
+    result = drop->commit_deletions({0});
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(done.load());  // blocked behind the other holder: no intent written meanwhile
+  CHECK_FALSE(fs::exists(f.dir + "/" + maildir::kDeleteIntentFile));
+  ::close(other);  // releases the flock
+  committer.join();
+  CHECK(done.load());
+  CHECK(result.ok());
+  CHECK(f.open()->messages().size() == 1);
 }
 
 TEST_CASE("delivery to a missing maildir fails clearly and leaves nothing behind") {
