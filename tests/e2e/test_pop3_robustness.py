@@ -73,6 +73,14 @@ class Pop3RobustnessTest(ServerTestCase):
         self.assertTrue(p.noop().startswith(b"+OK"))
         p.quit()
 
+    def test_a_missing_data_dir_is_reported_and_not_created(self):
+        missing = os.path.join(self.server.root, "no-such-data")
+        run = subprocess.run([MAILROOMD, "--data", missing], stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn("data directory %s does not exist" % missing, run.stderr)
+        self.assertFalse(os.path.exists(missing))
+
     def test_transaction_commands_before_login_are_refused(self):
         conn = self.raw_greeted()
         for cmd in ("STAT", "LIST", "RETR 1", "DELE 1", "UIDL"):
