@@ -2,9 +2,7 @@
 // the foreground until SIGTERM/SIGINT (SIGHUP reloads the configuration).
 #include <unistd.h>
 
-#include <fcntl.h>
 #include <malloc.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -12,13 +10,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "core/base/result.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
-#include "storage/maildir/unique_fd.h"
+#include "storage/maildir/lock_file.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
 #include "storage/account_store.h"
@@ -51,20 +50,16 @@ mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::stri
   const std::filesystem::path run = std::filesystem::path(data_dir) / "run";
   std::filesystem::create_directory(run, ec);
   const std::string path = (run / "mailroomd.lock").string();
-  mailroom::storage::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return make_error(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK) return make_error(ErrorCode::kIo, "cannot lock " + path + ": " + std::strerror(errno));
-    char buf[32] = {0};
-    ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
-    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  auto fd = mailroom::storage::lock_file(path, /*wait=*/false);
+  if (!fd && fd.error().code == ErrorCode::kInUse) {
+    std::string pid;
+    std::ifstream(path) >> pid;  // what the holder wrote
     return make_error(ErrorCode::kInUse, "another mailroomd" + (pid.empty() ? "" : " (pid " + pid + ")") +
                                              " is running on " + data_dir + " (" + path + " is locked)");
   }
+  if (!fd) return fd.error();
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+  if (::ftruncate(fd->get(), 0) != 0 || ::pwrite(fd->get(), pid.data(), pid.size(), 0) < 0) {
     return make_error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
   }
   return fd;

@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 
 #include "storage/mail_store.h"
 #include "storage/maildir/maildir_index.h"
+#include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/unique_fd.h"
 #include "storage/maildir/wire_form.h"
@@ -160,15 +160,7 @@ Result<std::map<std::string, std::string>> index_by_stem(const std::string& dir)
 // Holds DIR/.mailroom-lock (blocking flock, on a worker) for one deletion: writing an intent and
 // carrying it out. Sessions of one process never meet here (the lock registry below keeps one
 // session per maildrop); this guards against another process sharing the maildir.
-Result<UniqueFd> lock_for_update(const std::string& dir) {
-  const std::string path = join(dir, kUpdateLockFile);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return io_error("cannot open " + path, errno);
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return io_error("cannot lock " + path, errno);
-  }
-  return fd;
-}
+Result<UniqueFd> lock_for_update(const std::string& dir) { return lock_file(join(dir, kUpdateLockFile), /*wait=*/true); }
 
 // Carries out DIR/.mailroom-delete if present: unlinks every listed message (wherever it moved),
 // makes the unlinks durable, then drops the intent.
@@ -341,17 +333,16 @@ class MaildirDrop final : public Maildrop {
   MaildirDrop(std::string dir, std::vector<MessageInfo> messages)
       : dir_(std::move(dir)),
         prefix_len_(join(dir_, "").size()),
-        listing_(std::make_shared<const std::vector<MessageInfo>>(std::move(messages))),
-        messages_(*listing_) {}
+        listing_(std::make_shared<const std::vector<MessageInfo>>(std::move(messages))) {}
 
-  const std::vector<MessageInfo>& messages() const override { return messages_; }
+  const std::vector<MessageInfo>& messages() const override { return *listing_; }
   Listing listing() const override { return listing_; }
 
   Result<std::unique_ptr<MessageReader>> open_message(std::size_t index) override {
-    if (index >= messages_.size()) {
+    if (index >= messages().size()) {
       return make_error(ErrorCode::kInvalidArgument, "no message " + std::to_string(index + 1));
     }
-    std::string path = messages_[index].path;
+    std::string path = messages()[index].path;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid() && errno == ENOENT) {
       // Another client may have moved it to cur/ (and renamed it with flags) since we listed.
@@ -375,7 +366,7 @@ class MaildirDrop final : public Maildrop {
     if (!update_lock) return update_lock.error();
     std::string list;
     for (std::size_t i : indexes) {
-      if (i >= messages_.size()) {
+      if (i >= messages().size()) {
         return make_error(ErrorCode::kInvalidArgument, "no message " + std::to_string(i + 1));
       }
       list += relative_path(i);
@@ -407,14 +398,13 @@ class MaildirDrop final : public Maildrop {
  private:
   // "new/NAME" or "cur/NAME", as listed.
   std::string_view relative_path(std::size_t index) const {
-    return std::string_view(messages_[index].path).substr(prefix_len_);
+    return std::string_view(messages()[index].path).substr(prefix_len_);
   }
   std::string_view file_name(std::size_t index) const { return relative_path(index).substr(4); }
 
   std::string dir_;
   std::size_t prefix_len_;
   Listing listing_;
-  const std::vector<MessageInfo>& messages_;  // *listing_
 };
 
 // ---------------------------------------------------------------- listing and index
