@@ -493,20 +493,13 @@ class SqliteAccountStore final : public AccountStore {
     return *po ? no_mailbox(addr) : no_postoffice(addr.postoffice);
   }
 
-  // The key, loaded once; created on the first write of a plaintext equivalent.
-  Result<const SecretBox*> box_for_write() {
+  // The key, loaded once. Writing a plaintext equivalent creates it on first use; reading never
+  // does: a missing key means the sealed values cannot be opened.
+  Result<const SecretBox*> box_for_write() { return box(/*create=*/true); }
+  Result<const SecretBox*> box_for_read() { return box(/*create=*/false); }
+  Result<const SecretBox*> box(bool create) {
     if (!box_) {
-      auto loaded = SecretBox::load_or_create(key_path_);
-      if (!loaded) return loaded.error();
-      box_.emplace(std::move(*loaded));
-    }
-    return &*box_;
-  }
-
-  // Reading never creates a key: a missing one means the sealed values cannot be opened.
-  Result<const SecretBox*> box_for_read() {
-    if (!box_) {
-      auto loaded = SecretBox::load(key_path_);
+      auto loaded = create ? SecretBox::load_or_create(key_path_) : SecretBox::load(key_path_);
       if (!loaded) return loaded.error();
       box_.emplace(std::move(*loaded));
     }

@@ -90,9 +90,12 @@ std::vector<std::string> files_in(const std::string& dir) {
 
 struct Fixture {
   TempDir tmp;
-  std::unique_ptr<MailStore> store = make_maildir_store();
-  std::string dir = tmp.path() + "/mail/alice";
-  Fixture() { REQUIRE(store->create_maildir(dir).ok()); }
+  std::unique_ptr<MailStore> store;
+  std::string dir;
+  explicit Fixture(std::unique_ptr<MailStore> s = make_maildir_store(), const std::string& name = "alice")
+      : store(std::move(s)), dir(tmp.path() + "/mail/" + name) {
+    REQUIRE(store->create_maildir(dir).ok());
+  }
 
   std::unique_ptr<Maildrop> open() {
     auto r = store->open(dir);
@@ -588,23 +591,10 @@ using namespace std::chrono_literals;
 
 // A store whose index is written as soon as the folders' stamps are older than the coarse clock
 // (the production default waits a second, for file systems with 1-second timestamps).
-struct IndexFixture {
-  TempDir tmp;
-  std::unique_ptr<MailStore> store = maildir::make_store({true, 0ns});
-  std::string dir = tmp.path() + "/mail/bob";
+struct IndexFixture : Fixture {
   std::string index_path = dir + "/" + maildir::kIndexFile;
-  IndexFixture() { REQUIRE(store->create_maildir(dir).ok()); }
+  IndexFixture() : Fixture(maildir::make_store({true, 0ns}), "bob") {}
 
-  std::unique_ptr<Maildrop> open() {
-    auto r = store->open(dir);
-    REQUIRE(r.ok());
-    return std::move(r).value();
-  }
-  std::string deliver(std::string_view message) {
-    auto r = store->deliver(dir, message);
-    REQUIRE(r.ok());
-    return *r;
-  }
   maildir::DirStamp stamp(const char* sub) const {
     struct stat st{};
     REQUIRE(::stat((dir + "/" + sub).c_str(), &st) == 0);
