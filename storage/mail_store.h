@@ -23,8 +23,15 @@ struct MessageInfo {
 // 100,000-message listing is megabytes).
 using Listing = std::shared_ptr<const std::vector<MessageInfo>>;
 
-// Reads one message as it goes on the wire: CRLF line endings, final CRLF guaranteed; NOT
-// dot-stuffed (the protocol layer does that). Chunked so a 5 MB message never sits in memory.
+// How a MessageReader delivers a message.
+enum class WireMode {
+  kPlain,       // CRLF line endings, final CRLF guaranteed
+  kDotStuffed,  // the same, and a line that starts with '.' gets one more (POP3 RETR and TOP,
+                // RFC 1939 section 3), done in the same pass; the ".CRLF" terminator is not added
+};
+
+// Reads one message as it goes on the wire (see WireMode). Chunked so a 5 MB message never sits
+// in memory.
 class MessageReader {
  public:
   virtual ~MessageReader() = default;
@@ -32,6 +39,9 @@ class MessageReader {
   // than `max` only when the message ended: a caller may stop after a short read (saving one
   // more call, e.g. one worker round trip per RETR, just to learn of the end).
   virtual Result<std::size_t> read(std::string& out, std::size_t max) = 0;
+  // Once read() has come to the end: the message's wire size, stuffed dots not counted (equal to
+  // MessageInfo::size unless the file changed since it was listed).
+  virtual uint64_t octets() const = 0;
 };
 
 // Exclusive hold on one Maildir (one POP3 session per mailbox); released on destruction.
@@ -46,7 +56,7 @@ class Maildrop {
   virtual ~Maildrop() = default;
   virtual const std::vector<MessageInfo>& messages() const = 0;
   virtual Listing listing() const = 0;  // the same messages, shared
-  virtual Result<std::unique_ptr<MessageReader>> open_message(std::size_t index) = 0;
+  virtual Result<std::unique_ptr<MessageReader>> open_message(std::size_t index, WireMode mode) = 0;
   // Removes the messages with these indexes as one unit: the intent is logged durably first and
   // completed on the next open if interrupted. Messages already gone are not an error.
   virtual Status commit_deletions(const std::vector<std::size_t>& indexes) = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include "core/log/logger.h"
 
@@ -71,6 +72,7 @@ struct Connection::WriteRequest {
   Connection* owner = nullptr;
   std::vector<std::string> chunks;
   std::vector<uv_buf_t> bufs;
+  std::size_t bytes = 0;  // what bufs cover (the first chunk may be partly sent already)
 };
 
 Connection::~Connection() {
@@ -354,7 +356,8 @@ unsigned Connection::gather_pending(std::array<uv_buf_t, kMaxSendBuffers>& bufs)
   unsigned count = 0;
   for (auto& piece : pending_) {
     if (count == bufs.size()) break;
-    bufs[count++] = uv_buf_init(piece.data(), static_cast<unsigned>(piece.size()));
+    const std::size_t skip = count == 0 ? front_sent_ : 0;
+    bufs[count++] = uv_buf_init(piece.data() + skip, static_cast<unsigned>(piece.size() - skip));
   }
   return count;
 }
@@ -375,14 +378,17 @@ void Connection::send_pending() {
   auto sent = static_cast<std::size_t>(n > 0 ? n : 0);
   queued_bytes_ -= sent;
   pending_bytes_ -= sent;
+  // A partly sent piece is not shifted down (a 512 KiB RETR chunk would be copied again):
+  // front_sent_ marks where the rest begins.
   while (sent > 0) {
-    std::string& front = pending_.front();
-    if (sent < front.size()) {
-      front.erase(0, sent);
+    const std::size_t left = pending_.front().size() - front_sent_;
+    if (sent < left) {
+      front_sent_ += sent;
       break;
     }
-    sent -= front.size();
+    sent -= left;
     pending_.pop_front();
+    front_sent_ = 0;
   }
   if (!pending_.empty()) flush();
 }
@@ -399,16 +405,18 @@ void Connection::flush() {
   request->owner = this;
   request->req.data = request.get();
   while (!pending_.empty() && request->chunks.size() < kMaxSendBuffers) {
-    pending_bytes_ -= pending_.front().size();
-    request->chunks.push_back(std::move(pending_.front()));
+    std::string& piece = request->chunks.emplace_back(std::move(pending_.front()));
     pending_.pop_front();
+    const std::size_t skip = std::exchange(front_sent_, 0);
+    request->bufs.push_back(uv_buf_init(piece.data() + skip, static_cast<unsigned>(piece.size() - skip)));
+    request->bytes += piece.size() - skip;
   }
-  for (auto& s : request->chunks) request->bufs.push_back(uv_buf_init(s.data(), static_cast<unsigned>(s.size())));
+  pending_bytes_ -= request->bytes;
   ++sends_issued_;
   int rc = uv_write(&request->req, socket_.stream(), request->bufs.data(),
                     static_cast<unsigned>(request->bufs.size()), &Connection::on_write);
   if (rc != 0) {
-    for (auto& s : request->chunks) queued_bytes_ -= s.size();
+    queued_bytes_ -= request->bytes;
     drop_now();
     return;
   }
@@ -422,7 +430,7 @@ void Connection::on_write(uv_write_t* req, int status) {
   if (self == nullptr) return;
   self->inflight_ = nullptr;
   self->write_inflight_ = false;
-  for (auto& s : request->chunks) self->queued_bytes_ -= s.size();
+  self->queued_bytes_ -= request->bytes;
   if (self->finished_) return;
   if (status < 0) {
     self->drop_now();
@@ -481,6 +489,7 @@ void Connection::drop_now() {
   queued_bytes_ -= pending_bytes_;
   pending_.clear();
   pending_bytes_ = 0;
+  front_sent_ = 0;
   finish_close();
 }
 

@@ -139,7 +139,8 @@ class Connection {
   // output
   struct WriteRequest;
   std::deque<std::string> pending_;   // not yet handed to the kernel or to libuv
-  std::size_t pending_bytes_ = 0;
+  std::size_t pending_bytes_ = 0;    // unsent bytes of pending_ (front_sent_ excluded)
+  std::size_t front_sent_ = 0;       // leading bytes of pending_.front() already sent
   WriteRequest* inflight_ = nullptr;  // owned by libuv while in flight; freed in on_write
   bool write_inflight_ = false;
   bool flush_scheduled_ = false;

@@ -14,13 +14,21 @@ namespace {
 // chunk plus its reserve under mailroomd's malloc mmap threshold (1 MiB, daemon/main.cpp), or
 // every chunk becomes an mmap and page faults (1 MiB chunks: 640 ms / 137 MB/s).
 constexpr std::size_t kStreamChunk = 512 * 1024;
+
+// Ends a multi-line reply (RFC 1939 section 3). The reader guarantees a final CRLF and the TOP
+// cut passes whole lines; should the text still end inside a line, a CRLF keeps the terminator
+// on a line of its own.
+void terminate(std::string& out, bool at_line_start) {
+  if (!at_line_start) out += "\r\n";
+  out += ".\r\n";
+}
 }  // namespace
 
 struct Pop3Connection::Stream {
   std::shared_ptr<storage::Maildrop> drop;
   std::size_t index = 0;
-  std::unique_ptr<storage::MessageReader> reader;  // opened by the first worker job
-  DotStuffer stuffer;
+  std::unique_ptr<storage::MessageReader> reader;  // opened by the first worker job, dot-stuffing
+  bool at_line_start = true;                       // the text so far ends with a line
   std::optional<TopFilter> top;
   // Messages to read whole once this one ends (index, wire size): retr_readahead.
   std::vector<std::pair<std::size_t, uint64_t>> ahead;
@@ -31,11 +39,11 @@ struct Pop3Connection::Stream {
   std::vector<ReadAhead> read_ahead;
 };
 
-// Worker side of one stream step: opens the message on the first call, reads and stuffs one
+// Worker side of one stream step: opens the message on the first call, reads one (stuffed)
 // chunk, and at the end of the message reads the messages in `ahead` whole.
 void Pop3Connection::read_chunk(Stream& stream) {
   if (!stream.reader) {
-    auto reader = stream.drop->open_message(stream.index);
+    auto reader = stream.drop->open_message(stream.index, storage::WireMode::kDotStuffed);
     if (!reader) {
       stream.error = reader.error();
       return;
@@ -57,26 +65,27 @@ void Pop3Connection::read_chunk(Stream& stream) {
   if (stream.top) {
     std::string cut;
     more = stream.top->feed(raw, cut) && more;
-    stream.out.reserve(cut.size() + cut.size() / 64 + 8);
-    stream.stuffer.feed(cut, stream.out);
+    stream.out = std::move(cut);
   } else {
-    stream.stuffer.stuff(raw);  // in place: no copy unless a line starts with '.'
-    stream.out = std::move(raw);
+    stream.out = std::move(raw);  // stuffed already: the chunk goes out as it was read
   }
+  if (!stream.out.empty()) stream.at_line_start = stream.out.back() == '\n';
   if (more) return;
-  stream.stuffer.finish(stream.out);
+  terminate(stream.out, stream.at_line_start);
   stream.finished = true;
   stream.reader.reset();
   for (const auto& [index, size] : stream.ahead) {
     // Best effort: a message that cannot be read now, or whose size differs from the listing,
     // ends the read-ahead and is left to its own RETR (which reports any error properly).
-    auto reader = stream.drop->open_message(index);
+    auto reader = stream.drop->open_message(index, storage::WireMode::kDotStuffed);
     if (!reader) break;
     ReadAhead entry;
     entry.index = index;
     entry.wire.reserve(size + size / 8 + 64);  // the encoder's working room (see above)
-    auto got = (*reader)->read(entry.wire, size + 1);
-    if (!got || *got != size) break;
+    // Stuffing adds at most one byte per 3-byte line (".CRLF"): a longer text is not this message.
+    const uint64_t most = size + size / 3 + 2;
+    auto got = (*reader)->read(entry.wire, most);
+    if (!got || *got == most || (*reader)->octets() != size) break;
     stream.read_ahead.push_back(std::move(entry));
   }
 }
@@ -385,20 +394,15 @@ bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
   }
   read_ahead_.erase(read_ahead_.begin(), hit);  // what lies before it was skipped
   ++read_ahead_hits_;
-  std::string_view data = read_ahead_.front().wire;
-  std::string cut;
-  if (msg.top_lines) {
-    TopFilter top(*msg.top_lines);
-    top.feed(data, cut);
-    data = cut;
-  }
   std::string out;
-  out.reserve(data.size() + data.size() / 64 + 8);
-  DotStuffer stuffer;
-  stuffer.feed(data, out);
-  stuffer.finish(out);
-  // TOP leaves the message for a later RETR.
-  if (!msg.top_lines) read_ahead_.erase(read_ahead_.begin());
+  if (msg.top_lines) {  // TOP leaves the message for a later RETR
+    TopFilter top(*msg.top_lines);
+    top.feed(read_ahead_.front().wire, out);
+  } else {
+    out = std::move(read_ahead_.front().wire);
+    read_ahead_.erase(read_ahead_.begin());
+  }
+  terminate(out, out.empty() || out.back() == '\n');
   conn_.write(std::move(out));
   if (!conn_.closing()) session_.on_stream_done();
   return true;

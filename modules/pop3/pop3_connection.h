@@ -10,7 +10,7 @@
 
 #include "core/module/module.h"
 #include "core/net/connection.h"
-#include "modules/pop3/dot_stuffer.h"
+#include "modules/pop3/top_filter.h"
 #include "modules/pop3/session.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
@@ -33,7 +33,7 @@ class Pop3Connection : public core::ProtocolSession {
 
  private:
   struct Stream;  // state of a RETR/TOP in progress, shared with the worker doing the reads
-  struct ReadAhead {  // a whole message read after a RETR ended, in wire form (not dot-stuffed)
+  struct ReadAhead {  // a whole message read after a RETR ended, dot-stuffed, no terminator
     std::size_t index = 0;
     std::string wire;
   };

@@ -209,7 +209,8 @@ Status complete_deletion_intent(const std::string& dir) {
 
 class MaildirMessageReader final : public MessageReader {
  public:
-  explicit MaildirMessageReader(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {
+  MaildirMessageReader(UniqueFd fd, std::string path, WireMode mode)
+      : fd_(std::move(fd)), path_(std::move(path)), encoder_(mode == WireMode::kDotStuffed) {
     // Most messages are a few KiB: a buffer the size of the file (not a whole chunk) saves
     // zero-filling 64 KiB per RETR, which showed up in profiles of many small sessions.
     struct stat st {};
@@ -260,6 +261,8 @@ class MaildirMessageReader final : public MessageReader {
     }
     return appended;
   }
+
+  uint64_t octets() const override { return encoder_.wire_size(); }
 
  private:
   UniqueFd fd_;
@@ -338,7 +341,7 @@ class MaildirDrop final : public Maildrop {
   const std::vector<MessageInfo>& messages() const override { return *listing_; }
   Listing listing() const override { return listing_; }
 
-  Result<std::unique_ptr<MessageReader>> open_message(std::size_t index) override {
+  Result<std::unique_ptr<MessageReader>> open_message(std::size_t index, WireMode mode) override {
     if (index >= messages().size()) {
       return make_error(ErrorCode::kInvalidArgument, "no message " + std::to_string(index + 1));
     }
@@ -357,7 +360,7 @@ class MaildirDrop final : public Maildrop {
       fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     }
     if (!fd.valid()) return io_error("cannot open " + path, errno);
-    return std::unique_ptr<MessageReader>(std::make_unique<MaildirMessageReader>(std::move(fd), path));
+    return std::unique_ptr<MessageReader>(std::make_unique<MaildirMessageReader>(std::move(fd), path, mode));
   }
 
   Status commit_deletions(const std::vector<std::size_t>& indexes) override {

@@ -23,26 +23,33 @@ void WireEncoder::encode(std::string_view chunk, std::string& out) {
   const std::size_t n = chunk.size();
   const std::size_t first = out.size();
   std::size_t pos = first;
+  std::size_t dots = 0;
   out.resize(pos + n + n / 16 + 16);
   std::size_t start = 0;
+  bool line_start = empty_ || last_ == '\n';  // a line may have begun in the previous chunk
   while (start < n) {
     const void* hit = std::memchr(src + start, '\n', n - start);
     const std::size_t end = hit == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(hit) - src);
     const std::size_t run = end - start;
     // The byte before this LF may sit at the end of the previous chunk.
     const bool add_cr = hit != nullptr && (end > 0 ? src[end - 1] : last_) != '\r';
-    const std::size_t need = run + (hit != nullptr ? 1 : 0) + (add_cr ? 1 : 0);
-    if (pos + need > out.size()) out.resize(pos + need + 2 * (n - end) + 16);  // every LF left gains a CR at most
+    const bool add_dot = dot_stuff_ && line_start && run > 0 && src[start] == '.';
+    const std::size_t need = run + (hit != nullptr ? 1 : 0) + (add_cr ? 1 : 0) + (add_dot ? 1 : 0);
+    // Room for the rest at its worst: ".\n" lines double (a dot and a CR for every two bytes).
+    if (pos + need > out.size()) out.resize(pos + need + 2 * (n - end) + 16);
     char* dst = out.data() + pos;
+    if (add_dot) *dst++ = '.';
+    dots += add_dot ? 1 : 0;
     std::memcpy(dst, src + start, run);
     dst += run;
     if (add_cr) *dst++ = '\r';
     if (hit != nullptr) *dst++ = '\n';
     pos = static_cast<std::size_t>(dst - out.data());
     start = end + (hit != nullptr ? 1 : 0);
+    line_start = hit != nullptr;
   }
   out.resize(pos);
-  wire_size_ += pos - first;
+  wire_size_ += pos - first - dots;
   empty_ = false;
   last_ = chunk.back();
 }

@@ -13,18 +13,26 @@ std::string normalise_line_endings(std::string_view message);
 
 // Stored bytes -> wire bytes. An LF becomes CRLF unless a CR already precedes it (a file written
 // by another tool may hold CRLF); a non-empty text not ending in LF gets a final CRLF.
+//
+// With dot_stuff, a line that starts with '.' gets one more (the byte-stuffing of POP3 and SMTP
+// multi-line data, RFC 1939 section 3 / RFC 5321 section 4.5.2), in the same pass: the encoder
+// stops at every line end anyway, so stuffing costs one compare per line instead of a second
+// scan of the text. The terminating ".CRLF" is the protocol's to add.
 class WireEncoder {
  public:
+  explicit WireEncoder(bool dot_stuff = false) : dot_stuff_(dot_stuff) {}
   // Appends the wire form of the next chunk to `out`.
   void encode(std::string_view chunk, std::string& out);
   // Adds only the size `encode` would produce.
   void count(std::string_view chunk);
   // Appends the closing CRLF if one is needed; call once, after the last chunk.
   void finish(std::string& out);
-  // Wire bytes produced (or counted) so far, including finish().
+  // Wire bytes produced (or counted) so far, including finish(), not counting stuffed dots: the
+  // message's size as LIST reports it.
   uint64_t wire_size() const { return wire_size_; }
 
  private:
+  bool dot_stuff_;
   uint64_t wire_size_ = 0;
   bool empty_ = true;
   char last_ = '\0';

@@ -70,10 +70,24 @@ std::string read_all(MessageReader& reader, std::size_t max) {
   return out;
 }
 
-std::string retr(Maildrop& drop, std::size_t index, std::size_t max) {
-  auto reader = drop.open_message(index);
+std::string retr(Maildrop& drop, std::size_t index, std::size_t max, WireMode mode = WireMode::kPlain) {
+  auto reader = drop.open_message(index, mode);
   REQUIRE(reader.ok());
-  return read_all(**reader, max);
+  std::string text = read_all(**reader, max);
+  CHECK((*reader)->octets() == drop.messages()[index].size);  // stuffed dots not counted
+  return text;
+}
+
+// Byte-stuffing as RFC 1939 section 3 states it, line by line, for checking the encoder.
+std::string stuff_reference(const std::string& wire) {
+  std::string out;
+  bool line_start = true;
+  for (char c : wire) {
+    if (line_start && c == '.') out += '.';
+    out += c;
+    line_start = c == '\n';
+  }
+  return out;
 }
 
 void write_file(const std::string& path, const std::string& content) {
@@ -189,7 +203,25 @@ TEST_CASE("wire form of awkward messages") {
     CHECK(retr(*drop, 0, 7) == c.wire);
     CHECK(retr(*drop, 0, 2) == c.wire);
     CHECK(retr(*drop, 0, 65536) == c.wire);
+    CHECK(retr(*drop, 0, 1, WireMode::kDotStuffed) == stuff_reference(c.wire));
+    CHECK(retr(*drop, 0, 65536, WireMode::kDotStuffed) == stuff_reference(c.wire));
   }
+}
+
+TEST_CASE("dot-stuffed reads add one dot to each line that starts with one, and only there") {
+  Fixture f;
+  f.deliver("Subject: .dots\n\n.\n..\nbody . line\n.leading\n\n.\nx.\nend");
+  f.deliver(".first line\r\n.crlf stored\r\n\r.cr then dot\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 2);
+  const std::string first = "Subject: .dots\r\n\r\n..\r\n...\r\nbody . line\r\n..leading\r\n\r\n..\r\nx.\r\nend\r\n";
+  const std::string second = "..first line\r\n..crlf stored\r\n\r.cr then dot\r\n";
+  for (std::size_t max = 1; max <= 80; ++max) {  // every read size: a dot at every read boundary
+    CAPTURE(max);
+    CHECK(retr(*drop, 0, max, WireMode::kDotStuffed) == first);
+    CHECK(retr(*drop, 1, max, WireMode::kDotStuffed) == second);
+  }
+  CHECK(drop->messages()[0].size == first.size() - 4);  // LIST sizes leave the dots out
 }
 
 TEST_CASE("the wire encoder matches a byte-by-byte reference for random text cut into random chunks") {
@@ -210,18 +242,26 @@ TEST_CASE("the wire encoder matches a byte-by-byte reference for random text cut
     std::string text(rng() % 3000, 'x');
     for (auto& c : text) c = alphabet[rng() % sizeof alphabet];
     if (round % 7 == 0) text = std::string(rng() % 2000, '\n');  // nothing but LFs: every one doubles
-    maildir::WireEncoder enc;
-    std::string out = "prefix";  // encode appends
-    for (std::size_t pos = 0; pos < text.size();) {
-      std::size_t len = 1 + rng() % 700;
-      enc.encode(std::string_view(text).substr(pos, len), out);
-      pos += len;
+    if (round % 11 == 0) {  // ".\n" lines: the stuffed text grows most (a dot and a CR per 2 bytes)
+      text.clear();
+      while (text.size() < 1500) text += rng() % 4 == 0 ? "\n" : ".\n";
     }
-    enc.finish(out);
-    CAPTURE(round);
-    REQUIRE(out == "prefix" + reference(text));
-    CHECK(enc.wire_size() == out.size() - 6);
-    CHECK(maildir::wire_size_of(text) == out.size() - 6);
+    const std::string wire = reference(text);
+    for (bool stuffed : {false, true}) {
+      maildir::WireEncoder enc(stuffed);
+      std::string out = "prefix";  // encode appends
+      for (std::size_t pos = 0; pos < text.size();) {
+        std::size_t len = 1 + rng() % 700;
+        enc.encode(std::string_view(text).substr(pos, len), out);
+        pos += len;
+      }
+      enc.finish(out);
+      CAPTURE(round);
+      CAPTURE(stuffed);
+      REQUIRE(out == "prefix" + (stuffed ? stuff_reference(wire) : wire));
+      CHECK(enc.wire_size() == wire.size());  // stuffed dots are not counted
+    }
+    CHECK(maildir::wire_size_of(text) == wire.size());
   }
 }
 
@@ -254,7 +294,7 @@ TEST_CASE("a 5 MB message streams in bounded reads with the exact size") {
   auto drop = f.open();
   REQUIRE(drop->messages().size() == 1);
   CHECK(drop->messages()[0].size == expected.size());
-  auto reader = drop->open_message(0);
+  auto reader = drop->open_message(0, WireMode::kPlain);
   REQUIRE(reader.ok());
   std::string got;
   std::size_t max_chunk = 0;

@@ -1,6 +1,7 @@
-// Streaming transforms for multi-line message replies (RFC 1939 section 3): byte-stuffing of
-// lines that start with '.', and the TOP cut (headers, blank line, N body lines). Both keep
-// their position across chunks so a message is never held whole in memory.
+// The TOP cut (RFC 1939 section 7: headers, blank line, N body lines) as a byte-level state
+// machine that keeps its position across chunks, so a message is never held whole in memory.
+// Byte-stuffing is done while the message is read (storage::WireMode::kDotStuffed): a stuffed
+// line is never empty and is still one line, so the cut works the same on stuffed text.
 #pragma once
 
 #include <cstdint>
@@ -8,21 +9,6 @@
 #include <string_view>
 
 namespace mailroom::pop3 {
-
-// Input: the message's wire bytes (CRLF lines), fed in chunks of any size.
-class DotStuffer {
- public:
-  // Appends the stuffed form of `in` to `out`.
-  void feed(std::string_view in, std::string& out);
-  // Stuffs `chunk` where it is: a chunk with no line starting with '.' (most mail) is left
-  // as it is, without a copy; otherwise it is rebuilt once.
-  void stuff(std::string& chunk);
-  // Appends the terminating ".\r\n" (and a CRLF first if the input did not end with one).
-  void finish(std::string& out);
-
- private:
-  bool at_line_start_ = true;
-};
 
 // Passes the header lines, the empty line that ends them, then `body_lines` body lines, and
 // drops the rest. A message without an empty line is all headers.
