@@ -3,7 +3,36 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mailroom::storage::maildir {
+
+namespace {
+
+// Copies src[0, n) to dst up to the first LF (not copied) and returns its offset, or n if there
+// is none. One pass over the bytes, 16 at a time: mail lines are ~70 bytes, and memchr() then
+// memcpy() per line read every byte twice and paid two calls per line. Writes whole 16-byte
+// blocks, so it may write past the LF, but never beyond dst + n.
+std::size_t copy_to_lf(const char* src, std::size_t n, char* dst) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), block);
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, lf)));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+#endif
+  const void* hit = std::memchr(src + i, '\n', n - i);
+  const std::size_t end = hit == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(hit) - src);
+  std::memcpy(dst + i, src + i, end - i);
+  return end;
+}
+
+}  // namespace
 
 std::string normalise_line_endings(std::string_view message) {
   std::string out;
@@ -17,8 +46,8 @@ std::string normalise_line_endings(std::string_view message) {
 
 void WireEncoder::encode(std::string_view chunk, std::string& out) {
   if (chunk.empty()) return;
-  // Lines are copied with memcpy into room made up front (one resize, not three appends per
-  // line: at ~70-byte lines the appends cost more than the copying).
+  // Lines are copied into room made up front (one resize, not three appends per line: at
+  // ~70-byte lines the appends cost more than the copying).
   const char* src = chunk.data();
   const std::size_t n = chunk.size();
   const std::size_t first = out.size();
@@ -28,25 +57,22 @@ void WireEncoder::encode(std::string_view chunk, std::string& out) {
   std::size_t start = 0;
   bool line_start = empty_ || last_ == '\n';  // a line may have begun in the previous chunk
   while (start < n) {
-    const void* hit = std::memchr(src + start, '\n', n - start);
-    const std::size_t end = hit == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(hit) - src);
-    const std::size_t run = end - start;
-    // The byte before this LF may sit at the end of the previous chunk.
-    const bool add_cr = hit != nullptr && (end > 0 ? src[end - 1] : last_) != '\r';
-    const bool add_dot = dot_stuff_ && line_start && run > 0 && src[start] == '.';
-    const std::size_t need = run + (hit != nullptr ? 1 : 0) + (add_cr ? 1 : 0) + (add_dot ? 1 : 0);
-    // Room for the rest at its worst: ".\n" lines double (a dot and a CR for every two bytes).
-    if (pos + need > out.size()) out.resize(pos + need + 2 * (n - end) + 16);
+    // This line takes at most a dot, the rest of the input, and a CR and LF. Short of that, make
+    // room for the rest at its worst: ".\n" lines double (a dot and a CR for every two bytes).
+    if (pos + (n - start) + 3 > out.size()) out.resize(pos + 2 * (n - start) + 16);
     char* dst = out.data() + pos;
+    const bool add_dot = dot_stuff_ && line_start && src[start] == '.';
     if (add_dot) *dst++ = '.';
     dots += add_dot ? 1 : 0;
-    std::memcpy(dst, src + start, run);
-    dst += run;
-    if (add_cr) *dst++ = '\r';
-    if (hit != nullptr) *dst++ = '\n';
+    const std::size_t end = start + copy_to_lf(src + start, n - start, dst);
+    dst += end - start;
+    const bool hit = end < n;
+    // The byte before this LF may sit at the end of the previous chunk.
+    if (hit && (end > 0 ? src[end - 1] : last_) != '\r') *dst++ = '\r';
+    if (hit) *dst++ = '\n';
     pos = static_cast<std::size_t>(dst - out.data());
-    start = end + (hit != nullptr ? 1 : 0);
-    line_start = hit != nullptr;
+    start = end + (hit ? 1 : 0);
+    line_start = hit;
   }
   out.resize(pos);
   wire_size_ += pos - first - dots;
