@@ -1,13 +1,21 @@
 // Maildir MailStore: atomic delivery (tmp/ -> new/), listing in delivery order, streaming
 // reads in wire form, crash-safe deletion through a durable intent file, flock()-based locking.
+//
+// Whoever can write the maildir must not reach anything outside it through us: messages are
+// opened, listed and unlinked only relative to descriptors of cur/ and new/ (opened without
+// following a symlink in their place), a message is a regular file opened with O_NOFOLLOW, and
+// the names from the listing cache (maildir_index.h) are only tried there, never trusted.
 #include "storage/maildir/maildir_store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <ctime>
@@ -21,6 +29,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/log/logger.h"
 #include "storage/mail_store.h"
 #include "storage/maildir/maildir_index.h"
 #include "storage/maildir/lock_file.h"
@@ -76,10 +85,14 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
   return {};
 }
 
-// Reads a whole (small) file; used only for the deletion intent list.
+// Reads a whole (small) file; used only for the deletion intent list. Only a regular file: a
+// symlink planted in its place (to /dev/zero, a FIFO, another file) is refused, not read.
 Result<std::string> read_small_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) return io_error("cannot open " + path, errno);
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "cannot read " + path + ": not a regular file");
   std::string out;
   char buf[8192];
   for (;;) {
@@ -106,17 +119,94 @@ Result<bool> make_dir(const std::string& path) {
   return io_error("cannot create directory " + path, err);
 }
 
-// Calls fn(name) for each message file in DIR/SUBDIR: regular files, no dot files, and no names
-// our intent-file format could not carry (a newline).
+// A name a folder listing yields as a message: not empty, no dot file, no '/', and nothing our
+// line-based intent and index files could not carry (a newline). Checked again on names taken
+// from the index or the listing before they are opened.
+bool message_name_ok(std::string_view name) {
+  return !name.empty() && name[0] != '.' && name.find_first_of(std::string_view("/\n\0", 3)) == std::string_view::npos;
+}
+
+// Opens the folder DIR/SUB (new/ or cur/) itself, refusing a symlink in its place: messages are
+// listed, opened and unlinked relative to this descriptor, so a folder swapped for a link leads
+// nowhere else. (DIR itself may be reached through symlinks: that path is the administrator's.)
+Result<UniqueFd> open_folder(const std::string& dir, std::string_view sub) {
+  std::string path = join(dir, std::string(sub));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.valid()) return fd;
+  int err = errno;
+  if (err == ENOENT) return make_error(ErrorCode::kNotFound, "cannot open " + path + ": " + errno_text(err));
+  if (err == ELOOP || err == ENOTDIR) {
+    return make_error(ErrorCode::kIo, "cannot open " + path + ": not a directory (a symbolic link?)");
+  }
+  return io_error("cannot open " + path, err);
+}
+
+struct MessageFile {
+  UniqueFd fd;
+  uint64_t size = 0;  // of the stored file
+};
+
+// How message files are opened: O_NOFOLLOW refuses a symlink (to a file outside the maildir, or to
+// another message), and O_NONBLOCK keeps a FIFO from holding the worker until fstat() refuses it
+// (it changes nothing for a regular file).
+constexpr int kMessageOpenFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+// A message file just opened (fd may be invalid, errno then tells why): only a regular file is one.
+Result<MessageFile> checked_message_file(UniqueFd fd, const std::string& path) {
+  if (!fd.valid()) {
+    int err = errno;
+    if (err == ENOENT) return make_error(ErrorCode::kNotFound, "cannot open " + path + ": " + errno_text(err));
+    if (err == ELOOP) return make_error(ErrorCode::kIo, "cannot open " + path + ": a symbolic link, not a message");
+    return io_error("cannot open " + path, err);
+  }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "cannot open " + path + ": not a regular file");
+  return MessageFile{std::move(fd), static_cast<uint64_t>(st.st_size)};
+}
+
+// Opens message NAME of an open folder for reading if it is a regular file there. kNotFound if
+// there is no such entry; `path` is for error messages.
+Result<MessageFile> open_message_file(int folder, std::string_view name, const std::string& path) {
+  if (!message_name_ok(name)) return make_error(ErrorCode::kInvalidArgument, "not a message file: " + path);
+  return checked_message_file(UniqueFd(::openat(folder, std::string(name).c_str(), kMessageOpenFlags)), path);
+}
+
+std::atomic<bool> g_openat2_missing{false};  // the kernel (or a seccomp filter) has no openat2()
+
+// open(path) following no symlink on the whole path (openat2 RESOLVE_NO_SYMLINKS, Linux 5.6): one
+// syscall where a folder descriptor costs three more (open, openat, close), and syscalls are most of
+// the cost of opening a small message. -1 with errno set if it fails or is not available (ENOSYS).
+int open_without_symlinks(const std::string& path) {
+#ifdef SYS_openat2
+  if (!g_openat2_missing.load(std::memory_order_relaxed)) {
+    open_how how{};
+    how.flags = static_cast<uint64_t>(kMessageOpenFlags);
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    long fd = ::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
+    g_openat2_missing.store(true, std::memory_order_relaxed);
+  }
+#endif
+  errno = ENOSYS;
+  return -1;
+}
+
+// Calls fn(name) for each message file in an open folder (`path` names it in errors): regular
+// files with names message_name_ok() accepts.
 template <class Fn>
-Status for_each_message_file(const std::string& dir, std::string_view subdir, Fn&& fn) {
-  std::string path = join(dir, std::string(subdir));
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), &::closedir);
+Status for_each_message_file(int folder, const std::string& path, Fn&& fn) {
+  // fdopendir() takes its descriptor over: it gets a duplicate (sharing the read position, which
+  // rewinddir() resets), the caller keeps the folder for openat().
+  int copy = ::fcntl(folder, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return io_error("cannot list " + path, errno);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(copy), &::closedir);
   if (!d) {
     int err = errno;
-    return make_error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
-                      "cannot list " + path + ": " + errno_text(err));
+    ::close(copy);
+    return io_error("cannot list " + path, err);
   }
+  ::rewinddir(d.get());
   for (;;) {
     errno = 0;
     dirent* e = ::readdir(d.get());
@@ -125,7 +215,7 @@ Status for_each_message_file(const std::string& dir, std::string_view subdir, Fn
       break;
     }
     std::string_view name = e->d_name;
-    if (name.empty() || name[0] == '.' || name.find('\n') != std::string_view::npos) continue;
+    if (!message_name_ok(name)) continue;
     bool regular = e->d_type == DT_REG;
     if (e->d_type == DT_UNKNOWN) {
       struct stat st{};
@@ -138,10 +228,11 @@ Status for_each_message_file(const std::string& dir, std::string_view subdir, Fn
 
 // The message files in DIR/SUBDIR (see for_each_message_file).
 Result<std::vector<std::string>> list_messages(const std::string& dir, const std::string& subdir) {
+  auto folder = open_folder(dir, subdir);
+  if (!folder) return folder.error();
   std::vector<std::string> names;
-  if (auto s = for_each_message_file(dir, subdir, [&](std::string_view name) { names.emplace_back(name); }); !s) {
-    return s.error();
-  }
+  auto add = [&](std::string_view name) { names.emplace_back(name); };
+  if (auto s = for_each_message_file(folder->get(), join(dir, subdir), add); !s) return s.error();
   return names;
 }
 
@@ -173,6 +264,15 @@ Status complete_deletion_intent(const std::string& dir) {
     if (::stat(intent_path.c_str(), &st) != 0 && errno == ENOENT) return {};
     return text.error();
   }
+  // Unlinks go through the folders' descriptors: a folder swapped for a symlink is refused here,
+  // so a forged intent cannot delete anything outside the maildir.
+  UniqueFd folders[2];
+  for (int i = 0; i < 2; ++i) {
+    auto folder = open_folder(dir, kSubdirs[i]);
+    if (!folder) return folder.error();
+    folders[i] = std::move(folder).value();
+  }
+  auto folder_of = [&](std::string_view rel) { return folders[rel[0] == 'n' ? 0 : 1].get(); };
   std::vector<std::string> missing;
   std::string_view rest = *text;
   while (!rest.empty()) {
@@ -182,9 +282,9 @@ Status complete_deletion_intent(const std::string& dir) {
     // Only "new/NAME" or "cur/NAME": a damaged intent must not unlink anything else.
     if (line.size() < 5 || (line.substr(0, 4) != "new/" && line.substr(0, 4) != "cur/")) continue;
     std::string_view name = line.substr(4);
-    if (name[0] == '.' || name.find('/') != std::string_view::npos) continue;
+    if (!message_name_ok(name)) continue;
     std::string path = join(dir, std::string(line));
-    if (::unlink(path.c_str()) == 0) continue;
+    if (::unlinkat(folder_of(line), std::string(name).c_str(), 0) == 0) continue;
     if (errno != ENOENT) return io_error("cannot delete " + path, errno);
     missing.emplace_back(maildir::name_stem(name));
   }
@@ -195,11 +295,13 @@ Status complete_deletion_intent(const std::string& dir) {
       auto it = where->find(stem);
       if (it == where->end()) continue;  // already gone: that is the goal
       std::string path = join(dir, it->second);
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot delete " + path, errno);
+      if (::unlinkat(folder_of(it->second), it->second.c_str() + 4, 0) != 0 && errno != ENOENT) {
+        return io_error("cannot delete " + path, errno);
+      }
     }
   }
-  for (const char* sub : kSubdirs) {
-    if (auto s = fsync_dir(join(dir, sub)); !s) return s;
+  for (int i = 0; i < 2; ++i) {
+    if (::fsync(folders[i].get()) != 0) return io_error("cannot fsync directory " + join(dir, kSubdirs[i]), errno);
   }
   if (::unlink(intent_path.c_str()) != 0 && errno != ENOENT) {
     return io_error("cannot remove " + intent_path, errno);
@@ -209,15 +311,12 @@ Status complete_deletion_intent(const std::string& dir) {
 
 class MaildirMessageReader final : public MessageReader {
  public:
-  MaildirMessageReader(UniqueFd fd, std::string path, WireMode mode)
+  // `file_size`: the stored file's size, as open_message_file() found it.
+  MaildirMessageReader(UniqueFd fd, std::string path, WireMode mode, uint64_t file_size)
       : fd_(std::move(fd)), path_(std::move(path)), encoder_(mode == WireMode::kDotStuffed) {
     // Most messages are a few KiB: a buffer the size of the file (not a whole chunk) saves
     // zero-filling 64 KiB per RETR, which showed up in profiles of many small sessions.
-    struct stat st {};
-    chunk_ = kReadChunk;
-    if (::fstat(fd_.get(), &st) == 0 && st.st_size >= 0) {
-      chunk_ = std::clamp<std::size_t>(static_cast<std::size_t>(st.st_size) + 1, 512, kReadChunk);
-    }
+    chunk_ = static_cast<std::size_t>(std::clamp<uint64_t>(file_size + 1, 512, kReadChunk));
   }
 
   Result<std::size_t> read(std::string& out, std::size_t max) override {
@@ -275,14 +374,14 @@ class MaildirMessageReader final : public MessageReader {
   bool eof_ = false;
 };
 
-// Wire size of a file whose name carries no W= tag: read and count it.
-Result<uint64_t> compute_wire_size(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return io_error("cannot open " + path, errno);
+// Wire size of message NAME of an open folder whose name carries no W= tag: read and count it.
+Result<uint64_t> compute_wire_size(int folder, std::string_view name, const std::string& path) {
+  auto file = open_message_file(folder, name, path);
+  if (!file) return file.error();
   maildir::WireEncoder encoder;
   std::string buf(kReadChunk, '\0');
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(file->fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return io_error("cannot read " + path, errno);
@@ -346,8 +445,8 @@ class MaildirDrop final : public Maildrop {
       return make_error(ErrorCode::kInvalidArgument, "no message " + std::to_string(index + 1));
     }
     std::string path = messages()[index].path;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid() && errno == ENOENT) {
+    auto file = open_relative(relative_path(index), path);
+    if (!file && file.error().code == ErrorCode::kNotFound) {
       // Another client may have moved it to cur/ (and renamed it with flags) since we listed.
       auto where = index_by_stem(dir_);
       if (!where) return where.error();
@@ -357,10 +456,12 @@ class MaildirDrop final : public Maildrop {
                                                     " was removed by another client");
       }
       path = join(dir_, it->second);
-      fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      file = open_relative(it->second, path);
     }
-    if (!fd.valid()) return io_error("cannot open " + path, errno);
-    return std::unique_ptr<MessageReader>(std::make_unique<MaildirMessageReader>(std::move(fd), path, mode));
+    if (!file) return file.error();
+    const uint64_t size = file->size;
+    return std::unique_ptr<MessageReader>(
+        std::make_unique<MaildirMessageReader>(std::move(file->fd), path, mode, size));
   }
 
   Status commit_deletions(const std::vector<std::size_t>& indexes) override {
@@ -379,7 +480,10 @@ class MaildirDrop final : public Maildrop {
     std::string tmp_path = join(dir_, kDeleteIntentTmpFile);
     std::string intent_path = join(dir_, kDeleteIntentFile);
     {
-      UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      // A fresh file: whatever is in the way (a leftover, or a symlink planted to make us write
+      // elsewhere) is removed first, under the update lock that every writer of it holds.
+      ::unlink(tmp_path.c_str());
+      UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!fd.valid()) return io_error("cannot create " + tmp_path, errno);
       Status s = write_all(fd.get(), list, tmp_path);
       if (s && ::fsync(fd.get()) != 0) s = io_error("cannot fsync " + tmp_path, errno);
@@ -405,9 +509,36 @@ class MaildirDrop final : public Maildrop {
   }
   std::string_view file_name(std::size_t index) const { return relative_path(index).substr(4); }
 
+  // Opens `rel` ("new/NAME" or "cur/NAME"; `path` is join(dir_, rel)) if it is a regular file in
+  // that folder. The rule is the folder-descriptor way (open_folder, open_message_file: a folder
+  // opened per message keeps a logged-in session free of descriptors). First, though, one openat2()
+  // that follows no symlink at all on the path: when it opens the file, neither the folder nor the
+  // file is a symlink, so it is the same file at a quarter of the syscalls. When it fails the
+  // folder way decides, and if that succeeds the symlink was in the maildir's own path (allowed:
+  // it is the administrator's), so this maildrop stops trying.
+  Result<MessageFile> open_relative(std::string_view rel, const std::string& path) {
+    if (rel.size() < 5 || (rel.substr(0, 4) != "new/" && rel.substr(0, 4) != "cur/")) {
+      return make_error(ErrorCode::kInvalidArgument, "not a message file: " + path);
+    }
+    bool loop = false;
+    if (!path_has_symlink_.load(std::memory_order_relaxed) && message_name_ok(rel.substr(4))) {
+      UniqueFd fd(open_without_symlinks(path));
+      if (fd.valid() || errno == ENOENT) return checked_message_file(std::move(fd), path);
+      loop = errno == ELOOP;
+    }
+    auto folder = open_folder(dir_, rel.substr(0, 3));
+    if (!folder) return folder.error();
+    auto file = open_message_file(folder->get(), rel.substr(4), path);
+    if (file && loop) path_has_symlink_.store(true, std::memory_order_relaxed);
+    return file;
+  }
+
   std::string dir_;
   std::size_t prefix_len_;
   Listing listing_;
+  // dir_ goes through a symlink: open_relative() skips its openat2() try. Atomic because a
+  // session's jobs may run on different workers (one at a time).
+  std::atomic<bool> path_has_symlink_{false};
 };
 
 // ---------------------------------------------------------------- listing and index
@@ -417,12 +548,14 @@ struct Stamps {
   maildir::DirStamp cur_dir;
 };
 
+// lstat(): a folder swapped for a symlink has no stamps, so the index is not used and the scan
+// refuses the folder (open_folder).
 std::optional<Stamps> read_stamps(const std::string& dir) {
   Stamps s;
   struct stat st{};
-  if (::stat(join(dir, "new").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  if (::lstat(join(dir, "new").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
   s.new_dir = maildir::stamp_from_stat(st);
-  if (::stat(join(dir, "cur").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  if (::lstat(join(dir, "cur").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
   s.cur_dir = maildir::stamp_from_stat(st);
   return s;
 }
@@ -437,12 +570,12 @@ struct ScannedName {
   bool superseded = false;
 };
 
-// Appends the message files of DIR/SUBDIR (same rules as list_messages) to `names`/`buffer`.
-Status scan_folder(const std::string& dir, const char* subdir, std::string& buffer,
+// Appends the message files of an open folder (same rules as list_messages) to `names`/`buffer`.
+Status scan_folder(int folder, const std::string& path, char sub, std::string& buffer,
                    std::vector<ScannedName>& names) {
-  return for_each_message_file(dir, subdir, [&](std::string_view name) {
+  return for_each_message_file(folder, path, [&](std::string_view name) {
     names.push_back(ScannedName{maildir::leading_timestamp(name), buffer.size(),
-                                static_cast<uint32_t>(name.size()), subdir[0]});
+                                static_cast<uint32_t>(name.size()), sub});
     buffer.append(name);
   });
 }
@@ -470,14 +603,42 @@ class ViewTable {
   std::size_t mask_;
 };
 
-// Lists new/ and cur/ in delivery order with sizes and unique uids.
-Result<std::vector<MessageInfo>> scan_maildir(const std::string& dir) {
+// Logs an entry the scan had to skip, once per path in the life of the process. It is skipped at
+// every open of its maildir (a listing that skipped one is not saved in the index, so each login
+// scans again and sees it once readable): a line per login would bury the log, and one line tells
+// the administrator what to fix. A bounded set: after very many, it starts over.
+void report_skipped(const std::string& path, const Error& error) {
+  constexpr std::size_t kMaxReported = 10000;
+  static std::mutex mu;
+  static std::unordered_set<std::string> reported;
+  {
+    std::lock_guard guard(mu);
+    if (reported.size() >= kMaxReported) reported.clear();
+    if (!reported.insert(path).second) return;
+  }
+  log::warn("maildir.unreadable", {{"path", path}, {"error", error.message}, {"action", "not listed"}});
+}
+
+struct Scan {
+  std::vector<MessageInfo> messages;
+  bool complete = true;  // false: an entry could not be read and was left out
+};
+
+// Lists new/ and cur/ in delivery order with sizes and unique uids. An entry that cannot be read
+// (needed only for a name without W=) is left out and reported: the rest of the mailbox is served.
+Result<Scan> scan_maildir(const std::string& dir) {
   std::string buffer;
   std::vector<ScannedName> names;
+  UniqueFd folders[2];  // new/, cur/
   // new/ first, then cur/: a message moved between the two listings shows up in cur/ as
   // well, and the later (cur/) sighting replaces the stale one.
-  for (const char* sub : kSubdirs) {
-    if (auto s = scan_folder(dir, sub, buffer, names); !s) return s.error();
+  for (int i = 0; i < 2; ++i) {
+    auto folder = open_folder(dir, kSubdirs[i]);
+    if (!folder) return folder.error();
+    folders[i] = std::move(folder).value();
+    if (auto s = scan_folder(folders[i].get(), join(dir, kSubdirs[i]), kSubdirs[i][0], buffer, names); !s) {
+      return s.error();
+    }
   }
   auto name_of = [&](const ScannedName& n) { return std::string_view(buffer).substr(n.offset, n.length); };
   {
@@ -495,7 +656,8 @@ Result<std::vector<MessageInfo>> scan_maildir(const std::string& dir) {
     return maildir::delivery_order_less(name_of(a), name_of(b));
   });
 
-  std::vector<MessageInfo> messages;
+  Scan scan;
+  std::vector<MessageInfo>& messages = scan.messages;
   // Reserved once: the uid table below holds views of the uids in place.
   messages.reserve(names.size());
   const std::string prefix = join(dir, "");
@@ -507,10 +669,12 @@ Result<std::vector<MessageInfo>> scan_maildir(const std::string& dir) {
     if (auto w = maildir::wire_size_from_name(name)) {
       info.size = *w;
     } else {
-      auto computed = compute_wire_size(info.path);
+      auto computed = compute_wire_size(folders[n.sub == 'n' ? 0 : 1].get(), name, info.path);
       if (!computed) {
-        if (::access(info.path.c_str(), F_OK) != 0 && errno == ENOENT) continue;  // just deleted
-        return computed.error();
+        if (computed.error().code == ErrorCode::kNotFound) continue;  // just deleted
+        report_skipped(info.path, computed.error());
+        scan.complete = false;
+        continue;
       }
       info.size = *computed;
     }
@@ -532,7 +696,7 @@ Result<std::vector<MessageInfo>> scan_maildir(const std::string& dir) {
     std::size_t& hashed = uids.slot(uid_of(i), uid_of);
     if (hashed == ViewTable::kEmpty) hashed = i;
   }
-  return messages;
+  return scan;
 }
 
 constexpr std::size_t kKeptBuffer = 1 << 20;  // an index of ~20,000 messages
@@ -689,19 +853,28 @@ class MaildirStore final : public MailStore {
       return make_error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                         "cannot open maildir " + abs + ": " + errno_text(err));
     }
-    // An interrupted deletion is finished first (under the update lock; a stat when none is left).
+    // What an interrupted deletion left is dealt with first, under the update lock (a stat each
+    // when nothing is left): a durable intent is carried out; a temp file that never became the
+    // intent promised nothing and is only removed.
     const std::string intent_path = join(abs, kDeleteIntentFile);
-    if (struct stat intent{}; ::stat(intent_path.c_str(), &intent) != 0) {
-      if (errno != ENOENT) return io_error("cannot check " + intent_path, errno);
-    } else {
+    const std::string tmp_path = join(abs, kDeleteIntentTmpFile);
+    struct stat leftover{};
+    const bool intent = ::stat(intent_path.c_str(), &leftover) == 0;
+    if (!intent && errno != ENOENT) return io_error("cannot check " + intent_path, errno);
+    const bool stale_tmp = ::lstat(tmp_path.c_str(), &leftover) == 0;
+    if (intent || stale_tmp) {
       auto update_lock = lock_for_update(abs);
       if (!update_lock) return update_lock.error();
-      if (auto s = complete_deletion_intent(abs); !s) return s.error();
+      if (intent) {
+        if (auto s = complete_deletion_intent(abs); !s) return s.error();
+      }
+      // Best effort: the next commit_deletions() clears the way itself.
+      if (stale_tmp) ::unlink(tmp_path.c_str());
     }
     if (!options_.use_index) {
       auto scanned = scan_maildir(abs);
       if (!scanned) return scanned.error();
-      return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned).value()));
+      return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned->messages)));
     }
 
     // The clock is read before the stamps: a change after this moment moves them (see
@@ -716,11 +889,13 @@ class MaildirStore final : public MailStore {
     }
     auto scanned = scan_maildir(abs);
     if (!scanned) return scanned.error();
-    if (stamps && maildir::stamp_settled(stamps->new_dir, before, options_.index_settle_time) &&
+    // A listing that left an entry out is not cached: made readable, the entry would not change
+    // the folders' stamps, and the index would hide it.
+    if (stamps && scanned->complete && maildir::stamp_settled(stamps->new_dir, before, options_.index_settle_time) &&
         maildir::stamp_settled(stamps->cur_dir, before, options_.index_settle_time)) {
-      save_index(abs, *stamps, *scanned);
+      save_index(abs, *stamps, scanned->messages);
     }
-    return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned).value()));
+    return std::unique_ptr<Maildrop>(std::make_unique<MaildirDrop>(abs, std::move(scanned->messages)));
   }
 
  private:

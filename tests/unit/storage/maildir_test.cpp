@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <iterator>
 #include <random>
 #include <set>
 #include <sstream>
@@ -875,4 +879,277 @@ TEST_CASE("a maildir changed within the settle time is listed but not indexed") 
   auto plain = maildir::make_store({false, 0ns});
   REQUIRE(plain->open(dir).ok());
   CHECK_FALSE(fs::exists(dir + "/" + maildir::kIndexFile));
+}
+
+// ------------------------------------------------------------------ what a maildrop may read
+//
+// Whoever can write the maildir (its user, a delivery agent gone wrong) must not make the daemon
+// read, write or delete anything outside cur/ and new/, and one bad entry must not take the
+// whole mailbox down.
+
+namespace {
+
+// A readable file outside the maildir that nothing must ever serve.
+std::string plant_secret(const Fixture& f) {
+  const std::string path = f.tmp.path() + "/secret";
+  write_file(path, "SECRET outside the maildir\n");
+  return path;
+}
+
+// Opens message `index` and reads it whole; "" if open or read fail (what RETR would refuse).
+std::string read_or_empty(Maildrop& drop, std::size_t index) {
+  auto reader = drop.open_message(index, WireMode::kPlain);
+  if (!reader.ok()) return "";
+  std::string out;
+  for (;;) {
+    auto r = (*reader)->read(out, 65536);
+    if (!r.ok()) return "";
+    if (*r == 0) return out;
+  }
+}
+
+// Makes files with mode 000 unreadable for this thread while it lives, also as root: root reads
+// them through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, dropped here from the thread's effective
+// set (the permitted set keeps them, so they come back at the end). The scan runs on the calling
+// thread in these tests.
+class WithoutDacOverride {
+ public:
+  WithoutDacOverride() {
+    if (::geteuid() != 0) {
+      active_ = true;
+      return;
+    }
+    if (::syscall(SYS_capget, &header_, saved_) != 0) return;
+    __user_cap_data_struct lowered[2] = {saved_[0], saved_[1]};
+    lowered[0].effective &= ~(CAP_TO_MASK(CAP_DAC_OVERRIDE) | CAP_TO_MASK(CAP_DAC_READ_SEARCH));
+    if (::syscall(SYS_capset, &header_, lowered) != 0) return;
+    dropped_ = true;
+    active_ = true;
+  }
+  ~WithoutDacOverride() {
+    if (dropped_) ::syscall(SYS_capset, &header_, saved_);
+  }
+  WithoutDacOverride(const WithoutDacOverride&) = delete;
+  WithoutDacOverride& operator=(const WithoutDacOverride&) = delete;
+  // False if running as root and the capabilities could not be dropped (then mode 000 proves nothing).
+  bool active() const { return active_; }
+
+ private:
+  __user_cap_header_struct header_{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct saved_[2] = {};
+  bool active_ = false;
+  bool dropped_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a message swapped for a symlink after the scan is refused, and nothing outside is read") {
+  Fixture f;
+  f.deliver("one\n");
+  f.deliver("two\n");
+  f.deliver("three\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 3);
+  const std::string secret = plant_secret(f);
+
+  // To a file outside the maildir, and to another message of the same maildir: a message is a
+  // regular file, never a link to one.
+  const std::string first = drop->messages()[0].path;
+  fs::remove(first);
+  fs::create_symlink(secret, first);
+  const std::string second = drop->messages()[1].path;
+  fs::remove(second);
+  fs::create_symlink(drop->messages()[2].path, second);
+
+  auto r0 = drop->open_message(0, WireMode::kPlain);
+  CHECK_FALSE(r0.ok());
+  CHECK(read_or_empty(*drop, 0).find("SECRET") == std::string::npos);
+  CHECK_FALSE(drop->open_message(1, WireMode::kDotStuffed).ok());
+  CHECK(retr(*drop, 2, 100) == "three\r\n");  // the rest is served
+
+  // The same through a maildir path that is itself a symlink (allowed: it is the administrator's).
+  const std::string link = f.tmp.path() + "/maildir-link";
+  fs::create_symlink(f.dir, link);
+  auto via_link = f.store->open(link);
+  REQUIRE(via_link.ok());
+  REQUIRE((*via_link)->messages().size() == 1);  // symlinks are not listed
+  CHECK(retr(**via_link, 0, 100) == "three\r\n");
+  const std::string third = (*via_link)->messages()[0].path;
+  fs::remove(third);
+  fs::create_symlink(secret, third);
+  CHECK(read_or_empty(**via_link, 0).find("SECRET") == std::string::npos);
+  CHECK_FALSE((*via_link)->open_message(0, WireMode::kPlain).ok());
+}
+
+TEST_CASE("a folder swapped for a symlink is not followed, for reads, listings or deletions") {
+  Fixture f;
+  f.deliver("one\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 1);
+  const std::string name = fs::path(drop->messages()[0].path).filename().string();
+  // A directory elsewhere holding a file of the same name, and new/ made a link to it.
+  const std::string elsewhere = f.tmp.path() + "/elsewhere";
+  fs::create_directory(elsewhere);
+  write_file(elsewhere + "/" + name, "SECRET behind a symlinked folder\n");
+  fs::rename(f.dir + "/new", f.dir + "/new.real");
+  fs::create_symlink(elsewhere, f.dir + "/new");
+
+  CHECK(read_or_empty(*drop, 0).find("SECRET") == std::string::npos);
+  // A new listing does not show what lies behind the link (the maildir is refused as broken).
+  auto reopened = f.store->open(f.dir);
+  if (reopened.ok()) {
+    for (std::size_t i = 0; i < (*reopened)->messages().size(); ++i) {
+      CHECK(read_or_empty(**reopened, i).find("SECRET") == std::string::npos);
+    }
+  }
+  // A deletion intent naming it unlinks nothing behind the link.
+  write_file(f.dir + "/" + maildir::kDeleteIntentFile, "new/" + name + "\n");
+  (void)f.store->open(f.dir);
+  CHECK(fs::exists(elsewhere + "/" + name));
+}
+
+TEST_CASE("a message swapped for a FIFO or a directory after the scan fails at once") {
+  Fixture f;
+  f.deliver("one\n");
+  f.deliver("two\n");
+  f.deliver("three\n");
+  auto drop = f.open();
+  REQUIRE(drop->messages().size() == 3);
+  const std::string fifo = drop->messages()[0].path;
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string subdir = drop->messages()[1].path;
+  fs::remove(subdir);
+  fs::create_directory(subdir);
+
+  // Opening a FIFO for reading waits for a writer: a worker thread must never hang there.
+  auto opened = std::async(std::launch::async, [&] { return drop->open_message(0, WireMode::kPlain).ok(); });
+  if (opened.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // releases it
+    CHECK_MESSAGE(false, "open_message blocked on a FIFO");
+    if (writer >= 0) ::close(writer);
+  }
+  CHECK_FALSE(opened.get());
+  CHECK_FALSE(drop->open_message(1, WireMode::kPlain).ok());
+  CHECK(retr(*drop, 2, 100) == "three\r\n");
+}
+
+TEST_CASE("a forged index names nothing but regular files of cur/ and new/") {
+  IndexFixture f;
+  f.deliver("real\n");
+  const std::string secret = plant_secret(f);
+  // Symlinks present when the maildir is scanned are not listed ...
+  fs::create_symlink(secret, f.dir + "/new/2.link");
+  fs::create_symlink(secret, f.dir + "/cur/3.link:2,S");
+  f.settle();
+  auto scanned = f.open();
+  REQUIRE(scanned->messages().size() == 1);
+  CHECK(retr(*scanned, 0, 100) == "real\r\n");
+  REQUIRE(fs::exists(f.index_path));
+
+  // ... and an index that lists them anyway (with the folders' current stamps, so it is believed
+  // as a cache), or names that are not in the folders, gets none of them served.
+  const std::string text = f.index_text();
+  auto index = maildir::decode_index(text);
+  REQUIRE(index.has_value());
+  index->entries.push_back({'n', 27, "", "2.link"});
+  index->entries.push_back({'c', 27, "", "3.link:2,S"});
+  index->entries.push_back({'n', 27, "", "4.not-in-the-folder"});
+  f.write_index(maildir::encode_index(*index));
+  auto forged = f.open();
+  REQUIRE(forged->messages().size() >= 1);
+  std::size_t served = 0;
+  for (std::size_t i = 0; i < forged->messages().size(); ++i) {
+    CAPTURE(i);
+    const std::string got = read_or_empty(*forged, i);
+    CHECK(got.find("SECRET") == std::string::npos);
+    if (!got.empty()) ++served;
+  }
+  CHECK(served == 1);
+
+  // Names that would leave the folder invalidate the whole index: the maildir is scanned.
+  for (std::string_view escape : {"../../secret", "../secret", "..", "."}) {
+    CAPTURE(escape);
+    auto bad = maildir::decode_index(text);
+    REQUIRE(bad.has_value());
+    bad->entries.push_back({'n', 27, "", escape});
+    f.write_index(maildir::encode_index(*bad));
+    auto drop = f.open();
+    CHECK(listing_of(*drop) == listing_of(*scanned));
+  }
+}
+
+TEST_CASE("a message the scan cannot read is skipped, and the others are listed and served") {
+  IndexFixture f;
+  f.deliver("first\n");
+  // No W= in the name: the scan must read it to learn its wire size.
+  const std::string unreadable = f.dir + "/cur/1500000000.M1P1.host:2,S";
+  write_file(unreadable, "unreadable\n");
+  REQUIRE(::chmod(unreadable.c_str(), 0) == 0);
+  // Entries that are no message at all are skipped as before: a FIFO, a directory and a dangling
+  // symlink named like messages.
+  REQUIRE(::mkfifo((f.dir + "/new/1500000001.M1P1.fifo").c_str(), 0600) == 0);
+  fs::create_directory(f.dir + "/cur/1500000002.M1P1.dir");
+  fs::create_symlink(f.dir + "/nowhere", f.dir + "/new/1500000003.M1P1.dangling");
+  f.deliver("second\n");
+  f.settle();
+  {
+    WithoutDacOverride unprivileged;
+    if (!unprivileged.active()) {
+      MESSAGE("skipped: running as root and CAP_DAC_OVERRIDE cannot be dropped, so mode 000 is readable");
+      return;
+    }
+    auto r = f.store->open(f.dir);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+    auto& drop = *r;
+    REQUIRE(drop->messages().size() == 2);
+    CHECK(retr(*drop, 0, 100) == "first\r\n");
+    CHECK(retr(*drop, 1, 100) == "second\r\n");
+    // Not kept in the index: once readable it must show up although the folders did not change.
+    auto again = f.store->open(f.dir);
+    REQUIRE(again.ok());
+    CHECK((*again)->messages().size() == 2);
+  }
+  REQUIRE(::chmod(unreadable.c_str(), 0600) == 0);
+  auto fixed = f.open();
+  REQUIRE(fixed->messages().size() == 3);
+  CHECK(retr(*fixed, 0, 100) == "unreadable\r\n");
+}
+
+TEST_CASE("a deletion intent's temp file left by a crash is removed at open; a real intent is still completed") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.deliver("msg " + std::to_string(i) + "\n");
+  auto drop = f.open();
+  const std::string n0 = fs::path(drop->messages()[0].path).filename().string();
+  const std::string n1 = fs::path(drop->messages()[1].path).filename().string();
+  const std::string tmp_path = f.dir + "/" + maildir::kDeleteIntentTmpFile;
+  const std::string intent_path = f.dir + "/" + maildir::kDeleteIntentFile;
+
+  // A crash before the rename: nothing was promised, so nothing is deleted, and the temp file goes.
+  write_file(tmp_path, "new/" + n1 + "\n");
+  CHECK(f.open()->messages().size() == 3);
+  CHECK_FALSE(fs::exists(tmp_path));
+
+  // Both left over: the intent is carried out, the temp file is only removed.
+  write_file(tmp_path, "new/" + n1 + "\n");
+  write_file(intent_path, "new/" + n0 + "\n");
+  auto after = f.open();
+  REQUIRE(after->messages().size() == 2);
+  CHECK(fs::path(after->messages()[0].path).filename().string() == n1);
+  CHECK_FALSE(fs::exists(tmp_path));
+  CHECK_FALSE(fs::exists(intent_path));
+}
+
+TEST_CASE("committing deletions never writes through a symlink planted as the intent's temp file") {
+  Fixture f;
+  f.deliver("one\n");
+  f.deliver("two\n");
+  auto drop = f.open();
+  const std::string secret = plant_secret(f);
+  fs::create_symlink(secret, f.dir + "/" + maildir::kDeleteIntentTmpFile);
+  CHECK(drop->commit_deletions({0}).ok());
+  std::ifstream in(secret);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == "SECRET outside the maildir\n");
+  CHECK(f.open()->messages().size() == 1);
 }
