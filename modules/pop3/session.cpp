@@ -497,7 +497,8 @@ Step Session::cmd_retr(const Command& cmd) {
   const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
   if (!index) return reply;
   state_ = State::kStreaming;
-  return Step{ok_line(std::to_string(list()[*index].size) + " octets"), StreamMessage{*index, std::nullopt}};
+  streaming_index_ = *index;
+  return Step{"", StreamMessage{*index, std::nullopt, ok_line(std::to_string(list()[*index].size) + " octets")}};
 }
 
 Step Session::cmd_top(const Command& cmd) {
@@ -508,12 +509,22 @@ Step Session::cmd_top(const Command& cmd) {
   const std::optional<std::size_t> index = message_index(cmd.args[0], reply);
   if (!index) return reply;
   state_ = State::kStreaming;
-  return Step{ok_line("top of message follows"), StreamMessage{*index, *lines}};
+  streaming_index_ = *index;
+  return Step{"", StreamMessage{*index, *lines, ok_line("top of message follows")}};
 }
 
 void Session::on_stream_done() {
   assert(state_ == State::kStreaming);
   if (state_ == State::kStreaming) state_ = State::kTransaction;
+}
+
+Step Session::on_stream_failed() {
+  assert(state_ == State::kStreaming);
+  if (state_ == State::kStreaming) state_ = State::kTransaction;
+  // Not a bad command, and nothing the client can fix: another client removed the message, or
+  // the file cannot be read now. The session goes on; QUIT still commits its DELEs.
+  return reply_only(err_line("message " + std::to_string(streaming_index_ + 1) + " cannot be read now",
+                             RespCode::kSysTemp));
 }
 
 Step Session::cmd_dele(const Command& cmd) {

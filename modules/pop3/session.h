@@ -70,12 +70,15 @@ struct RejectLogin {
   std::string mechanism;
   std::string reason;
 };
-// Stream message `index` (0-based) after the +OK line: the whole message (top_lines empty) or the
-// headers, the blank line and `*top_lines` body lines; dot-stuffed, then ".\r\n". Call
-// on_stream_done() when finished.
+// Stream message `index` (0-based): the whole message (top_lines empty) or the headers, the blank
+// line and `*top_lines` body lines; dot-stuffed, then ".\r\n". The step's reply is empty: the
+// adapter sends `ok_reply` first, but only once the message is open (and its first chunk read),
+// then calls on_stream_done() when finished. If the message cannot be opened or read before
+// anything was sent, it calls on_stream_failed() and sends that reply instead.
 struct StreamMessage {
   std::size_t index = 0;
   std::optional<uint64_t> top_lines;
+  std::string ok_reply;  // "+OK ..." line, CRLF-terminated
 };
 // UPDATE state: remove these messages (0-based indexes), then call on_update_result().
 struct CommitDeletions {
@@ -136,6 +139,9 @@ class Session {
   Step on_login_result(LoginOutcome outcome) { return on_login_result(outcome, storage::Listing()); }
   // StreamMessage finished (nothing to send; returns to TRANSACTION).
   void on_stream_done();
+  // StreamMessage failed before its +OK was sent (the message vanished or cannot be read):
+  // "-ERR [SYS/TEMP] ...", back to TRANSACTION; the DELE marks stay as they were.
+  Step on_stream_failed();
   // StartTls done: the session restarts AUTHORIZATION as if new (RFC 2595: the client must
   // forget what it learnt before, and so do we: a USER sent in plaintext is dropped).
   void on_tls_started();
@@ -195,6 +201,7 @@ class Session {
   std::optional<storage::Address> user_;
   storage::Listing listing_;  // shared with the maildrop; null before login
   std::size_t left_after_update_ = 0;  // messages not marked deleted at QUIT
+  std::size_t streaming_index_ = 0;    // the message of the StreamMessage out (kStreaming)
   const std::vector<storage::MessageInfo>& list() const;  // *listing_, or empty
   std::vector<bool> deleted_;
   std::unique_ptr<sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress

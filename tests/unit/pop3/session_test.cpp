@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,7 +27,8 @@ std::vector<storage::MessageInfo> three_messages() {
 }
 
 // Drives a Session and performs its effects with canned results, so a transcript reads like the
-// wire: the login reply follows PASS, the +OK of RETR is all the session itself sends.
+// wire: the login reply follows PASS; RETR/TOP send the effect's +OK line as the adapter does once
+// the message is open (no message body), or the session's -ERR for a message in `unreadable`.
 struct Harness {
   explicit Harness(SessionConfig config = {}) : session(std::move(config)) {}
 
@@ -39,6 +41,7 @@ struct Harness {
   // Stored secrets by "address kind" (kind as secrets.h names it).
   std::map<std::string, std::string> secrets;
   std::vector<StreamMessage> streams;
+  std::set<std::size_t> unreadable;  // indexes whose StreamMessage fails to open
   std::optional<std::vector<std::size_t>> committed;
   mailroom::storage::Listing released;  // what release_listing() handed over at QUIT
   bool closed = false;
@@ -72,9 +75,15 @@ struct Harness {
       }
       wire += perform(session.on_secret(found));
     } else if (auto* s = std::get_if<StreamMessage>(&step.effect)) {
+      CHECK(wire.empty());  // the +OK waits until the message is open
       streams.push_back(*s);
       CHECK(session.state() == State::kStreaming);
-      session.on_stream_done();
+      if (unreadable.count(s->index) != 0) {
+        wire += perform(session.on_stream_failed());
+      } else {
+        wire += s->ok_reply;
+        session.on_stream_done();
+      }
     } else if (auto* c = std::get_if<CommitDeletions>(&step.effect)) {
       CHECK(wire.empty());
       committed = c->indexes;
@@ -424,13 +433,72 @@ TEST_CASE("RETR holds the session in streaming until the adapter is done") {
   Harness h;
   h.login();
   Step step = h.session.on_line("RETR 1");
-  CHECK(step.reply == "+OK 120 octets\r\n");
   auto* stream = std::get_if<StreamMessage>(&step.effect);
   REQUIRE(stream != nullptr);
   CHECK(stream->index == 0);
   CHECK(h.session.state() == State::kStreaming);
   h.session.on_stream_done();
   CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("RETR and TOP leave their +OK to the adapter, to be sent only once the message is open") {
+  Harness h;
+  h.login();
+  Step retr = h.session.on_line("RETR 2");
+  CHECK(retr.reply.empty());
+  auto* stream = std::get_if<StreamMessage>(&retr.effect);
+  REQUIRE(stream != nullptr);
+  CHECK(stream->index == 1);
+  CHECK(stream->ok_reply == "+OK 250 octets\r\n");
+  h.session.on_stream_done();
+  Step top = h.session.on_line("TOP 3 5");
+  CHECK(top.reply.empty());
+  stream = std::get_if<StreamMessage>(&top.effect);
+  REQUIRE(stream != nullptr);
+  CHECK(stream->index == 2);
+  CHECK(stream->ok_reply == "+OK top of message follows\r\n");
+  h.session.on_stream_done();
+  CHECK(h.session.state() == State::kTransaction);
+}
+
+TEST_CASE("RETR or TOP of a message that cannot be opened answers SYS/TEMP; the session keeps its deletions") {
+  Harness h;
+  h.login();
+  h.unreadable = {1};
+  h.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: RETR 2
+    S: -ERR [SYS/TEMP] message 2 cannot be read now
+    C: TOP 2 0
+    S: -ERR [SYS/TEMP] message 2 cannot be read now
+    C: RETR 3
+    S: +OK 1030 octets
+    C: STAT
+    S: +OK 2 1280
+    C: LIST 2
+    S: +OK 2 250
+    C: QUIT
+    S: +OK Mailroom POP3 server signing off (2 messages left)
+  )");
+  REQUIRE(h.committed.has_value());
+  CHECK(*h.committed == std::vector<std::size_t>{0});
+  CHECK(h.session.bad_commands() == 0);
+  CHECK(h.closed);
+}
+
+TEST_CASE("a failed stream returns to TRANSACTION without marking the message") {
+  Harness h;
+  h.login();
+  Step step = h.session.on_line("RETR 3");
+  REQUIRE(std::holds_alternative<StreamMessage>(step.effect));
+  Step failed = h.session.on_stream_failed();
+  CHECK(failed.reply == "-ERR [SYS/TEMP] message 3 cannot be read now\r\n");
+  CHECK(std::holds_alternative<NoEffect>(failed.effect));
+  CHECK(h.session.state() == State::kTransaction);
+  CHECK_FALSE(h.session.marked_deleted(2));
+  CHECK(h.session.bad_commands() == 0);
+  CHECK(h.send("RETR 3") == "+OK 1030 octets\r\n");  // it may be tried again
 }
 
 TEST_CASE("TOP validates its message number and line count") {
