@@ -120,8 +120,11 @@ Result<AddressRule> parse_cidr(std::string_view text, std::size_t slash) {
   if (len_text.find('.') != std::string_view::npos) return parse_mask(text, addr_text, len_text);
   auto address = IpAddress::parse(addr_text);
   if (!address) return address.error();
-  int max_len = address->is_v4() ? 32 : 128;
-  const char* family = address->is_v4() ? "IPv4" : "IPv6";
+  // The notation sets the scale of the length: after IPv6 text it counts all 128 bits, so
+  // "::ffff:0:0/96" is every IPv4 address (and "::ffff:0:0/95" an IPv6 network around them).
+  const bool v6_notation = addr_text.find(':') != std::string_view::npos;
+  int max_len = v6_notation ? 128 : 32;
+  const char* family = v6_notation ? "IPv6" : "IPv4";
   int len = 0;
   bool digits = !len_text.empty() && len_text.size() <= 4;
   for (char c : len_text) {
@@ -132,7 +135,7 @@ Result<AddressRule> parse_cidr(std::string_view text, std::size_t slash) {
   if (len > max_len) {
     return invalid("prefix /", std::to_string(len), " is longer than ", std::to_string(max_len), " for ", family);
   }
-  return prefix_rule(text, RuleForm::kCidr, *address, address->is_v4() ? kV4PrefixOffset + len : len);
+  return prefix_rule(text, RuleForm::kCidr, *address, v6_notation ? len : kV4PrefixOffset + len);
 }
 
 }  // namespace
@@ -177,7 +180,8 @@ Result<AddressRule> parse_address_rule(std::string_view text) {
   if (text.empty()) return invalid("empty address rule");
   if (text == "*") {
     // Aggregate init: assigning "*" to a member trips a false -Wrestrict in GCC 12 -O3.
-    return AddressRule{std::string(1, '*'), std::string(1, '*'), RuleForm::kAny, {IpAddress(), IpAddress::max()}};
+    return AddressRule{std::string(1, '*'), std::string(1, '*'), RuleForm::kAny,
+                       {IpAddress(), IpAddress::max(), /*both_families=*/true}};
   }
   // '/' first so that "10.0.0.0/-1" is reported as a bad prefix, not a bad range.
   if (auto slash = text.find('/'); slash != std::string_view::npos) return parse_cidr(text, slash);

@@ -151,6 +151,7 @@ const Block& HammerGuard::deny_temporarily(const IpAddress& ip, TimePoint now,
 
 std::map<HammerGuard::BlockKey, Block>::iterator HammerGuard::find_block_it(const IpAddress& ip) {
   for (const auto& [prefix, count] : block_prefixes_) {
+    if (!prefix_fits_family(ip, prefix)) continue;  // an IPv6 block (::/64) never covers IPv4
     auto it = blocks_.find({ip.masked(prefix), prefix});
     if (it != blocks_.end()) return it;
   }
@@ -159,6 +160,7 @@ std::map<HammerGuard::BlockKey, Block>::iterator HammerGuard::find_block_it(cons
 
 const Block* HammerGuard::find_block(const IpAddress& ip, TimePoint now) const {
   for (const auto& [prefix, count] : block_prefixes_) {
+    if (!prefix_fits_family(ip, prefix)) continue;
     auto it = blocks_.find({ip.masked(prefix), prefix});
     if (it != blocks_.end() && it->second.active_at(now)) return &it->second;
   }
@@ -167,6 +169,7 @@ const Block* HammerGuard::find_block(const IpAddress& ip, TimePoint now) const {
 
 const Block* HammerGuard::hit(const IpAddress& ip, TimePoint now) {
   for (const auto& [prefix, count] : block_prefixes_) {
+    if (!prefix_fits_family(ip, prefix)) continue;
     auto it = blocks_.find({ip.masked(prefix), prefix});
     if (it == blocks_.end()) continue;
     if (!it->second.active_at(now)) {

@@ -57,7 +57,8 @@ struct Block {
 
   std::string key_text() const { return prefix_text(network, prefix); }
   bool active_at(TimePoint now) const { return !expires || now < *expires; }
-  bool contains(const IpAddress& a) const { return a.masked(prefix) == network; }
+  // Same family only: the IPv6 block ::/64 does not contain ::ffff:127.0.0.1 (IPv4).
+  bool contains(const IpAddress& a) const { return prefix_fits_family(a, prefix) && a.masked(prefix) == network; }
 };
 
 struct FailureOutcome {

@@ -1,5 +1,7 @@
 // IpAddress: one 128-bit value for both families. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d)
-// so that v4 and v6 rules live in one ordered space and one lookup structure.
+// so that v4 and v6 rules live in one ordered space and one lookup structure. That space puts
+// all of IPv4 inside every IPv6 prefix shorter than /96 (::/64 holds ::ffff:127.0.0.1), so
+// whatever matches a range or a prefix also checks the family (prefix_fits_family, IpRange).
 #pragma once
 
 #include <compare>
@@ -39,7 +41,7 @@ class IpAddress {
   // AF_INET / AF_INET6 (a v4-mapped v6 peer becomes the same value as the v4 peer).
   static std::optional<IpAddress> from_sockaddr(const sockaddr* sa);
 
-  bool is_v4() const { return hi_ == kV4MappedHi && (lo_ >> 32) == 0xffff; }
+  constexpr bool is_v4() const { return hi_ == kV4MappedHi && (lo_ >> 32) == 0xffff; }
   uint32_t v4() const { return static_cast<uint32_t>(lo_); }  // meaningful when is_v4()
   uint64_t hi() const { return hi_; }
   uint64_t lo() const { return lo_; }
@@ -74,5 +76,13 @@ class IpAddress {
 
 // Prefix lengths in the 128-bit space: an IPv4 /n is a 128-bit /(96+n).
 constexpr int kV4PrefixOffset = 96;
+
+// Whether a prefix of `bits` (128-bit space) can be a network of `address`'s family. IPv4 lives
+// in ::ffff:0:0/96, so an IPv4 address belongs only to prefixes of 96 bits or more (its IPv4 /0
+// to /32); a shorter prefix is an IPv6 network even though its span holds all of IPv4. (Masking
+// an IPv6 address never lands inside ::ffff:0:0/96, so an IPv6 address meets no IPv4 network.)
+constexpr bool prefix_fits_family(const IpAddress& address, int bits) {
+  return !address.is_v4() || bits >= kV4PrefixOffset;
+}
 
 }  // namespace mailroom::ipfilter

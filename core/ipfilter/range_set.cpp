@@ -1,14 +1,20 @@
 // RangeSet construction: a sweep over range boundaries keeping the covering rules ordered by
-// width, so each elementary segment gets its most specific rule in O(log n).
+// width, so each elementary segment gets its most specific rule in O(log n). One sweep per
+// address family, each cut to where that family's addresses are.
 #include "core/ipfilter/range_set.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <set>
 #include <utility>
 
 namespace mailroom::ipfilter {
 
 namespace {
+
+// Where IPv4 is stored: ::ffff:0:0/96. IPv6 addresses are everything else.
+constexpr IpAddress kV4First = IpAddress::from_v4(0);
+constexpr IpAddress kV4Last = IpAddress::from_v4(0xffffffffu);
 
 // last - first as a (hi, lo) pair, which orders like the 128-bit width.
 std::pair<uint64_t, uint64_t> width(const IpRange& r) {
@@ -23,29 +29,30 @@ struct Active {
   bool operator<(const Active& o) const { return width != o.width ? width < o.width : tag < o.tag; }
 };
 
-}  // namespace
+struct Segment {
+  IpAddress first;
+  IpAddress last;
+  uint32_t tag;
+};
 
-void RangeSet::build(std::vector<Entry> entries) {
-  firsts_.clear();
-  lasts_.clear();
-  tags_.clear();
-  if (entries.empty()) return;
-
+// Every elementary segment that `entries` cover, in address order, with the narrowest entry
+// covering it (ties: the lowest tag). Widths are the entries' own, whatever part of them the
+// caller keeps afterwards.
+template <class Emit>
+void sweep(std::vector<const RangeSet::Entry*> by_first, const Emit& emit) {
+  using Entry = RangeSet::Entry;
+  if (by_first.empty()) return;
   // Every point where the set of covering rules can change.
   std::vector<IpAddress> points;
-  points.reserve(entries.size() * 2);
-  for (const auto& e : entries) {
-    points.push_back(e.range.first);
-    if (!e.range.last.is_max()) points.push_back(e.range.last.next());
+  points.reserve(by_first.size() * 2);
+  for (const Entry* e : by_first) {
+    points.push_back(e->range.first);
+    if (!e->range.last.is_max()) points.push_back(e->range.last.next());
   }
   std::sort(points.begin(), points.end());
   points.erase(std::unique(points.begin(), points.end()), points.end());
 
-  std::vector<const Entry*> by_first;
-  std::vector<const Entry*> by_last;
-  by_first.reserve(entries.size());
-  for (const auto& e : entries) by_first.push_back(&e);
-  by_last = by_first;
+  std::vector<const Entry*> by_last = by_first;
   std::sort(by_first.begin(), by_first.end(),
             [](const Entry* a, const Entry* b) { return a->range.first < b->range.first; });
   std::sort(by_last.begin(), by_last.end(),
@@ -65,14 +72,50 @@ void RangeSet::build(std::vector<Entry> entries) {
       active.insert(Active{width(e->range), e->tag});
     }
     if (active.empty()) continue;
-    IpAddress seg_last = k + 1 < points.size() ? points[k + 1].prev() : IpAddress::max();
-    uint32_t tag = active.begin()->tag;
-    if (!tags_.empty() && tags_.back() == tag && lasts_.back().next() == p) {
-      lasts_.back() = seg_last;
-    } else {
-      firsts_.push_back(p);
-      lasts_.push_back(seg_last);
-      tags_.push_back(tag);
+    emit(Segment{p, k + 1 < points.size() ? points[k + 1].prev() : IpAddress::max(), active.begin()->tag});
+  }
+}
+
+}  // namespace
+
+void RangeSet::build(std::vector<Entry> entries) {
+  firsts_.clear();
+  lasts_.clear();
+  tags_.clear();
+  if (entries.empty()) return;
+
+  // An entry competes only for addresses of its own family ("*" for both): an IPv4 address is
+  // decided among the IPv4 entries (and "*"), cut to ::ffff:0:0/96; an IPv6 address among the
+  // IPv6 ones, cut to the rest. So ::/0 or ::/64, whose span holds all of IPv4, decide no IPv4
+  // address, and "*" still loses to a narrower rule of either family.
+  std::vector<const Entry*> v4;
+  std::vector<const Entry*> v6;
+  for (const auto& e : entries) {
+    if (e.range.both_families || e.range.is_v4()) v4.push_back(&e);
+    if (e.range.both_families || !e.range.is_v4()) v6.push_back(&e);
+  }
+  std::vector<Segment> below;   // IPv6 below ::ffff:0:0/96
+  std::vector<Segment> inside;  // IPv4
+  std::vector<Segment> above;   // IPv6 above it
+  sweep(std::move(v4), [&](Segment s) {
+    s.first = std::max(s.first, kV4First);
+    s.last = std::min(s.last, kV4Last);
+    if (s.first <= s.last) inside.push_back(s);
+  });
+  sweep(std::move(v6), [&](const Segment& s) {
+    if (s.first < kV4First) below.push_back({s.first, std::min(s.last, kV4First.prev()), s.tag});
+    if (kV4Last < s.last) above.push_back({std::max(s.first, kV4Last.next()), s.last, s.tag});
+  });
+
+  for (const auto* part : {&below, &inside, &above}) {
+    for (const Segment& s : *part) {
+      if (!tags_.empty() && tags_.back() == s.tag && lasts_.back().next() == s.first) {
+        lasts_.back() = s.last;
+      } else {
+        firsts_.push_back(s.first);
+        lasts_.push_back(s.last);
+        tags_.push_back(s.tag);
+      }
     }
   }
   firsts_.shrink_to_fit();

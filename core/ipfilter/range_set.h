@@ -1,6 +1,8 @@
 // RangeSet: the IP filter's lookup structure. Rules (possibly overlapping) are flattened once
 // into sorted, disjoint segments, each naming the one rule that decides it; a lookup is a
-// binary search, O(log n), whatever the number of rules.
+// binary search, O(log n), whatever the number of rules. Families are kept apart when the
+// segments are built (an entry applies to its own family, see IpRange), so the lookup itself
+// needs no family check.
 #pragma once
 
 #include <cstddef>
@@ -24,8 +26,9 @@ class RangeSet {
   explicit RangeSet(std::vector<Entry> entries) { build(std::move(entries)); }
 
   // Replaces the content; O(n log n). Where rules overlap, the narrowest range decides (the
-  // most specific rule is the best explanation), ties going to the lowest tag. Adjacent
-  // segments decided by the same tag are merged.
+  // most specific rule is the best explanation), ties going to the lowest tag; only entries of
+  // an address's own family compete for it. Adjacent segments decided by the same tag are
+  // merged.
   void build(std::vector<Entry> entries);
 
   // The tag of the rule deciding `address`, or nullopt when no rule covers it.

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ipfilter/access_policy.h"
@@ -146,7 +148,8 @@ TEST_CASE("CIDR boundaries /0, /32 and /128") {
   CHECK(all6.canonical == "::/0");
   CHECK(all6.range.first.is_zero());
   CHECK(all6.range.last.is_max());
-  CHECK(all6.range.contains(ip("1.2.3.4")));
+  CHECK_FALSE(all6.range.contains(ip("1.2.3.4")));  // IPv6 /0 is all of IPv6, not IPv4
+  CHECK(all6.range.contains(ip("::1")));
 
   AddressRule host6 = rule("2001:db8::5/128");
   CHECK(host6.canonical == "2001:db8::5");
@@ -820,6 +823,339 @@ TEST_CASE("parse_prefix_text reads back every block key") {
   }
   CHECK_FALSE(parse_prefix_text("10.0.0.1-10.0.0.5").ok());
   CHECK_FALSE(parse_prefix_text("nonsense").ok());
+}
+
+// ---------------------------------------------------------------- address families
+// IPv4 is stored inside ::ffff:0:0/96, so the range of an IPv6 rule or block such as ::/0 or
+// ::/64 spans every IPv4 address. A rule or block must still apply to its own family only.
+
+TEST_CASE("an IPv6 rule does not cover IPv4 addresses even where its range spans ::ffff:0:0/96") {
+  for (const char* text : {"::/0", "::/1", "::/64", "::/80", "::fffe:0:0/95", "::-1::", "::1-::1:0:0:0"}) {
+    CAPTURE(text);
+    AddressRule r = rule(text);
+    for (const char* v4 : {"127.0.0.1", "0.0.0.0", "10.1.2.3", "255.255.255.255"}) {
+      CAPTURE(v4);
+      CHECK_FALSE(r.range.contains(ip(v4)));
+    }
+  }
+  CHECK(rule("::/0").range.contains(ip("::1")));
+  CHECK(rule("::/64").range.contains(ip("::1")));
+  CHECK(rule("::fffe:0:0/95").range.contains(ip("::fffe:1:2")));
+  // And the other way round: IPv4 rules never cover IPv6 addresses.
+  CHECK_FALSE(rule("0.0.0.0/0").range.contains(ip("::1")));
+}
+
+TEST_CASE("deny ::/0 refuses every IPv6 client and no IPv4 client") {
+  AccessPolicy p;
+  REQUIRE(p.set_rules(AccessList::kDeny, "::/0").ok());
+  CHECK(p.check(ip("::1"), t0).reason == Reason::kDenyList);
+  CHECK(p.check(ip("2001:db8::1"), t0).reason == Reason::kDenyList);
+  CHECK(p.check(ip("::fffe:ffff:ffff"), t0).reason == Reason::kDenyList);  // both neighbours of the IPv4 block
+  CHECK(p.check(ip("0:0:0:1::"), t0).reason == Reason::kDenyList);
+  for (const char* v4 : {"127.0.0.1", "0.0.0.0", "10.1.2.3", "255.255.255.255"}) {
+    CAPTURE(v4);
+    Verdict v = p.check(ip(v4), t0);
+    CHECK(v.allowed());
+    CHECK(v.reason == Reason::kDefault);
+  }
+  CHECK(p.rules(AccessList::kDeny)[0].hits == 4);  // the IPv4 checks did not count on it
+}
+
+TEST_CASE("allow_only with allow ::/0 admits IPv6 only, allow 0.0.0.0/0 IPv4 only") {
+  AccessPolicy p(AccessMode::kAllowOnly);
+  REQUIRE(p.set_rules(AccessList::kAllow, "::/0").ok());
+  CHECK(p.check(ip("::1"), t0).reason == Reason::kAllowList);
+  Verdict v = p.check(ip("127.0.0.1"), t0);
+  CHECK_FALSE(v.allowed());
+  CHECK(v.reason == Reason::kNotInAllowList);
+  REQUIRE(p.set_rules(AccessList::kAllow, "0.0.0.0/0").ok());
+  CHECK(p.check(ip("127.0.0.1"), t0).reason == Reason::kAllowList);
+  CHECK(p.check(ip("::1"), t0).reason == Reason::kNotInAllowList);
+}
+
+TEST_CASE("safe ::/0 does not overrule an IPv4 deny rule") {
+  AccessPolicy p;
+  REQUIRE(p.set_rules(AccessList::kDeny, "127.0.0.0/8").ok());
+  REQUIRE(p.set_rules(AccessList::kSafe, "::/0").ok());
+  CHECK(p.check(ip("127.0.0.1"), t0).reason == Reason::kDenyList);
+  CHECK(p.check(ip("::1"), t0).reason == Reason::kSafeList);
+}
+
+TEST_CASE("five bad logins over ::1 block ::/64 and no IPv4 client") {
+  AccessPolicy p;  // the defaults: 5 failures block, IPv6 counted per /64
+  FailureOutcome last;
+  for (int i = 0; i < 5; ++i) last = p.guard().record_failure(ip("::1"), t0 + i * 1s);
+  REQUIRE(last.blocked);
+  auto blocks = p.guard().blocks(t0 + 5s);
+  REQUIRE(blocks.size() == 1);
+  CHECK(blocks[0].key_text() == "::/64");
+  CHECK(p.check(ip("::1"), t0 + 5s).reason == Reason::kBlocked);
+  CHECK(p.check(ip("::2"), t0 + 5s).reason == Reason::kBlocked);
+  for (const char* v4 : {"127.0.0.1", "0.0.0.0", "192.0.2.1", "255.255.255.255"}) {
+    CAPTURE(v4);
+    CHECK_FALSE(p.guard().is_blocked(ip(v4), t0 + 5s));
+    CHECK(p.guard().hit(ip(v4), t0 + 5s) == nullptr);
+    CHECK(p.check(ip(v4), t0 + 5s).reason == Reason::kDefault);
+  }
+  CHECK(p.guard().blocks(t0 + 5s)[0].hits == 2);  // only the IPv6 clients were refused by it
+  // Lifting an IPv4 address leaves the IPv6 network blocked.
+  CHECK(p.guard().lift(ip("127.0.0.1")) == 0);
+  CHECK(p.guard().is_blocked(ip("::1"), t0 + 5s));
+}
+
+TEST_CASE("a block of ::1 (manual, auto-deny, or stored as ::/64) does not cover IPv4") {
+  HammerGuard g;
+  g.deny_temporarily(ip("::1"), t0, std::nullopt, BlockCause::kManual, "by admin");
+  REQUIRE(g.blocks(t0).size() == 1);
+  CHECK(g.blocks(t0)[0].key_text() == "::/64");
+  CHECK(g.is_blocked(ip("::1"), t0));
+  CHECK_FALSE(g.is_blocked(ip("127.0.0.1"), t0));
+  CHECK_FALSE(g.blocks(t0)[0].contains(ip("127.0.0.1")));
+  CHECK(g.blocks(t0)[0].contains(ip("::1")));
+
+  HammerGuard auto_deny;
+  auto_deny.deny_temporarily(ip("::1"), t0, 60s, BlockCause::kAutoDeny, "command line too long");
+  CHECK(auto_deny.is_blocked(ip("::5"), t0));
+  CHECK_FALSE(auto_deny.is_blocked(ip("10.0.0.1"), t0));
+
+  // The keys `mailctl block add` stores, read back the way the daemon and mailctl read them.
+  for (const char* key : {"::/64", "::/0", "::/1", "::/80", "::fffe:0:0/95"}) {
+    CAPTURE(key);
+    auto prefix = parse_prefix_text(key);
+    REQUIRE(prefix.ok());
+    Block stored;
+    stored.network = prefix->network;
+    stored.prefix = prefix->bits;
+    stored.cause = BlockCause::kManual;
+    HammerGuard loaded;
+    loaded.replace_blocks({stored}, {});
+    CHECK(loaded.is_blocked(ip(key == std::string("::fffe:0:0/95") ? "::fffe:0:1" : "::1"), t0));
+    CHECK_FALSE(loaded.is_blocked(ip("127.0.0.1"), t0));
+    CHECK_FALSE(loaded.is_blocked(ip("0.0.0.0"), t0));
+    CHECK_FALSE(stored.contains(ip("127.0.0.1")));
+    CHECK(loaded.lift(ip("127.0.0.1")) == 0);
+    CHECK(loaded.block_count() == 1);
+  }
+}
+
+TEST_CASE("an IPv6 client's failure key never covers IPv4, whatever ipv6_failure_prefix") {
+  for (int bits : {1, 8, 32, 64, 80, 95, 96, 120, 128}) {
+    for (const char* v6 : {"::1", "::fffe:1:2", "0:0:0:1::1", "2001:db8::1"}) {
+      CAPTURE(bits);
+      CAPTURE(v6);
+      HammerSettings hs;
+      hs.max_login_failures = 3;
+      hs.ipv6_failure_prefix = bits;
+      HammerGuard g(hs);
+      CHECK_FALSE(g.key_for(ip(v6)).is_v4());
+      g.record_failure(ip(v6), t0);
+      g.record_failure(ip(v6), t0);
+      CHECK(g.failures(ip("127.0.0.1"), t0) == 0);
+      CHECK(g.failures(ip("0.0.0.0"), t0) == 0);
+      CHECK(g.record_failure(ip(v6), t0).blocked);
+      CHECK(g.is_blocked(ip(v6), t0));
+      CHECK_FALSE(g.is_blocked(ip("127.0.0.1"), t0));
+      CHECK_FALSE(g.is_blocked(ip("0.0.0.0"), t0));
+      CHECK_FALSE(g.is_blocked(ip("255.255.255.255"), t0));
+      // An IPv4 client is still counted and blocked on its own.
+      g.record_failure(ip("127.0.0.1"), t0);
+      CHECK(g.failures(ip("127.0.0.1"), t0) == 1);
+    }
+  }
+}
+
+TEST_CASE("IPv6 notation inside ::ffff:0:0/96 means the mapped IPv4 addresses") {
+  AddressRule all = rule("::ffff:0:0/96");
+  CHECK(all.canonical == "0.0.0.0/0");
+  CHECK(all.range == rule("0.0.0.0/0").range);
+  CHECK(all.range.contains(ip("127.0.0.1")));
+  CHECK_FALSE(all.range.contains(ip("::1")));
+  CHECK(rule("::ffff:10.0.0.0/104").canonical == "10.0.0.0/8");
+  CHECK(rule("::ffff:a00:0/104").canonical == "10.0.0.0/8");
+  CHECK(rule("::FFFF:10.1.2.3/128").canonical == "10.1.2.3");
+  CHECK(rule("::ffff:10.1.2.3").canonical == "10.1.2.3");
+  CHECK(rule("::ffff:10.0.0.1-::ffff:10.0.0.9").canonical == "10.0.0.1-10.0.0.9");
+  CHECK(rule_error("::ffff:10.0.0.0/129") == "prefix /129 is longer than 128 for IPv6");
+  CHECK(rule("::ffff:10.0.0.0/8").canonical == "::/8");  // the length counts 128 bits: an IPv6 network
+  // Wider than ::ffff:0:0/96: an IPv6 network, for IPv6 clients only.
+  AddressRule wider = rule("::ffff:0:0/95");
+  CHECK(wider.canonical == "::fffe:0:0/95");
+  CHECK_FALSE(wider.range.contains(ip("10.0.0.1")));
+  CHECK(wider.range.contains(ip("::fffe:0:1")));
+
+  AccessPolicy p;
+  REQUIRE(p.set_rules(AccessList::kDeny, "::ffff:0:0/96").ok());
+  CHECK(p.rules(AccessList::kDeny)[0].rule.canonical == "0.0.0.0/0");
+  CHECK(p.check(ip("127.0.0.1"), t0).reason == Reason::kDenyList);
+  CHECK(p.check(ip("::ffff:127.0.0.1"), t0).reason == Reason::kDenyList);
+  CHECK(p.check(ip("::1"), t0).reason == Reason::kDefault);
+  // The same rule in both notations is one rule.
+  auto again = p.add_rule(AccessList::kDeny, "0.0.0.0/0");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ErrorCode::kAlreadyExists);
+
+  // A block key in this notation is an IPv4 block.
+  auto key = parse_prefix_text("::ffff:0:0/96");
+  REQUIRE(key.ok());
+  CHECK(prefix_text(key->network, key->bits) == "0.0.0.0/0");
+  auto host = parse_prefix_text("::ffff:10.1.2.3");
+  REQUIRE(host.ok());
+  CHECK(prefix_text(host->network, host->bits) == "10.1.2.3");
+}
+
+TEST_CASE("'*' still matches every address of both families") {
+  AddressRule any = rule("*");
+  for (const char* a : {"127.0.0.1", "0.0.0.0", "255.255.255.255", "::", "::1", "2001:db8::1",
+                        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
+    CAPTURE(a);
+    CHECK(any.range.contains(ip(a)));
+  }
+  AccessPolicy deny_all;
+  REQUIRE(deny_all.set_rules(AccessList::kDeny, "*").ok());
+  CHECK(deny_all.check(ip("127.0.0.1"), t0).rule_text == "*");
+  CHECK(deny_all.check(ip("::1"), t0).rule_text == "*");
+  AccessPolicy allow_all(AccessMode::kAllowOnly);
+  REQUIRE(allow_all.set_rules(AccessList::kAllow, "*").ok());
+  CHECK(allow_all.check(ip("127.0.0.1"), t0).reason == Reason::kAllowList);
+  CHECK(allow_all.check(ip("::1"), t0).reason == Reason::kAllowList);
+
+  // Next to ::/0, which is just as wide, '*' is what decides for IPv4.
+  AccessPolicy both;
+  REQUIRE(both.set_rules(AccessList::kDeny, "::/0, *").ok());
+  CHECK(both.check(ip("127.0.0.1"), t0).rule_text == "*");
+  CHECK(both.check(ip("::1"), t0).rule_text == "::/0");  // equally wide: the first rule
+  RangeSet set({{rule("::/0").range, 0}, {rule("*").range, 1}, {rule("::/64").range, 2}});
+  CHECK(set.find(ip("127.0.0.1")) == 1u);
+  CHECK(set.find(ip("::1")) == 2u);
+  CHECK(set.find(ip("2001:db8::1")) == 0u);
+  CHECK(set.find(IpAddress::max()) == 0u);
+  // Next to rules of one family the narrowest rule still decides.
+  RangeSet narrow({{rule("*").range, 0}, {rule("0.0.0.0/0").range, 1}, {rule("::/64").range, 2}});
+  CHECK(narrow.find(ip("127.0.0.1")) == 1u);
+  CHECK(narrow.find(ip("::1")) == 2u);
+  CHECK(narrow.find(ip("2001:db8::1")) == 0u);
+  RangeSet star_only({{rule("*").range, 4}});
+  CHECK(star_only.find(ip("10.0.0.1")) == 4u);
+  CHECK(star_only.find(ip("::")) == 4u);
+  CHECK(star_only.find(IpAddress::max()) == 4u);
+}
+
+TEST_CASE("the range set keeps IPv6 entries away from IPv4 addresses") {
+  RangeSet set({{rule("::/0").range, 0}, {rule("10.0.0.0/8").range, 1}, {rule("::/64").range, 2}});
+  CHECK_FALSE(set.find(ip("127.0.0.1")).has_value());
+  CHECK_FALSE(set.find(ip("0.0.0.0")).has_value());
+  CHECK_FALSE(set.find(ip("255.255.255.255")).has_value());
+  CHECK(set.find(ip("10.1.2.3")) == 1u);
+  CHECK(set.find(ip("::1")) == 2u);
+  CHECK(set.find(ip("::fffe:ffff:ffff")) == 2u);
+  CHECK(set.find(ip("0:0:0:1::")) == 0u);
+  CHECK(set.find(IpAddress::max()) == 0u);
+
+  RangeSet across({{rule("::fffe:0:0-0:0:0:1::5").range, 7}});  // a range running through IPv4
+  CHECK(across.find(ip("::fffe:0:0")) == 7u);
+  CHECK(across.find(ip("::fffe:ffff:ffff")) == 7u);
+  CHECK_FALSE(across.find(ip("0.0.0.0")).has_value());
+  CHECK_FALSE(across.find(ip("255.255.255.255")).has_value());
+  CHECK(across.find(ip("0:0:0:1::")) == 7u);
+  CHECK(across.find(ip("0:0:0:1::5")) == 7u);
+  CHECK_FALSE(across.find(ip("0:0:0:1::6")).has_value());
+}
+
+TEST_CASE("the range set agrees with a family-aware linear scan around the IPv4 block") {
+  // Rules of both families and '*', crowded around both ends of ::ffff:0:0/96, overlapping a lot.
+  const IpAddress v4_first = IpAddress::from_v4(0);
+  const IpAddress v4_last = IpAddress::from_v4(0xffffffffu);
+  auto offset = [](IpAddress a, int64_t by) {
+    for (; by > 0; --by) a = a.next();
+    for (; by < 0; ++by) a = a.prev();
+    return a;
+  };
+  uint32_t seed = 777;
+  auto rnd = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+  };
+  struct Case {
+    IpRange range;
+    bool any;
+  };
+  std::vector<Case> cases;
+  std::vector<RangeSet::Entry> entries;
+  for (uint32_t i = 0; i < 200; ++i) {
+    const IpAddress& edge = rnd() % 2 ? v4_first : v4_last;
+    IpAddress first = offset(edge, static_cast<int64_t>(rnd() % 400) - 200);
+    IpAddress last = offset(first, rnd() % 150);
+    IpRange range{first, last};
+    bool any = false;
+    switch (rnd() % 10) {
+      case 0: range = rule("*").range; any = true; break;
+      case 1: range = rule("::/0").range; break;
+      case 2: range = rule("0.0.0.0/0").range; break;
+      default:
+        // Keep IPv4 rules inside the block as parse_address_rule would (no mixed ranges).
+        if (first.is_v4() != last.is_v4() && first.is_v4()) range.last = v4_last;
+        break;
+    }
+    cases.push_back({range, any});
+    entries.push_back({range, i});
+  }
+  RangeSet set(entries);
+  auto width = [](const IpRange& r) {
+    return std::make_pair(r.last.hi() - r.first.hi() - (r.last.lo() < r.first.lo() ? 1 : 0), r.last.lo() - r.first.lo());
+  };
+  for (const IpAddress& edge : {v4_first, v4_last}) {
+    for (int64_t d = -260; d <= 260; ++d) {
+      IpAddress probe = offset(edge, d);
+      std::optional<uint32_t> expect;
+      std::pair<uint64_t, uint64_t> best{};
+      for (uint32_t i = 0; i < cases.size(); ++i) {
+        const IpRange& r = cases[i].range;
+        bool v4_rule = r.first.is_v4() && r.last.is_v4();
+        if (!(r.first <= probe && probe <= r.last) || (!cases[i].any && probe.is_v4() != v4_rule)) continue;
+        if (!expect || width(r) < best) {
+          expect = i;
+          best = width(r);
+        }
+      }
+      auto got = set.find(probe);
+      if (got != expect) {
+        CAPTURE(probe.str());
+        REQUIRE(got == expect);
+      }
+    }
+  }
+}
+
+TEST_CASE("explain and the daemon's check agree next to IPv6 rules and blocks") {
+  AccessPolicy p;
+  REQUIRE(p.set_rules(AccessList::kDeny, "::/0").ok());
+  // The block as `mailctl block add ::1` stores it, loaded as the daemon and mailctl load it.
+  auto key = parse_prefix_text("::/64");
+  REQUIRE(key.ok());
+  Block stored;
+  stored.network = key->network;
+  stored.prefix = key->bits;
+  stored.cause = BlockCause::kManual;
+  stored.reason = "by admin";
+  p.guard().replace_blocks({stored}, {});
+  const std::vector<std::pair<const char*, const char*>> expected{
+      {"127.0.0.1", "127.0.0.1: allow (default)\n"},
+      {"::ffff:127.0.0.1", "127.0.0.1: allow (default)\n"},
+      {"::1", "::1: deny (blocked)\n"},
+      {"2001:db8::1", "2001:db8::1: deny (deny_list)\n"}};
+  for (const auto& [address, first_line] : expected) {
+    CAPTURE(address);
+    std::string text = p.explain(ip(address), t0);
+    CHECK(text.rfind(first_line, 0) == 0);
+    Verdict evaluated = p.evaluate(ip(address), t0);
+    Verdict checked = p.check(ip(address), t0);
+    CHECK(evaluated.decision == checked.decision);
+    CHECK(evaluated.reason == checked.reason);
+    CHECK(evaluated.rule_text == checked.rule_text);
+  }
+  std::string v4 = p.explain(ip("127.0.0.1"), t0);
+  CHECK_FALSE(contains(v4, "::/"));
+  CHECK(contains(v4, "counted as 127.0.0.1,"));
 }
 
 TEST_CASE("parse_block_cause reads back every cause name") {
