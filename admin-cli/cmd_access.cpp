@@ -107,7 +107,8 @@ Status check_text(const std::string& what, const std::string& text) {
   return {};
 }
 
-// The network a block key ("10.0.0.1", "2001:db8:1:2::/64") covers; nullopt if it does not parse.
+// The network a block key ("10.0.0.1", "2001:db8:1:2::/64") covers, of the key's own family
+// (::/64 spans IPv4's ::ffff:0:0/96 but covers no IPv4 address); nullopt if it does not parse.
 std::optional<ipf::IpRange> block_range(const std::string& network) {
   auto rule = ipf::parse_address_rule(network);
   if (!rule) return std::nullopt;
@@ -421,7 +422,7 @@ Status run_access_explain(const Context& ctx, const ExplainArgs& a) {
   std::vector<ipf::Block> blocks;
   for (const auto& b : *stored_blocks) {
     auto prefix = ipf::parse_prefix_text(b.network);
-    if (!prefix || ip->masked(prefix->bits) != prefix->network) continue;
+    if (!prefix || !prefix->contains(*ip)) continue;
     covering.push_back(&b);
     ipf::Block block;
     block.network = prefix->network;
@@ -626,7 +627,7 @@ Status run_block_remove(const Context& ctx, const BlockArgs& a) {
     if (!blocks) return blocks.error();
     for (const auto& b : *blocks) {
       auto range = block_range(b.network);
-      if (!range || !(range->first <= target->first && target->last <= range->last)) continue;
+      if (!range || !range->covers(*target)) continue;
       if (auto st = stores->policy->remove_block(b.service, b.network); !st) return st;
       if (!message.empty()) message += "\n";
       message += "lifted block " + b.network + " on " + b.service + " (" + b.cause + ")";

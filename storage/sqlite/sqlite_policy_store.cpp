@@ -270,11 +270,13 @@ class SqlitePolicyStore final : public PolicyStore {
         out.push_back(block_from_row(*stmt));
       }
     }
-    // By address, not by text ("10.0.0.9" before "10.0.0.10"); unparsable keys keep text order, last.
+    // By address, not by text ("10.0.0.9" before "10.0.0.10"), IPv4 before IPv6 (by the 128-bit
+    // value alone IPv4, kept in ::ffff:0:0/96, would sit between ::/64 and 2001:db8::/32);
+    // unparsable keys keep text order, last.
     auto key = [](const BlockRecord& b) {
       auto rule = ipfilter::parse_address_rule(b.network);
-      if (!rule) return std::make_tuple(1, ipfilter::IpAddress(), ipfilter::IpAddress());
-      return std::make_tuple(0, rule->range.first, rule->range.last);
+      if (!rule) return std::make_tuple(2, ipfilter::IpAddress(), ipfilter::IpAddress());
+      return std::make_tuple(rule->range.is_v4() ? 0 : 1, rule->range.first, rule->range.last);
     };
     std::vector<std::pair<std::tuple<int, ipfilter::IpAddress, ipfilter::IpAddress>, std::size_t>> order;
     order.reserve(out.size());

@@ -475,6 +475,51 @@ class BlockTest(AccessCliTestCase):
         self.assertEqual(self.networks(), [])
 
 
+class AddressFamilyTest(AccessCliTestCase):
+    """IPv4 is kept inside ::ffff:0:0/96: IPv6 rules and blocks spanning it must not cover IPv4."""
+
+    def test_ipv6_rules_do_not_decide_for_ipv4(self):
+        self.ok("access", "add", "pop3", "deny", "::/0")
+        self.assertEqual((self.explain("::1")["reason"], self.explain("::1")["rule"]), ("deny_list", "::/0"))
+        out = self.explain("127.0.0.1")
+        self.assertEqual((out["decision"], out["reason"], out["rule"]), ("allow", "default", None))
+        self.ok("service", "set", "pop3", "access_mode", "allow_only")
+        self.ok("access", "clear", "pop3")
+        self.ok("access", "add", "pop3", "allow", "::/0")
+        self.assertEqual(self.explain("::1")["reason"], "allow_list")
+        self.assertEqual(self.explain("127.0.0.1")["reason"], "not_in_allow_list")
+        self.ok("access", "add", "pop3", "allow", "*")
+        self.assertEqual(self.explain("127.0.0.1")["rule"], "*")  # '*' keeps meaning both families
+
+    def test_an_ipv6_block_does_not_cover_ipv4(self):
+        out = self.ok("block", "add", "::1")
+        self.assertIn("blocked ::/64 (the /64 network of ::1)", out)
+        self.assertEqual(self.explain("::2")["reason"], "blocked")
+        out = self.explain("127.0.0.1")
+        self.assertEqual((out["decision"], out["reason"], out["block"]), ("allow", "default", None))
+        self.assertIn("no block covers 127.0.0.1", self.fail("block", "remove", "127.0.0.1"))
+        self.assertIn("no block covers 0.0.0.0/0", self.fail("block", "remove", "0.0.0.0/0"))
+        self.assertEqual(self.networks(), [("pop3", "::/64")])
+        # A stored key wider still (hand-edited) covers no IPv4 either.
+        self.sql("INSERT INTO blocks (service, network, cause, reason, since, expires, until_restart, hits) "
+                 "VALUES ('pop3', '::/0', 'manual', 'edited', 1000, NULL, 0, 0)")
+        self.assertEqual(self.explain("10.1.2.3")["reason"], "default")
+        self.assertEqual(self.explain("2001:db8::1")["reason"], "blocked")
+
+    def test_mapped_notation_is_ipv4(self):
+        out = self.ok_json("access", "add", "pop3", "deny", "::ffff:0:0/96")
+        self.assertEqual((out["rule"], out["written"]), ("0.0.0.0/0", "::ffff:0:0/96"))
+        self.assertIn("already has '0.0.0.0/0'", self.fail("access", "add", "pop3", "deny", "0.0.0.0/0"))
+        self.assertEqual(self.ok_json("access", "add", "pop3", "deny", "::ffff:10.0.0.0/104")["rule"], "10.0.0.0/8")
+        self.assertEqual(self.explain("127.0.0.1")["reason"], "deny_list")
+        self.assertEqual(self.explain("::1")["reason"], "default")
+        self.assertEqual(self.ok_json("access", "add", "pop3", "deny", "::ffff:0:0/95")["rule"], "::fffe:0:0/95")
+        self.assertEqual(self.explain("::ffff:127.0.0.1")["rule"], "0.0.0.0/0")
+
+    def networks(self):
+        return [(b["service"], b["network"]) for b in self.ok_json("block", "list")]
+
+
 class GenerationTest(AccessCliTestCase):
     """Every change a running daemon must learn of moves the generation; reads and failures do not."""
 

@@ -308,6 +308,17 @@ TEST_CASE("list_blocks hides expired blocks and orders by address") {
   CHECK(f.blocks(kNow + 100) == std::vector<std::string>{"10.0.0.9", "2001:db8:1:2::/64"});
 }
 
+TEST_CASE("list_blocks lists IPv4 blocks before IPv6 ones, ::/64 included") {
+  // IPv4 is kept inside ::ffff:0:0/96, which the IPv6 network ::/64 spans: ordering by the
+  // 128-bit value alone would put IPv4 blocks between IPv6 ones.
+  Fixture f;
+  for (const char* network : {"2001:db8:1:2::/64", "::/64", "10.0.0.1", "::fffe:0:0/95", "0.0.0.0/0"}) {
+    REQUIRE(f.store->put_block(block(network, kNow, std::nullopt), false).ok());
+  }
+  CHECK(f.blocks(kNow) == std::vector<std::string>{"0.0.0.0/0", "10.0.0.1", "::/64", "::fffe:0:0/95",
+                                                   "2001:db8:1:2::/64"});
+}
+
 TEST_CASE("remove_block and clear_blocks") {
   Fixture f({"pop3", "other"});
   REQUIRE(f.store->put_block(block("10.0.0.1", kNow, std::nullopt), true).ok());
