@@ -23,6 +23,21 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   specs.push_back(int_setting("idle_timeout", 600, 1, 86400,
                               "Seconds a connection may stay silent before it is closed (RFC 1939 asks for "
                               "at least 600)."));
+  specs.push_back(int_setting("command_timeout", 60, 1, 86400,
+                              "Seconds a command line may take to arrive, from its first byte to its line end; "
+                              "a client that dribbles a line slower than that is closed (slowloris). Unlike "
+                              "'idle_timeout', bytes arriving do not restart it."));
+  specs.push_back(int_setting("login_timeout", 60, 0, 86400,
+                              "Seconds from connecting by which a client must have logged in, whatever it sends "
+                              "meanwhile; then it is closed. 0 = no limit."));
+  specs.push_back(int_setting("handshake_timeout", 30, 1, 3600,
+                              "Seconds a TLS handshake (implicit TLS, or after STLS/STARTTLS) may take before the "
+                              "connection is dropped."));
+  specs.push_back(int_setting("login_checks_per_ip", 4, 1, 1000,
+                              "Password checks that may run at once for one client address (IPv6: per "
+                              "'ipv6_failure_prefix' network); further logins from it wait their turn. With "
+                              "anti-hammering on, fewer run when the address is near 'max_login_failures', so "
+                              "parallel connections cannot try more passwords than one connection could."));
   specs.push_back(int_setting("max_command_length", 512, 64, 65536,
                               "Longest accepted command line in bytes, CRLF included; a longer line is "
                               "refused and discarded, and triggers 'auto_deny'."));

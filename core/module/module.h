@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,12 @@
 namespace mailroom::core {
 
 class Connection;
+
+// The deadlines a connection enforces (ConnectionLimits): silence (idle_timeout), one command
+// line taking too long to arrive (command_timeout), no login yet (login_timeout), no TLS
+// handshake yet (handshake_timeout).
+enum class Timeout { kIdle, kCommand, kLogin, kHandshake };
+const char* timeout_name(Timeout which);
 
 // What the core tells a protocol session about its connection's life.
 class ProtocolSession {
@@ -25,8 +32,12 @@ class ProtocolSession {
   virtual void on_line_too_long() = 0;
   // The write queue fell below the low-water mark after being above the high-water mark.
   virtual void on_drain() {}
-  // The idle timer expired: return a last line to send (may be empty), then the core closes.
-  virtual std::string on_idle_timeout() { return {}; }
+  // A deadline passed (see Timeout): return a last line to send (may be empty), then the core
+  // closes. For kHandshake the line is not sent (nothing can be said before TLS is up).
+  virtual std::string on_timeout(Timeout which) {
+    (void)which;
+    return {};
+  }
   // The connection is going away (peer closed, error, shutdown); no more writes are possible.
   virtual void on_close() {}
 };
@@ -35,16 +46,36 @@ class ProtocolSession {
 // Implemented by core::Service; valid for as long as the session's Connection lives.
 struct LoginFailure {
   std::chrono::milliseconds delay{0};  // hold the failure reply this long (growing per failure)
-  bool blocked = false;                // this failure blocked the client: reply, then close
+  bool blocked = false;                // the client is blocked (by this failure or before): reply, then close
 };
+
+// One password check admitted by ClientPolicy::admit_login(). While it exists it holds one of
+// the address's check slots; destroying it lets the next waiting login of that address run.
+// Its results count even when the client has gone meanwhile (a failure is a guess all the same).
+class LoginCheck {
+ public:
+  virtual ~LoginCheck() = default;
+  virtual LoginFailure failed() = 0;
+  // false: the address was blocked while the check ran; the login must be refused.
+  virtual bool succeeded() = 0;
+};
+using LoginCheckStart = std::function<void(std::shared_ptr<LoginCheck>)>;
+
 class ClientPolicy {
  public:
   virtual ~ClientPolicy() = default;
   // The client's address is blocked right now (refuse any login attempt without checking it).
   virtual bool login_blocked(const Connection& connection) = 0;
-  // Every failed login of every mechanism ends here (wrong password, unknown mailbox, ...).
+  // Admits a password check (argon2id and the like cost CPU): `start` runs on the loop, at once
+  // or when the address has a free slot (login_checks_per_ip, and never more checks in flight
+  // than failures left before a block), with the check, or with null if the address is blocked
+  // by then (refuse without checking). Never called if the connection closes while it waits.
+  virtual void admit_login(Connection& connection, LoginCheckStart start) = 0;
+  // A failed login that needed no admitted check (a mechanism refused the proof on the loop).
+  // Failures while the address is already blocked are counted but do not restart the block.
   virtual LoginFailure login_failed(const Connection& connection) = 0;
-  virtual void login_succeeded(const Connection& connection) = 0;
+  // A successful login without an admitted check; false: the address is blocked, refuse it.
+  virtual bool login_succeeded(const Connection& connection) = 0;
   // A command line over max_command_length arrived. true: the client was put on the temporary
   // deny list (auto_deny); send a last line and close.
   virtual bool command_too_long(const Connection& connection) = 0;

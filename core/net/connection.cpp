@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -49,7 +50,8 @@ Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHand
       socket_(std::move(socket)),
       limits_(limits),
       on_closed_(std::move(on_closed)),
-      idle_timer_(loop) {
+      idle_timer_(loop),
+      deadline_timer_(loop) {
   socket_.get()->data = this;
   sockaddr_storage addr{};
   int len = sizeof addr;
@@ -78,9 +80,19 @@ struct Connection::WriteRequest {
 Connection::~Connection() {
   if (inflight_ != nullptr) inflight_->owner = nullptr;
   idle_timer_.close();
+  deadline_timer_.close();
   flush_idle_.reset();
   if (graceful_ && socket_) discard_unread_input();
   socket_.reset();
+}
+
+bool Connection::peer_gone() const {
+  if (peer_eof_ || finished_) return true;
+  uv_os_fd_t fd = -1;
+  if (!socket_ || uv_fileno(socket_.base(), &fd) != 0) return false;
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 void Connection::discard_unread_input() {
@@ -95,9 +107,23 @@ void Connection::discard_unread_input() {
   }
 }
 
+const char* timeout_name(Timeout which) {
+  switch (which) {
+    case Timeout::kIdle: return "idle";
+    case Timeout::kCommand: return "command";
+    case Timeout::kLogin: return "login";
+    case Timeout::kHandshake: return "handshake";
+  }
+  return "idle";
+}
+
 void Connection::start(std::unique_ptr<ProtocolSession> session) {
   session_ = std::move(session);
   arm_idle_timer();
+  if (limits_.login_timeout_ms > 0) {
+    login_deadline_ = uv_now(loop_.raw()) + limits_.login_timeout_ms;
+    arm_deadline_timer();
+  }
   update_reading();
   session_->on_open();
 }
@@ -116,10 +142,80 @@ void Connection::arm_idle_timer() {
       return;
     }
     log::info("net.idle_timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}});
-    std::string last = session_ ? session_->on_idle_timeout() : std::string();
+    std::string last = session_ ? session_->on_timeout(Timeout::kIdle) : std::string();
     if (!last.empty()) write(std::move(last));
     close();
   });
+}
+
+void Connection::login_done() {
+  if (login_deadline_ == 0) return;
+  login_deadline_ = 0;
+  arm_deadline_timer();
+}
+
+// Points the deadline timer at the earliest running deadline (or stops it).
+void Connection::arm_deadline_timer() {
+  uint64_t next = 0;
+  for (uint64_t d : {line_deadline_, login_deadline_, handshake_deadline_}) {
+    if (d != 0 && (next == 0 || d < next)) next = d;
+  }
+  if (next == deadline_armed_) return;
+  deadline_armed_ = next;
+  if (next == 0 || finished_) {
+    deadline_timer_.stop();
+    return;
+  }
+  uint64_t now = uv_now(loop_.raw());
+  deadline_timer_.start(next > now ? next - now : 0, 0, [this] { on_deadline(); });
+}
+
+void Connection::on_deadline() {
+  deadline_armed_ = 0;
+  if (finished_) return;
+  uint64_t now = uv_now(loop_.raw());
+  auto due = [now](uint64_t d) { return d != 0 && d <= now; };
+  if (closing_) {  // already on its way out (the idle timer bounds that): nothing more to say
+    line_deadline_ = login_deadline_ = handshake_deadline_ = 0;
+    return;
+  }
+  Timeout which;
+  if (due(handshake_deadline_)) {
+    which = Timeout::kHandshake;
+  } else if (due(login_deadline_)) {
+    which = Timeout::kLogin;
+  } else if (due(line_deadline_)) {
+    which = Timeout::kCommand;
+  } else {
+    arm_deadline_timer();
+    return;
+  }
+  line_deadline_ = login_deadline_ = handshake_deadline_ = 0;
+  log::info("net.timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"deadline", timeout_name(which)}});
+  std::string last = session_ ? session_->on_timeout(which) : std::string();
+  if (which == Timeout::kHandshake) {  // no channel to say anything on yet
+    drop_now();
+    return;
+  }
+  if (!last.empty()) write(std::move(last));
+  close();
+}
+
+// The command deadline runs while a line has begun but not ended and the connection wants
+// lines (not while a command runs or while output holds input back: then we are the slow one).
+void Connection::update_line_deadline() {
+  bool partial = limits_.command_timeout_ms > 0 && !paused_ && !output_held_ && !closing_ &&
+                 (discarding_ || (in_pos_ < in_.size() &&
+                                  std::memchr(in_.data() + in_pos_, '\n', in_.size() - in_pos_) == nullptr));
+  if (!partial) {
+    if (line_deadline_ == 0) return;
+    line_deadline_ = 0;
+  } else if (line_deadline_ == 0) {
+    line_deadline_ = uv_now(loop_.raw()) + limits_.command_timeout_ms;
+  } else {
+    return;
+  }
+  arm_deadline_timer();
 }
 
 // ---------------------------------------------------------------- input
@@ -146,7 +242,9 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     self->update_reading();
     self->process_input();
   } else if (nread < 0) {
-    log::debug("net.read_error", {{"cid", std::to_string(self->id_)}, {"error", uv_strerror(static_cast<int>(nread))}});
+    // A reset right after connecting is what scanners and some attacks do: say who it was.
+    log::info("net.read_error", {{"cid", std::to_string(self->id_)}, {"ip", self->peer_ip_},
+                                 {"error", uv_strerror(static_cast<int>(nread))}});
     self->peer_eof_ = true;
     self->drop_now();
   }
@@ -168,6 +266,10 @@ void Connection::handle_bytes(const char* data, std::size_t len) {
   }
   if (!cipher.empty()) write_raw(std::move(cipher));
   if (!was_established && tls_->handshake_done()) {
+    if (handshake_deadline_ != 0) {
+      handshake_deadline_ = 0;
+      arm_deadline_timer();
+    }
     log::debug("tls.handshake", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"version", tls_->version()},
                                  {"cipher", tls_->cipher_name()}});
   }
@@ -201,11 +303,22 @@ void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
   in_.clear();
   in_pos_ = 0;
   discarding_ = false;
+  line_deadline_ = 0;
+  if (limits_.handshake_timeout_ms > 0) handshake_deadline_ = uv_now(loop_.raw()) + limits_.handshake_timeout_ms;
+  arm_deadline_timer();
 }
 
 void Connection::process_input() {
   auto alive = std::weak_ptr<int>(alive_);
   while (!paused_ && !closing_ && in_pos_ < in_.size()) {
+    if (queued_bytes_ >= limits_.output_high_water) {
+      // The client is not reading what we answer: stop taking its commands (and reading its
+      // socket) until it has read half of the queue; release_output_hold() resumes.
+      output_held_ = true;
+      send_pending();
+      if (finished_ || !output_held_) return;  // a failed send closed us, or all of it went out
+      break;
+    }
     const char* begin = in_.data() + in_pos_;
     std::size_t avail = in_.size() - in_pos_;
     const void* lf = std::memchr(begin, '\n', avail);
@@ -248,15 +361,16 @@ void Connection::process_input() {
     in_pos_ = 0;
   }
   update_reading();
+  update_line_deadline();
   // After the client's EOF, once every complete line it sent has been answered, we are done.
-  if (peer_eof_ && !paused_ && !closing_) close();
+  if (peer_eof_ && !paused_ && !closing_ && !output_held_) close();
 }
 
 void Connection::update_reading() {
   if (!socket_) return;
   // Read only while lines are wanted: while a command runs, pipelined input waits in the
   // kernel's buffer (TCP back-pressure), so a client cannot make us buffer without bound.
-  bool want = !closing_ && !peer_eof_ && !paused_;
+  bool want = !closing_ && !peer_eof_ && !paused_ && !output_held_;
   if (want && !reading_) {
     if (uv_read_start(socket_.stream(), &Connection::on_alloc, &Connection::on_read) == 0) reading_ = true;
   } else if (!want && reading_) {
@@ -269,12 +383,25 @@ void Connection::pause_input() {
   paused_ = true;
   cancel_flush();  // the reply written just before belongs with what the command writes next
   update_reading();
+  update_line_deadline();
 }
 
 void Connection::resume_input() {
   if (!paused_) return;
   paused_ = false;
   if (!pending_.empty() && !write_inflight_) schedule_flush();
+  post_process_input();
+}
+
+// The queue the client left unread has shrunk to half the high-water mark: take commands again.
+void Connection::release_output_hold() {
+  if (!output_held_ || queued_bytes_ > limits_.output_high_water / 2) return;
+  output_held_ = false;
+  post_process_input();
+}
+
+// Delivers buffered lines on the next loop iteration (never re-entrantly).
+void Connection::post_process_input() {
   if (resume_posted_) return;
   resume_posted_ = true;
   std::weak_ptr<int> alive = alive_;
@@ -390,7 +517,11 @@ void Connection::send_pending() {
     pending_.pop_front();
     front_sent_ = 0;
   }
-  if (!pending_.empty()) flush();
+  if (!pending_.empty()) {
+    flush();
+  } else {
+    release_output_hold();
+  }
 }
 
 bool Connection::finish_if_flushed() {
@@ -447,6 +578,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     self->above_high_water_ = false;
     if (self->session_ && !self->closing_) self->session_->on_drain();
   }
+  if (!self->closing_) self->release_output_hold();
 }
 
 // ---------------------------------------------------------------- closing
@@ -498,6 +630,8 @@ void Connection::finish_close() {
   finished_ = true;
   closing_ = true;
   idle_timer_.stop();
+  deadline_timer_.stop();
+  deadline_armed_ = 0;
   cancel_flush();
   if (reading_ && socket_) {
     uv_read_stop(socket_.stream());

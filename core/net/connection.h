@@ -25,8 +25,17 @@ using ConnectionId = uint64_t;
 
 struct ConnectionLimits {
   std::size_t max_line = 512;           // bytes including CRLF
+  // Above this many queued output bytes no further line is delivered (and the socket is not
+  // read) until the client has read half of it: a client that sends commands and never reads
+  // the replies cannot make the server queue without bound.
   std::size_t output_high_water = 262144;
   uint64_t idle_timeout_ms = 600000;
+  // Deadlines (0 = none): a command line must be complete this long after its first byte
+  // arrived; login() must be called this long after start(); a TLS handshake must finish this
+  // long after start_tls(). Unlike the idle timer, no byte the client sends moves them.
+  uint64_t command_timeout_ms = 0;
+  uint64_t login_timeout_ms = 0;
+  uint64_t handshake_timeout_ms = 0;
 };
 
 class Connection {
@@ -72,7 +81,12 @@ class Connection {
   // Resumes delivery of buffered lines on the next loop iteration (never re-entrantly).
   void resume_input();
 
+  // New limits for this connection (a reload). Deadlines already running keep their time.
   void set_limits(const ConnectionLimits& limits);
+  // The session logged in: the login deadline no longer applies.
+  void login_done();
+  // Input held back because the client is not reading its replies (see output_high_water).
+  bool input_held_for_output() const { return output_held_; }
 
   // Switches to TLS (implicit TLS before start(), or STLS/STARTTLS after the "+OK" is queued):
   // input buffered so far is discarded, so nothing sent in plaintext is executed after the
@@ -88,6 +102,10 @@ class Connection {
   // Closes now: output not yet handed to the kernel gets one non-blocking send, the rest is dropped.
   void abort();
   bool closing() const { return closing_; }
+  // The client has hung up: EOF or a reset, seen by a read or, while input is paused (a command
+  // runs), by peeking at the socket without consuming anything. Unsent pipelined bytes before
+  // the EOF hide it (the client is then taken as still there).
+  bool peer_gone() const;
 
  private:
   static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -109,6 +127,11 @@ class Connection {
   bool finish_if_flushed();
   void drop_now();
   void arm_idle_timer();
+  void arm_deadline_timer();
+  void on_deadline();
+  void update_line_deadline();
+  void post_process_input();
+  void release_output_hold();
   void finish_close();
   void discard_unread_input();
 
@@ -121,6 +144,12 @@ class Connection {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::unique_ptr<ProtocolSession> session_;
   Timer idle_timer_;
+  // One timer for the deadlines below (loop time in ms, 0 = not running): the earliest wins.
+  Timer deadline_timer_;
+  uint64_t line_deadline_ = 0;
+  uint64_t login_deadline_ = 0;
+  uint64_t handshake_deadline_ = 0;
+  uint64_t deadline_armed_ = 0;  // when deadline_timer_ fires, 0 = stopped
   UvHandle<uv_idle_t> flush_idle_;  // active only while batched output waits
   std::unique_ptr<tls::TlsStream> tls_;
 
@@ -135,6 +164,7 @@ class Connection {
   bool reading_ = false;
   bool resume_posted_ = false;
   bool peer_eof_ = false;
+  bool output_held_ = false;       // lines wait: queued output reached output_high_water
 
   // output
   struct WriteRequest;

@@ -51,6 +51,8 @@ struct Recorder {
   std::vector<std::string> lines;
   std::vector<Clock::time_point> line_times;
   int opens = 0, too_long = 0, drains = 0, idle = 0, closes = 0, destroyed = 0;
+  std::vector<core::Timeout> timeouts;
+  std::size_t max_queued = 0;  // largest queued_bytes() a test's hook saw
   std::string peer_ip;
   int local_port = 0;
   bool over_high_water = false;
@@ -72,7 +74,7 @@ class TestSession : public core::ProtocolSession {
   void on_line(std::string_view line) override;
   void on_line_too_long() override;
   void on_drain() override;
-  std::string on_idle_timeout() override;
+  std::string on_timeout(core::Timeout which) override;
   void on_close() override;
 
  private:
@@ -226,7 +228,9 @@ void TestSession::on_drain() {
   if (h_.on_drain) h_.on_drain(h_, conn_);
 }
 
-std::string TestSession::on_idle_timeout() {
+std::string TestSession::on_timeout(core::Timeout which) {
+  h_.rec.timeouts.push_back(which);
+  if (which != core::Timeout::kIdle) return "timeout:" + std::string(core::timeout_name(which)) + "\r\n";
   ++h_.rec.idle;
   return h_.idle_text;
 }
@@ -573,6 +577,141 @@ TEST_CASE("input keeps a connection from idling out") {
   CHECK(elapsed >= 600);
 }
 
+// ------------------------------------------------------------------ deadlines (slowloris)
+
+TEST_CASE("a command line dribbled a byte at a time is cut off after command_timeout") {
+  Harness h;
+  h.limits.command_timeout_ms = 200;  // the idle timer (10 min) never fires: bytes keep coming
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    for (int i = 0; i < 60; ++i) {  // at most 3 s of one byte every 50 ms, never a line end
+      if (!c.send("x")) break;
+      std::this_thread::sleep_for(50ms);
+      char probe;
+      if (::recv(c.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0) break;  // the server spoke
+    }
+    rc = c.recv_to_eof(got);
+  });
+  CHECK(rc == 0);
+  CHECK(got == "timeout:command\r\n");
+  CHECK(h.rec.timeouts == std::vector<core::Timeout>{core::Timeout::kCommand});
+  CHECK(h.rec.lines.empty());
+}
+
+TEST_CASE("lines that arrive in pieces but complete within command_timeout are served") {
+  Harness h;
+  h.limits.command_timeout_ms = 300;
+  h.limits.idle_timeout_ms = 200;
+  h.idle_text = "idle\r\n";
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    for (int i = 0; i < 5; ++i) {  // each line takes ~60 ms; together far longer than 300 ms
+      c.send("PI");
+      std::this_thread::sleep_for(60ms);
+      c.send("NG\r\n");
+      std::this_thread::sleep_for(60ms);
+    }
+    rc = c.recv_to_eof(got);
+  });
+  CHECK(rc == 0);
+  CHECK(h.rec.lines.size() == 5);
+  CHECK(h.rec.timeouts == std::vector<core::Timeout>{core::Timeout::kIdle});
+}
+
+TEST_CASE("a client that never logs in is closed after login_timeout, however busy it is") {
+  Harness h;
+  h.limits.login_timeout_ms = 300;
+  h.on_line = [](Harness&, core::Connection& conn, std::string_view line) {
+    if (line == "LOGIN") conn.login_done();
+    conn.write("got:" + std::string(line) + "\r\n");
+  };
+  std::string got;
+  int rc = -1;
+
+  SUBCASE("never logged in: closed with the session's last line") {
+    h.run([&](int port) {
+      ClientSocket c(port);
+      if (!c.ok()) return;
+      for (int i = 0; i < 30; ++i) {  // at most 3 s of NOOPs, 10 a second
+        if (!c.send("NOOP\r\n")) break;
+        std::this_thread::sleep_for(100ms);
+        char probe[4096];
+        ssize_t n = ::recv(c.fd, probe, sizeof probe, MSG_DONTWAIT);
+        if (n == 0) break;
+        if (n > 0) got.append(probe, static_cast<std::size_t>(n));
+        if (got.find("timeout:") != std::string::npos) break;
+      }
+      rc = c.recv_to_eof(got);
+    });
+    CHECK(rc == 0);
+    CHECK(got.find("timeout:login\r\n") != std::string::npos);
+    CHECK(h.rec.timeouts == std::vector<core::Timeout>{core::Timeout::kLogin});
+    CHECK(h.rec.lines.size() < 30);
+  }
+  SUBCASE("logged in: the deadline no longer applies") {
+    h.limits.idle_timeout_ms = 200;
+    h.idle_text = "idle\r\n";
+    h.run([&](int port) {
+      ClientSocket c(port);
+      if (!c.ok()) return;
+      c.send("LOGIN\r\n");
+      for (int i = 0; i < 6; ++i) {  // 600 ms of activity, twice the login deadline
+        std::this_thread::sleep_for(100ms);
+        c.send("NOOP\r\n");
+      }
+      rc = c.recv_to_eof(got);
+    });
+    CHECK(rc == 0);
+    CHECK(h.rec.lines.size() == 7);
+    CHECK(h.rec.timeouts == std::vector<core::Timeout>{core::Timeout::kIdle});
+  }
+}
+
+TEST_CASE("a client that sends commands but never reads the replies is not read any further") {
+  // Each short command gets a 4 KiB reply. Without a stop, the server would read every command
+  // the kernel hands it and queue 40 MB of replies for a client that reads nothing.
+  Harness h;
+  h.limits.output_high_water = 64 * 1024;
+  const std::string reply(4096 - 2, 'r');
+  h.on_line = [&reply](Harness& hh, core::Connection& conn, std::string_view) {
+    conn.write(reply + "\r\n");
+    hh.rec.max_queued = std::max(hh.rec.max_queued, conn.queued_bytes());
+  };
+  constexpr std::size_t kLines = 10000;
+  std::size_t received = 0;
+  bool sent_all = false;
+  h.run(
+      [&](int port) {
+        ClientSocket c(port, 16 * 1024);
+        if (!c.ok()) return;
+        std::thread writer([&] {
+          std::string batch;
+          for (std::size_t i = 0; i < kLines; ++i) batch += "CMD " + std::string(94, 'c') + "\r\n";
+          sent_all = c.send(batch);
+        });
+        std::this_thread::sleep_for(500ms);  // read nothing for a while: the server must stop
+        char chunk[65536];
+        while (received < kLines * 4096) {
+          ssize_t n = ::recv(c.fd, chunk, sizeof chunk, 0);
+          if (n <= 0) break;
+          received += static_cast<std::size_t>(n);
+        }
+        writer.join();
+      },
+      1, 20000);
+  CHECK(sent_all);
+  CHECK(received == kLines * 4096);  // nothing lost: every command was answered once read
+  CHECK(h.rec.lines.size() == kLines);
+  CHECK(h.rec.max_queued > 0);
+  CHECK(h.rec.max_queued <= h.limits.output_high_water + 2 * 4096);
+}
+
 TEST_CASE("peer EOF closes the connection and calls on_close exactly once") {
   Harness h;
   bool sent = false;
@@ -728,6 +867,24 @@ TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not
   CHECK(reply == "got:NOOP\r\n");
   CHECK(h.rec.lines == std::vector<std::string>{"STLS", "NOOP"});
   CHECK(tls_version == "TLSv1.3");
+}
+
+TEST_CASE("a TLS client that never finishes its handshake is dropped after handshake_timeout") {
+  Harness h;
+  h.implicit_tls = test_cert().context;
+  h.limits.handshake_timeout_ms = 200;
+  h.greeting = "+OK never seen\r\n";
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send(std::string("\x16\x03\x01", 3));  // the first bytes of a ClientHello, then nothing
+    rc = c.recv_to_eof(got);                 // 4 s receive timeout: EAGAIN if never dropped
+  });
+  CHECK((rc == 0 || rc == ECONNRESET));
+  CHECK(got.find("never seen") == std::string::npos);
+  CHECK(h.rec.timeouts == std::vector<core::Timeout>{core::Timeout::kHandshake});
 }
 
 TEST_CASE("a failed TLS handshake closes the connection") {
