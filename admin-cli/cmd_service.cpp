@@ -235,8 +235,11 @@ Status run_status(const Context& ctx, const std::string& only) {
               << " connections\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& l : svc["listeners"]) {
-      rows.push_back({l.value("listening", false) ? "listening" : "FAILED", l.value("bind", ""), l.value("kind", ""),
-                      l.value("error", "")});
+      // A superseded listener is an old bind kept open because its replacement failed.
+      const char* state = !l.value("listening", false) ? "FAILED" : l.value("superseded", false) ? "kept (old)" : "listening";
+      rows.push_back({state, l.value("bind", ""), l.value("kind", ""),
+                      l.value("superseded", false) ? "no longer configured; kept until the new bind works"
+                                                   : l.value("error", "")});
     }
     if (rows.empty()) {
       std::cout << "  no listeners\n";

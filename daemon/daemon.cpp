@@ -433,7 +433,7 @@ void Daemon::write_status() {
     nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
     for (const auto& b : service->bind_status()) {
       listeners.push_back({{"bind", b.spec.str()}, {"kind", b.tls ? "tls" : "plain"}, {"listening", b.listening},
-                           {"error", b.error}});
+                           {"superseded", b.superseded}, {"error", b.error}});
     }
     const auto& st = service->stats();
     const auto& counters = service->policy().counters();

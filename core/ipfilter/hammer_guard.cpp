@@ -54,10 +54,24 @@ std::chrono::milliseconds HammerGuard::delay_for(int failures) const {
 }
 
 FailureOutcome HammerGuard::record_failure(const IpAddress& ip, TimePoint now) {
+  if (is_blocked(ip, now)) {
+    // Re-counting from zero here would let the checks in flight at the block re-block the
+    // address again and again, each time with a fresh window of guesses.
+    FailureOutcome out;
+    out.failures = settings_.max_login_failures;
+    out.delay = delay_for(out.failures);
+    out.while_blocked = true;
+    return out;
+  }
   IpAddress key = key_for(ip);
   auto it = failures_.find(key);
   if (it == failures_.end()) {
-    if (settings_.max_tracked == 0) return {1, false, delay_for(1)};
+    if (settings_.max_tracked == 0) {
+      FailureOutcome untracked;
+      untracked.failures = 1;
+      untracked.delay = delay_for(1);
+      return untracked;
+    }
     while (failures_.size() >= settings_.max_tracked && !lru_.empty()) {
       failures_.erase(lru_.front());
       lru_.pop_front();

@@ -64,6 +64,7 @@ struct Block {
 struct FailureOutcome {
   int failures = 0;                    // in the window, this one included
   bool blocked = false;                // this failure started a block
+  bool while_blocked = false;          // the key was blocked already: counted, block unchanged
   std::chrono::milliseconds delay{0};  // wait this long before the next reply
 };
 
@@ -82,7 +83,8 @@ class HammerGuard {
 
   // Counts a failed login. Delay: none after the 1st failure in the window, then
   // failure_delay, doubling, capped at max_failure_delay. Reaching max_login_failures blocks
-  // the key for block_duration and clears its failure record.
+  // the key for block_duration and clears its failure record. A failure while the key is blocked
+  // (a check that was running when the block began) neither starts nor extends a block.
   FailureOutcome record_failure(const IpAddress& ip, TimePoint now);
   // A successful login forgets the failures (it does not lift a block).
   void record_success(const IpAddress& ip);

@@ -1,6 +1,8 @@
 // Service: reconciles listeners with settings and owns the service's connections.
 #include "core/module/service.h"
 
+#include <algorithm>
+#include <limits>
 #include <set>
 
 #include "core/config/network_settings.h"
@@ -76,6 +78,9 @@ ConnectionLimits Service::limits() const {
   l.max_line = static_cast<std::size_t>(settings_->get_int("max_command_length"));
   l.output_high_water = static_cast<std::size_t>(settings_->get_int("output_buffer_size"));
   l.idle_timeout_ms = static_cast<uint64_t>(settings_->get_int("idle_timeout")) * 1000;
+  l.command_timeout_ms = static_cast<uint64_t>(settings_->get_int("command_timeout")) * 1000;
+  l.login_timeout_ms = static_cast<uint64_t>(settings_->get_int("login_timeout")) * 1000;
+  l.handshake_timeout_ms = static_cast<uint64_t>(settings_->get_int("handshake_timeout")) * 1000;
   return l;
 }
 
@@ -117,15 +122,21 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   for (const auto& key : wanted) {
     if (!listeners_.count(key)) open_listener(key);
   }
-  for (auto it = listeners_.begin(); it != listeners_.end();) {
-    if (!wanted_set.count(it->first)) {
-      log::info("service.unlisten", {{"service", name_}, {"bind", it->first.second.str()},
-                                     {"kind", it->first.first ? "tls" : "plain"}});
-      it = listeners_.erase(it);
-    } else {
-      ++it;
-    }
+  // Listeners no longer wanted are superseded; retire_superseded() closes them unless a new
+  // bind of their kind failed (a busy port, an address that is not up, a name that does not
+  // resolve): the working listener then stays until its replacement listens.
+  superseded_.clear();
+  for (const auto& [key, listener] : listeners_) {
+    if (!wanted_set.count(key)) superseded_.insert(key);
   }
+  if (!enabled_) {
+    for (const auto& key : superseded_) {
+      log::info("service.unlisten", {{"service", name_}, {"bind", key.second.str()}, {"kind", key.first ? "tls" : "plain"}});
+      listeners_.erase(key);
+    }
+    superseded_.clear();
+  }
+  retire_superseded();
   ConnectionLimits l = limits();
   for (auto& [id, client] : connections_) client.connection->set_limits(l);
 }
@@ -150,13 +161,32 @@ bool Service::open_listener(const ListenKey& key) {
   return true;
 }
 
+void Service::retire_superseded() {
+  for (auto it = superseded_.begin(); it != superseded_.end();) {
+    const bool kind_failed = std::any_of(bind_errors_.begin(), bind_errors_.end(),
+                                         [&](const auto& e) { return e.first.first == it->first; });
+    const char* kind = it->first ? "tls" : "plain";
+    if (kind_failed) {
+      log::warn("service.listener_kept", {{"service", name_}, {"bind", it->second.str()}, {"kind", kind},
+                                          {"reason", "a new bind of this kind failed; the old one stays until it works"}});
+      ++it;
+      continue;
+    }
+    log::info("service.unlisten", {{"service", name_}, {"bind", it->second.str()}, {"kind", kind}});
+    listeners_.erase(*it);
+    it = superseded_.erase(it);
+  }
+}
+
 void Service::retry_failed_binds() {
   if (!enabled_) return;
   std::vector<ListenKey> failed;
   for (const auto& [key, error] : bind_errors_) {
     if (key.second.is_numeric()) failed.push_back(key);  // host names are retried by a reload
   }
-  for (const auto& key : failed) open_listener(key);
+  bool opened = false;
+  for (const auto& key : failed) opened = open_listener(key) || opened;
+  if (opened && !superseded_.empty()) retire_superseded();
 }
 
 void Service::set_policy(PolicyData data) {
@@ -179,12 +209,14 @@ void Service::placed(const ipfilter::Block& block) {
 
 void Service::stop() {
   listeners_.clear();
+  superseded_.clear();
   // Connections call back into connections_ when they finish: move them out first.
   auto conns = std::move(connections_);
   auto refused = std::move(refused_);
   connections_.clear();
   refused_.clear();
   per_ip_.clear();
+  login_queues_.clear();
   for (auto& [id, client] : conns) client.connection->abort();
   for (auto& [id, conn] : refused) conn->abort();
   conns.clear();
@@ -193,7 +225,7 @@ void Service::stop() {
 
 std::vector<BindStatus> Service::bind_status() const {
   std::vector<BindStatus> out;
-  for (const auto& [key, l] : listeners_) out.push_back({key.second, key.first, true, ""});
+  for (const auto& [key, l] : listeners_) out.push_back({key.second, key.first, true, "", superseded_.count(key) != 0});
   for (const auto& [key, err] : bind_errors_) out.push_back({key.second, key.first, false, err});
   return out;
 }
@@ -205,6 +237,11 @@ void Service::on_closed(ConnectionId id) {
   if (it->second.limit_key) {
     auto count = per_ip_.find(*it->second.limit_key);
     if (count != per_ip_.end() && --count->second == 0) per_ip_.erase(count);
+  }
+  // A login still waiting for a check slot is forgotten: nobody is left to answer.
+  if (auto q = login_queues_.find(policy_.guard().key_for(it->second.ip)); q != login_queues_.end()) {
+    std::erase_if(q->second.waiting, [id](const auto& w) { return w.first == id; });
+    if (q->second.running == 0 && q->second.waiting.empty()) login_queues_.erase(q);
   }
   connections_.erase(it);
 }
@@ -285,25 +322,127 @@ bool Service::login_blocked(const Connection& connection) {
   return ip != nullptr && policy_.guard().is_blocked(*ip, ipfilter::Clock::now());
 }
 
-LoginFailure Service::login_failed(const Connection& connection) {
+// ---------------------------------------------------------------- login checks
+
+class Service::AdmittedCheck final : public LoginCheck {
+ public:
+  AdmittedCheck(Service& service, ipfilter::IpAddress ip, ipfilter::IpAddress key, std::string peer)
+      : service_(service), alive_(service.alive_), ip_(ip), key_(key), peer_(std::move(peer)) {}
+  ~AdmittedCheck() override {
+    if (!alive_.expired()) service_.check_finished(key_);
+  }
+  LoginFailure failed() override {
+    if (alive_.expired()) return {};
+    return service_.record_login_failure(ip_, peer_);
+  }
+  bool succeeded() override { return !alive_.expired() && service_.record_login_success(ip_); }
+
+ private:
+  Service& service_;
+  std::weak_ptr<int> alive_;
+  ipfilter::IpAddress ip_, key_;
+  std::string peer_;
+};
+
+// How many checks may run at once for `ip`: login_checks_per_ip, and with anti-hammering no
+// more than the failures the address has left before a block, so checks that all fail at once
+// stop at max_login_failures guesses. At least one, or a lowered limit could stall the queue.
+int Service::check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const {
+  auto slots = static_cast<int>(std::min<int64_t>(settings_->get_int("login_checks_per_ip"),
+                                                  std::numeric_limits<int>::max()));
+  const int max_failures = policy_.guard().settings().max_login_failures;
+  if (max_failures > 0) slots = std::min(slots, max_failures - policy_.guard().failures(ip, now));
+  return std::max(slots, 1);
+}
+
+void Service::admit_login(Connection& connection, LoginCheckStart start) {
+  auto it = connections_.find(connection.id());
+  if (it == connections_.end()) return;
+  ipfilter::IpAddress key = policy_.guard().key_for(it->second.ip);
+  login_queues_[key].waiting.emplace_back(connection.id(), std::move(start));
+  admit_waiting(key);
+}
+
+// Starts waiting logins of `key` while slots are free; refuses them all once it is blocked.
+void Service::admit_waiting(const ipfilter::IpAddress& key) {
+  for (;;) {
+    auto q = login_queues_.find(key);
+    if (q == login_queues_.end()) return;
+    if (q->second.waiting.empty()) {
+      if (q->second.running == 0) login_queues_.erase(q);
+      return;
+    }
+    auto client = connections_.find(q->second.waiting.front().first);
+    if (client == connections_.end()) {  // closed meanwhile
+      q->second.waiting.pop_front();
+      continue;
+    }
+    if (client->second.connection->peer_gone()) {
+      // The client hung up while its login waited (as a burst of guess-and-close connections
+      // does): no check is spent on it, and nobody is left to answer.
+      log::info("net.login_abandoned", {{"service", name_}, {"ip", client->second.connection->peer_ip()},
+                                        {"cid", std::to_string(client->first)}});
+      q->second.waiting.pop_front();
+      client->second.connection->abort();
+      continue;
+    }
+    auto now = ipfilter::Clock::now();
+    const ipfilter::IpAddress ip = client->second.ip;
+    std::shared_ptr<AdmittedCheck> check;
+    if (!policy_.guard().is_blocked(ip, now)) {
+      if (q->second.running >= check_slots(ip, now)) return;  // check_finished() comes back
+      ++q->second.running;
+      check = std::make_shared<AdmittedCheck>(*this, ip, key, client->second.connection->peer_ip());
+    }
+    LoginCheckStart start = std::move(q->second.waiting.front().second);
+    q->second.waiting.pop_front();
+    start(std::move(check));  // may touch login_queues_: look it up again
+  }
+}
+
+void Service::check_finished(const ipfilter::IpAddress& key) {
+  auto q = login_queues_.find(key);
+  if (q != login_queues_.end() && q->second.running > 0) --q->second.running;
+  // Not from inside the finishing job's completion: the next check starts on a clean stack.
+  std::weak_ptr<int> alive = alive_;
+  loop_.post([this, alive, key] {
+    if (!alive.expired()) admit_waiting(key);
+  });
+}
+
+LoginFailure Service::record_login_failure(const ipfilter::IpAddress& ip, const std::string& peer) {
   ++stats_.login_failures;
-  const auto* ip = client_ip(connection);
-  if (ip == nullptr) return {};
   auto now = ipfilter::Clock::now();
-  auto outcome = policy_.guard().record_failure(*ip, now);
+  auto outcome = policy_.guard().record_failure(ip, now);
   if (outcome.blocked) {
     ++stats_.blocks_placed;
-    if (const ipfilter::Block* block = policy_.guard().find_block(*ip, now)) {
-      log::warn("net.blocked", {{"service", name_}, {"ip", connection.peer_ip()}, {"block", block->key_text()},
+    if (const ipfilter::Block* block = policy_.guard().find_block(ip, now)) {
+      log::warn("net.blocked", {{"service", name_}, {"ip", peer}, {"block", block->key_text()},
                                 {"reason", block->reason}, {"duration", block_duration_text(*block, now)}});
       placed(*block);
     }
   }
-  return LoginFailure{outcome.delay, outcome.blocked};
+  return LoginFailure{outcome.delay, outcome.blocked || outcome.while_blocked};
 }
 
-void Service::login_succeeded(const Connection& connection) {
-  if (const auto* ip = client_ip(connection)) policy_.guard().record_success(*ip);
+bool Service::record_login_success(const ipfilter::IpAddress& ip) {
+  if (policy_.guard().is_blocked(ip, ipfilter::Clock::now())) return false;
+  policy_.guard().record_success(ip);
+  return true;
+}
+
+LoginFailure Service::login_failed(const Connection& connection) {
+  const auto* ip = client_ip(connection);
+  if (ip == nullptr) {
+    ++stats_.login_failures;
+    return {};
+  }
+  return record_login_failure(*ip, connection.peer_ip());
+}
+
+bool Service::login_succeeded(const Connection& connection) {
+  const auto* ip = client_ip(connection);
+  return ip != nullptr && record_login_success(*ip);
 }
 
 bool Service::command_too_long(const Connection& connection) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +28,9 @@ struct BindStatus {
   bool tls = false;  // implicit TLS listener
   bool listening = false;
   std::string error;  // why it is not listening
+  // No longer configured, but kept listening because a configured bind of the same kind failed:
+  // a broken change never takes a working service off the air.
+  bool superseded = false;
 };
 
 // The listeners a service wants: `binds` (plus `alt_port`) and, with implicit TLS, `tls_binds`,
@@ -69,8 +73,10 @@ class Service : private ClientPolicy {
 
   const std::string& name() const { return name_; }
   Module& module() { return module_; }
-  // Opens binds that are new (or failed before) first, then closes removed ones; existing
-  // connections keep running with updated limits. Disabled: closes listeners, keeps sessions.
+  // Opens binds that are new (or failed before) first, then closes removed ones — unless a new
+  // bind of the same kind (plain or implicit TLS) failed: then the old listeners of that kind stay
+  // open (superseded) until every configured bind of that kind listens. Existing connections keep
+  // running with updated limits. Disabled: closes listeners, keeps sessions.
   // `tls` is the context for implicit TLS and STLS; null means TLS is unavailable (the implicit
   // TLS listeners are then closed and STLS is not offered).
   void apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
@@ -103,6 +109,8 @@ class Service : private ClientPolicy {
 
   void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
   bool open_listener(const ListenKey& key);
+  // Closes superseded listeners whose kind has no failed bind any more.
+  void retire_superseded();
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
   void on_closed(ConnectionId id);
   ConnectionLimits limits() const;
@@ -111,9 +119,22 @@ class Service : private ClientPolicy {
 
   // ClientPolicy
   bool login_blocked(const Connection& connection) override;
+  void admit_login(Connection& connection, LoginCheckStart start) override;
   LoginFailure login_failed(const Connection& connection) override;
-  void login_succeeded(const Connection& connection) override;
+  bool login_succeeded(const Connection& connection) override;
   bool command_too_long(const Connection& connection) override;
+
+  // Password checks per address key (guard().key_for): running, and logins waiting for a slot.
+  class AdmittedCheck;
+  struct LoginQueue {
+    int running = 0;
+    std::deque<std::pair<ConnectionId, LoginCheckStart>> waiting;
+  };
+  void admit_waiting(const ipfilter::IpAddress& key);
+  void check_finished(const ipfilter::IpAddress& key);
+  int check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const;
+  LoginFailure record_login_failure(const ipfilter::IpAddress& ip, const std::string& peer);
+  bool record_login_success(const ipfilter::IpAddress& ip);
 
   EventLoop& loop_;
   WorkQueue& work_;
@@ -124,10 +145,12 @@ class Service : private ClientPolicy {
   std::shared_ptr<const tls::TlsContext> tls_;
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
   std::map<ListenKey, std::string> bind_errors_;
+  std::set<ListenKey> superseded_;  // listening, no longer configured (see BindStatus)
   std::unordered_map<ConnectionId, Client> connections_;
   // Refused connections finishing their last write: not counted against any limit.
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
   std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
+  std::unordered_map<ipfilter::IpAddress, LoginQueue, ipfilter::IpAddress::Hash> login_queues_;
   ipfilter::AccessPolicy policy_;
   std::set<std::pair<ipfilter::IpAddress, int>> unsaved_blocks_;
   BlockListener block_listener_;

@@ -144,6 +144,9 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsConfig& config) 
   // Idle sessions keep no read/write buffers: a large share of per-session memory otherwise.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // No resumption at all: SSL_OP_NO_TICKET alone still makes TLS 1.3 send two (stateful)
+  // session tickets that nothing here could ever resume. Send none.
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
   auto out = std::make_shared<TlsContext>(Token{});
   out->ctx_ = std::move(ctx);
   out->config_ = config;

@@ -32,6 +32,10 @@ struct Pop3Connection::Stream {
   std::optional<TopFilter> top;
   // Messages to read whole once this one ends (index, wire size): retr_readahead.
   std::vector<std::pair<std::size_t, uint64_t>> ahead;
+  // The session's +OK line: the first worker job puts it in front of the first chunk, so it leaves
+  // only once the message is open and read (a failure before that is answered with -ERR instead).
+  std::string ok_reply;
+  bool replied = false;  // loop thread: the +OK went out, a failure can only drop the connection
   bool finished = false;
   // filled by the worker, consumed on the loop thread
   std::string out;
@@ -54,6 +58,11 @@ void Pop3Connection::read_chunk(Stream& stream) {
   // The encoder makes room for each 64 KiB file read before it shrinks to what it wrote, and adds
   // CRs: this much never regrows, and stays below the 1 MiB mmap threshold.
   raw.reserve(kStreamChunk + 192 * 1024);
+  // The first chunk starts with the +OK line (empty afterwards); read() appends and counts only
+  // what it appended.
+  std::string ok = std::move(stream.ok_reply);
+  stream.ok_reply.clear();
+  if (!stream.top) raw.append(ok);
   auto n = stream.reader->read(raw, kStreamChunk);
   if (!n) {
     stream.error = n.error();
@@ -63,7 +72,7 @@ void Pop3Connection::read_chunk(Stream& stream) {
   // worker round trip just to learn that the message is over.
   bool more = *n == kStreamChunk;
   if (stream.top) {
-    std::string cut;
+    std::string cut = std::move(ok);  // the TOP cut applies to the message, not to the +OK
     more = stream.top->feed(raw, cut) && more;
     stream.out = std::move(cut);
   } else {
@@ -125,7 +134,15 @@ void Pop3Connection::on_line_too_long() {
   run(session_.on_line_too_long());
 }
 
-std::string Pop3Connection::on_idle_timeout() { return "-ERR disconnected for inactivity\r\n"; }
+std::string Pop3Connection::on_timeout(core::Timeout which) {
+  switch (which) {
+    case core::Timeout::kIdle: return "-ERR disconnected for inactivity\r\n";
+    case core::Timeout::kCommand: return "-ERR command line not completed in time, closing connection\r\n";
+    case core::Timeout::kLogin: return "-ERR login not completed in time, closing connection\r\n";
+    case core::Timeout::kHandshake: break;
+  }
+  return {};
+}
 
 void Pop3Connection::on_close() {
   log::info("pop3.disconnect", {{"sid", sid()},
@@ -188,21 +205,45 @@ void Pop3Connection::run(Step step) {
       step.effect);
 }
 
+void Pop3Connection::refuse_blocked(const std::string& mechanism, const std::string& user) {
+  // Blocked (anti-hammering, auto-deny or by the admin): no password is even checked.
+  log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism},
+                           {"user", user}, {"result", "blocked"}});
+  run(session_.on_login_result(LoginOutcome::kAuthFailed));
+  conn_.close();
+}
+
 void Pop3Connection::start_login(Authenticate auth) {
   conn_.pause_input();
-  if (policy_.login_blocked(conn_)) {
-    // Blocked since this session began (anti-hammering): no password is even checked.
-    log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", auth.mechanism},
-                             {"user", auth.address.str()}, {"result", "blocked"}});
-    run(session_.on_login_result(LoginOutcome::kAuthFailed));
-    conn_.close();
+  if (auth.verified) {
+    // A mechanism already proved the credentials on the loop: no password hash to bound.
+    if (policy_.login_blocked(conn_)) {
+      refuse_blocked(auth.mechanism, auth.address.str());
+      return;
+    }
+    run_login(std::move(auth), nullptr);
     return;
   }
+  // Password checks go through the service's admission (login_checks_per_ip, failures left):
+  // 50 parallel connections from one address cannot have 50 passwords checked at once.
+  std::weak_ptr<void> alive = conn_.liveness();
+  policy_.admit_login(conn_, [this, alive, auth = std::move(auth)](std::shared_ptr<core::LoginCheck> check) mutable {
+    if (alive.expired()) return;
+    if (!check) {
+      refuse_blocked(auth.mechanism, auth.address.str());
+      return;
+    }
+    run_login(std::move(auth), std::move(check));
+  });
+}
+
+void Pop3Connection::run_login(Authenticate auth, std::shared_ptr<core::LoginCheck> check) {
   struct Job {
     storage::Address address;
     std::string password;
     std::string mechanism;
     bool verified = false;
+    bool skipped = false;  // the client had gone before the check began
     std::set<std::string> wanted_secrets;
     LoginOutcome outcome = LoginOutcome::kTemporary;
     std::string reason;
@@ -219,7 +260,12 @@ void Pop3Connection::start_login(Authenticate auth) {
   storage::MailStore& mail = mail_;
   std::weak_ptr<void> alive = conn_.liveness();
   conn_.work().submit(
-      [job, &accounts, &mail] {
+      [job, &accounts, &mail, gone = alive] {
+        if (gone.expired()) {  // nobody waits for the answer: spend no hash on it
+          job->password.assign(job->password.size(), '\0');
+          job->skipped = true;
+          return;
+        }
         Result<storage::MailboxInfo> mailbox = job->verified ? accounts.get_mailbox(job->address)
                                                              : accounts.verify_password(job->address, job->password);
         if (mailbox && job->verified && (!mailbox->enabled || !mailbox->postoffice_enabled)) {
@@ -261,8 +307,26 @@ void Pop3Connection::start_login(Authenticate auth) {
         job->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());
         job->outcome = LoginOutcome::kOk;
       },
-      [this, job, alive] {
-        if (alive.expired()) return;  // client gone: lock and maildrop are released with the job
+      [this, job, alive, check = std::move(check), session_id = sid(), ip = conn_.peer_ip()] {
+        if (alive.expired()) {
+          // Client gone (`this` with it): lock and maildrop are released with the job. A wrong
+          // password was a guess all the same: it counts against the address.
+          const bool guessed = !job->skipped && job->outcome == LoginOutcome::kAuthFailed;
+          if (check && guessed) check->failed();
+          log::info("pop3.login", {{"sid", session_id}, {"ip", ip}, {"mech", job->mechanism},
+                                   {"user", job->address.str()},
+                                   {"result", job->skipped ? "abandoned" : guessed ? "auth_failed" : "gone"},
+                                   {"reason", job->skipped ? "client closed before the check" : "client closed"}});
+          return;
+        }
+        bool refused_blocked = false;
+        if (job->outcome == LoginOutcome::kOk && !(check ? check->succeeded() : policy_.login_succeeded(conn_))) {
+          // Right password, but the address was blocked while the check ran (parallel guesses):
+          // a blocked address never logs in.
+          job->outcome = LoginOutcome::kAuthFailed;
+          job->reason = "address blocked";
+          refused_blocked = true;
+        }
         const char* result = "ok";
         switch (job->outcome) {
           case LoginOutcome::kOk: result = "ok"; break;
@@ -274,7 +338,7 @@ void Pop3Connection::start_login(Authenticate auth) {
                                  {"ip", conn_.peer_ip()},
                                  {"mech", job->mechanism},
                                  {"user", job->address.str()},
-                                 {"result", result},
+                                 {"result", refused_blocked ? "blocked" : result},
                                  {"reason", job->reason}});
         storage::Listing listing;
         if (job->outcome == LoginOutcome::kOk) {
@@ -283,20 +347,27 @@ void Pop3Connection::start_login(Authenticate auth) {
           listing = drop_->listing();
           user_ = job->address.str();
         }
-        finish_login(job->outcome, std::move(listing));
+        if (refused_blocked) {
+          finish_login(job->outcome, nullptr, core::LoginFailure{{}, true});
+        } else if (job->outcome == LoginOutcome::kAuthFailed && check) {
+          finish_login(job->outcome, nullptr, check->failed());
+        } else {
+          finish_login(job->outcome, std::move(listing));
+        }
       });
 }
 
-void Pop3Connection::finish_login(LoginOutcome outcome, storage::Listing listing) {
-  if (outcome == LoginOutcome::kOk) policy_.login_succeeded(conn_);
+void Pop3Connection::finish_login(LoginOutcome outcome, storage::Listing listing,
+                                  std::optional<core::LoginFailure> counted) {
   if (outcome != LoginOutcome::kAuthFailed) {
+    if (outcome == LoginOutcome::kOk) conn_.login_done();
     Step step = session_.on_login_result(outcome, std::move(listing));
     conn_.resume_input();
     run(std::move(step));
     return;
   }
-  core::LoginFailure failure = policy_.login_failed(conn_);
-  if (failure.blocked) {  // this failure blocked the address: answer, then hang up
+  core::LoginFailure failure = counted ? *counted : policy_.login_failed(conn_);
+  if (failure.blocked) {  // the address is blocked (by this failure or before): answer, then hang up
     run(session_.on_login_result(outcome));
     conn_.close();
     return;
@@ -369,15 +440,12 @@ void Pop3Connection::fetch_secret(FetchSecret fetch) {
 }
 
 void Pop3Connection::start_stream(const StreamMessage& msg) {
-  if (!msg.top_lines) {
-    ++retrieved_;
-    retrieved_bytes_ += drop_->messages()[msg.index].size;
-  }
   if (serve_read_ahead(msg)) return;
   conn_.pause_input();
   stream_ = std::make_shared<Stream>();
   stream_->drop = drop_;
   stream_->index = msg.index;
+  stream_->ok_reply = msg.ok_reply;
   if (msg.top_lines) {
     stream_->top.emplace(*msg.top_lines);
   } else if (readahead_bytes_ > 0) {
@@ -413,9 +481,16 @@ bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
     read_ahead_.erase(read_ahead_.begin());
   }
   terminate(out, out.empty() || out.back() == '\n');
+  if (!msg.top_lines) count_retrieved(msg.index);
+  conn_.write(msg.ok_reply);  // read whole already: it cannot fail any more
   conn_.write(std::move(out));
   if (!conn_.closing()) session_.on_stream_done();
   return true;
+}
+
+void Pop3Connection::count_retrieved(std::size_t index) {
+  ++retrieved_;
+  retrieved_bytes_ += drop_->messages()[index].size;
 }
 
 void Pop3Connection::pump() {
@@ -434,17 +509,31 @@ void Pop3Connection::pump() {
 void Pop3Connection::on_chunk() {
   if (!stream_) return;  // the connection closed meanwhile
   if (stream_->error) {
-    // The +OK line is out already: the only honest way to signal a broken message is to drop
-    // the connection (the client sees a truncated reply and no deletion is applied).
-    log::error("pop3.retr_failed", {{"sid", sid()}, {"user", user_}, {"error", stream_->error->message}});
+    const bool replied = stream_->replied;
+    log::warn("pop3.retr_failed", {{"sid", sid()},
+                                   {"user", user_},
+                                   {"msg", std::to_string(stream_->index + 1)},
+                                   {"error", stream_->error->message},
+                                   {"action", replied ? "connection dropped" : "-ERR sent"}});
     stream_.reset();
-    conn_.abort();
+    if (replied) {
+      // The +OK and part of the message are out: the only honest way to signal a broken message
+      // is to drop the connection (the client sees a truncated reply and no deletion is applied).
+      conn_.abort();
+      return;
+    }
+    // Nothing was sent yet (the message vanished or cannot be read): the session answers -ERR and
+    // goes on, its DELE marks kept.
+    run(session_.on_stream_failed());
+    if (!conn_.closing()) conn_.resume_input();
     return;
   }
   std::string out = std::move(stream_->out);
   stream_->out = std::string();
+  stream_->replied = true;
   if (stream_->finished) {
     read_ahead_ = std::move(stream_->read_ahead);
+    if (!stream_->top) count_retrieved(stream_->index);
     stream_.reset();
     conn_.write(std::move(out));
     if (conn_.closing()) return;  // a failed write closed it

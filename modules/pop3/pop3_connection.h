@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 #include <string>
@@ -28,7 +29,7 @@ class Pop3Connection : public core::ProtocolSession {
   void on_line(std::string_view line) override;
   void on_line_too_long() override;
   void on_drain() override;
-  std::string on_idle_timeout() override;
+  std::string on_timeout(core::Timeout which) override;
   void on_close() override;
 
  private:
@@ -40,14 +41,21 @@ class Pop3Connection : public core::ProtocolSession {
 
   void run(Step step);
   void start_login(Authenticate auth);
+  // The login job (password check or mailbox look-up, lock, scan); `check` is the admitted
+  // password check (null when a mechanism proved the credentials already).
+  void run_login(Authenticate auth, std::shared_ptr<core::LoginCheck> check);
+  void refuse_blocked(const std::string& mechanism, const std::string& user);
   void fetch_secret(FetchSecret fetch);
-  // Feeds a finished login to the session, after the anti-hammering delay on failure.
-  void finish_login(LoginOutcome outcome, storage::Listing listing);
+  // Feeds a finished login to the session, after the anti-hammering delay on failure. A failure
+  // is counted with the client policy unless `counted` says it was already.
+  void finish_login(LoginOutcome outcome, storage::Listing listing,
+                    std::optional<core::LoginFailure> counted = std::nullopt);
   void start_stream(const StreamMessage& msg);
   // Serves RETR/TOP from read_ahead_ when it holds the message; false if it does not.
   bool serve_read_ahead(const StreamMessage& msg);
   void pump();      // starts the next read of the stream unless one runs or output is above high water
   void on_chunk();  // a read finished: write its chunk, start the next
+  void count_retrieved(std::size_t index);  // a RETR was served whole (the disconnect log's counts)
   static void read_chunk(Stream& stream);  // on a worker
   void start_update(CommitDeletions del);
   std::string sid() const;
