@@ -175,7 +175,7 @@ class AuthStorageTest(MailctlTestCase):
         self.ok("service", "set", "pop3", "apop", "on")
         self.add_mailbox("alice@example.test", PASSWORD)
         self.key_file().chmod(0o644)
-        err = self.fail("mailbox", "passwd", "alice@example.test", "--password", PASSWORD)
+        err = self.fails("mailbox", "passwd", "alice@example.test", "--password", PASSWORD)
         self.assertIn("chmod 600", err)
         self.assertIn("secrets.key", err)
         self.assertNotIn(PASSWORD, err)

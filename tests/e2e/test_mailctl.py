@@ -16,7 +16,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 def find_mailctl():
     env = os.environ.get("MAILCTL")
     if env:
-        return env
+        return os.path.abspath(env)  # some tests run it from another directory
     for build in sorted(HERE.parent.parent.glob("build*")):
         candidate = build / "mailctl"
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -59,7 +59,8 @@ class MailctlTestCase(unittest.TestCase):
     def ok_json(self, *args, **kw):
         return json.loads(self.ok("--json", *args, **kw))
 
-    def fail(self, *args, code=1, **kw):
+    def fails(self, *args, code=1, **kw):
+        """Runs mailctl and expects it to fail (not unittest's fail(), which assertions call)."""
         p = self.run_mailctl(*args, **kw)
         err = p.stderr.decode()
         self.assertEqual(p.returncode, code, f"mailctl {' '.join(args)}: rc={p.returncode} stderr={err!r}")
@@ -102,12 +103,12 @@ class InitTest(MailctlTestCase):
         self.assertEqual(second["created_services"], [])
 
     def test_command_without_init_says_to_run_init(self):
-        err = self.fail("postoffice", "list")
+        err = self.fails("postoffice", "list")
         self.assertIn("init", err)
         self.assertFalse(self.data.exists(), "a failed command must not create the data dir")
 
     def test_no_data_dir_at_all_is_a_usage_error(self):
-        err = self.fail("postoffice", "list", data=False, code=2)
+        err = self.fails("postoffice", "list", data=False, code=2)
         self.assertIn("MAILROOM_DATA", err)
 
     def test_mailroom_data_env_replaces_data_option(self):
@@ -130,8 +131,8 @@ class InitTest(MailctlTestCase):
         self.assertIn(b"mailbox", p.stdout)
 
     def test_unknown_command_is_usage_error(self):
-        self.fail("frobnicate", code=2)
-        self.fail("mailbox", code=2)
+        self.fails("frobnicate", code=2)
+        self.fails("mailbox", code=2)
 
 
 class PostofficeTest(MailctlTestCase):
@@ -154,7 +155,7 @@ class PostofficeTest(MailctlTestCase):
         result = self.ok_json("postoffice", "remove", "example.test")
         self.assertEqual(result["ok"], True)
         self.assertEqual(self.ok_json("postoffice", "list"), [])
-        self.fail("postoffice", "show", "example.test")
+        self.fails("postoffice", "show", "example.test")
 
     def test_global_options_after_subcommand(self):
         self.add_postoffice()
@@ -165,19 +166,19 @@ class PostofficeTest(MailctlTestCase):
 
     def test_duplicate_postoffice_fails(self):
         self.add_postoffice()
-        err = self.fail("postoffice", "add", "example.test")
+        err = self.fails("postoffice", "add", "example.test")
         self.assertIn("example.test", err)
         self.assertEqual(len(self.ok_json("postoffice", "list")), 1)
 
     def test_bad_postoffice_name_fails(self):
         for bad in ["bad_name!", "lead-.test", "a..b", ""]:
-            self.fail("postoffice", "add", bad)
+            self.fails("postoffice", "add", bad)
         self.assertEqual(self.ok_json("postoffice", "list"), [])
 
     def test_remove_with_mailboxes_needs_force_and_keeps_maildirs(self):
         self.add_postoffice()
         self.add_mailbox()
-        err = self.fail("postoffice", "remove", "example.test")
+        err = self.fails("postoffice", "remove", "example.test")
         self.assertIn("--force", err)
         self.assertEqual(len(self.ok_json("mailbox", "list")), 1)
         out = self.ok("postoffice", "remove", "--force", "example.test")
@@ -186,7 +187,7 @@ class PostofficeTest(MailctlTestCase):
         self.assertTrue(self.maildir("alice@example.test").is_dir())
 
     def test_remove_unknown_postoffice_fails(self):
-        self.fail("postoffice", "remove", "nowhere.test")
+        self.fails("postoffice", "remove", "nowhere.test")
 
 
 class MailboxTest(MailctlTestCase):
@@ -210,7 +211,7 @@ class MailboxTest(MailctlTestCase):
             self.assertTrue((maildir / sub).is_dir())
 
     def test_add_to_unknown_postoffice_fails_and_creates_nothing(self):
-        err = self.fail("mailbox", "add", "bob@nowhere.test", "--password", "x1")
+        err = self.fails("mailbox", "add", "bob@nowhere.test", "--password", "x1")
         self.assertIn("nowhere.test", err)
         self.assertFalse((self.data / "mail" / "nowhere.test").exists())
 
@@ -219,9 +220,9 @@ class MailboxTest(MailctlTestCase):
         self.ok("deliver", "alice@example.test", stdin=b"Subject: keep me\n\nbody\n")
         before = self.ok_json("mailbox", "show", "alice@example.test")
         files_before = sorted(os.listdir(self.maildir("alice@example.test") / "new"))
-        err = self.fail("mailbox", "add", "alice@example.test", "--password", "pw-other-2")
+        err = self.fails("mailbox", "add", "alice@example.test", "--password", "pw-other-2")
         self.assertIn("already exists", err)
-        self.fail("mailbox", "add", "alice@example.test", "--password-hash", SHA512_HASH)
+        self.fails("mailbox", "add", "alice@example.test", "--password-hash", SHA512_HASH)
         after = self.ok_json("mailbox", "show", "alice@example.test")
         self.assertEqual(before, after)
         self.assertEqual(files_before, sorted(os.listdir(self.maildir("alice@example.test") / "new")))
@@ -230,7 +231,7 @@ class MailboxTest(MailctlTestCase):
     def test_malformed_addresses_fail(self):
         for bad in ["alice", "alice@", "@example.test", "a@b@example.test", "al ice@example.test",
                     "alice#example.test"]:
-            self.fail("mailbox", "add", bad, "--password", "x1")
+            self.fails("mailbox", "add", bad, "--password", "x1")
         self.assertEqual(self.ok_json("mailbox", "list"), [])
 
     def test_password_stdin(self):
@@ -240,26 +241,26 @@ class MailboxTest(MailctlTestCase):
         self.assertNotIn(b"s3cret", p.stdout + p.stderr)
         self.assertEqual(self.ok_json("mailbox", "show", "carol@example.test")["address"],
                          "carol@example.test")
-        self.fail("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"")
-        self.fail("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"\r\n")
-        self.fail("mailbox", "show", "dave@example.test")
+        self.fails("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"")
+        self.fails("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"\r\n")
+        self.fails("mailbox", "show", "dave@example.test")
 
     def test_password_hash_valid_and_invalid(self):
         self.ok("mailbox", "add", "erin@example.test", "--password-hash", SHA512_HASH)
         scheme = self.ok_json("mailbox", "show", "erin@example.test")["password_scheme"]
         self.assertIn("sha512", scheme.lower())
-        self.fail("mailbox", "add", "frank@example.test", "--password-hash", "{SHA512-CRYPT}not-a-hash")
-        self.fail("mailbox", "show", "frank@example.test")
+        self.fails("mailbox", "add", "frank@example.test", "--password-hash", "{SHA512-CRYPT}not-a-hash")
+        self.fails("mailbox", "show", "frank@example.test")
         self.assertFalse(self.maildir("frank@example.test").exists(),
                          "the maildir created for a failed add is removed")
         self.assertFalse(self.maildir("frank@example.test").parent.exists())
 
     def test_password_option_is_required_and_exclusive(self):
-        err = self.fail("mailbox", "add", "gina@example.test", code=2)
+        err = self.fails("mailbox", "add", "gina@example.test", code=2)
         self.assertIn("--password", err)
-        self.fail("mailbox", "add", "gina@example.test", "--password", "a1", "--password-hash",
+        self.fails("mailbox", "add", "gina@example.test", "--password", "a1", "--password-hash",
                   SHA512_HASH, code=2)
-        self.fail("mailbox", "show", "gina@example.test")
+        self.fails("mailbox", "show", "gina@example.test")
         self.assertFalse(self.maildir("gina@example.test").exists())
 
     def test_passwd_changes_scheme_and_does_not_echo(self):
@@ -273,8 +274,8 @@ class MailboxTest(MailctlTestCase):
         out = self.ok("mailbox", "passwd", "alice@example.test", "--password-stdin", stdin="new-pw-9\n")
         self.assertNotIn("new-pw-9", out)
         self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["password_scheme"], before)
-        self.fail("mailbox", "passwd", "alice@example.test", code=2)
-        self.fail("mailbox", "passwd", "nobody@example.test", "--password", "x1")
+        self.fails("mailbox", "passwd", "alice@example.test", code=2)
+        self.fails("mailbox", "passwd", "nobody@example.test", "--password", "x1")
 
     def test_enable_disable_reflected_in_show(self):
         self.add_mailbox()
@@ -283,7 +284,7 @@ class MailboxTest(MailctlTestCase):
         self.assertIn("disabled", self.ok("mailbox", "show", "alice@example.test"))
         self.ok("mailbox", "enable", "alice@example.test")
         self.assertIs(self.ok_json("mailbox", "show", "alice@example.test")["enabled"], True)
-        self.fail("mailbox", "disable", "nobody@example.test")
+        self.fails("mailbox", "disable", "nobody@example.test")
 
     def test_list_filters_by_postoffice(self):
         self.add_postoffice("other.test")
@@ -297,7 +298,7 @@ class MailboxTest(MailctlTestCase):
         table = self.ok("mailbox", "list", "example.test")
         self.assertIn("bob@example.test", table)
         self.assertNotIn("carl@other.test", table)
-        self.fail("mailbox", "list", "nowhere.test")
+        self.fails("mailbox", "list", "nowhere.test")
 
     def test_remove_keeps_maildir_unless_purge(self):
         self.add_mailbox("alice@example.test")
@@ -305,11 +306,11 @@ class MailboxTest(MailctlTestCase):
         out = self.ok("mailbox", "remove", "alice@example.test")
         self.assertIn("kept", out)
         self.assertTrue(self.maildir("alice@example.test").is_dir())
-        self.fail("mailbox", "show", "alice@example.test")
+        self.fails("mailbox", "show", "alice@example.test")
         out = self.ok("mailbox", "remove", "--purge", "bob@example.test")
         self.assertIn("deleted", out)
         self.assertFalse(self.maildir("bob@example.test").exists())
-        self.fail("mailbox", "remove", "bob@example.test")
+        self.fails("mailbox", "remove", "bob@example.test")
         # Re-adding reuses the kept Maildir with its mail.
         out = self.add_mailbox("alice@example.test")
         self.assertIn("reusing", out)
@@ -339,14 +340,14 @@ class MailboxTest(MailctlTestCase):
 
     def test_add_with_missing_or_non_maildir_path_fails(self):
         missing = self.root / "no-such" / "Maildir"
-        err = self.fail("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(missing))
+        err = self.fails("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(missing))
         self.assertIn(str(missing), err)
         self.assertFalse(missing.exists(), "a missing --maildir is not created")
         plain_dir = self.root / "not-a-maildir"
         plain_dir.mkdir()
-        err = self.fail("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(plain_dir))
+        err = self.fails("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(plain_dir))
         self.assertIn("cur/", err)
-        self.fail("mailbox", "show", "ghost@example.test")
+        self.fails("mailbox", "show", "ghost@example.test")
         self.assertEqual(self.ok_json("mailbox", "list"), [])
 
 
@@ -368,12 +369,12 @@ class DeliverTest(MailctlTestCase):
         self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["messages"], 1)
 
     def test_deliver_to_unknown_mailbox_fails(self):
-        self.fail("deliver", "nobody@example.test", stdin=b"Subject: x\n\nx\n")
-        self.fail("deliver", "alice@nowhere.test", stdin=b"Subject: x\n\nx\n")
-        self.fail("deliver", "not-an-address", stdin=b"Subject: x\n\nx\n")
+        self.fails("deliver", "nobody@example.test", stdin=b"Subject: x\n\nx\n")
+        self.fails("deliver", "alice@nowhere.test", stdin=b"Subject: x\n\nx\n")
+        self.fails("deliver", "not-an-address", stdin=b"Subject: x\n\nx\n")
 
     def test_deliver_empty_message_fails(self):
-        self.fail("deliver", "alice@example.test", stdin=b"")
+        self.fails("deliver", "alice@example.test", stdin=b"")
         self.assertEqual(os.listdir(self.maildir("alice@example.test") / "new"), [])
 
 
@@ -418,20 +419,20 @@ class ServiceTest(MailctlTestCase):
         self.assertEqual(self.setting("port"), {**self.setting("port"), "value": "110", "set": False})
 
     def test_unknown_setting_and_service(self):
-        err = self.fail("service", "set", "pop3", "foo", "1")
+        err = self.fails("service", "set", "pop3", "foo", "1")
         self.assertIn("unknown setting 'foo' for service pop3", err)
         self.assertIn("mailctl service show pop3", err)
-        self.fail("service", "unset", "pop3", "foo")
-        self.fail("service", "set", "imap9", "port", "1")
-        self.fail("service", "show", "imap9")
+        self.fails("service", "unset", "pop3", "foo")
+        self.fails("service", "set", "imap9", "port", "1")
+        self.fails("service", "show", "imap9")
 
     def test_bad_values_are_rejected_and_nothing_changes(self):
         self.ok("service", "set", "pop3", "port", "2110")
         for bad in ["70000", "abc", "0", "", "-5"]:
-            err = self.fail("service", "set", "pop3", "port", bad)
+            err = self.fails("service", "set", "pop3", "port", bad)
             self.assertIn("port", err)
-        self.fail("service", "set", "pop3", "capa_implementation", "maybe")
-        self.fail("service", "set", "pop3", "binds", "not an address")
+        self.fails("service", "set", "pop3", "capa_implementation", "maybe")
+        self.fails("service", "set", "pop3", "binds", "not an address")
         self.assertEqual(self.setting("port")["value"], "2110")
 
     def test_settings_doc_prints_markdown_table(self):
