@@ -28,10 +28,88 @@ int exit_code_for(const Error& error) {
   return kExitFailure;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `s` (1-4), or 0 if it is not one
+// (overlong forms, surrogates and code points above U+10FFFF are not valid).
+size_t utf8_sequence_length(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    len = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    len = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    len = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() < len || byte(1) < lo || byte(1) > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return len;
+}
+
+// Valid UTF-8 that still moves the cursor or reorders text: the C1 controls (U+0080-U+009F, a
+// terminal may take U+009B for CSI) and the bidirectional embeddings, overrides and isolates
+// (U+202A-U+202E, U+2066-U+2069).
+bool is_invisible_control(std::string_view seq) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(seq[i]); };
+  if (seq.size() == 2) return byte(0) == 0xC2 && byte(1) <= 0x9F;
+  if (seq.size() == 3 && byte(0) == 0xE2) {
+    return (byte(1) == 0x80 && byte(2) >= 0xAA && byte(2) <= 0xAE) ||
+           (byte(1) == 0x81 && byte(2) >= 0xA6 && byte(2) <= 0xA9);
+  }
+  return false;
+}
+
+void append_escaped(std::string& out, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += "\\x";
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+}
+
+}  // namespace
+
+std::string escape_control(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = utf8_sequence_length(text.substr(i));
+    if (len == 0) {  // not UTF-8: one byte at a time, so the next one gets its own chance
+      append_escaped(out, text.substr(i, 1));
+      ++i;
+      continue;
+    }
+    const std::string_view seq = text.substr(i, len);
+    const auto first = static_cast<unsigned char>(seq[0]);
+    if ((len == 1 && (first < 0x20 || first == 0x7F)) || is_invisible_control(seq)) {
+      append_escaped(out, seq);
+    } else {
+      out.append(seq);
+    }
+    i += len;
+  }
+  return out;
+}
+
 void print_error(std::string_view message) {
-  std::string line = "mailctl: ";
-  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
-  while (!line.empty() && line.back() == ' ') line.pop_back();
+  // The whole message is escaped, not only the arguments in it: every command's errors go
+  // through here, whatever they quote (CLI11's own messages echo what was typed too).
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.remove_suffix(1);
+  std::string line = "mailctl: " + escape_control(message);
   std::cerr << line << '\n' << std::flush;
 }
 

@@ -33,8 +33,14 @@ class UsageError : public std::runtime_error {
 // The one mapping from a store/config error to the process exit code.
 int exit_code_for(const Error& error);
 
-// Writes "mailctl: <message>" as exactly one line on stderr (embedded newlines are flattened).
+// Writes "mailctl: <message>" as exactly one line on stderr, through escape_control().
 void print_error(std::string_view message);
+
+// `text` safe to show on a terminal: control characters (C0 including CR, LF and TAB, DEL, the
+// C1 controls U+0080-U+009F, bidirectional overrides) and bytes that are not valid UTF-8 become
+// \xNN, one per byte; everything else, other UTF-8 included, is kept. Messages echo arguments
+// and stored names, and an ESC sequence in one must not reach the admin's terminal.
+std::string escape_control(std::string_view text);
 
 // JSON to stdout, pretty-printed, one trailing newline.
 void print_json(const nlohmann::ordered_json& value);
