@@ -208,7 +208,10 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
 
   const fs::path root = ctx.mail_root();
   const fs::path maildir =
-      given_maildir ? *given_maildir : root / address->postoffice / address->mailbox / "Maildir";
+      given_maildir ? *given_maildir : fs::path(storage::default_maildir(ctx.data_dir(), *address));
+  // Before anything is created: another mailbox's Maildir (however it is spelled) is refused
+  // untouched. add_mailbox() checks again in its transaction.
+  if (Status s = (*store)->check_maildir(*address, maildir.string()); !s) return s;
   // A given Maildir already exists, so `created` is empty and a failure below leaves it alone.
   const std::vector<fs::path> created = missing_dirs(maildir, root);
   const bool reused = created.empty();
@@ -250,10 +253,17 @@ Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
   if (!address) return address.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
-  auto info = (*store)->get_mailbox(*address);
-  if (!info) return info.error();
-  // The record goes first: from then on nobody can log in and open the folder we delete.
-  if (Status s = (*store)->remove_mailbox(*address); !s) return s;
+  // The record goes first: from then on nobody can log in and open the folder we delete. With
+  // --purge the store refuses (and removes nothing) while another mailbox uses that folder.
+  auto info = (*store)->remove_mailbox(*address, purge ? storage::MaildirAfterRemove::kDelete
+                                                       : storage::MaildirAfterRemove::kKeep);
+  if (!info) {
+    if (purge && info.error().code == ErrorCode::kInUse) {
+      return Error{info.error().code, info.error().message + "; nothing was removed (without --purge the record goes "
+                                                             "and the Maildir stays)"};
+    }
+    return info.error();
+  }
 
   const fs::path maildir = info->maildir;
   if (!purge) {

@@ -171,7 +171,7 @@ std::string Context::data_dir() const {
   return fs::absolute(fs::path(data_option)).lexically_normal().string();
 }
 
-std::string Context::mail_root() const { return (fs::path(data_dir()) / "mail").string(); }
+std::string Context::mail_root() const { return storage::mail_root(data_dir()); }
 
 Result<std::unique_ptr<storage::AccountStore>> Context::open_store() const {
   const std::string dir = data_dir();

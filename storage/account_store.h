@@ -51,6 +51,9 @@ struct ServiceRecord {
   std::map<std::string, std::string> settings;  // only the stored (non-default) values
 };
 
+// What the caller of remove_mailbox() does with the Maildir; the store never deletes files.
+enum class MaildirAfterRemove { kKeep, kDelete };
+
 enum class PasswordKind {
   kPlaintext,  // hash it with the default scheme (argon2id)
   kHash,       // an imported hash: "{SHA512-CRYPT}$6$...", "$6$...", "$argon2id$..."
@@ -70,14 +73,27 @@ class AccountStore {
   // A disabled postoffice refuses every login to its mailboxes (their mail is kept).
   virtual Status set_postoffice_enabled(const std::string& name, bool enabled) = 0;
 
+  // Whether `maildir` may become the Maildir of `address` (read-only; add_mailbox checks the same
+  // again in its transaction). A Maildir belongs to one mailbox, or purging one would delete
+  // another's mail. Paths are compared as the kernel resolves them (symlinks, "..", "//"):
+  // - kInUse, naming the other mailbox, when it is the same directory as another mailbox's
+  //   Maildir, lies inside one, or contains one;
+  // - kInvalidArgument when it contains the data directory, or lies inside DATA/mail anywhere
+  //   but default_maildir() of `address` itself (the rest of that tree is other addresses' place).
+  virtual Status check_maildir(const Address& address, const std::string& maildir) = 0;
   // Creates the record; `maildir` is the absolute path to use. Errors: unknown postoffice
-  // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument).
-  // `secrets` are stored with it (derived by the caller from a plaintext password; empty for an
-  // imported hash).
+  // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument), a Maildir
+  // check_maildir() refuses. `secrets` are stored with it (derived by the caller from a plaintext
+  // password; empty for an imported hash).
   virtual Result<MailboxInfo> add_mailbox(const Address& address, const std::string& password,
                                           PasswordKind kind, const std::string& maildir,
                                           const std::vector<StoredSecret>& secrets = {}) = 0;
-  virtual Status remove_mailbox(const Address& address) = 0;
+  // Removes the record and returns it as it was. kDelete: the caller is about to delete the
+  // Maildir, so the removal is refused (kInUse, naming the other mailbox; nothing removed) while
+  // that directory is, contains or lies inside the Maildir of any other mailbox (a database from
+  // before check_maildir(), or edited by hand, can have that), or contains the data directory.
+  virtual Result<MailboxInfo> remove_mailbox(const Address& address,
+                                             MaildirAfterRemove after = MaildirAfterRemove::kKeep) = 0;
   // Replaces the password and ALL derived secrets with `secrets` (a new password makes the old
   // ones wrong; an imported hash comes with none).
   virtual Status set_password(const Address& address, const std::string& password,
@@ -116,6 +132,11 @@ class AccountStore {
   // Changes whenever another connection committed (PRAGMA data_version): the daemon polls it.
   virtual Result<int64_t> data_version() = 0;
 };
+
+// DATA_DIR/mail: the tree under which mailboxes get their Maildir unless given another one.
+std::string mail_root(const std::string& data_dir);
+// DATA_DIR/mail/<postoffice>/<mailbox>/Maildir: the Maildir a mailbox gets by default.
+std::string default_maildir(const std::string& data_dir, const Address& address);
 
 // Opens (creating if `create`) DATA_DIR/mailroom.db, runs schema migrations, enables WAL.
 // kNotFound with a helpful message if it does not exist and !create ("run mailctl init").

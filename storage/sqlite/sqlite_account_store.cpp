@@ -8,10 +8,12 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <system_error>
 
 #include "storage/account_store.h"
+#include "storage/maildir_overlap.h"
 #include "storage/password/password_hash.h"
 #include "storage/secrets/secret_box.h"
 #include "storage/sqlite/migrations.h"
@@ -112,9 +114,37 @@ Error no_service(const std::string& name) {
   return make_error(ErrorCode::kNotFound, "service " + in_quotes(name) + " does not exist");
 }
 
+Status check_absolute(const std::string& maildir) {
+  if (maildir.empty() || maildir.front() != '/') {
+    return make_error(ErrorCode::kInvalidArgument, "the maildir path must be absolute, got " + in_quotes(maildir));
+  }
+  return {};
+}
+
+// How the Maildir `path` relates to `other_path`, the Maildir of `other`: "is the Maildir of
+// bob@example.test", "lies inside /srv/bob/Maildir, the Maildir of bob@example.test", ...
+std::string overlap_text(Overlap how, const std::string& path, const std::string& other_path, const Address& other) {
+  const std::string whose = other_path + ", the Maildir of " + other.str();
+  switch (how) {
+    case Overlap::kSame:
+      return path == other_path ? "is the Maildir of " + other.str() : "is the same directory as " + whose;
+    case Overlap::kInside:
+      return "lies inside " + whose;
+    case Overlap::kContains:
+      return "contains " + whose;
+  }
+  return "overlaps " + whose;
+}
+
+std::string and_others(size_t others) {
+  if (others == 0) return "";
+  return " (and " + std::to_string(others) + (others == 1 ? " other mailbox's" : " other mailboxes'") + " Maildir too)";
+}
+
 class SqliteAccountStore final : public AccountStore {
  public:
-  SqliteAccountStore(Db db, const std::string& data_dir) : db_(std::move(db)), key_path_(secret_key_path(data_dir)) {}
+  SqliteAccountStore(Db db, const std::string& data_dir)
+      : db_(std::move(db)), data_dir_(data_dir), key_path_(secret_key_path(data_dir)) {}
 
   Status add_postoffice(const std::string& name) override {
     auto norm = normalize_postoffice_name(name);
@@ -186,9 +216,7 @@ class SqliteAccountStore final : public AccountStore {
                                   const std::string& maildir, const std::vector<StoredSecret>& secrets) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
-    if (maildir.empty() || maildir.front() != '/') {
-      return make_error(ErrorCode::kInvalidArgument, "the maildir path must be absolute, got " + in_quotes(maildir));
-    }
+    if (auto st = check_absolute(maildir); !st) return st.error();
     if (auto st = check_secrets(secrets); !st) return st.error();
     auto hash = prepare_password(password, kind);
     if (!hash) return hash.error();
@@ -204,6 +232,8 @@ class SqliteAccountStore final : public AccountStore {
     if (*existing) {
       return make_error(ErrorCode::kAlreadyExists, "mailbox " + in_quotes(addr->str()) + " already exists");
     }
+    // Checked here, in the transaction, whatever the caller checked before.
+    if (auto st = maildir_available(*addr, maildir); !st) return st.error();
     auto stmt = db_.prepare(
         "INSERT INTO mailboxes (postoffice_id, name, enabled, password_hash, password_scheme, maildir, "
         "created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)");
@@ -218,10 +248,36 @@ class SqliteAccountStore final : public AccountStore {
     return std::move(**created).info;
   }
 
-  Status remove_mailbox(const Address& address) override {
+  Status check_maildir(const Address& address, const std::string& maildir) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();
-    return update_mailbox(*addr, "DELETE FROM mailboxes");
+    if (auto st = check_absolute(maildir); !st) return st;
+    std::lock_guard lock(mu_);
+    return maildir_available(*addr, maildir);
+  }
+
+  Result<MailboxInfo> remove_mailbox(const Address& address, MaildirAfterRemove after) override {
+    auto addr = normalize(address);
+    if (!addr) return addr.error();
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto row = select_mailbox(*addr);
+    if (!row) return row.error();
+    if (!*row) {
+      auto id = require_mailbox_id(*addr);  // names the postoffice when that is what is missing
+      return id ? no_mailbox(*addr) : id.error();
+    }
+    MailboxInfo info = std::move(**row).info;
+    // In the same transaction as the removal: no mailbox can be added on this Maildir meanwhile.
+    if (after == MaildirAfterRemove::kDelete) {
+      if (auto st = maildir_deletable(info); !st) return st.error();
+    }
+    auto stmt = db_.prepare("DELETE FROM mailboxes WHERE id = ?1");
+    if (!stmt) return stmt.error();
+    if (auto st = stmt->bind(1, info.id).run(); !st) return st.error();
+    if (auto st = tx->commit(); !st) return st.error();
+    return info;
   }
 
   Status set_password(const Address& address, const std::string& password, PasswordKind kind,
@@ -493,6 +549,93 @@ class SqliteAccountStore final : public AccountStore {
     return *po ? no_mailbox(addr) : no_postoffice(addr.postoffice);
   }
 
+  struct MaildirRow {
+    Address address;
+    std::string maildir;
+  };
+
+  // Every mailbox's Maildir, in address order (so a message names the same one each time).
+  Result<std::vector<MaildirRow>> maildir_rows() {
+    auto stmt = db_.prepare(
+        "SELECT m.name, p.name, m.maildir FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id "
+        "ORDER BY p.name, m.name");
+    if (!stmt) return stmt.error();
+    std::vector<MaildirRow> out;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(MaildirRow{Address{stmt->column_text(0), stmt->column_text(1)}, stmt->column_text(2)});
+    }
+    return out;
+  }
+
+  // How the Maildirs of mailboxes other than `self` overlap `maildir`: "is the Maildir of
+  // bob@example.test (and 1 other mailbox's Maildir too)"; nullopt when none does. Every stored
+  // path is resolved: an alias through a symlink is only found that way.
+  Result<std::optional<std::string>> overlapping_mailboxes(PathResolver& paths, const Address& self,
+                                                           const std::string& maildir) {
+    const std::filesystem::path wanted = paths.resolve(maildir);
+    auto rows = maildir_rows();
+    if (!rows) return rows.error();
+    std::optional<std::string> first;
+    size_t others = 0;
+    for (const auto& row : *rows) {
+      if (row.address == self) continue;
+      auto how = overlap(wanted, paths.resolve(row.maildir));
+      if (!how) continue;
+      if (first) {
+        ++others;
+      } else {
+        first = overlap_text(*how, maildir, row.maildir, row.address);
+      }
+    }
+    if (first) *first += and_others(others);
+    return first;
+  }
+
+  // check_maildir(), with mu_ held.
+  Status maildir_available(const Address& addr, const std::string& maildir) {
+    PathResolver paths;
+    const std::string prefix = "cannot use " + maildir + " as the Maildir of " + addr.str() + ": it ";
+    // Another mailbox first: naming it is the most useful answer.
+    auto used = overlapping_mailboxes(paths, addr, maildir);
+    if (!used) return used.error();
+    if (*used) return make_error(ErrorCode::kInUse, prefix + **used + " (a Maildir belongs to one mailbox)");
+    const std::filesystem::path wanted = paths.resolve(maildir);
+    const std::string own = default_maildir(data_dir_, addr);
+    if (auto how = overlap(wanted, paths.resolve(data_dir_))) {
+      if (*how != Overlap::kInside) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          prefix + (*how == Overlap::kSame ? "is" : "contains") + " the data directory " + data_dir_);
+      }
+      // DATA/mail/<postoffice>/<mailbox>/Maildir is where that address's mail goes when its
+      // mailbox is added: only the address itself may have it, and nobody the rest of the tree.
+      if (wanted != paths.resolve(own)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          prefix + "is inside the data directory " + data_dir_ + ", where " + addr.str() +
+                              " can only have its own Maildir, " + own + " (the rest of " + mail_root(data_dir_) +
+                              " is other addresses' place)");
+      }
+    }
+    return {};
+  }
+
+  // Whether the caller may delete the Maildir of `info` (mu_ held): no other mailbox's Maildir is
+  // the same directory, around it or inside it, and it does not hold the data directory.
+  Status maildir_deletable(const MailboxInfo& info) {
+    PathResolver paths;
+    const std::string prefix = "the Maildir " + info.maildir + " of " + info.address.str() + " ";
+    if (auto how = overlap(paths.resolve(info.maildir), paths.resolve(data_dir_)); how && *how != Overlap::kInside) {
+      return make_error(ErrorCode::kInUse, prefix + (*how == Overlap::kSame ? "is" : "contains") +
+                                               " the data directory " + data_dir_);
+    }
+    auto used = overlapping_mailboxes(paths, info.address, info.maildir);
+    if (!used) return used.error();
+    if (*used) return make_error(ErrorCode::kInUse, prefix + "is still in use: it " + **used);
+    return {};
+  }
+
   // The key, loaded once. Writing a plaintext equivalent creates it on first use; reading never
   // does: a missing key means the sealed values cannot be opened.
   Result<const SecretBox*> box_for_write() { return box(/*create=*/true); }
@@ -599,11 +742,18 @@ class SqliteAccountStore final : public AccountStore {
 
   std::mutex mu_;
   Db db_;
+  const std::string data_dir_;
   const std::string key_path_;
   std::optional<SecretBox> box_;  // guarded by mu_
 };
 
 }  // namespace
+
+std::string mail_root(const std::string& data_dir) { return (std::filesystem::path(data_dir) / "mail").string(); }
+
+std::string default_maildir(const std::string& data_dir, const Address& address) {
+  return (std::filesystem::path(mail_root(data_dir)) / address.postoffice / address.mailbox / "Maildir").string();
+}
 
 Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create) {
   namespace fs = std::filesystem;

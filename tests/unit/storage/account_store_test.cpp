@@ -777,3 +777,156 @@ TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes"
   REQUIRE(store->put_secrets(kAlice, {kScram}).ok());
   CHECK(store->verify_password(kAlice, "secret")->secret_kinds == std::vector<std::string>{"scram-sha-256"});
 }
+
+// ---- Maildir ownership (issue 12, finding 4): a Maildir belongs to one mailbox ----
+
+namespace {
+
+// A Maildir on disk (cur/ new/ tmp/), so that symlinks and ".." resolve through real directories.
+std::string make_maildir(const std::string& path) {
+  for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(fs::path(path) / sub);
+  return path;
+}
+
+// Adds `who` on `maildir` and expects the Maildir check to refuse it with `code`, naming `names`;
+// the mailbox must not exist afterwards.
+void check_refused(AccountStore& store, const Address& who, const std::string& maildir, ErrorCode code,
+                   const std::string& names) {
+  CAPTURE(maildir);
+  auto checked = store.check_maildir(who, maildir);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.error().code == code);
+  CHECK_MESSAGE(checked.error().message.find(names) != std::string::npos, checked.error().message);
+  auto added = store.add_mailbox(who, kSecretHash, PasswordKind::kHash, maildir);
+  REQUIRE_FALSE(added.ok());
+  CHECK(added.error().code == code);
+  CHECK(added.error().message == checked.error().message);
+  CHECK_FALSE(store.get_mailbox(who).ok());
+}
+
+}  // namespace
+
+TEST_CASE("another mailbox's Maildir is refused: the same path, a symlinked alias, nested either way") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  const std::string alice = make_maildir(tmp.sub("srv/alice/Maildir"));
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, alice).ok());
+
+  // The same directory, however it is spelled.
+  check_refused(*store, kBob, alice, ErrorCode::kInUse, "alice@example.test");
+  check_refused(*store, kBob, alice + "/", ErrorCode::kInUse, "alice@example.test");
+  check_refused(*store, kBob, tmp.sub("srv//alice/./Maildir"), ErrorCode::kInUse, "alice@example.test");
+  check_refused(*store, kBob, alice + "/cur/..", ErrorCode::kInUse, "alice@example.test");
+  fs::create_directory_symlink(tmp.sub("srv/alice"), tmp.sub("alias"));
+  check_refused(*store, kBob, tmp.sub("alias/Maildir"), ErrorCode::kInUse, "alice@example.test");
+  fs::create_directory_symlink(alice, tmp.sub("direct"));
+  check_refused(*store, kBob, tmp.sub("direct"), ErrorCode::kInUse, "alice@example.test");
+  // ".." after a symlink goes up from where the link points, as the kernel does.
+  fs::create_directories(tmp.sub("elsewhere/deep"));
+  fs::create_directory_symlink(alice + "/cur", tmp.sub("elsewhere/deep/cur-link"));
+  check_refused(*store, kBob, tmp.sub("elsewhere/deep/cur-link/.."), ErrorCode::kInUse, "alice@example.test");
+
+  // Inside alice's Maildir (a Maildir++ folder), or around it.
+  check_refused(*store, kBob, make_maildir(alice + "/.Sent"), ErrorCode::kInUse, "inside");
+  check_refused(*store, kBob, tmp.sub("alias/Maildir/.Sent"), ErrorCode::kInUse, "alice@example.test");
+  check_refused(*store, kBob, tmp.sub("srv/alice"), ErrorCode::kInUse, "contains");
+  check_refused(*store, kBob, tmp.sub("srv"), ErrorCode::kInUse, "alice@example.test");
+  check_refused(*store, kBob, tmp.sub("alias"), ErrorCode::kInUse, "alice@example.test");
+
+  // A mailbox stored through a symlink is found from its real path too.
+  const Address carol{"carol", "example.test"};
+  make_maildir(tmp.sub("srv/carol/Maildir"));
+  fs::create_directory_symlink(tmp.sub("srv/carol"), tmp.sub("carol-link"));
+  REQUIRE(store->add_mailbox(carol, kSecretHash, PasswordKind::kHash, tmp.sub("carol-link/Maildir")).ok());
+  check_refused(*store, kBob, tmp.sub("srv/carol/Maildir"), ErrorCode::kInUse, "carol@example.test");
+
+  // Neighbours that only share a prefix of the name are separate directories.
+  CHECK(store->check_maildir(kBob, make_maildir(tmp.sub("srv/alice/Maildir2"))).ok());
+  CHECK(store->check_maildir(kBob, make_maildir(tmp.sub("srv/alicex/Maildir"))).ok());
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, tmp.sub("srv/alicex/Maildir")).ok());
+  // A path that does not exist yet is compared as written.
+  CHECK(store->check_maildir(Address{"dave", "example.test"}, tmp.sub("new/dave/Maildir")).ok());
+  CHECK_FALSE(store->check_maildir(Address{"dave", "example.test"}, tmp.sub("srv/alicex/Maildir/x/..")).ok());
+  CHECK(store->list_mailboxes(std::nullopt)->size() == 3);
+}
+
+TEST_CASE("inside DATA/mail a mailbox may only use its own default Maildir") {
+  TempDir tmp;
+  const std::string data = tmp.sub("data");
+  auto store = open_store(data);
+  REQUIRE(store->add_postoffice("example.test").ok());
+  CHECK(mailroom::storage::mail_root(data) == data + "/mail");
+  CHECK(mailroom::storage::default_maildir(data, kBob) == data + "/mail/example.test/bob/Maildir");
+
+  // zed@example.test has no mailbox, but its place is not bob's to take.
+  check_refused(*store, kBob, make_maildir(data + "/mail/example.test/zed/Maildir"), ErrorCode::kInvalidArgument,
+                data + "/mail");
+  check_refused(*store, kBob, data + "/mail/example.test/bob", ErrorCode::kInvalidArgument, "bob/Maildir");
+  check_refused(*store, kBob, data + "/mail", ErrorCode::kInvalidArgument, data + "/mail");
+  check_refused(*store, kBob, data, ErrorCode::kInvalidArgument, "data directory");
+  check_refused(*store, kBob, tmp.path(), ErrorCode::kInvalidArgument, "data directory");
+  // Through a symlink to the mail tree, too.
+  fs::create_directory_symlink(data + "/mail", tmp.sub("mail-link"));
+  check_refused(*store, kBob, tmp.sub("mail-link/example.test/zed/Maildir"), ErrorCode::kInvalidArgument,
+                "zed");
+  // Its own place is fine, given or not.
+  CHECK(store->check_maildir(kBob, tmp.sub("mail-link/example.test/bob/Maildir")).ok());
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash,
+                             mailroom::storage::default_maildir(data, kBob)).ok());
+}
+
+TEST_CASE("remove_mailbox before a purge refuses while another mailbox uses the Maildir") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  const std::string alice = make_maildir(tmp.sub("srv/alice/Maildir"));
+  const std::string bob = make_maildir(tmp.sub("srv/bob/Maildir"));
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, alice).ok());
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, bob).ok());
+  using mailroom::storage::MaildirAfterRemove;
+  auto set_bob_maildir = [&](const std::string& path) {  // as a database from before the check could have it
+    exec_sql(tmp.sub("data"), "UPDATE mailboxes SET maildir = '" + path + "' WHERE name = 'bob'");
+  };
+  auto refused = [&](const Address& who, const std::string& other) {
+    auto r = store->remove_mailbox(who, MaildirAfterRemove::kDelete);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInUse);
+    CHECK_MESSAGE(r.error().message.find(other) != std::string::npos, r.error().message);
+    CHECK(store->get_mailbox(who).ok());  // nothing removed
+  };
+
+  fs::create_directory_symlink(tmp.sub("srv/alice"), tmp.sub("alias"));
+  for (const std::string& shared : {alice, tmp.sub("alias/Maildir"), alice + "/.Sent", tmp.sub("srv/alice")}) {
+    CAPTURE(shared);
+    set_bob_maildir(shared);
+    refused(kAlice, "bob@example.test");
+    refused(kBob, "alice@example.test");
+  }
+
+  // Keeping the Maildir is always allowed, and returns the record as it was.
+  auto kept = store->remove_mailbox(kBob, MaildirAfterRemove::kKeep);
+  REQUIRE(kept.ok());
+  CHECK(kept->address == kBob);
+  CHECK(kept->maildir == tmp.sub("srv/alice"));
+  // Now nobody else uses alice's Maildir.
+  auto purged = store->remove_mailbox(kAlice, MaildirAfterRemove::kDelete);
+  REQUIRE(purged.ok());
+  CHECK(purged->maildir == alice);
+  CHECK(store->list_mailboxes(std::nullopt)->empty());
+  auto unknown = store->remove_mailbox(kAlice, MaildirAfterRemove::kDelete);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("remove_mailbox before a purge refuses a Maildir that contains the data directory") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
+  exec_sql(tmp.sub("data"), "UPDATE mailboxes SET maildir = '" + tmp.path() + "' WHERE name = 'alice'");
+  auto r = store->remove_mailbox(kAlice, mailroom::storage::MaildirAfterRemove::kDelete);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("data directory") != std::string::npos);
+  CHECK(store->get_mailbox(kAlice).ok());
+}
