@@ -1,14 +1,19 @@
 // mailctl cert: the TLS certificate in DATA/tls/ (the default 'cert' and 'key' settings):
 // generate a self-signed one, import a real one (validated before anything is replaced), show it.
 // The running daemon notices replaced files within a second and reloads them.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "admin-cli/commands.h"
 #include "core/tls/tls_context.h"
+#include "storage/secrets/private_file.h"
 
 namespace mailroom::cli {
 
@@ -34,40 +39,55 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-// Writes `data` to `path` via a temporary file, fsync and rename: never half a file.
-Status write_atomically(const std::string& path, const std::string& data, fs::perms perms) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return make_error(ErrorCode::kIo, "cannot write " + tmp);
-    out << data;
-    out.flush();
-    if (!out) return make_error(ErrorCode::kIo, "cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::permissions(tmp, perms, fs::perm_options::replace, ec);
-  if (FILE* f = std::fopen(tmp.c_str(), "r")) {
-    fsync(fileno(f));
-    std::fclose(f);
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot install " + path + ": " + ec.message());
-  return {};
+// DATA/tls holds the private key: created 0700 (mkdir's own mode, not a chmod afterwards).
+Status ensure_tls_dir(const Context& ctx) {
+  const std::string dir = tls_dir(ctx);
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return {};
+  return make_error(ErrorCode::kIo, "cannot create " + dir + ": " + std::strerror(errno));
 }
 
-Status ensure_tls_dir(const Context& ctx) {
-  std::error_code ec;
-  fs::create_directories(tls_dir(ctx), ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot create " + tls_dir(ctx) + ": " + ec.message());
-  return {};
-}
+// Removes a scratch directory and what is left in it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace
 
 Status generate_default_certificate(const Context& ctx, const std::string& hostname, int days) {
   if (Status s = ensure_tls_dir(ctx); !s) return s;
-  return tls::generate_self_signed(tls_dir(ctx) + "/cert.pem", tls_dir(ctx) + "/key.pem",
-                                   hostname.empty() ? local_hostname() : hostname, days);
+  // generate_self_signed() writes "<name>.tmp" files and renames them: it does so in a fresh
+  // directory of ours (mkdtemp: 0700, unguessable), so the key never lands in a file that
+  // someone else made or holds open. Then each file moves into place, key first, as import does.
+  std::string scratch_template = tls_dir(ctx) + "/.generate-XXXXXX";
+  if (::mkdtemp(scratch_template.data()) == nullptr) {
+    return make_error(ErrorCode::kIo, "cannot create a directory in " + tls_dir(ctx) + ": " + std::strerror(errno));
+  }
+  ScratchDir scratch(scratch_template);
+  const std::string cert = scratch.path() + "/cert.pem", key = scratch.path() + "/key.pem";
+  if (Status s = tls::generate_self_signed(cert, key, hostname.empty() ? local_hostname() : hostname, days); !s) {
+    return s;
+  }
+  // The key is 0600 from its open(); the certificate is public, whatever the umask made it.
+  if (::chmod(cert.c_str(), 0644) != 0) {
+    return make_error(ErrorCode::kIo, "cannot set the mode of " + cert + ": " + std::strerror(errno));
+  }
+  for (const char* name : {"/key.pem", "/cert.pem"}) {
+    if (std::rename((scratch.path() + name).c_str(), (tls_dir(ctx) + name).c_str()) != 0) {
+      return make_error(ErrorCode::kIo, "cannot install " + tls_dir(ctx) + name + ": " + std::strerror(errno));
+    }
+  }
+  return {};
 }
 
 void add_cert_commands(CLI::App& app, Context& ctx) {
@@ -116,15 +136,9 @@ void add_cert_commands(CLI::App& app, Context& ctx) {
       if (Status s = ensure_tls_dir(ctx); !s) return s;
       // Key first: for a moment the daemon may see the new key with the old certificate, which
       // it rejects while keeping the old context; the certificate follows at once.
-      if (Status s = write_atomically(tls_dir(ctx) + "/key.pem", *key_pem, fs::perms::owner_read | fs::perms::owner_write); !s) {
-        return s;
-      }
-      if (Status s = write_atomically(tls_dir(ctx) + "/cert.pem", full,
-                                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                          fs::perms::others_read);
-          !s) {
-        return s;
-      }
+      // The key's file is 0600 from the moment it exists (storage/secrets/private_file.h).
+      if (Status s = storage::write_file_atomically(tls_dir(ctx) + "/key.pem", *key_pem, 0600); !s) return s;
+      if (Status s = storage::write_file_atomically(tls_dir(ctx) + "/cert.pem", full, 0644); !s) return s;
       ctx.done("imported certificate: " + *summary, {{"certificate", *summary}});
       return {};
     };
