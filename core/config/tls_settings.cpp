@@ -1,9 +1,47 @@
 // Declarations of the TLS settings and their mapping to a TlsConfig.
 #include "core/config/tls_settings.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "core/net/bind_spec.h"
+#include "core/tls/openssl_ptr.h"
 
 namespace mailroom::config {
+namespace {
+
+// Only OpenSSL knows what a cipher list means (aliases, '+' and '!' operators, what this build
+// has), so it is asked, on a scratch context, exactly what the daemon will ask when it builds the
+// service's TLS context: a list refused here would leave the service without TLS.
+enum class CipherSetting { kTls12, kTls13 };
+
+bool openssl_accepts(CipherSetting which, const std::string& list) {
+  tls::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return true;  // cannot check here; the daemon still reports it
+  ERR_set_mark();  // leave no error of ours in the thread's queue
+  const bool ok = which == CipherSetting::kTls12 ? SSL_CTX_set_cipher_list(ctx.get(), list.c_str()) == 1
+                                                 : SSL_CTX_set_ciphersuites(ctx.get(), list.c_str()) == 1;
+  ERR_pop_to_mark();
+  return ok;
+}
+
+std::optional<std::string> check_cipher_list(CipherSetting which, std::string_view value) {
+  if (value.empty()) return std::nullopt;  // the default
+  const std::string list(value);
+  if (openssl_accepts(which, list)) return std::nullopt;
+  // The two lists are easily swapped: say so when the value belongs in the other setting.
+  const CipherSetting other = which == CipherSetting::kTls12 ? CipherSetting::kTls13 : CipherSetting::kTls12;
+  const bool swapped = openssl_accepts(other, list);
+  if (which == CipherSetting::kTls12) {
+    return std::string("OpenSSL finds no TLS 1.2 cipher in this list (see 'openssl ciphers -v LIST')") +
+           (swapped ? "; TLS 1.3 suites such as TLS_AES_128_GCM_SHA256 belong in tls_ciphersuites" : "");
+  }
+  return std::string("OpenSSL knows no TLS 1.3 ciphersuite in this list (e.g. TLS_AES_128_GCM_SHA256:"
+                     "TLS_CHACHA20_POLY1305_SHA256)") +
+         (swapped ? "; TLS 1.2 ciphers belong in tls_ciphers" : "");
+}
+
+}  // namespace
 
 std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
   std::vector<SettingSpec> specs;
@@ -38,9 +76,11 @@ std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
                                  [](std::string_view v) { return tls::check_min_version(v); }));
   specs.push_back(string_setting("tls_ciphers", "", 2048,
                                  "OpenSSL cipher list for TLS 1.2 and below; empty = forward-secret AEAD "
-                                 "ciphers only (legacy: OpenSSL's DEFAULT at security level 0)."));
+                                 "ciphers only (legacy: OpenSSL's DEFAULT at security level 0).",
+                                 [](std::string_view v) { return check_cipher_list(CipherSetting::kTls12, v); }));
   specs.push_back(string_setting("tls_ciphersuites", "", 1024,
-                                 "TLS 1.3 ciphersuites; empty = OpenSSL's default."));
+                                 "TLS 1.3 ciphersuites; empty = OpenSSL's default.",
+                                 [](std::string_view v) { return check_cipher_list(CipherSetting::kTls13, v); }));
   return specs;
 }
 

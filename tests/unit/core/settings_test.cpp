@@ -1,6 +1,6 @@
 // Setting declarations and validation: normalize_setting for each type, the core's validators
-// (binds, tls_min_version) and pop3's alt_at_chars, ServiceSettings snapshots, and the pop3
-// catalog's own consistency (unique keys, valid defaults).
+// (binds, tls_min_version, the OpenSSL cipher lists) and pop3's alt_at_chars, ServiceSettings
+// snapshots, and the pop3 catalog's own consistency (unique keys, valid defaults).
 #include <doctest/doctest.h>
 
 #include <map>
@@ -213,6 +213,41 @@ TEST_CASE("ServiceSettings::build puts normalized stored values over the default
                                        {"banner", "Hi there"}, {"binds", "127.0.0.1"}});
   REQUIRE(again.ok());
   CHECK(s == *again);  // equal after normalization
+}
+
+TEST_CASE("tls_ciphers is checked by OpenSSL: a list it selects nothing from is refused, naming the setting") {
+  const SettingSpec& spec = pop3_spec("tls_ciphers");
+  for (const char* value : {"", "HIGH", "HIGH:!aNULL:!MD5", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
+                            "DEFAULT:@SECLEVEL=0", "ECDHE+AESGCM"}) {
+    CAPTURE(value);
+    CHECK(norm_ok(spec, value) == value);
+  }
+  for (const char* value : {"NOPE", "!aNULL", "RC4-SHA-TYPO:ALSO-WRONG", "TLS_AES_128_GCM_SHA256"}) {
+    CAPTURE(value);
+    std::string why = norm_error(spec, value);
+    CHECK(contains(why, std::string("'") + value + "'"));
+    CHECK(contains(why, "OpenSSL"));
+  }
+  // A TLS 1.3 suite here is a common mix-up: the message says where it belongs.
+  CHECK(contains(norm_error(spec, "TLS_AES_128_GCM_SHA256"), "tls_ciphersuites"));
+  CHECK_FALSE(contains(norm_error(spec, "NOPE"), "tls_ciphersuites"));
+}
+
+TEST_CASE("tls_ciphersuites is checked by OpenSSL: unknown TLS 1.3 suites are refused, naming the setting") {
+  const SettingSpec& spec = pop3_spec("tls_ciphersuites");
+  for (const char* value : {"", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"}) {
+    CAPTURE(value);
+    CHECK(norm_ok(spec, value) == value);
+  }
+  for (const char* value : {"NOPE", "TLS_AES_512_GCM_SHA1024", "ECDHE-RSA-AES128-GCM-SHA256"}) {
+    CAPTURE(value);
+    CHECK(contains(norm_error(spec, value), "OpenSSL"));
+  }
+  CHECK(contains(norm_error(spec, "ECDHE-RSA-AES128-GCM-SHA256"), "tls_ciphers"));
+  // The daemon builds its snapshot with the same declarations: a stored bad list is reported there.
+  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"tls_ciphers", "NOPE"}});
+  REQUIRE_FALSE(built.ok());
+  CHECK(contains(built.error().message, "tls_ciphers"));
 }
 
 TEST_CASE("ServiceSettings::build refuses an unknown key") {
