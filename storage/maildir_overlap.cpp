@@ -4,51 +4,73 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
+#include <filesystem>
 #include <system_error>
 
 namespace mailroom::storage {
 
-namespace fs = std::filesystem;
+namespace {
 
-fs::path PathResolver::resolve(const fs::path& path) {
-  std::error_code ec;
-  const fs::path absolute = path.is_absolute() ? path : fs::absolute(path, ec);
-  if (ec) return path.lexically_normal();
-  // `out` never holds a symlink, ".", or "..": so ".." is simply its parent.
-  fs::path out = absolute.root_path();
-  for (const fs::path& part : absolute.relative_path()) {
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      out = out.parent_path();
-      continue;
-    }
-    fs::path next = out / part;
-    auto [it, fresh] = resolved_.try_emplace(next.native(), next);
-    if (fresh) {
-      struct stat st {};
-      if (::lstat(next.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        // The whole chain of links, by the library; a dangling link or a loop stays as written.
-        fs::path target = fs::weakly_canonical(next, ec);
-        if (!ec) it->second = target.lexically_normal();
-        ec.clear();
-      }
-      // A name that does not exist (yet) is taken as written, like everything after it.
-    }
-    out = it->second;
-  }
-  // weakly_canonical() keeps a trailing '/' of a path that does not exist: drop it.
-  if (!out.has_filename() && out != out.root_path()) out = out.parent_path();
-  return out;
+// Whether `outer` is a proper ancestor of `inner` (both resolved).
+bool strictly_inside(std::string_view inner, std::string_view outer) {
+  if (outer == "/") return inner.size() > 1;
+  return inner.size() > outer.size() && inner.substr(0, outer.size()) == outer && inner[outer.size()] == '/';
 }
 
-std::optional<Overlap> overlap(const fs::path& a, const fs::path& b) {
-  auto [ia, ib] = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
-  const bool a_done = ia == a.end();
-  const bool b_done = ib == b.end();
-  if (a_done && b_done) return Overlap::kSame;
-  if (b_done) return Overlap::kInside;
-  if (a_done) return Overlap::kContains;
+}  // namespace
+
+std::string PathResolver::resolve(std::string_view path) {
+  std::string absolute;
+  if (path.empty() || path.front() != '/') {
+    std::error_code ec;
+    absolute = std::filesystem::absolute(std::filesystem::path(path), ec).string();
+    if (ec) absolute = "/" + std::string(path);
+    path = absolute;
+  }
+  // `out` never holds a symlink, ".", or "..": so ".." is simply its parent. "" stands for "/".
+  std::string out;
+  std::string next;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    const size_t end = std::min(path.find('/', pos), path.size());
+    const std::string_view part = path.substr(pos, end - pos);
+    pos = end + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      out.erase(std::min(out.rfind('/'), out.size()));
+      continue;
+    }
+    next.assign(out).append("/").append(part);
+    // The last component (a Maildir) is rarely a prefix of another path: looked up, not stored.
+    const bool last = path.find_first_not_of('/', pos) == std::string_view::npos;
+    if (auto it = resolved_.find(next); it != resolved_.end()) {
+      out = it->second;
+    } else if (last) {
+      out = resolve_one(next);
+    } else {
+      out = resolved_.emplace(next, resolve_one(next)).first->second;
+    }
+  }
+  return out.empty() ? "/" : out;
+}
+
+std::string PathResolver::resolve_one(const std::string& next) {
+  struct stat st {};
+  if (::lstat(next.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+    return next;  // a directory or file, or a name that does not exist (yet): taken as written
+  }
+  // The whole chain of links, by the library; a dangling link or a loop stays as written.
+  std::error_code ec;
+  std::string target = std::filesystem::weakly_canonical(next, ec).lexically_normal().string();
+  if (ec) return next;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  return target == "/" ? "" : target;
+}
+
+std::optional<Overlap> overlap(std::string_view a, std::string_view b) {
+  if (a == b) return Overlap::kSame;
+  if (strictly_inside(a, b)) return Overlap::kInside;
+  if (strictly_inside(b, a)) return Overlap::kContains;
   return std::nullopt;
 }
 

@@ -575,7 +575,7 @@ class SqliteAccountStore final : public AccountStore {
   // path is resolved: an alias through a symlink is only found that way.
   Result<std::optional<std::string>> overlapping_mailboxes(PathResolver& paths, const Address& self,
                                                            const std::string& maildir) {
-    const std::filesystem::path wanted = paths.resolve(maildir);
+    const std::string wanted = paths.resolve(maildir);
     auto rows = maildir_rows();
     if (!rows) return rows.error();
     std::optional<std::string> first;
@@ -602,7 +602,7 @@ class SqliteAccountStore final : public AccountStore {
     auto used = overlapping_mailboxes(paths, addr, maildir);
     if (!used) return used.error();
     if (*used) return make_error(ErrorCode::kInUse, prefix + **used + " (a Maildir belongs to one mailbox)");
-    const std::filesystem::path wanted = paths.resolve(maildir);
+    const std::string wanted = paths.resolve(maildir);
     const std::string own = default_maildir(data_dir_, addr);
     if (auto how = overlap(wanted, paths.resolve(data_dir_))) {
       if (*how != Overlap::kInside) {
