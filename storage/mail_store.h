@@ -2,6 +2,7 @@
 // worker threads, never on the event loop thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -62,13 +63,68 @@ class Maildrop {
   virtual Status commit_deletions(const std::vector<std::size_t>& indexes) = 0;
 };
 
+// The default cap on one delivered message, in wire octets: what `mailctl deliver` accepts
+// unless told otherwise (64 MiB, the limit it has always had; SMTP's SIZE is counted the same way).
+inline constexpr uint64_t kDefaultMaxMessageSize = 64ull * 1024 * 1024;
+
+struct DeliveryLimits {
+  // The largest message accepted, counted in wire octets (CRLF line ends, a final CRLF added if
+  // missing: what POP3 LIST reports and SMTP SIZE declares).
+  uint64_t max_wire_size = kDefaultMaxMessageSize;
+};
+
+// One stored copy of a message, as commit() made it.
+struct DeliveredMessage {
+  std::string maildir;
+  std::string uid;       // what UIDL will show
+  std::string path;      // its file in new/
+  uint64_t stored_size = 0;  // octets in the file (LF line ends): the name's S=
+  uint64_t wire_size = 0;    // octets on the wire: the name's W= and POP3's LIST size
+};
+
+// Streams one message into a Maildir: written to tmp/ as it arrives, visible in new/ only after
+// commit() made it durable. Blocking disk I/O: use it on a worker thread, never on the event
+// loop thread, and from one thread at a time. Destroyed before commit() or abort(), it aborts.
+class DeliveryWriter {
+ public:
+  virtual ~DeliveryWriter() = default;
+  // Adds the next piece of the message, in any split (a CRLF may straddle two calls): CRLF is
+  // stored as LF, a lone CR is kept. Fails once the wire size would exceed the cap (kPermanent)
+  // or a write fails (kTemporary for a full disk or quota, else kIo); the tmp file is removed
+  // then, and every later call fails with the same error without writing.
+  virtual Status append(std::string_view chunk) = 0;
+  // Wire octets so far (the final CRLF commit() may add not yet counted).
+  virtual uint64_t wire_size() const = 0;
+  // fsyncs the file, moves it into new/ of the maildir begin_delivery() was given (named
+  // "<unique>,S=<stored>,W=<wire>") and fsyncs new/. On failure nothing is left in tmp/ or new/.
+  virtual Result<DeliveredMessage> commit() = 0;
+  // One copy for each maildir (several recipients): the file is fsynced once, then hard-linked
+  // into each new/ (copied, fsynced and renamed where a link is impossible, e.g. another file
+  // system), each new/ fsynced before its result is ok. The outer error means no copy was made
+  // (cap, write or fsync failure); otherwise result i is maildirs[i]'s, and a failed one left
+  // nothing in that maildir. Every copy gets its own unique name, so a maildir listed twice gets
+  // two copies: callers deliver once per mailbox. The tmp file is removed at the end.
+  virtual Result<std::vector<Result<DeliveredMessage>>> commit_to(const std::vector<std::string>& maildirs) = 0;
+  // Removes the tmp file; nothing was delivered. Harmless after a failure or a second time.
+  virtual void abort() = 0;
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
   // Creates DIR/{cur,new,tmp} (and parents), durable.
   virtual Status create_maildir(const std::string& dir) = 0;
-  // Atomic delivery: tmp/ -> fsync -> new/ -> fsync dir. Returns the new message's uid.
+  // Starts a delivery into DIR: creates its file in DIR/tmp/ (exclusive, 0600).
+  virtual Result<std::unique_ptr<DeliveryWriter>> begin_delivery(const std::string& dir,
+                                                                 const DeliveryLimits& limits) = 0;
+  // A whole message already in memory, through a DeliveryWriter without a size cap. Returns the
+  // new message's uid.
   virtual Result<std::string> deliver(const std::string& dir, std::string_view message) = 0;
+  // Removes files in DIR/tmp/ last changed at least `min_age` ago: deliveries a crash or a
+  // killed process left behind (never visible: POP3 lists only new/ and cur/). A running
+  // delivery's file is younger than any sensible min_age (Maildir convention: 36 hours; a
+  // daemon at start may use less). Returns the number removed.
+  virtual Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) = 0;
   // kInUse if another holder has it.
   virtual Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) = 0;
   // Lists new/ and cur/ (finishing any interrupted deletion first).

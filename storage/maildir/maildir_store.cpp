@@ -1,4 +1,4 @@
-// Maildir MailStore: atomic delivery (tmp/ -> new/), listing in delivery order, streaming
+// Maildir MailStore: atomic delivery (tmp/ -> new/, delivery_writer.cpp), listing in delivery order, streaming
 // reads in wire form, crash-safe deletion through a durable intent file, flock()-based locking.
 //
 // Whoever can write the maildir must not reach anything outside it through us: messages are
@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,8 @@
 
 #include "core/log/logger.h"
 #include "storage/mail_store.h"
+#include "storage/maildir/delivery_writer.h"
+#include "storage/maildir/fs_util.h"
 #include "storage/maildir/maildir_index.h"
 #include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_name.h"
@@ -44,45 +47,20 @@ namespace {
 using maildir::kDeleteIntentFile;
 using maildir::kDeleteIntentTmpFile;
 using maildir::kUpdateLockFile;
+using maildir::errno_text;
+using maildir::fsync_dir;
+using maildir::io_error;
+using maildir::join;
+using maildir::write_all;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr const char* kSubdirs[] = {"new", "cur"};
-
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-Error io_error(const std::string& what, int err) {
-  return make_error(ErrorCode::kIo, what + ": " + errno_text(err));
-}
-
-std::string join(const std::string& a, const std::string& b) {
-  if (a.empty() || a.back() == '/') return a + b;
-  return a + "/" + b;
-}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
-}
-
-Status fsync_dir(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return io_error("cannot open directory " + path, errno);
-  if (::fsync(fd.get()) != 0) return io_error("cannot fsync directory " + path, errno);
-  return {};
-}
-
-Status write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write " + path, errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
 }
 
 // Reads a whole (small) file; used only for the deletion intent list. Only a regular file: a
@@ -801,34 +779,23 @@ class MaildirStore final : public MailStore {
     return {};
   }
 
-  Result<std::string> deliver(const std::string& dir, std::string_view message) override {
-    const std::string name = maildir::make_unique_name();
-    const std::string stored = maildir::normalise_line_endings(message);
-    const uint64_t wire = maildir::wire_size_of(stored);
-    const std::string tmp_path = join(join(dir, "tmp"), name);
-    const std::string final_name = name + ",S=" + std::to_string(stored.size()) + ",W=" + std::to_string(wire);
-    const std::string new_dir = join(dir, "new");
-    const std::string final_path = join(new_dir, final_name);
+  Result<std::unique_ptr<DeliveryWriter>> begin_delivery(const std::string& dir,
+                                                         const DeliveryLimits& limits) override {
+    return maildir::begin_delivery(dir, limits);
+  }
 
-    UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd.valid()) return io_error("cannot deliver to " + dir + ": cannot create " + tmp_path, errno);
-    Status s = write_all(fd.get(), stored, tmp_path);
-    if (s && ::fsync(fd.get()) != 0) s = io_error("cannot fsync " + tmp_path, errno);
-    if (s && fd.close() != 0) s = io_error("cannot close " + tmp_path, errno);
-    if (s && ::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-      s = io_error("cannot move " + tmp_path + " to new/", errno);
-    }
-    if (!s) {
-      fd.reset();
-      ::unlink(tmp_path.c_str());
-      return s.error();
-    }
-    if (auto synced = fsync_dir(new_dir); !synced) {
-      // Not known to be durable: withdraw it rather than acknowledge a message we may lose.
-      ::unlink(final_path.c_str());
-      return synced.error();
-    }
-    return maildir::uid_from_name(final_name);
+  Result<std::string> deliver(const std::string& dir, std::string_view message) override {
+    // No cap: the caller already holds the whole message.
+    auto writer = maildir::begin_delivery(dir, DeliveryLimits{.max_wire_size = std::numeric_limits<uint64_t>::max()});
+    if (!writer) return writer.error();
+    if (auto s = (*writer)->append(message); !s) return s.error();
+    auto delivered = (*writer)->commit();
+    if (!delivered) return delivered.error();
+    return std::move(delivered->uid);
+  }
+
+  Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) override {
+    return maildir::remove_stale_tmp(dir, min_age);
   }
 
   Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) override {

@@ -34,13 +34,43 @@ std::size_t copy_to_lf(const char* src, std::size_t n, char* dst) {
 
 }  // namespace
 
+void LineEndingNormaliser::feed(std::string_view chunk, std::string& out) {
+  if (chunk.empty()) return;
+  if (pending_cr_) {
+    pending_cr_ = false;
+    if (chunk[0] != '\n') out += '\r';  // a lone CR is kept; before an LF it is dropped
+  }
+  const char* p = chunk.data();
+  const std::size_t n = chunk.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const void* hit = std::memchr(p + i, '\r', n - i);
+    if (hit == nullptr) {
+      out.append(p + i, n - i);
+      return;
+    }
+    const auto cr = static_cast<std::size_t>(static_cast<const char*>(hit) - p);
+    out.append(p + i, cr - i);
+    if (cr + 1 == n) {
+      pending_cr_ = true;  // the next chunk decides
+      return;
+    }
+    if (p[cr + 1] != '\n') out += '\r';
+    i = cr + 1;
+  }
+}
+
+void LineEndingNormaliser::finish(std::string& out) {
+  if (pending_cr_) out += '\r';
+  pending_cr_ = false;
+}
+
 std::string normalise_line_endings(std::string_view message) {
   std::string out;
   out.reserve(message.size());
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    if (message[i] == '\r' && i + 1 < message.size() && message[i + 1] == '\n') continue;
-    out += message[i];
-  }
+  LineEndingNormaliser normaliser;
+  normaliser.feed(message, out);
+  normaliser.finish(out);
   return out;
 }
 

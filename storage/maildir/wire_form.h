@@ -11,6 +11,20 @@ namespace mailroom::storage::maildir {
 // What deliver() stores: every CRLF becomes LF; a CR not followed by LF is kept.
 std::string normalise_line_endings(std::string_view message);
 
+// normalise_line_endings() in chunks, with the same result however the text is split: a CR
+// that ends a chunk is held back until the next one shows whether an LF follows it (SMTP DATA
+// arrives in arbitrary pieces, so a CRLF is often split).
+class LineEndingNormaliser {
+ public:
+  // Appends the stored form of the next chunk to `out`.
+  void feed(std::string_view chunk, std::string& out);
+  // Appends a held-back CR (it ended the text); call once, after the last chunk.
+  void finish(std::string& out);
+
+ private:
+  bool pending_cr_ = false;
+};
+
 // Stored bytes -> wire bytes. An LF becomes CRLF unless a CR already precedes it (a file written
 // by another tool may hold CRLF); a non-empty text not ending in LF gets a final CRLF.
 //

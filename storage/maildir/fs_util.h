@@ -1,0 +1,30 @@
+// Small POSIX file helpers shared by the Maildir store and its delivery writer, so both report
+// errors the same way (what failed, the path, the errno text).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/base/result.h"
+
+namespace mailroom::storage::maildir {
+
+std::string errno_text(int err);
+
+// kIo with "<what>: <errno text>".
+Error io_error(const std::string& what, int err);
+
+// a + "/" + b, without doubling a trailing '/'.
+std::string join(const std::string& a, const std::string& b);
+
+// Opens the directory and fsyncs it, making the entries created or renamed in it durable.
+Status fsync_dir(const std::string& path);
+
+// write() until all of `data` is written (EINTR and short writes retried). Returns 0 or the
+// errno of the failure, for callers that tell a full disk from other errors.
+int write_fully(int fd, std::string_view data);
+
+// write_fully() with the error as a Status; `path` is for the message.
+Status write_all(int fd, std::string_view data, const std::string& path);
+
+}  // namespace mailroom::storage::maildir
