@@ -147,6 +147,32 @@ class RawConnection:
         assert reply.startswith(b"+OK"), reply
 
 
+def connect_from(source, port: int, host: str = LOOPBACK, timeout: float = 5.0) -> RawConnection:
+    """A connection to host:port whose source address is `source` (any 127.0.0.0/8 address works
+    on Linux; "::1" for IPv6), or the kernel's choice when `source` is None."""
+    sock = socket.socket(socket.AF_INET6 if ":" in (source or host) else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        if source:
+            sock.bind((source, 0))
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return RawConnection(port, timeout=timeout, sock=sock)
+
+
+def first_bytes(source, port: int, host: str = LOOPBACK) -> bytes:
+    """What the server sends first to a client from `source`: b"" when it closes without a word."""
+    conn = connect_from(source, port, host)
+    try:
+        return conn.readline()
+    except (EOFError, ConnectionResetError):
+        return b""
+    finally:
+        conn.close()
+
+
 class Server:
     """One mailroomd with its own temporary data dir and port."""
 

@@ -6,7 +6,7 @@ import json
 import socket
 import unittest
 
-from harness import LOOPBACK, RawConnection, ServerTestCase, free_port
+from harness import LOOPBACK, RawConnection, ServerTestCase, connect_from, first_bytes, free_port
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
@@ -20,29 +20,6 @@ def has_ipv6_loopback() -> bool:
         return True
     except OSError:
         return False
-
-
-def connect(host: str, port: int, timeout: float = 5.0) -> RawConnection:
-    """A connection to `host` from the same family's loopback address."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return RawConnection(port, timeout=timeout, sock=sock)
-
-
-def first_bytes(host: str, port: int) -> bytes:
-    """The first line the server sends: b"" when it closes without a word (refused)."""
-    conn = connect(host, port)
-    try:
-        return conn.readline()
-    except (EOFError, ConnectionResetError):
-        return b""
-    finally:
-        conn.close()
 
 
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback here")
@@ -64,14 +41,14 @@ class AddressFamilyTest(ServerTestCase):
         return self.v6_port if ":" in host else self.server.port
 
     def greeted(self, host):
-        return first_bytes(host, self.port_for(host)).startswith(b"+OK")
+        return first_bytes(None, self.port_for(host), host).startswith(b"+OK")
 
     def refused(self, host):
-        return first_bytes(host, self.port_for(host)) == b""
+        return first_bytes(None, self.port_for(host), host) == b""
 
     def login(self, host, password):
         """The reply to PASS from a fresh session from `host`."""
-        conn = connect(host, self.port_for(host))
+        conn = connect_from(None, self.port_for(host), host)
         self.addCleanup(conn.close)
         greeting = conn.readline()
         self.assertTrue(greeting.startswith(b"+OK"), (host, greeting))

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import LOOPBACK, RawConnection, ServerTestCase, free_port, make_message
+from harness import LOOPBACK, RawConnection, ServerTestCase, connect_from, free_port, make_message
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret-pw"
@@ -125,11 +125,7 @@ class GuessTestBase(ServerTestCase):
     def open_with_user(self, n: int, source: str):
         conns = []
         for _ in range(n):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.settimeout(30)
-            sock.bind((source, 0))
-            sock.connect((LOOPBACK, self.server.port))
-            c = RawConnection(self.server.port, timeout=30, sock=sock)
+            c = connect_from(source, self.server.port, timeout=30)
             self.addCleanup(c.close)
             self.assertTrue(c.readline().startswith(b"+OK"))
             self.assertTrue(c.command("USER " + ALICE).startswith(b"+OK"))
@@ -291,9 +287,7 @@ class DeadlineTest(ServerTestCase):
         self.assertFalse(session is not None and session.has_ticket, "the server sent a session ticket")
 
     def test_a_reset_is_logged_with_the_address(self):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.7", 0))
-        sock.connect((LOOPBACK, self.server.port))
+        sock = connect_from("127.0.0.7", self.server.port).sock
         sock.recv(100)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         sock.close()  # RST

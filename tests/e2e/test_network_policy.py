@@ -8,31 +8,10 @@ import socket
 import time
 import unittest
 
-from harness import LOOPBACK, RawConnection, ServerTestCase, free_port
+from harness import LOOPBACK, RawConnection, ServerTestCase, connect_from, first_bytes, free_port
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
-
-
-def connect_from(source: str, port: int, host: str = LOOPBACK, timeout: float = 5.0) -> RawConnection:
-    """A connection whose source address is `source` (any 127.0.0.0/8 address works on Linux;
-    "::1" for IPv6)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.bind((source, 0))
-    sock.connect((host, port))
-    return RawConnection(port, timeout=timeout, sock=sock)
-
-
-def first_bytes(source: str, port: int, host: str = LOOPBACK) -> bytes:
-    """What the server sends first to a client from `source`: b"" when it closes without a word."""
-    conn = connect_from(source, port, host)
-    try:
-        return conn.readline()
-    except (EOFError, ConnectionResetError):
-        return b""
-    finally:
-        conn.close()
 
 
 class NetworkPolicyTest(ServerTestCase):

@@ -580,6 +580,35 @@ TEST_CASE("max_login_failures within the window blocks for block_duration") {
   CHECK(g.blocks(t0 + 620s).empty());
 }
 
+TEST_CASE("failures while the address is blocked neither re-block it nor start a new count") {
+  // Checks still running when a block begins (parallel connections) used to start a fresh
+  // failure record and re-block the address every max_login_failures late failures.
+  HammerSettings hs;
+  hs.max_login_failures = 3;
+  hs.failure_window = 60s;
+  hs.block_duration = 600s;
+  HammerGuard g(hs);
+  IpAddress c = ip("203.0.113.9");
+  g.record_failure(c, t0);
+  g.record_failure(c, t0 + 1s);
+  REQUIRE(g.record_failure(c, t0 + 2s).blocked);
+  for (int i = 0; i < 10; ++i) {
+    FailureOutcome late = g.record_failure(c, t0 + 3s + std::chrono::seconds(i));
+    CHECK_FALSE(late.blocked);
+    CHECK(late.while_blocked);
+    CHECK(late.delay > 0ms);
+  }
+  CHECK(g.failures(c, t0 + 20s) == 0);
+  auto blocks = g.blocks(t0 + 20s);
+  REQUIRE(blocks.size() == 1);
+  CHECK(blocks[0].since == t0 + 2s);           // not restarted
+  CHECK(blocks[0].expires == t0 + 602s);       // not extended
+  CHECK_FALSE(g.is_blocked(c, t0 + 602s));
+  // After the block the address starts from zero again.
+  CHECK_FALSE(g.record_failure(c, t0 + 700s).while_blocked);
+  CHECK(g.failures(c, t0 + 700s) == 1);
+}
+
 TEST_CASE("failures older than the window do not count") {
   HammerSettings hs;
   hs.max_login_failures = 3;
