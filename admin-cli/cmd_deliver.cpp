@@ -1,10 +1,14 @@
 // mailctl deliver ADDRESS < message: local delivery of one message into a mailbox's Maildir
-// (atomic tmp/ -> new/ through the MailStore), e.g. for tests and for importing mail.
+// (atomic tmp/ -> new/ through the MailStore), e.g. for tests and for importing mail. stdin is
+// streamed through a DeliveryWriter in bounded chunks, so a message of any size needs only a
+// chunk of memory.
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "admin-cli/commands.h"
 #include "storage/address.h"
@@ -14,70 +18,100 @@ namespace mailroom::cli {
 
 namespace {
 
-// The largest message deliver accepts; the whole message is held in memory once.
-inline constexpr std::size_t kMaxDeliverBytes = 64 * 1024 * 1024;
+// One read() of stdin; also the most of the message held in memory at a time.
+inline constexpr std::size_t kReadChunk = 64 * 1024;
 
-// Reads all of stdin, failing as soon as it exceeds kMaxDeliverBytes.
-Result<std::string> read_stdin() {
-  std::string data;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
+struct DeliverArgs {
+  std::string address;
+  std::string max_size = "64M";  // storage::kDefaultMaxMessageSize
+};
+
+// "N", "NK", "NM" or "NG" (powers of 1024) -> bytes; at least 1.
+Result<uint64_t> parse_size(const std::string& text) {
+  auto bad = [&] {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--max-size: '" + text + "' is not a size (bytes, or a number with K, M or G)");
+  };
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15 || text.size() > digits + 1) return bad();
+  uint64_t n = std::stoull(text.substr(0, digits));
+  if (text.size() == digits + 1) {
+    switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+      case 'K': n <<= 10; break;
+      case 'M': n <<= 20; break;
+      case 'G': n <<= 30; break;
+      default: return bad();
+    }
+  }
+  if (n == 0) return make_error(ErrorCode::kInvalidArgument, "--max-size must be at least 1 byte");
+  return n;
+}
+
+// One read() of stdin into `buf`; 0 at the end.
+Result<std::size_t> read_stdin(char* buf, std::size_t size) {
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buf, size);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) {
       return make_error(ErrorCode::kIo, std::string("cannot read the message from stdin: ") + std::strerror(errno));
     }
-    if (n == 0) break;
-    if (data.size() + static_cast<std::size_t>(n) > kMaxDeliverBytes) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "message is larger than the limit of " + std::to_string(kMaxDeliverBytes) +
-                            " bytes (64 MiB)");
-    }
-    data.append(buf, static_cast<std::size_t>(n));
   }
-  return data;
 }
 
-// Maildir stores messages with bare LF line ends; POP3 turns them back into CRLF on the wire.
-std::string crlf_to_lf(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;
-    out.push_back(in[i]);
-  }
-  return out;
-}
-
-Status run_deliver(const Context& ctx, const std::string& raw) {
-  auto address = storage::parse_address(raw);
+Status run_deliver(const Context& ctx, const DeliverArgs& args) {
+  auto address = storage::parse_address(args.address);
   if (!address) return address.error();
+  auto max_size = parse_size(args.max_size);
+  if (!max_size) return max_size.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
   auto info = (*store)->get_mailbox(*address);
   if (!info) return info.error();
 
-  auto data = read_stdin();
-  if (!data) return data.error();
-  if (data->empty()) return make_error(ErrorCode::kInvalidArgument, "empty message on stdin: nothing delivered");
-  const std::string message = crlf_to_lf(*data);
+  auto buf = std::make_unique<char[]>(kReadChunk);
+  auto got = read_stdin(buf.get(), kReadChunk);
+  if (!got) return got.error();
+  // Checked before anything is created, so an empty stdin leaves no trace.
+  if (*got == 0) return make_error(ErrorCode::kInvalidArgument, "empty message on stdin: nothing delivered");
 
   auto mail = storage::make_maildir_store();
-  auto uid = mail->deliver(info->maildir, message);
-  if (!uid) return uid.error();
-  ctx.done("delivered " + std::to_string(message.size()) + " bytes to " + address->str() + " (uid " + *uid + ")",
-           {{"address", address->str()}, {"uid", *uid}, {"size", message.size()}});
+  auto writer = mail->begin_delivery(info->maildir, storage::DeliveryLimits{.max_wire_size = *max_size});
+  if (!writer) return writer.error();
+  // Any return before commit() destroys the writer, which removes its tmp file.
+  while (*got > 0) {
+    if (auto s = (*writer)->append(std::string_view(buf.get(), *got)); !s) {
+      if (s.error().code == ErrorCode::kPermanent) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          s.error().message + " (--max-size " + args.max_size + "): nothing delivered");
+      }
+      return s.error();
+    }
+    got = read_stdin(buf.get(), kReadChunk);
+    if (!got) return got.error();
+  }
+  auto delivered = (*writer)->commit();
+  if (!delivered) return delivered.error();
+  ctx.done("delivered " + std::to_string(delivered->stored_size) + " bytes to " + address->str() + " (uid " +
+               delivered->uid + ")",
+           {{"address", address->str()},
+            {"uid", delivered->uid},
+            {"size", delivered->stored_size},
+            {"wire_size", delivered->wire_size}});
   return {};
 }
 
 }  // namespace
 
 void add_deliver_command(CLI::App& app, Context& ctx) {
-  auto address = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand(
-      "deliver", "Deliver the message on stdin (at most 64 MiB) into a mailbox");
-  cmd->add_option("ADDRESS", *address, "mailbox@postoffice")->required();
-  cmd->callback([&ctx, address] { ctx.action = [&ctx, address] { return run_deliver(ctx, *address); }; });
+  auto args = std::make_shared<DeliverArgs>();
+  CLI::App* cmd = app.add_subcommand("deliver", "Deliver the message on stdin into a mailbox (streamed, at most --max-size)");
+  cmd->add_option("ADDRESS", args->address, "mailbox@postoffice")->required();
+  cmd->add_option("--max-size", args->max_size,
+                  "Largest message accepted, in octets with CRLF line ends: bytes or N with K, M or G "
+                  "(default 64M)")
+      ->type_name("SIZE");
+  cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { return run_deliver(ctx, *args); }; });
 }
 
 }  // namespace mailroom::cli
