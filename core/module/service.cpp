@@ -32,6 +32,11 @@ std::vector<net::BindSpec> effective_binds(const std::vector<net::BindSpec>& wan
   }
   return out;
 }
+// Two listeners that cannot exist at once: the same address and port, or a wildcard and any
+// address on the same port (Linux refuses that with EADDRINUSE even under SO_REUSEADDR).
+bool binds_collide(const net::BindSpec& a, const net::BindSpec& b) {
+  return a.port == b.port && (a.address == "*" || b.address == "*" || a.address == b.address);
+}
 std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint now) {
   if (!b.expires) return "until lifted or restart";
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*b.expires - now).count()) + " s";
@@ -118,16 +123,16 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
     }
   }
   std::set<ListenKey> wanted_set(wanted.begin(), wanted.end());
-  // Open new binds first, so a changed port never leaves the service unreachable.
-  for (const auto& key : wanted) {
-    if (!listeners_.count(key)) open_listener(key);
-  }
-  // Listeners no longer wanted are superseded; retire_superseded() closes them unless a new
-  // bind of their kind failed (a busy port, an address that is not up, a name that does not
+  // Listeners no longer wanted are superseded; retire_superseded() closes them unless no new
+  // bind of their kind listens (a busy port, an address that is not up, a name that does not
   // resolve): the working listener then stays until its replacement listens.
   superseded_.clear();
   for (const auto& [key, listener] : listeners_) {
     if (!wanted_set.count(key)) superseded_.insert(key);
+  }
+  // Open new binds first, so a changed port never leaves the service unreachable.
+  for (const auto& key : wanted) {
+    if (!listeners_.count(key)) open_replacing(key);
   }
   if (!enabled_) {
     for (const auto& key : superseded_) {
@@ -161,14 +166,42 @@ bool Service::open_listener(const ListenKey& key) {
   return true;
 }
 
+// Opens `key`; a superseded listener holding its port (moving `127.0.0.1 110` to `* 110`) is
+// closed first, and reopened should the new bind fail all the same.
+bool Service::open_replacing(const ListenKey& key) {
+  std::vector<ListenKey> moved;
+  for (const auto& old : superseded_) {
+    if (listeners_.count(old) && binds_collide(old.second, key.second)) moved.push_back(old);
+  }
+  for (const auto& old : moved) listeners_.erase(old);
+  if (open_listener(key)) {
+    for (const auto& old : moved) {
+      log::info("service.unlisten", {{"service", name_}, {"bind", old.second.str()}, {"kind", old.first ? "tls" : "plain"}});
+      superseded_.erase(old);
+    }
+    return true;
+  }
+  for (const auto& old : moved) {
+    if (!open_listener(old)) {  // lost to another program meanwhile: nothing to keep
+      bind_errors_.erase(old);
+      superseded_.erase(old);
+    }
+  }
+  return false;
+}
+
 void Service::retire_superseded() {
   for (auto it = superseded_.begin(); it != superseded_.end();) {
+    // Kept while its kind has a failed bind and no configured bind of that kind listens.
     const bool kind_failed = std::any_of(bind_errors_.begin(), bind_errors_.end(),
                                          [&](const auto& e) { return e.first.first == it->first; });
+    const bool kind_served = std::any_of(listeners_.begin(), listeners_.end(), [&](const auto& l) {
+      return l.first.first == it->first && !superseded_.count(l.first);
+    });
     const char* kind = it->first ? "tls" : "plain";
-    if (kind_failed) {
+    if (kind_failed && !kind_served) {
       log::warn("service.listener_kept", {{"service", name_}, {"bind", it->second.str()}, {"kind", kind},
-                                          {"reason", "a new bind of this kind failed; the old one stays until it works"}});
+                                          {"reason", "no new bind of this kind listens; the old one stays until one does"}});
       ++it;
       continue;
     }
@@ -185,7 +218,7 @@ void Service::retry_failed_binds() {
     if (key.second.is_numeric()) failed.push_back(key);  // host names are retried by a reload
   }
   bool opened = false;
-  for (const auto& key : failed) opened = open_listener(key) || opened;
+  for (const auto& key : failed) opened = open_replacing(key) || opened;
   if (opened && !superseded_.empty()) retire_superseded();
 }
 
@@ -240,7 +273,7 @@ void Service::on_closed(ConnectionId id) {
   }
   // A login still waiting for a check slot is forgotten: nobody is left to answer.
   if (auto q = login_queues_.find(policy_.guard().key_for(it->second.ip)); q != login_queues_.end()) {
-    std::erase_if(q->second.waiting, [id](const auto& w) { return w.first == id; });
+    std::erase_if(q->second.waiting, [id](const Waiter& w) { return w.id == id; });
     if (q->second.running == 0 && q->second.waiting.empty()) login_queues_.erase(q);
   }
   connections_.erase(it);
@@ -359,7 +392,7 @@ void Service::admit_login(Connection& connection, LoginCheckStart start) {
   auto it = connections_.find(connection.id());
   if (it == connections_.end()) return;
   ipfilter::IpAddress key = policy_.guard().key_for(it->second.ip);
-  login_queues_[key].waiting.emplace_back(connection.id(), std::move(start));
+  login_queues_[key].waiting.push_back(Waiter{connection.id(), std::move(start), false});
   admit_waiting(key);
 }
 
@@ -372,14 +405,17 @@ void Service::admit_waiting(const ipfilter::IpAddress& key) {
       if (q->second.running == 0) login_queues_.erase(q);
       return;
     }
-    auto client = connections_.find(q->second.waiting.front().first);
+    auto client = connections_.find(q->second.waiting.front().id);
     if (client == connections_.end()) {  // closed meanwhile
       q->second.waiting.pop_front();
       continue;
     }
-    if (client->second.connection->peer_gone()) {
-      // The client hung up while its login waited (as a burst of guess-and-close connections
-      // does): no check is spent on it, and nobody is left to answer.
+    Waiter& front = q->second.waiting.front();
+    if (front.waited && client->second.connection->peer_gone()) {
+      // The client hung up while its login waited for a slot (as a burst of guess-and-close
+      // connections does): no check is spent on it. Only for logins that had to wait: a
+      // half-closed client (USER, PASS, then shutdown of its sending side) that gets a slot at
+      // once is answered as always.
       log::info("net.login_abandoned", {{"service", name_}, {"ip", client->second.connection->peer_ip()},
                                         {"cid", std::to_string(client->first)}});
       q->second.waiting.pop_front();
@@ -390,11 +426,14 @@ void Service::admit_waiting(const ipfilter::IpAddress& key) {
     const ipfilter::IpAddress ip = client->second.ip;
     std::shared_ptr<AdmittedCheck> check;
     if (!policy_.guard().is_blocked(ip, now)) {
-      if (q->second.running >= check_slots(ip, now)) return;  // check_finished() comes back
+      if (q->second.running >= check_slots(ip, now)) {
+        front.waited = true;
+        return;  // check_finished() comes back
+      }
       ++q->second.running;
       check = std::make_shared<AdmittedCheck>(*this, ip, key, client->second.connection->peer_ip());
     }
-    LoginCheckStart start = std::move(q->second.waiting.front().second);
+    LoginCheckStart start = std::move(front.start);
     q->second.waiting.pop_front();
     start(std::move(check));  // may touch login_queues_: look it up again
   }

@@ -73,9 +73,9 @@ class Service : private ClientPolicy {
 
   const std::string& name() const { return name_; }
   Module& module() { return module_; }
-  // Opens binds that are new (or failed before) first, then closes removed ones — unless a new
-  // bind of the same kind (plain or implicit TLS) failed: then the old listeners of that kind stay
-  // open (superseded) until every configured bind of that kind listens. Existing connections keep
+  // Opens binds that are new (or failed before) first, then closes removed ones — unless no new
+  // bind of the same kind (plain or implicit TLS) listens because one failed: then the old
+  // listeners of that kind stay open (superseded) until one does. Existing connections keep
   // running with updated limits. Disabled: closes listeners, keeps sessions.
   // `tls` is the context for implicit TLS and STLS; null means TLS is unavailable (the implicit
   // TLS listeners are then closed and STLS is not offered).
@@ -109,7 +109,9 @@ class Service : private ClientPolicy {
 
   void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
   bool open_listener(const ListenKey& key);
-  // Closes superseded listeners whose kind has no failed bind any more.
+  // open_listener(), first closing a superseded listener that holds the port (reopened on failure).
+  bool open_replacing(const ListenKey& key);
+  // Closes superseded listeners unless their kind has a failed bind and nothing else listening.
   void retire_superseded();
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
   void on_closed(ConnectionId id);
@@ -126,9 +128,14 @@ class Service : private ClientPolicy {
 
   // Password checks per address key (guard().key_for): running, and logins waiting for a slot.
   class AdmittedCheck;
+  struct Waiter {
+    ConnectionId id;
+    LoginCheckStart start;
+    bool waited = false;  // found no free slot at least once
+  };
   struct LoginQueue {
     int running = 0;
-    std::deque<std::pair<ConnectionId, LoginCheckStart>> waiting;
+    std::deque<Waiter> waiting;
   };
   void admit_waiting(const ipfilter::IpAddress& key);
   void check_finished(const ipfilter::IpAddress& key);

@@ -319,13 +319,18 @@ void Pop3Connection::run_login(Authenticate auth, std::shared_ptr<core::LoginChe
                                    {"reason", job->skipped ? "client closed before the check" : "client closed"}});
           return;
         }
+        // Right password, but the address was blocked while the check ran (parallel guesses):
+        // a blocked address never logs in, nor learns from an [IN-USE] or [SYS/TEMP] reply that
+        // its guess was right.
         bool refused_blocked = false;
-        if (job->outcome == LoginOutcome::kOk && !(check ? check->succeeded() : policy_.login_succeeded(conn_))) {
-          // Right password, but the address was blocked while the check ran (parallel guesses):
-          // a blocked address never logs in.
+        if (job->outcome == LoginOutcome::kOk) {
+          refused_blocked = !(check ? check->succeeded() : policy_.login_succeeded(conn_));
+        } else if (job->outcome != LoginOutcome::kAuthFailed) {
+          refused_blocked = policy_.login_blocked(conn_);
+        }
+        if (refused_blocked) {
           job->outcome = LoginOutcome::kAuthFailed;
           job->reason = "address blocked";
-          refused_blocked = true;
         }
         const char* result = "ok";
         switch (job->outcome) {

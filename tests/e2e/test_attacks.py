@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import LOOPBACK, RawConnection, ServerTestCase, connect_from, free_port, make_message
+from harness import LOOPBACK, RawConnection, ServerTestCase, connect_from, first_bytes, free_port, make_message
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret-pw"
@@ -168,6 +168,16 @@ class AbandonedGuessTest(GuessTestBase):
         super().provision(server)
         server.set("max_login_failures", 0)  # count checks, never block
 
+    def test_a_half_closed_client_still_gets_its_login_answered(self):
+        # USER, PASS, then shutdown of the sending side (nc -N, scripts): not a client that left.
+        conn = connect_from(None, self.server.port)
+        self.addCleanup(conn.close)
+        self.assertTrue(conn.readline().startswith(b"+OK"))
+        conn.send(("USER %s\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % (ALICE, ALICE_PW)).encode())
+        conn.sock.shutdown(socket.SHUT_WR)
+        rest = conn.wait_closed()
+        self.assertEqual(rest.count(b"+OK"), 4, rest)
+
     def test_checks_of_connections_that_are_gone_are_dropped(self):
         conns = self.open_with_user(30, "127.0.0.6")
         for c in conns:
@@ -295,6 +305,13 @@ class DeadlineTest(ServerTestCase):
                         what="net.read_error with the address")
 
 
+def first_bytes_or_refused(port: int) -> bytes:
+    try:
+        return first_bytes(None, port)
+    except ConnectionRefusedError:
+        return b""
+
+
 class BindChangeTest(ServerTestCase):
     """A failed port or bind change keeps the working listener (issue 12, finding 6)."""
 
@@ -338,6 +355,31 @@ class BindChangeTest(ServerTestCase):
         self.wait_until(lambda: [l for l in self.listeners() if not l["listening"] and l["kind"] == "tls"],
                         what="the failed TLS bind reported")
         socket.create_connection((LOOPBACK, self.server.tls_port), 2).close()  # still listening
+
+    def test_moving_to_the_wildcard_on_the_same_port_replaces_the_listener(self):
+        # A wildcard and a specific address cannot listen on one port at once: the old one must
+        # make way instead of being kept forever next to a failed new bind.
+        port = self.server.port
+        self.server.set("binds", "*")
+        self.wait_until(lambda: [l["bind"] for l in self.listeners() if l["kind"] == "plain"] == ["*:%d" % port]
+                        and all(l["listening"] for l in self.listeners()), what="*:%d alone, listening" % port)
+        self.assertTrue(self.server.greeting().startswith(b"+OK"))
+        self.server.set("binds", LOOPBACK)  # and back
+        self.wait_until(lambda: [l["bind"] for l in self.listeners() if l["kind"] == "plain"]
+                        == ["%s:%d" % (LOOPBACK, port)] and all(l["listening"] for l in self.listeners()),
+                        what="127.0.0.1 alone again")
+        self.assertTrue(self.server.greeting().startswith(b"+OK"))
+
+    def test_an_unrelated_failed_bind_does_not_keep_a_removed_listener(self):
+        alt = free_port()
+        self.server.set("alt_port", alt)
+        self.wait_until(lambda: first_bytes(None, alt).startswith(b"+OK"), what="the alt port served")
+        # One address of the list is not on this host: its binds fail, the others listen.
+        self.server.set("binds", "%s, 192.0.2.1" % LOOPBACK)
+        self.wait_until(lambda: [l for l in self.listeners() if not l["listening"]], what="the failed binds")
+        self.server.set("alt_port", 0)  # removed on purpose: must close although 192.0.2.1 fails
+        self.wait_until(lambda: first_bytes_or_refused(alt) == b"", what="the alt port closed")
+        self.assertTrue(self.server.greeting().startswith(b"+OK"))
 
     def test_a_bind_name_that_does_not_resolve_keeps_the_old_listener(self):
         self.server.set("binds", "no-such-host.invalid")
