@@ -47,6 +47,8 @@ Result<std::string> temporary_name(const std::string& path) {
   return name;
 }
 
+}  // namespace
+
 Status fsync_parent_dir(const std::string& path) {
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
   if (dir.empty()) dir = ".";
@@ -56,8 +58,6 @@ Status fsync_parent_dir(const std::string& path) {
   }
   return {};
 }
-
-}  // namespace
 
 Result<UniqueFd> create_private_file(const std::string& path) {
   // O_NOFOLLOW on top of O_EXCL (which already refuses a symlink) says what is meant.

@@ -24,4 +24,7 @@ Result<UniqueFd> create_private_file(const std::string& path);
 // on failure. `mode` 0600 for keys; a certificate may be 0644.
 Status write_file_atomically(const std::string& path, std::string_view data, mode_t mode = 0600);
 
+// fsync()s the directory holding `path`, so a file just created or renamed there survives a crash.
+Status fsync_parent_dir(const std::string& path);
+
 }  // namespace mailroom::storage

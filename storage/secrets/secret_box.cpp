@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "storage/maildir/unique_fd.h"
+#include "storage/secrets/private_file.h"
 
 namespace mailroom::storage {
 namespace {
@@ -83,16 +84,6 @@ class TempFileGuard {
  private:
   std::string path_;
 };
-
-Status fsync_parent_dir(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || ::fsync(fd.get()) != 0) {
-    return make_error(ErrorCode::kIo, "cannot sync the directory " + dir.string() + ": " + errno_text(errno));
-  }
-  return {};
-}
 
 }  // namespace
 

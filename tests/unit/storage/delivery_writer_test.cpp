@@ -19,6 +19,7 @@
 
 #include "storage/mail_store.h"
 #include "storage/maildir/maildir_name.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mailroom;
@@ -26,23 +27,7 @@ using namespace mailroom::storage;
 
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& base = "/tmp") {
-    std::string tmpl = base + "/mailroom-delivery-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using mailroom::testing::TempDir;
 
 // The stored form as the store has always defined it: CRLF -> LF, a lone CR kept.
 std::string stored_ref(const std::string& m) {
@@ -328,7 +313,7 @@ TEST_CASE("commit_to copies into a maildir on another file system, and a failed 
     return;
   }
   Fixture f;
-  TempDir other("/dev/shm");
+  TempDir other("delivery", "/dev/shm");
   struct stat here{}, there{};
   REQUIRE(::stat(f.dir.c_str(), &here) == 0);
   REQUIRE(::stat(other.path().c_str(), &there) == 0);

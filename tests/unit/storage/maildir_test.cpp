@@ -29,6 +29,7 @@
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/maildir_store.h"
 #include "storage/maildir/wire_form.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace mailroom;
@@ -37,23 +38,7 @@ using namespace mailroom::storage;
 namespace {
 
 // A fresh directory under /tmp, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/mailroom-maildir-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using mailroom::testing::TempDir;
 
 std::string read_all(MessageReader& reader, std::size_t max) {
   std::string out;

@@ -1,4 +1,4 @@
-// A fresh directory under /tmp for one test, removed with everything in it afterwards.
+// A fresh directory (under /tmp unless told otherwise) for one test, removed with everything in it afterwards.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -12,8 +12,9 @@ namespace mailroom::testing {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& name = "test") {
-    std::string tmpl = "/tmp/mailroom-" + name + "-XXXXXX";
+  // `base`: another file system when a test needs one (e.g. /dev/shm for cross-device copies).
+  explicit TempDir(const std::string& name = "test", const std::string& base = "/tmp") {
+    std::string tmpl = base + "/mailroom-" + name + "-XXXXXX";
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     path_ = tmpl;
   }
