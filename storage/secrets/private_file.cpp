@@ -16,20 +16,6 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-// Unlinks the temporary file unless it was renamed into place.
-class TempFileGuard {
- public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
-  TempFileGuard(const TempFileGuard&) = delete;
-  TempFileGuard& operator=(const TempFileGuard&) = delete;
-  ~TempFileGuard() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
 
 // "<path>.tmp-<16 hex digits>": nobody can have made it beforehand by guessing the name (and if
 // they did, create_private_file refuses it).

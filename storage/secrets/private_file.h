@@ -3,9 +3,11 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/base/result.h"
 #include "storage/maildir/unique_fd.h"
@@ -23,6 +25,21 @@ Result<UniqueFd> create_private_file(const std::string& path);
 // the directory synced. A reader sees the old file or the new one; the temporary file is removed
 // on failure. `mode` 0600 for keys; a certificate may be 0644.
 Status write_file_atomically(const std::string& path, std::string_view data, mode_t mode = 0600);
+
+// Unlinks a temporary file when it goes out of scope, unless release()d (renamed into place).
+class TempFileGuard {
+ public:
+  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  TempFileGuard(const TempFileGuard&) = delete;
+  TempFileGuard& operator=(const TempFileGuard&) = delete;
+  ~TempFileGuard() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
 
 // fsync()s the directory holding `path`, so a file just created or renamed there survives a crash.
 Status fsync_parent_dir(const std::string& path);

@@ -71,20 +71,6 @@ bool base64_decode(std::string_view text, std::string& out) {
   return true;
 }
 
-// Removes the temporary key file in every outcome: once linked, the key lives on under its final name.
-class TempFileGuard {
- public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
-  TempFileGuard(const TempFileGuard&) = delete;
-  TempFileGuard& operator=(const TempFileGuard&) = delete;
-  ~TempFileGuard() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 std::string secret_key_path(const std::string& data_dir) {
@@ -178,7 +164,7 @@ Result<SecretBox> SecretBox::load_or_create(const std::string& key_path) {
   if (!fd.valid()) {
     return make_error(ErrorCode::kIo, "cannot create the secrets key " + key_path + ": " + errno_text(errno));
   }
-  TempFileGuard guard(tmp_name);
+  TempFileGuard guard(tmp_name);  // removed in every outcome: once linked, the key lives on under its final name
   size_t put = 0;
   while (put < box.key_.size()) {
     ssize_t n = ::write(fd.get(), box.key_.data() + put, box.key_.size() - put);
