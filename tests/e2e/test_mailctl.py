@@ -56,6 +56,11 @@ class MailctlTestCase(unittest.TestCase):
         self.assertEqual(p.stderr, b"", "a successful command prints nothing on stderr")
         return p.stdout.decode()
 
+    def setting(self, key):
+        """One setting of the pop3 service as `service show --json` reports it."""
+        shown = self.ok_json("service", "show", "pop3")
+        return next(s for s in shown["settings"] if s["key"] == key)
+
     def ok_json(self, *args, **kw):
         return json.loads(self.ok("--json", *args, **kw))
 
@@ -382,10 +387,6 @@ class ServiceTest(MailctlTestCase):
     def setUp(self):
         super().setUp()
         self.init()
-
-    def setting(self, key):
-        shown = self.ok_json("service", "show", "pop3")
-        return next(s for s in shown["settings"] if s["key"] == key)
 
     def test_list_and_show(self):
         services = self.ok_json("service", "list")

@@ -344,10 +344,6 @@ class CipherValidationTest(MailctlTestCase):
         super().setUp()
         self.init()
 
-    def setting(self, key):
-        shown = self.ok_json("service", "show", "pop3")
-        return next(s for s in shown["settings"] if s["key"] == key)
-
     def test_unknown_cipher_lists_are_refused_and_nothing_changes(self):
         err = self.fails("service", "set", "pop3", "tls_ciphers", "NOPE")
         self.assertIn("tls_ciphers", err)
