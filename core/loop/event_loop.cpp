@@ -9,6 +9,13 @@
 
 namespace mailroom::core {
 
+void log_callback_exception(const char* where, const char* what) noexcept {
+  try {
+    log::error("loop.exception", {{"where", where}, {"what", what}});
+  } catch (...) {  // logging itself failed (out of memory): nothing more can be said
+  }
+}
+
 EventLoop::EventLoop() : thread_(std::this_thread::get_id()) {
   if (int rc = uv_loop_init(&loop_); rc != 0) {
     throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
@@ -55,13 +62,7 @@ void EventLoop::drain() {
     std::lock_guard<std::mutex> lock(mutex_);
     batch.swap(queue_);
   }
-  for (auto& fn : batch) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      log::error("loop.exception", {{"what", e.what()}});
-    }
-  }
+  for (auto& fn : batch) guard_callback("post", fn);
 }
 
 namespace {
@@ -83,20 +84,12 @@ void WorkQueue::submit(std::function<void()> work, std::function<void()> done) {
       loop_.raw(), &request->req,
       [](uv_work_t* req) {
         auto* r = static_cast<WorkRequest*>(req->data);
-        try {
-          r->work();
-        } catch (const std::exception& e) {
-          log::error("work.exception", {{"what", e.what()}});
-        }
+        guard_callback("work", r->work);
       },
       [](uv_work_t* req, int /*status*/) {
         std::unique_ptr<WorkRequest> r(static_cast<WorkRequest*>(req->data));
         --*r->in_flight;
-        try {
-          if (r->done) r->done();
-        } catch (const std::exception& e) {
-          log::error("work.exception", {{"what", e.what()}});
-        }
+        if (r->done) guard_callback("work.done", r->done);
       });
   if (rc != 0) {
     // Cannot happen for a valid loop; run inline so the caller's completion still comes.
@@ -124,7 +117,7 @@ void Timer::start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()>
         auto* self = static_cast<Timer*>(t->data);
         if (self != nullptr && self->fn_) {
           auto fn = self->fn_;  // the callback may destroy the timer's owner
-          fn();
+          guard_callback("timer", fn);
         }
       },
       timeout_ms, repeat_ms);

@@ -13,6 +13,22 @@
 
 namespace mailroom::core {
 
+// Logs an exception that reached a libuv callback (loop.exception, with where it was caught).
+void log_callback_exception(const char* where, const char* what) noexcept;
+
+// Runs code called from libuv (a C frame): an exception is logged and stops here, never
+// unwinding through libuv. Every callback the core hands to libuv goes through it.
+template <typename F>
+void guard_callback(const char* where, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log_callback_exception(where, e.what());
+  } catch (...) {
+    log_callback_exception(where, "unknown exception");
+  }
+}
+
 class EventLoop {
  public:
   EventLoop();

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/config/setting_spec.h"
+#include "core/net/line_reader.h"
 #include "core/tls/tls_context.h"
 
 namespace mailroom::core {
@@ -26,10 +27,18 @@ class ProtocolSession {
  public:
   virtual ~ProtocolSession() = default;
   virtual void on_open() = 0;
-  // One line without its line ending; only called while input is not paused.
-  virtual void on_line(std::string_view line) = 0;
-  // A line longer than max_command_length arrived; it has been discarded.
+  // One command line without its line ending, and which ending it had (with lenient framing
+  // only CRLF or LF); only called while input is not paused.
+  virtual void on_line(std::string_view line, LineEnding ending) = 0;
+  // A command line longer than the line limit arrived; it has been discarded.
   virtual void on_line_too_long() = 0;
+  // Body mode (Connection::begin_body): one line of data, un-stuffed, without its ending; then
+  // the end of the body with what was counted and dropped. Only called while input is not paused.
+  virtual void on_body_line(std::string_view line, LineEnding ending) {
+    (void)line;
+    (void)ending;
+  }
+  virtual void on_body_end(const BodySummary& summary) { (void)summary; }
   // The write queue fell below the low-water mark after being above the high-water mark.
   virtual void on_drain() {}
   // A deadline passed (see Timeout): return a last line to send (may be empty), then the core

@@ -124,13 +124,46 @@ void Connection::start(std::unique_ptr<ProtocolSession> session) {
     login_deadline_ = uv_now(loop_.raw()) + limits_.login_timeout_ms;
     arm_deadline_timer();
   }
+  reader_.set_mode(effective_line_mode());
   update_reading();
-  session_->on_open();
+  call_session("on_open", [this] { session_->on_open(); });
 }
+
+template <typename F>
+bool Connection::call_session(const char* callback, F&& f) {
+  std::weak_ptr<int> alive = alive_;
+  try {
+    f();
+    return !alive.expired();
+  } catch (const std::exception& e) {
+    log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
+                                     {"error", e.what()}});
+  } catch (...) {
+    log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
+                                     {"error", "unknown exception"}});
+  }
+  // The session's state is unknown now: nothing more of it runs, except on_close() (guarded).
+  if (!alive.expired()) abort();
+  return false;
+}
+
+LineMode Connection::effective_line_mode() const {
+  LineMode mode = line_mode_;
+  if (mode.max_line == 0) mode.max_line = limits_.max_line;
+  return mode;
+}
+
+void Connection::set_line_mode(LineMode mode) {
+  line_mode_ = mode;
+  reader_.set_mode(effective_line_mode());
+}
+
+void Connection::begin_body(BodyMode mode) { reader_.begin_body(mode); }
 
 void Connection::set_limits(const ConnectionLimits& limits) {
   bool timeout_changed = limits.idle_timeout_ms != limits_.idle_timeout_ms;
   limits_ = limits;
+  reader_.set_mode(effective_line_mode());
   if (timeout_changed && !closing_) arm_idle_timer();
 }
 
@@ -142,7 +175,8 @@ void Connection::arm_idle_timer() {
       return;
     }
     log::info("net.idle_timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}});
-    std::string last = session_ ? session_->on_timeout(Timeout::kIdle) : std::string();
+    std::string last;
+    if (session_ && !call_session("on_timeout", [&] { last = session_->on_timeout(Timeout::kIdle); })) return;
     if (!last.empty()) write(std::move(last));
     close();
   });
@@ -192,7 +226,8 @@ void Connection::on_deadline() {
   }
   line_deadline_ = login_deadline_ = handshake_deadline_ = 0;
   log::info("net.timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"deadline", timeout_name(which)}});
-  std::string last = session_ ? session_->on_timeout(which) : std::string();
+  std::string last;
+  if (session_ && !call_session("on_timeout", [&] { last = session_->on_timeout(which); })) return;
   if (which == Timeout::kHandshake) {  // no channel to say anything on yet
     drop_now();
     return;
@@ -204,9 +239,8 @@ void Connection::on_deadline() {
 // The command deadline runs while a line has begun but not ended and the connection wants
 // lines (not while a command runs or while output holds input back: then we are the slow one).
 void Connection::update_line_deadline() {
-  bool partial = limits_.command_timeout_ms > 0 && !paused_ && !output_held_ && !closing_ &&
-                 (discarding_ || (in_pos_ < in_.size() &&
-                                  std::memchr(in_.data() + in_pos_, '\n', in_.size() - in_pos_) == nullptr));
+  bool partial =
+      limits_.command_timeout_ms > 0 && !paused_ && !output_held_ && !closing_ && reader_.partial_line();
   if (!partial) {
     if (line_deadline_ == 0) return;
     line_deadline_ = 0;
@@ -233,27 +267,31 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   auto* self = static_cast<Connection*>(stream->data);
   if (buf->base == g_read_buffer.data()) g_read_buffer_busy = false;
   if (self == nullptr) return;
+  guard_callback("read", [&] { self->handle_read(nread, buf); });
+}
+
+void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
-    self->arm_idle_timer();
-    self->handle_bytes(buf->base, static_cast<std::size_t>(nread));
+    arm_idle_timer();
+    handle_bytes(buf->base, static_cast<std::size_t>(nread));
   } else if (nread == UV_EOF) {
     // The client finished sending (it may still read): answer what it sent, then close.
-    self->peer_eof_ = true;
-    self->update_reading();
-    self->process_input();
+    peer_eof_ = true;
+    update_reading();
+    process_input();
   } else if (nread < 0) {
     // A reset right after connecting is what scanners and some attacks do: say who it was.
-    log::info("net.read_error", {{"cid", std::to_string(self->id_)}, {"ip", self->peer_ip_},
+    log::info("net.read_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_},
                                  {"error", uv_strerror(static_cast<int>(nread))}});
-    self->peer_eof_ = true;
-    self->drop_now();
+    peer_eof_ = true;
+    drop_now();
   }
 }
 
 void Connection::handle_bytes(const char* data, std::size_t len) {
   if (closing_) return;
   if (!tls_) {
-    in_.append(data, len);
+    reader_.append(std::string_view(data, len));
     process_input();
     return;
   }
@@ -274,7 +312,7 @@ void Connection::handle_bytes(const char* data, std::size_t len) {
                                  {"cipher", tls_->cipher_name()}});
   }
   if (!plain.empty()) {
-    in_.append(plain);
+    reader_.append(plain);
     process_input();
   }
   if (tls_ && tls_->peer_closed() && !finished_ && !peer_eof_) {
@@ -300,9 +338,7 @@ void Connection::on_tls_error(const Error& error, std::string alert) {
 
 void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
   tls_ = std::make_unique<tls::TlsStream>(std::move(context));
-  in_.clear();
-  in_pos_ = 0;
-  discarding_ = false;
+  reader_.clear();
   line_deadline_ = 0;
   if (limits_.handshake_timeout_ms > 0) handshake_deadline_ = uv_now(loop_.raw()) + limits_.handshake_timeout_ms;
   arm_deadline_timer();
@@ -310,7 +346,7 @@ void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
 
 void Connection::process_input() {
   auto alive = std::weak_ptr<int>(alive_);
-  while (!paused_ && !closing_ && in_pos_ < in_.size()) {
+  while (!paused_ && !closing_ && reader_.has_unread()) {
     if (queued_bytes_ >= limits_.output_high_water) {
       // The client is not reading what we answer: stop taking its commands (and reading its
       // socket) until it has read half of the queue; release_output_hold() resumes.
@@ -319,51 +355,36 @@ void Connection::process_input() {
       if (finished_ || !output_held_) return;  // a failed send closed us, or all of it went out
       break;
     }
-    const char* begin = in_.data() + in_pos_;
-    std::size_t avail = in_.size() - in_pos_;
-    const void* lf = std::memchr(begin, '\n', avail);
-    if (discarding_) {
-      if (lf == nullptr) {
-        in_pos_ = in_.size();
-        break;
-      }
-      in_pos_ += static_cast<const char*>(lf) - begin + 1;
-      discarding_ = false;
-      continue;
-    }
-    if (lf == nullptr) {
-      if (avail >= limits_.max_line) {  // no line end within the limit: drop it, tell the session
-        in_pos_ = in_.size();
-        discarding_ = true;
-        session_->on_line_too_long();
-        if (alive.expired()) return;
-      }
-      break;
-    }
-    std::size_t line_len = static_cast<const char*>(lf) - begin;  // without LF
-    in_pos_ += line_len + 1;
-    if (line_len + 1 > limits_.max_line) {
-      session_->on_line_too_long();
-    } else {
-      std::string_view line(begin, line_len);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      session_->on_line(line);
-    }
-    if (alive.expired()) return;  // the session destroyed us (cannot happen today; be safe)
+    LineReader::Event event = reader_.next();
+    if (event.kind == LineReader::Kind::kNone) break;
+    deliver(event);
+    if (alive.expired() || finished_) return;
   }
-  // Compact: keep only the undelivered tail.
-  if (in_pos_ >= in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-    if (in_.capacity() > 4096) in_.shrink_to_fit();
-  } else if (in_pos_ > 0) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
-  }
+  reader_.compact();
   update_reading();
   update_line_deadline();
   // After the client's EOF, once every complete line it sent has been answered, we are done.
   if (peer_eof_ && !paused_ && !closing_ && !output_held_) close();
+}
+
+// Hands one framed event to the session.
+void Connection::deliver(const LineReader::Event& event) {
+  switch (event.kind) {
+    case LineReader::Kind::kLine:
+      call_session("on_line", [&] { session_->on_line(event.text, event.ending); });
+      break;
+    case LineReader::Kind::kTooLong:
+      call_session("on_line_too_long", [&] { session_->on_line_too_long(); });
+      break;
+    case LineReader::Kind::kBodyLine:
+      call_session("on_body_line", [&] { session_->on_body_line(event.text, event.ending); });
+      break;
+    case LineReader::Kind::kBodyEnd:
+      call_session("on_body_end", [&] { session_->on_body_end(event.summary); });
+      break;
+    case LineReader::Kind::kNone:
+      break;
+  }
 }
 
 void Connection::update_reading() {
@@ -474,8 +495,10 @@ void Connection::on_flush_idle(uv_idle_t* handle) {
     uv_idle_stop(handle);
     return;
   }
-  self->send_pending();
-  self->finish_if_flushed();
+  guard_callback("flush", [self] {
+    self->send_pending();
+    self->finish_if_flushed();
+  });
 }
 
 // Points `bufs` at the first queued pieces (as many as fit); returns how many.
@@ -559,26 +582,33 @@ void Connection::on_write(uv_write_t* req, int status) {
   std::unique_ptr<WriteRequest> request(static_cast<WriteRequest*>(req->data));
   Connection* self = request->owner;
   if (self == nullptr) return;
-  self->inflight_ = nullptr;
-  self->write_inflight_ = false;
-  self->queued_bytes_ -= request->bytes;
-  if (self->finished_) return;
+  guard_callback("write", [&] { self->handle_write_done(request->bytes, status); });
+}
+
+void Connection::handle_write_done(std::size_t bytes, int status) {
+  inflight_ = nullptr;
+  write_inflight_ = false;
+  queued_bytes_ -= bytes;
+  if (finished_) return;
   if (status < 0) {
-    self->drop_now();
+    drop_now();
     return;
   }
-  self->arm_idle_timer();  // a client that is downloading is not idle
-  if (!self->pending_.empty()) {
-    self->flush();
-  } else if (self->close_after_flush_) {
-    self->finish_close();
+  arm_idle_timer();  // a client that is downloading is not idle
+  if (!pending_.empty()) {
+    flush();
+  } else if (close_after_flush_) {
+    finish_close();
     return;
   }
-  if (self->above_high_water_ && self->queued_bytes_ <= self->limits_.output_high_water / 2) {
-    self->above_high_water_ = false;
-    if (self->session_ && !self->closing_) self->session_->on_drain();
+  if (above_high_water_ && queued_bytes_ <= limits_.output_high_water / 2) {
+    above_high_water_ = false;
+    if (session_ && !closing_ &&
+        !call_session("on_drain", [this] { session_->on_drain(); })) {
+      return;
+    }
   }
-  if (!self->closing_) self->release_output_hold();
+  if (!closing_) release_output_hold();
 }
 
 // ---------------------------------------------------------------- closing
@@ -637,7 +667,13 @@ void Connection::finish_close() {
     uv_read_stop(socket_.stream());
     reading_ = false;
   }
-  if (session_) session_->on_close();
+  if (session_) {
+    try {
+      session_->on_close();
+    } catch (...) {
+      log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", "on_close"}});
+    }
+  }
   // Destruction happens on the next iteration via the owner, never inside our own callbacks.
   ConnectionId id = id_;
   auto on_closed = on_closed_;

@@ -1,5 +1,6 @@
-// Connection: one accepted TCP client. Owns the socket, a bounded line reader, a write queue with
-// back-pressure and the idle timer; drives its ProtocolSession. Lives on the loop thread only.
+// Connection: one accepted TCP client. Owns the socket, its LineReader (command lines and
+// dot-terminated bodies in the mode the session sets), a write queue with back-pressure, the idle
+// timer and the deadlines; drives its ProtocolSession. Lives on the loop thread only.
 // Output is batched: small writes made during one loop iteration leave in one send (see write()).
 #pragma once
 
@@ -17,14 +18,16 @@
 #include "core/loop/event_loop.h"
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
+#include "core/net/line_reader.h"
 #include "core/tls/tls_stream.h"
 
 namespace mailroom::core {
 
 using ConnectionId = uint64_t;
 
+// The service's limits: defaults for every connection, replaced on a reload (set_limits()).
 struct ConnectionLimits {
-  std::size_t max_line = 512;           // bytes including CRLF
+  std::size_t max_line = 512;  // command line octets including CRLF, unless the session sets its own
   // Above this many queued output bytes no further line is delivered (and the socket is not
   // read) until the client has read half of it: a client that sends commands and never reads
   // the replies cannot make the server queue without bound.
@@ -81,8 +84,15 @@ class Connection {
   // Resumes delivery of buffered lines on the next loop iteration (never re-entrantly).
   void resume_input();
 
-  // New limits for this connection (a reload). Deadlines already running keep their time.
+  // New limits for this connection (a reload). Deadlines already running keep their time; a
+  // line length the session set for its state (set_line_mode) stays.
   void set_limits(const ConnectionLimits& limits);
+  // The session's framing of command lines from the next line on; max_line 0 means the
+  // service's max_line (ConnectionLimits). Kept until the session changes it.
+  void set_line_mode(LineMode mode);
+  // The next bytes are a dot-terminated body (on_body_line ... on_body_end), then command lines
+  // again in the current line mode. Over-long body lines are not on_line_too_long (no auto-deny).
+  void begin_body(BodyMode mode);
   // The session logged in: the login deadline no longer applies.
   void login_done();
   // Input held back because the client is not reading its replies (see output_high_water).
@@ -113,6 +123,8 @@ class Connection {
   static void on_write(uv_write_t* req, int status);
   static void on_flush_idle(uv_idle_t* handle);
 
+  void handle_read(ssize_t nread, const uv_buf_t* buf);
+  void handle_write_done(std::size_t bytes, int status);
   void handle_bytes(const char* data, std::size_t len);
   void write_raw(std::string data);
   void on_tls_error(const Error& error, std::string alert);
@@ -126,6 +138,12 @@ class Connection {
   void cancel_flush();
   bool finish_if_flushed();
   void drop_now();
+  // Runs a session callback; an exception it throws is logged and closes the connection (it never
+  // reaches libuv). false: it threw, or the connection was destroyed meanwhile.
+  template <typename F>
+  bool call_session(const char* callback, F&& f);
+  void deliver(const LineReader::Event& event);
+  LineMode effective_line_mode() const;
   void arm_idle_timer();
   void arm_deadline_timer();
   void on_deadline();
@@ -157,9 +175,8 @@ class Connection {
   int peer_port_ = 0, local_port_ = 0;
 
   // input
-  std::string in_;                 // raw bytes not yet delivered as lines
-  std::size_t in_pos_ = 0;         // start of the undelivered part
-  bool discarding_ = false;        // inside an over-long line: drop bytes up to the next LF
+  LineReader reader_;              // raw bytes not yet delivered as lines
+  LineMode line_mode_{0, LineFraming::kLenient};  // as the session set it (max_line 0: the service's)
   bool paused_ = false;
   bool reading_ = false;
   bool resume_posted_ = false;

@@ -64,7 +64,7 @@ void Listener::on_connection(uv_stream_t* server, int status) {
   uv_tcp_init(self->loop_.raw(), client.get());
   client.mark_initialized();
   if (uv_accept(server, client.stream()) != 0) return;  // client closed by UvHandle
-  self->on_accept_(std::move(client));
+  guard_callback("accept", [&] { self->on_accept_(std::move(client)); });
 }
 
 }  // namespace mailroom::core

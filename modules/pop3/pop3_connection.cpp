@@ -122,7 +122,8 @@ void Pop3Connection::on_open() {
   run(session_.greeting());
 }
 
-void Pop3Connection::on_line(std::string_view line) { run(session_.on_line(line)); }
+// POP3 frames leniently (RFC 1939 clients send bare LF too): the ending does not matter.
+void Pop3Connection::on_line(std::string_view line, core::LineEnding) { run(session_.on_line(line)); }
 
 void Pop3Connection::on_line_too_long() {
   log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});

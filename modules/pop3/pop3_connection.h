@@ -26,7 +26,7 @@ class Pop3Connection : public core::ProtocolSession {
   ~Pop3Connection() override;
 
   void on_open() override;
-  void on_line(std::string_view line) override;
+  void on_line(std::string_view line, core::LineEnding ending) override;
   void on_line_too_long() override;
   void on_drain() override;
   std::string on_timeout(core::Timeout which) override;

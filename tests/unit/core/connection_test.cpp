@@ -29,10 +29,13 @@
 #include "core/net/listener.h"
 #include "core/tls/openssl_ptr.h"
 #include "core/tls/tls_context.h"
+#include "tests/unit/support/loopback_client.h"
 
 namespace core = mailroom::core;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+
+using mailroom::test::ClientSocket;
 
 namespace {
 
@@ -71,7 +74,7 @@ class TestSession : public core::ProtocolSession {
   TestSession(Harness& harness, core::Connection& conn);
   ~TestSession() override;
   void on_open() override;
-  void on_line(std::string_view line) override;
+  void on_line(std::string_view line, core::LineEnding ending) override;
   void on_line_too_long() override;
   void on_drain() override;
   std::string on_timeout(core::Timeout which) override;
@@ -131,25 +134,10 @@ class Harness {
   }
 
  private:
-  static int pick_free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-      port = ntohs(a.sin_port);
-    }
-    ::close(fd);
-    return port;
-  }
 
   bool open_listener() {
     for (int attempt = 0; attempt < 5; ++attempt) {
-      port = pick_free_port();
+      port = mailroom::test::pick_free_port();
       if (port == 0) continue;
       listener_ = std::make_unique<core::Listener>(loop, mailroom::net::BindSpec{"127.0.0.1", port},
                                                    [this](core::UvHandle<uv_tcp_t> socket) { accept(std::move(socket)); });
@@ -208,7 +196,7 @@ void TestSession::on_open() {
   if (!h_.greeting.empty()) conn_.write(h_.greeting);
 }
 
-void TestSession::on_line(std::string_view line) {
+void TestSession::on_line(std::string_view line, core::LineEnding) {
   h_.rec.lines.emplace_back(line);
   h_.rec.line_times.push_back(Clock::now());
   if (h_.on_line) {
@@ -237,67 +225,6 @@ std::string TestSession::on_timeout(core::Timeout which) {
 
 void TestSession::on_close() { ++h_.rec.closes; }
 
-// ------------------------------------------------------------------ blocking client helpers
-
-struct ClientSocket {
-  int fd = -1;
-  explicit ClientSocket(int port, int rcvbuf = 0) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return;
-    timeval tv{4, 0};  // never hang a test, even against broken code
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ~ClientSocket() {
-    if (fd >= 0) ::close(fd);
-  }
-  ClientSocket(const ClientSocket&) = delete;
-  ClientSocket& operator=(const ClientSocket&) = delete;
-  bool ok() const { return fd >= 0; }
-
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  // Appends to `buf` until it holds `needle`; false on EOF, error or timeout.
-  bool recv_until(std::string& buf, std::string_view needle) {
-    char chunk[65536];
-    while (buf.find(needle) == std::string::npos) {
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) return false;
-      buf.append(chunk, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  // Reads to EOF; returns 0 on a clean EOF, else the errno (ECONNRESET, EAGAIN on timeout).
-  int recv_to_eof(std::string& buf, std::size_t chunk_size = 65536, std::chrono::microseconds pause = 0us) {
-    std::string chunk(chunk_size, '\0');
-    for (;;) {
-      ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
-      if (n == 0) return 0;
-      if (n < 0) return errno;
-      buf.append(chunk.data(), static_cast<std::size_t>(n));
-      if (pause.count() > 0) std::this_thread::sleep_for(pause);
-    }
-  }
-};
 
 }  // namespace
 
