@@ -19,9 +19,6 @@ namespace {
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 std::array<char, kReadBufferSize> g_read_buffer;
 bool g_read_buffer_busy = false;
-// Output pieces up to this size are joined into the previous pending buffer (a copy of a few
-// bytes beats one iovec and one deque node per reply).
-constexpr std::size_t kCoalesceLimit = 16 * 1024;
 }  // namespace
 
 std::string address_to_string(const sockaddr_storage& addr, int* port) {
@@ -410,7 +407,7 @@ void Connection::pause_input() {
 void Connection::resume_input() {
   if (!paused_) return;
   paused_ = false;
-  if (!pending_.empty() && !write_inflight_) schedule_flush();
+  if (!out_.empty() && !write_inflight_) schedule_flush();
   post_process_input();
 }
 
@@ -453,12 +450,7 @@ void Connection::write(std::string data) {
 void Connection::write_raw(std::string data) {
   if (finished_ || data.empty()) return;
   queued_bytes_ += data.size();
-  pending_bytes_ += data.size();
-  if (!pending_.empty() && pending_.back().size() + data.size() <= kCoalesceLimit) {
-    pending_.back().append(data);
-  } else {
-    pending_.push_back(std::move(data));
-  }
+  out_.push(std::move(data));
   if (write_inflight_) {  // on_write() sends the rest
     if (queued_bytes_ >= limits_.output_high_water) above_high_water_ = true;
     return;
@@ -468,7 +460,7 @@ void Connection::write_raw(std::string data) {
   // still running, e.g. RETR's "+OK" before its body) they wait for resume_input() or close().
   // A lot of output goes now: it gains nothing from waiting and the session is about to check
   // over_high_water().
-  if (pending_bytes_ < std::min(kBatchLimit, limits_.output_high_water)) {
+  if (out_.bytes() < std::min(kBatchLimit, limits_.output_high_water)) {
     if (!paused_) schedule_flush();
     return;
   }
@@ -501,24 +493,13 @@ void Connection::on_flush_idle(uv_idle_t* handle) {
   });
 }
 
-// Points `bufs` at the first queued pieces (as many as fit); returns how many.
-unsigned Connection::gather_pending(std::array<uv_buf_t, kMaxSendBuffers>& bufs) {
-  unsigned count = 0;
-  for (auto& piece : pending_) {
-    if (count == bufs.size()) break;
-    const std::size_t skip = count == 0 ? front_sent_ : 0;
-    bufs[count++] = uv_buf_init(piece.data() + skip, static_cast<unsigned>(piece.size() - skip));
-  }
-  return count;
-}
-
 // Hands the pending output to the kernel: one writev() of what the socket takes now, and a
 // uv_write (completed in on_write) for whatever it does not.
 void Connection::send_pending() {
   cancel_flush();
-  if (write_inflight_ || pending_.empty() || !socket_ || finished_) return;
+  if (write_inflight_ || out_.empty() || !socket_ || finished_) return;
   std::array<uv_buf_t, kMaxSendBuffers> bufs;
-  unsigned count = gather_pending(bufs);
+  unsigned count = out_.gather(bufs.data(), kMaxSendBuffers);
   ++sends_issued_;
   int n = uv_try_write(socket_.stream(), bufs.data(), count);
   if (n < 0 && n != UV_EAGAIN) {
@@ -527,20 +508,8 @@ void Connection::send_pending() {
   }
   auto sent = static_cast<std::size_t>(n > 0 ? n : 0);
   queued_bytes_ -= sent;
-  pending_bytes_ -= sent;
-  // A partly sent piece is not shifted down (a 512 KiB RETR chunk would be copied again):
-  // front_sent_ marks where the rest begins.
-  while (sent > 0) {
-    const std::size_t left = pending_.front().size() - front_sent_;
-    if (sent < left) {
-      front_sent_ += sent;
-      break;
-    }
-    sent -= left;
-    pending_.pop_front();
-    front_sent_ = 0;
-  }
-  if (!pending_.empty()) {
+  out_.consume(sent);
+  if (!out_.empty()) {
     flush();
   } else {
     release_output_hold();
@@ -548,24 +517,17 @@ void Connection::send_pending() {
 }
 
 bool Connection::finish_if_flushed() {
-  if (finished_ || !close_after_flush_ || write_inflight_ || !pending_.empty()) return false;
+  if (finished_ || !close_after_flush_ || write_inflight_ || !out_.empty()) return false;
   finish_close();
   return true;
 }
 
 void Connection::flush() {
-  if (write_inflight_ || pending_.empty() || !socket_) return;
+  if (write_inflight_ || out_.empty() || !socket_) return;
   auto request = std::make_unique<WriteRequest>();
   request->owner = this;
   request->req.data = request.get();
-  while (!pending_.empty() && request->chunks.size() < kMaxSendBuffers) {
-    std::string& piece = request->chunks.emplace_back(std::move(pending_.front()));
-    pending_.pop_front();
-    const std::size_t skip = std::exchange(front_sent_, 0);
-    request->bufs.push_back(uv_buf_init(piece.data() + skip, static_cast<unsigned>(piece.size() - skip)));
-    request->bytes += piece.size() - skip;
-  }
-  pending_bytes_ -= request->bytes;
+  request->bytes = out_.take(request->chunks, request->bufs, kMaxSendBuffers);
   ++sends_issued_;
   int rc = uv_write(&request->req, socket_.stream(), request->bufs.data(),
                     static_cast<unsigned>(request->bufs.size()), &Connection::on_write);
@@ -595,7 +557,7 @@ void Connection::handle_write_done(std::size_t bytes, int status) {
     return;
   }
   arm_idle_timer();  // a client that is downloading is not idle
-  if (!pending_.empty()) {
+  if (!out_.empty()) {
     flush();
   } else if (close_after_flush_) {
     finish_close();
@@ -631,11 +593,11 @@ void Connection::close() {
 
 void Connection::abort() {
   if (finished_) return;
-  if (!write_inflight_ && !pending_.empty() && socket_) {
+  if (!write_inflight_ && !out_.empty() && socket_) {
     // Output held for batching would have been sent by write() itself before batching: give it
     // that one non-blocking chance, then drop whatever the socket does not take.
     std::array<uv_buf_t, kMaxSendBuffers> bufs;
-    unsigned count = gather_pending(bufs);
+    unsigned count = out_.gather(bufs.data(), kMaxSendBuffers);
     ++sends_issued_;
     uv_try_write(socket_.stream(), bufs.data(), count);
   }
@@ -648,10 +610,8 @@ void Connection::drop_now() {
   graceful_ = false;
   closing_ = true;
   cancel_flush();
-  queued_bytes_ -= pending_bytes_;
-  pending_.clear();
-  pending_bytes_ = 0;
-  front_sent_ = 0;
+  queued_bytes_ -= out_.bytes();
+  out_.clear();
   finish_close();
 }
 

@@ -19,6 +19,7 @@
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
 #include "core/net/line_reader.h"
+#include "core/net/write_queue.h"
 #include "core/tls/tls_stream.h"
 
 namespace mailroom::core {
@@ -133,7 +134,6 @@ class Connection {
   void flush();
   void send_pending();
   static constexpr std::size_t kMaxSendBuffers = 64;  // buffers per send: one writev()/uv_write at most
-  unsigned gather_pending(std::array<uv_buf_t, kMaxSendBuffers>& bufs);
   void schedule_flush();
   void cancel_flush();
   bool finish_if_flushed();
@@ -185,13 +185,11 @@ class Connection {
 
   // output
   struct WriteRequest;
-  std::deque<std::string> pending_;   // not yet handed to the kernel or to libuv
-  std::size_t pending_bytes_ = 0;    // unsent bytes of pending_ (front_sent_ excluded)
-  std::size_t front_sent_ = 0;       // leading bytes of pending_.front() already sent
+  WriteQueue out_;                    // not yet handed to the kernel or to libuv
   WriteRequest* inflight_ = nullptr;  // owned by libuv while in flight; freed in on_write
   bool write_inflight_ = false;
   bool flush_scheduled_ = false;
-  std::size_t queued_bytes_ = 0;      // pending_ plus in flight
+  std::size_t queued_bytes_ = 0;      // out_ plus in flight
   bool above_high_water_ = false;
   uint64_t sends_issued_ = 0;
 
