@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "core/log/logger.h"
-#include "modules/pop3/secrets.h"
+#include "auth/secrets.h"
 
 namespace mailroom::pop3 {
 
@@ -286,7 +286,7 @@ void Pop3Connection::run_login(Authenticate auth, std::shared_ptr<core::LoginChe
           std::set<std::string> missing = job->wanted_secrets;
           for (const auto& k : mailbox->secret_kinds) missing.erase(k);
           if (!missing.empty()) {
-            auto filled = accounts.put_secrets(job->address, derive_secrets(job->password, missing));
+            auto filled = accounts.put_secrets(job->address, auth::derive_secrets(job->password, missing));
             if (!filled) job->reason = "could not store derived secrets: " + filled.error().message;
           }
         }
@@ -403,7 +403,7 @@ void Pop3Connection::fetch_secret(FetchSecret fetch) {
   }
   struct Job {
     FetchSecret fetch;
-    std::optional<sasl::Secret> secret;
+    std::optional<auth::sasl::Secret> secret;
     bool error = false;
     std::string reason;
   };
@@ -413,15 +413,15 @@ void Pop3Connection::fetch_secret(FetchSecret fetch) {
   std::weak_ptr<void> alive = conn_.liveness();
   conn_.work().submit(
       [job, &accounts] {
-        for (sasl::SecretKind kind : job->fetch.accepted) {
-          auto value = accounts.get_secret(job->fetch.address, std::string(secret_kind_name(kind)));
+        for (auth::sasl::SecretKind kind : job->fetch.accepted) {
+          auto value = accounts.get_secret(job->fetch.address, std::string(auth::secret_kind_name(kind)));
           if (!value) {
             if (value.error().code != ErrorCode::kAuthFailed) job->error = true;
             job->reason = value.error().message;
             return;
           }
           if (*value) {
-            job->secret = sasl::Secret{kind, std::move(**value)};
+            job->secret = auth::sasl::Secret{kind, std::move(**value)};
             return;
           }
         }
