@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "auth/login_outcome.h"
 #include "auth/sasl/auth_mechanism.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
@@ -110,12 +111,9 @@ enum class State {
   kClosed
 };
 
-enum class LoginOutcome {
-  kOk,          // listing is valid
-  kAuthFailed,  // wrong user/password, disabled mailbox or postoffice -> "-ERR [AUTH] ..."
-  kInUse,       // maildrop locked by another session -> "-ERR [IN-USE] ..."
-  kTemporary,   // storage/database trouble -> "-ERR [SYS/TEMP] ..."
-};
+// How a login ended (auth/login_outcome.h). kOk: the listing is valid; kAuthFailed -> "-ERR [AUTH] ...";
+// kInUse (maildrop locked by another session) -> "-ERR [IN-USE] ..."; kTemporary -> "-ERR [SYS/TEMP] ...".
+using LoginOutcome = auth::LoginOutcome;
 
 class Session {
  public:
