@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "admin-cli/commands.h"
+#include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
@@ -76,7 +77,7 @@ Result<std::vector<storage::StoredSecret>> secrets_for(storage::AccountStore& st
   if (kind != storage::PasswordKind::kPlaintext) return std::vector<storage::StoredSecret>{};
   auto services = store.list_services();
   if (!services) return services.error();
-  return builtin::derive_secrets(password, builtin::wanted_secret_kinds(*services));
+  return auth::derive_secrets(password, builtin::wanted_secret_kinds(*services));
 }
 
 nlohmann::ordered_json kinds_json(const std::vector<storage::StoredSecret>& secrets) {
@@ -88,7 +89,7 @@ nlohmann::ordered_json kinds_json(const std::vector<storage::StoredSecret>& secr
 // Every mailbox can log in with the password hash; the derived secrets add the rest.
 std::vector<std::string> login_mechanisms(const storage::MailboxInfo& m) {
   std::vector<std::string> out = {"USER/PASS", "PLAIN", "LOGIN"};
-  for (auto& mech : builtin::mechanisms_for_secrets(m.secret_kinds)) out.push_back(std::move(mech));
+  for (auto& mech : auth::mechanisms_for_secrets(m.secret_kinds)) out.push_back(std::move(mech));
   return out;
 }
 

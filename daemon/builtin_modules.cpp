@@ -1,8 +1,8 @@
 // The list of protocol modules built into Mailroom.
 #include "daemon/builtin_modules.h"
 
+#include "auth/secrets.h"
 #include "modules/pop3/pop3_settings.h"
-#include "modules/pop3/secrets.h"
 
 namespace mailroom::builtin {
 
@@ -21,18 +21,10 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
     if (!s.enabled || s.module != "pop3") continue;
     auto settings = config::ServiceSettings::build(pop3::pop3_settings_catalog(), s.settings);
     if (!settings) continue;
-    auto k = pop3::wanted_secret_kinds(*settings);
+    auto k = auth::wanted_secret_kinds(pop3::login_offer(*settings));
     kinds.insert(k.begin(), k.end());
   }
   return kinds;
-}
-
-std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds) {
-  return pop3::derive_secrets(password, kinds);
-}
-
-std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds) {
-  return pop3::mechanisms_for_secrets(kinds);
 }
 
 }  // namespace mailroom::builtin

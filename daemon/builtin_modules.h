@@ -28,13 +28,10 @@ std::vector<std::pair<std::string, std::string>> default_services();
 
 namespace mailroom::builtin {
 
-// The password-derived secret kinds the enabled services need (see modules/pop3/secrets.h);
-// services whose settings do not build are skipped.
+// The password-derived secret kinds the enabled services need (each module says what its
+// settings offer, auth/secrets.h decides the kinds); services whose settings do not build are
+// skipped. Deriving them: auth::derive_secrets().
 std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services);
-// Derives them from a plaintext password (slow: off the event loop).
-std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds);
-// The extra login mechanisms secrets of these kinds allow (for 'mailctl mailbox show').
-std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds);
 
 // Creates one instance of every built-in module, wired to the stores.
 std::vector<std::unique_ptr<core::Module>> make_modules(storage::AccountStore& accounts,

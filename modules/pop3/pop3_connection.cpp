@@ -4,7 +4,6 @@
 #include <algorithm>
 
 #include "core/log/logger.h"
-#include "modules/pop3/secrets.h"
 
 namespace mailroom::pop3 {
 
@@ -104,13 +103,11 @@ Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountSto
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                std::set<std::string> wanted_secrets, uint64_t readahead_bytes)
     : conn_(connection),
-      accounts_(accounts),
       mail_(mail),
       session_(std::move(config)),
       tls_(std::move(tls)),
       policy_(policy),
-      wanted_secrets_(std::move(wanted_secrets)),
-      delay_timer_(connection.loop()),
+      login_(connection, accounts, policy, "pop3", std::move(wanted_secrets)),
       readahead_bytes_(readahead_bytes) {}
 
 Pop3Connection::~Pop3Connection() = default;
@@ -182,11 +179,8 @@ void Pop3Connection::run(Step step) {
         } else if constexpr (std::is_same_v<T, FetchSecret>) {
           fetch_secret(std::move(effect));
         } else if constexpr (std::is_same_v<T, RejectLogin>) {
-          conn_.pause_input();
-          log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", effect.mechanism},
-                                   {"user", effect.address ? effect.address->str() : effect.user},
-                                   {"result", "auth_failed"}, {"reason", effect.reason}});
-          finish_login(LoginOutcome::kAuthFailed, nullptr);
+          login_.reject(effect.mechanism, effect.address ? effect.address->str() : effect.user, effect.reason,
+                        [this](auth::LoginReply reply) { answer_login(reply); });
         } else if constexpr (std::is_same_v<T, StreamMessage>) {
           start_stream(effect);
         } else if constexpr (std::is_same_v<T, CommitDeletions>) {
@@ -206,243 +200,70 @@ void Pop3Connection::run(Step step) {
       step.effect);
 }
 
-void Pop3Connection::refuse_blocked(const std::string& mechanism, const std::string& user) {
-  // Blocked (anti-hammering, auto-deny or by the admin): no password is even checked.
-  log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism},
-                           {"user", user}, {"result", "blocked"}});
-  run(session_.on_login_result(LoginOutcome::kAuthFailed));
-  conn_.close();
-}
-
 void Pop3Connection::start_login(Authenticate auth) {
-  conn_.pause_input();
-  if (auth.verified) {
-    // A mechanism already proved the credentials on the loop: no password hash to bound.
-    if (policy_.login_blocked(conn_)) {
-      refuse_blocked(auth.mechanism, auth.address.str());
-      return;
-    }
-    run_login(std::move(auth), nullptr);
-    return;
-  }
-  // Password checks go through the service's admission (login_checks_per_ip, failures left):
-  // 50 parallel connections from one address cannot have 50 passwords checked at once.
-  std::weak_ptr<void> alive = conn_.liveness();
-  policy_.admit_login(conn_, [this, alive, auth = std::move(auth)](std::shared_ptr<core::LoginCheck> check) mutable {
-    if (alive.expired()) return;
-    if (!check) {
-      refuse_blocked(auth.mechanism, auth.address.str());
-      return;
-    }
-    run_login(std::move(auth), std::move(check));
-  });
-}
-
-void Pop3Connection::run_login(Authenticate auth, std::shared_ptr<core::LoginCheck> check) {
-  struct Job {
-    storage::Address address;
-    std::string password;
-    std::string mechanism;
-    bool verified = false;
-    bool skipped = false;  // the client had gone before the check began
-    std::set<std::string> wanted_secrets;
-    LoginOutcome outcome = LoginOutcome::kTemporary;
-    std::string reason;
+  // The maildrop the worker opens once the credentials and the mailbox passed; it is the
+  // session's only if the login succeeds, else released with the login.
+  struct Opened {
     std::shared_ptr<storage::MaildropLock> lock;
     std::shared_ptr<storage::Maildrop> drop;
   };
-  auto job = std::make_shared<Job>();
-  job->address = std::move(auth.address);
-  job->password = std::move(auth.password);
-  job->mechanism = std::move(auth.mechanism);
-  job->verified = auth.verified;
-  job->wanted_secrets = wanted_secrets_;
-  storage::AccountStore& accounts = accounts_;
+  auto opened = std::make_shared<Opened>();
   storage::MailStore& mail = mail_;
-  std::weak_ptr<void> alive = conn_.liveness();
-  conn_.work().submit(
-      [job, &accounts, &mail, gone = alive] {
-        if (gone.expired()) {  // nobody waits for the answer: spend no hash on it
-          job->password.assign(job->password.size(), '\0');
-          job->skipped = true;
-          return;
-        }
-        Result<storage::MailboxInfo> mailbox = job->verified ? accounts.get_mailbox(job->address)
-                                                             : accounts.verify_password(job->address, job->password);
-        if (mailbox && job->verified && (!mailbox->enabled || !mailbox->postoffice_enabled)) {
-          mailbox = make_error(ErrorCode::kAuthFailed, mailbox->enabled ? "postoffice disabled" : "mailbox disabled");
-        } else if (!mailbox && job->verified && mailbox.error().code == ErrorCode::kNotFound) {
-          mailbox = make_error(ErrorCode::kAuthFailed, "mailbox removed meanwhile");
-        }
-        if (!mailbox) {
-          job->password.assign(job->password.size(), '\0');
-          job->outcome = mailbox.error().code == ErrorCode::kAuthFailed ? LoginOutcome::kAuthFailed
-                                                                         : LoginOutcome::kTemporary;
-          job->reason = mailbox.error().message;
-          return;
-        }
-        if (!job->verified) {
-          // A mechanism enabled after the password was set needs its secret: derive the missing
-          // ones now that we hold the password (issue: "filled in at the next successful login").
-          std::set<std::string> missing = job->wanted_secrets;
-          for (const auto& k : mailbox->secret_kinds) missing.erase(k);
-          if (!missing.empty()) {
-            auto filled = accounts.put_secrets(job->address, derive_secrets(job->password, missing));
-            if (!filled) job->reason = "could not store derived secrets: " + filled.error().message;
-          }
-        }
-        job->password.assign(job->password.size(), '\0');
-        auto lock = mail.lock(mailbox->maildir);
-        if (!lock) {
-          job->outcome = lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary;
-          job->reason = lock.error().message;
-          return;
-        }
-        auto drop = mail.open(mailbox->maildir);
-        if (!drop) {
-          job->outcome = LoginOutcome::kTemporary;
-          job->reason = drop.error().message;
-          return;
-        }
-        job->lock = std::shared_ptr<storage::MaildropLock>(std::move(lock).value());
-        job->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());
-        job->outcome = LoginOutcome::kOk;
-      },
-      [this, job, alive, check = std::move(check), session_id = sid(), ip = conn_.peer_ip()] {
-        if (alive.expired()) {
-          // Client gone (`this` with it): lock and maildrop are released with the job. A wrong
-          // password was a guess all the same: it counts against the address.
-          const bool guessed = !job->skipped && job->outcome == LoginOutcome::kAuthFailed;
-          if (check && guessed) check->failed();
-          log::info("pop3.login", {{"sid", session_id}, {"ip", ip}, {"mech", job->mechanism},
-                                   {"user", job->address.str()},
-                                   {"result", job->skipped ? "abandoned" : guessed ? "auth_failed" : "gone"},
-                                   {"reason", job->skipped ? "client closed before the check" : "client closed"}});
-          return;
-        }
-        // Right password, but the address was blocked while the check ran (parallel guesses):
-        // a blocked address never logs in, nor learns from an [IN-USE] or [SYS/TEMP] reply that
-        // its guess was right.
-        bool refused_blocked = false;
-        if (job->outcome == LoginOutcome::kOk) {
-          refused_blocked = !(check ? check->succeeded() : policy_.login_succeeded(conn_));
-        } else if (job->outcome != LoginOutcome::kAuthFailed) {
-          refused_blocked = policy_.login_blocked(conn_);
-        }
-        if (refused_blocked) {
-          job->outcome = LoginOutcome::kAuthFailed;
-          job->reason = "address blocked";
-        }
-        const char* result = "ok";
-        switch (job->outcome) {
-          case LoginOutcome::kOk: result = "ok"; break;
-          case LoginOutcome::kAuthFailed: result = "auth_failed"; break;
-          case LoginOutcome::kInUse: result = "in_use"; break;
-          case LoginOutcome::kTemporary: result = "temporary_failure"; break;
-        }
-        log::info("pop3.login", {{"sid", sid()},
-                                 {"ip", conn_.peer_ip()},
-                                 {"mech", job->mechanism},
-                                 {"user", job->address.str()},
-                                 {"result", refused_blocked ? "blocked" : result},
-                                 {"reason", job->reason}});
-        storage::Listing listing;
-        if (job->outcome == LoginOutcome::kOk) {
-          lock_ = std::move(job->lock);
-          drop_ = std::move(job->drop);
-          listing = drop_->listing();
-          user_ = job->address.str();
-        }
-        if (refused_blocked) {
-          finish_login(job->outcome, nullptr, core::LoginFailure{{}, true});
-        } else if (job->outcome == LoginOutcome::kAuthFailed && check) {
-          finish_login(job->outcome, nullptr, check->failed());
-        } else {
-          finish_login(job->outcome, std::move(listing));
-        }
-      });
+  auth::MailboxStep lock_and_open = [opened, &mail](const storage::MailboxInfo& mailbox) -> auth::MailboxStepResult {
+    auto lock = mail.lock(mailbox.maildir);
+    if (!lock) {
+      return {lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary,
+              lock.error().message};
+    }
+    auto drop = mail.open(mailbox.maildir);
+    if (!drop) return {LoginOutcome::kTemporary, drop.error().message};
+    opened->lock = std::shared_ptr<storage::MaildropLock>(std::move(lock).value());
+    opened->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());
+    return {};
+  };
+  std::string user = auth.address.str();
+  login_.login(auth::LoginRequest{std::move(auth.address), std::move(auth.password), std::move(auth.mechanism),
+                                  auth.verified},
+               std::move(lock_and_open), [this, opened, user = std::move(user)](auth::LoginReply reply) {
+                 storage::Listing listing;
+                 if (reply.outcome == LoginOutcome::kOk) {
+                   lock_ = std::move(opened->lock);
+                   drop_ = std::move(opened->drop);
+                   listing = drop_->listing();
+                   user_ = user;
+                 }
+                 answer_login(reply, std::move(listing));
+               });
 }
 
-void Pop3Connection::finish_login(LoginOutcome outcome, storage::Listing listing,
-                                  std::optional<core::LoginFailure> counted) {
-  if (outcome != LoginOutcome::kAuthFailed) {
-    if (outcome == LoginOutcome::kOk) conn_.login_done();
-    Step step = session_.on_login_result(outcome, std::move(listing));
-    conn_.resume_input();
+void Pop3Connection::answer_login(auth::LoginReply reply, storage::Listing listing) {
+  Step step = session_.on_login_result(reply.outcome, std::move(listing));
+  if (reply.close) {  // blocked: answer, then hang up
     run(std::move(step));
-    return;
-  }
-  core::LoginFailure failure = counted ? *counted : policy_.login_failed(conn_);
-  if (failure.blocked) {  // the address is blocked (by this failure or before): answer, then hang up
-    run(session_.on_login_result(outcome));
     conn_.close();
     return;
   }
-  auto reply = [this] {
-    Step step = session_.on_login_result(LoginOutcome::kAuthFailed);
-    conn_.resume_input();
-    run(std::move(step));
-  };
-  if (failure.delay.count() <= 0) {
-    reply();
-    return;
-  }
-  // Input stays paused meanwhile: a pipelining client cannot try faster than the delay allows.
-  // The timer is ours, so it dies with the connection.
-  delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, reply);
+  conn_.resume_input();
+  run(std::move(step));
 }
 
 void Pop3Connection::fetch_secret(FetchSecret fetch) {
-  conn_.pause_input();
-  if (policy_.login_blocked(conn_)) {
-    log::info("pop3.login", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", fetch.mechanism},
-                             {"user", fetch.address.str()}, {"result", "blocked"}});
+  const bool looking = login_.fetch_secret(fetch.address, std::move(fetch.accepted), fetch.mechanism,
+                                           [this](auth::SecretLookup lookup) {
+                                             conn_.resume_input();
+                                             if (lookup.error) {
+                                               run(session_.on_secret_error());
+                                               return;
+                                             }
+                                             Step step = session_.on_secret(std::move(lookup.secret));
+                                             if (lookup.secret) lookup.secret->value.assign(lookup.secret->value.size(), '\0');
+                                             run(std::move(step));
+                                           });
+  if (!looking) {  // blocked
     session_.on_secret_error();  // ends the exchange; the client is told below
     conn_.write("-ERR [AUTH] authentication failed\r\n");
     conn_.close();
-    return;
   }
-  struct Job {
-    FetchSecret fetch;
-    std::optional<sasl::Secret> secret;
-    bool error = false;
-    std::string reason;
-  };
-  auto job = std::make_shared<Job>();
-  job->fetch = std::move(fetch);
-  storage::AccountStore& accounts = accounts_;
-  std::weak_ptr<void> alive = conn_.liveness();
-  conn_.work().submit(
-      [job, &accounts] {
-        for (sasl::SecretKind kind : job->fetch.accepted) {
-          auto value = accounts.get_secret(job->fetch.address, std::string(secret_kind_name(kind)));
-          if (!value) {
-            if (value.error().code != ErrorCode::kAuthFailed) job->error = true;
-            job->reason = value.error().message;
-            return;
-          }
-          if (*value) {
-            job->secret = sasl::Secret{kind, std::move(**value)};
-            return;
-          }
-        }
-        job->reason = "no stored secret for " + job->fetch.mechanism;
-      },
-      [this, job, alive] {
-        if (alive.expired()) return;
-        conn_.resume_input();
-        if (job->error) {
-          log::error("pop3.secret_lookup", {{"sid", sid()}, {"user", job->fetch.address.str()}, {"error", job->reason}});
-          run(session_.on_secret_error());
-          return;
-        }
-        if (!job->secret) {
-          log::debug("pop3.secret_lookup", {{"sid", sid()}, {"user", job->fetch.address.str()}, {"reason", job->reason}});
-        }
-        Step step = session_.on_secret(std::move(job->secret));
-        if (job->secret) job->secret->value.assign(job->secret->value.size(), '\0');
-        run(std::move(step));
-      });
 }
 
 void Pop3Connection::start_stream(const StreamMessage& msg) {

@@ -1,6 +1,7 @@
 // Pop3Connection: the adapter between a core Connection and the pure pop3::Session. It performs
-// the session's effects (credential checks, maildrop scans, message streaming, deletions) on the
-// worker pool and feeds the results back on the loop thread.
+// the session's effects on the worker pool and feeds the results back on the loop thread: logins
+// through the shared auth::LoginService (adding the maildrop lock and scan), message streaming,
+// deletions.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 #include <string>
 
+#include "auth/login_service.h"
 #include "core/module/module.h"
 #include "core/net/connection.h"
 #include "modules/pop3/top_filter.h"
@@ -40,16 +42,11 @@ class Pop3Connection : public core::ProtocolSession {
   };
 
   void run(Step step);
+  // A login through login_: the credentials, then (on the worker) the maildrop lock and scan.
   void start_login(Authenticate auth);
-  // The login job (password check or mailbox look-up, lock, scan); `check` is the admitted
-  // password check (null when a mechanism proved the credentials already).
-  void run_login(Authenticate auth, std::shared_ptr<core::LoginCheck> check);
-  void refuse_blocked(const std::string& mechanism, const std::string& user);
   void fetch_secret(FetchSecret fetch);
-  // Feeds a finished login to the session, after the anti-hammering delay on failure. A failure
-  // is counted with the client policy unless `counted` says it was already.
-  void finish_login(LoginOutcome outcome, storage::Listing listing,
-                    std::optional<core::LoginFailure> counted = std::nullopt);
+  // Feeds a login's answer to the session (`listing`: the scan of a successful one).
+  void answer_login(auth::LoginReply reply, storage::Listing listing = nullptr);
   void start_stream(const StreamMessage& msg);
   // Serves RETR/TOP from read_ahead_ when it holds the message; false if it does not.
   bool serve_read_ahead(const StreamMessage& msg);
@@ -61,13 +58,11 @@ class Pop3Connection : public core::ProtocolSession {
   std::string sid() const;
 
   core::Connection& conn_;
-  storage::AccountStore& accounts_;
   storage::MailStore& mail_;
   Session session_;
   std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
   core::ClientPolicy& policy_;
-  std::set<std::string> wanted_secrets_;  // kinds the offered mechanisms need (filled in at login)
-  core::Timer delay_timer_;  // holds a failed login's reply (anti-hammering)
+  auth::LoginService login_;
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> drop_;
   std::shared_ptr<Stream> stream_;

@@ -5,9 +5,9 @@
 
 #include <chrono>
 
+#include "auth/secrets.h"
 #include "modules/pop3/pop3_connection.h"
 #include "modules/pop3/pop3_settings.h"
-#include "modules/pop3/secrets.h"
 
 namespace mailroom::pop3 {
 
@@ -62,7 +62,7 @@ class Pop3Module : public core::Module {
                                      (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
       wanted_for_ = context.settings;
-      wanted_ = needed_secret_kinds(s);
+      wanted_ = auth::needed_secret_kinds(login_offer(s));
     }
     return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
                                             *context.policy, wanted_,

@@ -26,6 +26,10 @@ std::vector<std::string> split_mechanisms(std::string_view text) {
   return out;
 }
 
+auth::LoginOffer login_offer(const config::ServiceSettings& settings) {
+  return auth::LoginOffer{split_mechanisms(settings.get_string("auth_mechanisms")), settings.get_bool("apop")};
+}
+
 namespace {
 
 std::optional<std::string> check_alt_at_chars(std::string_view v) {

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/secrets.h"
 #include "core/config/setting_spec.h"
 
 namespace mailroom::pop3 {
@@ -13,5 +14,9 @@ const config::SettingsCatalog& pop3_settings_catalog();
 
 // "plain, LOGIN" -> {"PLAIN", "LOGIN"}: upper-cased, separated by spaces or commas, no repeats.
 std::vector<std::string> split_mechanisms(std::string_view text);
+
+// What a service with these settings offers for logins (auth_mechanisms, apop), in the terms of
+// the secret-kind policy (auth/secrets.h).
+auth::LoginOffer login_offer(const config::ServiceSettings& settings);
 
 }  // namespace mailroom::pop3

@@ -8,10 +8,10 @@
 
 #include "modules/pop3/command.h"
 #include "modules/pop3/reply.h"
-#include "modules/pop3/sasl/apop.h"
-#include "modules/pop3/sasl/cram_md5.h"
-#include "modules/pop3/sasl/ntlm.h"
-#include "modules/pop3/sasl/scram.h"
+#include "auth/sasl/apop.h"
+#include "auth/sasl/cram_md5.h"
+#include "auth/sasl/ntlm.h"
+#include "auth/sasl/scram.h"
 
 namespace mailroom::pop3 {
 
@@ -209,7 +209,7 @@ Step Session::cmd_apop(const Command& cmd) {
   pending_address_ = *address;
   apop_digest_ = digest;
   state_ = State::kAwaitingSecret;
-  return Step{"", FetchSecret{std::move(*address), {sasl::SecretKind::kPlaintextPassword}, "APOP"}};
+  return Step{"", FetchSecret{std::move(*address), {auth::sasl::SecretKind::kPlaintextPassword}, "APOP"}};
 }
 
 Step Session::on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing) {
@@ -313,27 +313,27 @@ std::vector<std::string> Session::usable_mechanisms() const {
   return out;
 }
 
-std::unique_ptr<sasl::AuthMechanism> Session::make_mechanism(const std::string& name) const {
-  if (name == "PLAIN") return sasl::make_plain();
-  if (name == "LOGIN") return sasl::make_login();
+std::unique_ptr<auth::sasl::AuthMechanism> Session::make_mechanism(const std::string& name) const {
+  if (name == "PLAIN") return auth::sasl::make_plain();
+  if (name == "LOGIN") return auth::sasl::make_login();
   if (name == "CRAM-MD5") {
-    sasl::CramMd5Options o;
+    auth::sasl::CramMd5Options o;
     o.hostname = config_.hostname;
     o.challenge = config_.cram_md5_challenge;
-    return sasl::make_cram_md5(std::move(o));
+    return auth::sasl::make_cram_md5(std::move(o));
   }
   if (name == "NTLM") {
-    sasl::NtlmOptions o;
+    auth::sasl::NtlmOptions o;
     o.dns_computer = config_.hostname;
     o.server_challenge = config_.ntlm_server_challenge;
     o.allow_ntlmv1 = config_.ntlm_v1;
-    return sasl::make_ntlm(std::move(o));
+    return auth::sasl::make_ntlm(std::move(o));
   }
   if (name == "SCRAM-SHA-1" || name == "SCRAM-SHA-256") {
-    sasl::ScramOptions o;
-    o.hash = name == "SCRAM-SHA-1" ? sasl::ScramHash::kSha1 : sasl::ScramHash::kSha256;
+    auth::sasl::ScramOptions o;
+    o.hash = name == "SCRAM-SHA-1" ? auth::sasl::ScramHash::kSha1 : auth::sasl::ScramHash::kSha256;
     o.server_nonce = config_.scram_server_nonce;
-    return sasl::make_scram(std::move(o));
+    return auth::sasl::make_scram(std::move(o));
   }
   return nullptr;
 }
@@ -376,12 +376,12 @@ Step Session::on_sasl_line(std::string_view line) {
   return sasl_result(sasl_->step(line));
 }
 
-Step Session::sasl_result(sasl::MechStep step) {
-  if (auto* challenge = std::get_if<sasl::Challenge>(&step)) {
+Step Session::sasl_result(auth::sasl::MechStep step) {
+  if (auto* challenge = std::get_if<auth::sasl::Challenge>(&step)) {
     state_ = State::kSaslExchange;
     return reply_only("+ " + challenge->b64 + "\r\n");
   }
-  if (auto* need = std::get_if<sasl::NeedSecret>(&step)) {
+  if (auto* need = std::get_if<auth::sasl::NeedSecret>(&step)) {
     // NTLM clients may send the user and the domain apart ("alice" + "example.test").
     std::string user = need->authcid;
     if (!need->realm.empty() && user.find('@') == std::string::npos &&
@@ -395,16 +395,16 @@ Step Session::sasl_result(sasl::MechStep step) {
     state_ = State::kAwaitingSecret;
     return Step{"", FetchSecret{std::move(*address), need->accepted, sasl_name_}};
   }
-  std::unique_ptr<sasl::AuthMechanism> done = std::move(sasl_);
+  std::unique_ptr<auth::sasl::AuthMechanism> done = std::move(sasl_);
   state_ = State::kAuthorization;
-  if (auto* verify = std::get_if<sasl::VerifyPassword>(&step)) {
+  if (auto* verify = std::get_if<auth::sasl::VerifyPassword>(&step)) {
     Result<storage::Address> address = storage::parse_address(verify->authcid, config_.alt_at_chars);
     if (!address) return reject(verify->authcid, sasl_name_, address.error().message);
     pending_address_ = *address;
     state_ = State::kAwaitingLogin;
     return Step{"", Authenticate{std::move(*address), std::move(verify->password), sasl_name_}};
   }
-  if (auto* success = std::get_if<sasl::Success>(&step)) {
+  if (auto* success = std::get_if<auth::sasl::Success>(&step)) {
     if (!pending_address_) return reject(success->authcid, sasl_name_, "no address for a successful exchange");
     if (success->server_final_b64) {  // SCRAM: the client checks our proof before we say +OK
       state_ = State::kSaslFinal;
@@ -413,23 +413,23 @@ Step Session::sasl_result(sasl::MechStep step) {
     state_ = State::kAwaitingLogin;
     return Step{"", Authenticate{*pending_address_, "", sasl_name_, true}};
   }
-  auto* failure = std::get_if<sasl::Failure>(&step);
+  auto* failure = std::get_if<auth::sasl::Failure>(&step);
   switch (failure->kind) {
-    case sasl::FailureKind::kCancelled: return reply_only(err_line("authentication cancelled"));
-    case sasl::FailureKind::kMalformed: return bad_command("malformed authentication data");
-    case sasl::FailureKind::kRejected: break;
+    case auth::sasl::FailureKind::kCancelled: return reply_only(err_line("authentication cancelled"));
+    case auth::sasl::FailureKind::kMalformed: return bad_command("malformed authentication data");
+    case auth::sasl::FailureKind::kRejected: break;
   }
   return reject(sasl_user_, sasl_name_, failure->reason);
 }
 
-Step Session::on_secret(std::optional<sasl::Secret> secret) {
+Step Session::on_secret(std::optional<auth::sasl::Secret> secret) {
   assert(state_ == State::kAwaitingSecret);
   if (apop_digest_) {
     std::string digest = std::move(*apop_digest_);
     apop_digest_.reset();
     state_ = State::kAuthorization;
     if (!secret) return reject(pending_address_ ? pending_address_->str() : "", "APOP", "no such mailbox or no APOP secret");
-    if (!sasl::apop_verify(config_.apop_timestamp, secret->value, digest)) {
+    if (!auth::sasl::apop_verify(config_.apop_timestamp, secret->value, digest)) {
       return reject(pending_address_->str(), "APOP", "wrong APOP digest");
     }
     state_ = State::kAwaitingLogin;

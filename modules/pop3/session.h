@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "core/base/result.h"
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/login_outcome.h"
+#include "auth/sasl/auth_mechanism.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
 
@@ -55,10 +56,10 @@ struct Authenticate {
   bool verified = false;
 };
 // APOP or a SASL mechanism needs the user's stored secret: look up the first kind of `accepted`
-// the mailbox has (sasl::SecretKind, see secrets.h for the stored names), then call on_secret().
+// the mailbox has (auth::sasl::SecretKind, see auth/secrets.h for the stored names), then call on_secret().
 struct FetchSecret {
   storage::Address address;
-  std::vector<sasl::SecretKind> accepted;
+  std::vector<auth::sasl::SecretKind> accepted;
   std::string mechanism;
 };
 // The credentials were rejected without a password check (wrong APOP digest, CRAM-MD5 or SCRAM
@@ -110,12 +111,9 @@ enum class State {
   kClosed
 };
 
-enum class LoginOutcome {
-  kOk,          // listing is valid
-  kAuthFailed,  // wrong user/password, disabled mailbox or postoffice -> "-ERR [AUTH] ..."
-  kInUse,       // maildrop locked by another session -> "-ERR [IN-USE] ..."
-  kTemporary,   // storage/database trouble -> "-ERR [SYS/TEMP] ..."
-};
+// How a login ended (auth/login_outcome.h). kOk: the listing is valid; kAuthFailed -> "-ERR [AUTH] ...";
+// kInUse (maildrop locked by another session) -> "-ERR [IN-USE] ..."; kTemporary -> "-ERR [SYS/TEMP] ...".
+using LoginOutcome = auth::LoginOutcome;
 
 class Session {
  public:
@@ -130,7 +128,7 @@ class Session {
   // Result of FetchSecret: the secret, or nullopt when the mailbox is unknown, disabled or has
   // none of the accepted kinds (the mechanism then fails the way it must, e.g. SCRAM still
   // answers with a fake salt so the client cannot tell).
-  Step on_secret(std::optional<sasl::Secret> secret);
+  Step on_secret(std::optional<auth::sasl::Secret> secret);
   // FetchSecret could not be answered (database trouble): "-ERR [SYS/TEMP]", back to AUTHORIZATION.
   Step on_secret_error();
   // Result of Authenticate or RejectLogin. `listing` is the maildrop snapshot when outcome == kOk.
@@ -177,10 +175,10 @@ class Session {
   Step cmd_stls(const Command& cmd);
   Step cmd_auth(const Command& cmd);
   Step cmd_apop(const Command& cmd);
-  std::unique_ptr<sasl::AuthMechanism> make_mechanism(const std::string& name) const;
+  std::unique_ptr<auth::sasl::AuthMechanism> make_mechanism(const std::string& name) const;
   Step reject(std::string user, std::string mechanism, std::string reason);
   Step on_sasl_line(std::string_view line);
-  Step sasl_result(sasl::MechStep step);
+  Step sasl_result(auth::sasl::MechStep step);
   std::vector<std::string> usable_mechanisms() const;
   bool login_allowed() const { return secure_ || config_.plaintext_login_allowed; }
   Step cmd_stat(const Command& cmd);
@@ -204,7 +202,7 @@ class Session {
   std::size_t streaming_index_ = 0;    // the message of the StreamMessage out (kStreaming)
   const std::vector<storage::MessageInfo>& list() const;  // *listing_, or empty
   std::vector<bool> deleted_;
-  std::unique_ptr<sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress
+  std::unique_ptr<auth::sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress
   std::string sasl_name_;                      // its name, for the log and effects
   std::string sasl_user_;                      // the authcid it asked a secret for
   std::optional<std::string> apop_digest_;     // APOP in progress (waiting for the secret)

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "modules/pop3/sasl/base64.h"
-#include "modules/pop3/sasl/cram_md5.h"
-#include "modules/pop3/sasl/crypto.h"
-#include "modules/pop3/sasl/scram.h"
-#include "modules/pop3/secrets.h"
+#include "auth/sasl/base64.h"
+#include "auth/sasl/cram_md5.h"
+#include "auth/sasl/crypto.h"
+#include "auth/sasl/scram.h"
+#include "auth/secrets.h"
 #include "modules/pop3/session.h"
 
 #include <openssl/evp.h>
@@ -65,11 +65,11 @@ struct Harness {
       CHECK(wire.empty());
       fetches.push_back(*f);
       CHECK(session.state() == State::kAwaitingSecret);
-      std::optional<sasl::Secret> found;
+      std::optional<auth::sasl::Secret> found;
       for (auto kind : f->accepted) {
-        auto it = secrets.find(f->address.str() + " " + std::string(secret_kind_name(kind)));
+        auto it = secrets.find(f->address.str() + " " + std::string(auth::secret_kind_name(kind)));
         if (it != secrets.end()) {
-          found = sasl::Secret{kind, it->second};
+          found = auth::sasl::Secret{kind, it->second};
           break;
         }
       }
@@ -992,7 +992,7 @@ TEST_CASE("APOP checks the RFC 1939 digest against the stored secret") {
   CHECK(h.auths[0].mechanism == "APOP");
   CHECK(h.auths[0].password.empty());
   REQUIRE(h.fetches.size() == 1);
-  CHECK(h.fetches[0].accepted == std::vector<sasl::SecretKind>{sasl::SecretKind::kPlaintextPassword});
+  CHECK(h.fetches[0].accepted == std::vector<auth::sasl::SecretKind>{auth::sasl::SecretKind::kPlaintextPassword});
 }
 
 TEST_CASE("APOP with a wrong digest, an unknown user or a malformed digest fails") {
@@ -1023,10 +1023,10 @@ TEST_CASE("AUTH CRAM-MD5 reproduces RFC 2195 with stored HMAC contexts") {
   config.cram_md5_challenge = "<1896.697170952@postoffice.reston.mci.net>";
   config.plaintext_login_allowed = false;  // CRAM-MD5 never sends the password: still offered
   Harness h(config);
-  h.secrets["tim@example.com cram-md5"] = sasl::cram_md5_contexts("tanstaaftanstaaf");
-  std::string challenge = sasl::base64_encode(config.cram_md5_challenge);
-  std::string answer = sasl::base64_encode("tim@example.com b913a602c7eda7a495b4e6e7334d3890");
-  std::string wrong = sasl::base64_encode("tim@example.com 00000000000000000000000000000000");
+  h.secrets["tim@example.com cram-md5"] = auth::sasl::cram_md5_contexts("tanstaaftanstaaf");
+  std::string challenge = auth::sasl::base64_encode(config.cram_md5_challenge);
+  std::string answer = auth::sasl::base64_encode("tim@example.com b913a602c7eda7a495b4e6e7334d3890");
+  std::string wrong = auth::sasl::base64_encode("tim@example.com 00000000000000000000000000000000");
   h.run("C: CAPA\n S: +OK Capability list follows\n S: TOP\n S: UIDL\n S: RESP-CODES\n S: AUTH-RESP-CODE\n"
         " S: PIPELINING\n S: SASL CRAM-MD5\n S: .\n"
         "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + wrong +
@@ -1051,15 +1051,15 @@ TEST_CASE("AUTH SCRAM-SHA-256 runs to the server proof, then logs in on the empt
   config.scram_server_nonce = "serverpart";
   Harness h(config);
   const std::string salt = "0123456789abcdef";
-  auto keys = sasl::scram_derive_keys("pencil", salt, 4096, sasl::ScramHash::kSha256);
-  h.secrets["user@example.com scram-sha-256"] = sasl::scram_encode(keys);
+  auto keys = auth::sasl::scram_derive_keys("pencil", salt, 4096, auth::sasl::ScramHash::kSha256);
+  h.secrets["user@example.com scram-sha-256"] = auth::sasl::scram_encode(keys);
 
   const std::string client_first_bare = "n=user@example.com,r=clientnonce";
-  std::string wire = h.send("AUTH SCRAM-SHA-256 " + sasl::base64_encode("n,," + client_first_bare));
+  std::string wire = h.send("AUTH SCRAM-SHA-256 " + auth::sasl::base64_encode("n,," + client_first_bare));
   REQUIRE(wire.rfind("+ ", 0) == 0);
-  auto server_first = sasl::base64_decode(wire.substr(2, wire.size() - 4));
+  auto server_first = auth::sasl::base64_decode(wire.substr(2, wire.size() - 4));
   REQUIRE(server_first.ok());
-  CHECK(*server_first == "r=clientnonceserverpart,s=" + sasl::base64_encode(salt) + ",i=4096");
+  CHECK(*server_first == "r=clientnonceserverpart,s=" + auth::sasl::base64_encode(salt) + ",i=4096");
 
   unsigned char salted[32];
   REQUIRE(PKCS5_PBKDF2_HMAC("pencil", 6, reinterpret_cast<const unsigned char*>(salt.data()),
@@ -1067,14 +1067,14 @@ TEST_CASE("AUTH SCRAM-SHA-256 runs to the server proof, then logs in on the empt
   std::string salted_password(reinterpret_cast<const char*>(salted), 32);
   const std::string without_proof = "c=biws,r=clientnonceserverpart";
   const std::string auth_message = client_first_bare + "," + *server_first + "," + without_proof;
-  std::string client_key = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, salted_password, "Client Key");
-  std::string stored_key = sasl::crypto::hash(sasl::crypto::Hash::kSha256, client_key);
-  std::string proof = xor_bytes(client_key, sasl::crypto::hmac(sasl::crypto::Hash::kSha256, stored_key, auth_message));
-  std::string server_key = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, salted_password, "Server Key");
-  std::string server_sig = sasl::crypto::hmac(sasl::crypto::Hash::kSha256, server_key, auth_message);
+  std::string client_key = auth::sasl::crypto::hmac(auth::sasl::crypto::Hash::kSha256, salted_password, "Client Key");
+  std::string stored_key = auth::sasl::crypto::hash(auth::sasl::crypto::Hash::kSha256, client_key);
+  std::string proof = xor_bytes(client_key, auth::sasl::crypto::hmac(auth::sasl::crypto::Hash::kSha256, stored_key, auth_message));
+  std::string server_key = auth::sasl::crypto::hmac(auth::sasl::crypto::Hash::kSha256, salted_password, "Server Key");
+  std::string server_sig = auth::sasl::crypto::hmac(auth::sasl::crypto::Hash::kSha256, server_key, auth_message);
 
-  wire = h.send(sasl::base64_encode(without_proof + ",p=" + sasl::base64_encode(proof)));
-  CHECK(wire == "+ " + sasl::base64_encode("v=" + sasl::base64_encode(server_sig)) + "\r\n");
+  wire = h.send(auth::sasl::base64_encode(without_proof + ",p=" + auth::sasl::base64_encode(proof)));
+  CHECK(wire == "+ " + auth::sasl::base64_encode("v=" + auth::sasl::base64_encode(server_sig)) + "\r\n");
   CHECK(h.session.state() == State::kSaslFinal);
   CHECK(h.auths.empty());
   CHECK(h.send("") == "+OK maildrop has 3 messages (1400 octets)\r\n");
@@ -1089,13 +1089,13 @@ TEST_CASE("AUTH SCRAM with a wrong proof or an unknown user is a counted failure
   config.scram_server_nonce = "serverpart";
   Harness h(config);
   h.secrets["user@example.com scram-sha-256"] =
-      sasl::scram_encode(sasl::scram_derive_keys("pencil", "salt-salt-salt16", 4096, sasl::ScramHash::kSha256));
+      auth::sasl::scram_encode(auth::sasl::scram_derive_keys("pencil", "salt-salt-salt16", 4096, auth::sasl::ScramHash::kSha256));
   for (const char* user : {"user@example.com", "ghost@example.com", "no-at-sign"}) {
     CAPTURE(user);
-    std::string wire = h.send("AUTH SCRAM-SHA-256 " + sasl::base64_encode(std::string("n,,n=") + user + ",r=abc"));
+    std::string wire = h.send("AUTH SCRAM-SHA-256 " + auth::sasl::base64_encode(std::string("n,,n=") + user + ",r=abc"));
     REQUIRE(wire.rfind("+ ", 0) == 0);  // a fake salt for unknown users: no difference visible
-    std::string bogus_proof = sasl::base64_encode(std::string(32, 'x'));
-    CHECK(h.send(sasl::base64_encode("c=biws,r=abcserverpart,p=" + bogus_proof)) ==
+    std::string bogus_proof = auth::sasl::base64_encode(std::string(32, 'x'));
+    CHECK(h.send(auth::sasl::base64_encode("c=biws,r=abcserverpart,p=" + bogus_proof)) ==
           "-ERR [AUTH] invalid user name or password\r\n");
   }
   CHECK(h.rejects.size() == 3);

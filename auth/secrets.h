@@ -1,6 +1,7 @@
-// Which password-derived secrets the POP3 mechanisms need, and deriving them. The account store
+// Which password-derived secrets the login mechanisms need, and deriving them. The account store
 // keeps them opaque (storage::StoredSecret); this file is the one place that knows what each
-// kind is, which mechanism needs it and which settings enable that mechanism.
+// kind is and which mechanism needs it. It reads no settings: a module says what it offers
+// (LoginOffer) and gets the kinds back.
 //
 //   kind            value (see sasl/*.h)                       needed by            plaintext-equivalent
 //   scram-sha-256   "SCRAM-SHA-256$iter:salt$StoredKey:ServerKey"  SCRAM-SHA-256     no (always stored)
@@ -16,11 +17,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config/setting_spec.h"
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 #include "storage/account_store.h"
 
-namespace mailroom::pop3 {
+namespace mailroom::auth {
 
 inline constexpr std::string_view kSecretScramSha256 = "scram-sha-256";
 inline constexpr std::string_view kSecretScramSha1 = "scram-sha-1";
@@ -32,14 +32,21 @@ std::string_view secret_kind_name(sasl::SecretKind kind);
 std::optional<sasl::SecretKind> secret_kind_from_name(std::string_view name);
 bool is_plaintext_equivalent(std::string_view kind_name);
 
-// The kinds one POP3 service with these settings needs: the SCRAM keys always; cram-md5 when
-// auth_mechanisms has CRAM-MD5; nt-hash when it has NTLM; plaintext when apop is on.
-std::set<std::string> wanted_secret_kinds(const config::ServiceSettings& settings);
+// What one service offers for logins, as its module reads it from its settings (pop3:
+// auth_mechanisms and apop).
+struct LoginOffer {
+  std::vector<std::string> mechanisms;  // SASL mechanism names, upper case (e.g. PLAIN, CRAM-MD5)
+  bool apop = false;                    // APOP (RFC 1939) is accepted
+};
 
-// The kinds the mechanisms this service offers right now need (SCRAM keys only when a SCRAM
-// mechanism is in auth_mechanisms): what a login with the password fills in when missing, so a
-// service that offers none of them pays nothing extra per login.
-std::set<std::string> needed_secret_kinds(const config::ServiceSettings& settings);
+// The kinds a service offering this needs stored: the SCRAM keys always; cram-md5 when the
+// mechanisms have CRAM-MD5; nt-hash when they have NTLM; plaintext when APOP is on.
+std::set<std::string> wanted_secret_kinds(const LoginOffer& offer);
+
+// The kinds the mechanisms offered right now need (SCRAM keys only when a SCRAM mechanism is
+// offered): what a login with the password fills in when missing, so a service that offers none
+// of them pays nothing extra per login.
+std::set<std::string> needed_secret_kinds(const LoginOffer& offer);
 
 // Derives `kinds` from the password. Slow (SCRAM runs PBKDF2): call it off the event loop.
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds);
@@ -48,4 +55,4 @@ std::vector<storage::StoredSecret> derive_secrets(std::string_view password, con
 // PLAIN and LOGIN (which use the password hash): e.g. {"APOP", "CRAM-MD5", "SCRAM-SHA-256"}.
 std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds);
 
-}  // namespace mailroom::pop3
+}  // namespace mailroom::auth

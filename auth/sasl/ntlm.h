@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 struct NtlmOptions {
   std::string nb_domain = "MAILROOM";     // TargetName and MsvAvNbDomainName
@@ -38,4 +38,4 @@ std::string ntlm_nt_hash(std::string_view password);
 // 16 raw bytes; user and domain UTF-8. Exposed for the spec's test vectors.
 std::string ntlm_ntowfv2(std::string_view nt_hash, std::string_view user, std::string_view domain);
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

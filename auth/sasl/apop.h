@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 // The digest a client sends: 32 lowercase hex digits of MD5(timestamp + password).
 std::string apop_digest(std::string_view timestamp, std::string_view password);
@@ -13,4 +13,4 @@ std::string apop_digest(std::string_view timestamp, std::string_view password);
 // digest. `timestamp` is the whole "<...>" token from the greeting, brackets included.
 bool apop_verify(std::string_view timestamp, std::string_view password, std::string_view digest_hex);
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

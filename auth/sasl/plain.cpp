@@ -1,9 +1,9 @@
 // SASL PLAIN (RFC 4616): "[authzid] NUL authcid NUL passwd" in one message.
 #include <utility>
 
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -71,4 +71,4 @@ std::unique_ptr<AuthMechanism> make_plain(PlainOptions options) {
   return std::make_unique<PlainMechanism>(options);
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

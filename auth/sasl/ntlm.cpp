@@ -1,16 +1,16 @@
 // NTLM server side: NEGOTIATE parsing, CHALLENGE building, AUTHENTICATE parsing and the
 // NTLMv2 (and optional NTLMv1) response checks of [MS-NLMP].
-#include "modules/pop3/sasl/ntlm.h"
+#include "auth/sasl/ntlm.h"
 
 #include <openssl/evp.h>
 
 #include <ctime>
 #include <utility>
 
-#include "modules/pop3/sasl/base64.h"
-#include "modules/pop3/sasl/crypto.h"
+#include "auth/sasl/base64.h"
+#include "auth/sasl/crypto.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -331,4 +331,4 @@ std::string ntlm_ntowfv2(std::string_view nt_hash, std::string_view user, std::s
   return crypto::hmac(crypto::Hash::kMd5, nt_hash, upper_utf16le(to_utf16le(user)) + to_utf16le(domain));
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

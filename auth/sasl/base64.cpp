@@ -1,10 +1,10 @@
 // Strict base64 codec used by every SASL mechanism.
-#include "modules/pop3/sasl/base64.h"
+#include "auth/sasl/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -86,4 +86,4 @@ Result<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

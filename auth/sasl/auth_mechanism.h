@@ -1,5 +1,6 @@
-// SASL mechanisms for POP3 AUTH (RFC 5034), as pure state machines: they take base64 lines and
-// stored secrets and return the next step. No sockets, no storage; the session drives them.
+// SASL mechanisms for the protocols' AUTH commands (POP3 AUTH, RFC 5034), as pure state
+// machines: they take base64 lines and stored secrets and return the next step. No sockets, no
+// storage; the protocol session drives them.
 #pragma once
 
 #include <memory>
@@ -9,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 // What a mechanism may ask the account store for. A Secret's value is the text exactly as
 // stored, so the store needs no per-mechanism code:
@@ -110,4 +111,4 @@ struct PlainOptions {
 std::unique_ptr<AuthMechanism> make_plain(PlainOptions options = {});
 std::unique_ptr<AuthMechanism> make_login();
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

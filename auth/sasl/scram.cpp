@@ -1,5 +1,5 @@
 // SCRAM server side (RFC 5802, RFC 7677): message parsing, proof check, key derivation, storage.
-#include "modules/pop3/sasl/scram.h"
+#include "auth/sasl/scram.h"
 
 #include <openssl/evp.h>
 
@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "modules/pop3/sasl/base64.h"
-#include "modules/pop3/sasl/crypto.h"
+#include "auth/sasl/base64.h"
+#include "auth/sasl/crypto.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -303,4 +303,4 @@ std::unique_ptr<AuthMechanism> make_scram(ScramOptions options) {
   return std::make_unique<ScramMechanism>(std::move(options));
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -1,9 +1,9 @@
 // APOP digest check against the greeting timestamp.
-#include "modules/pop3/sasl/apop.h"
+#include "auth/sasl/apop.h"
 
-#include "modules/pop3/sasl/crypto.h"
+#include "auth/sasl/crypto.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 std::string apop_digest(std::string_view timestamp, std::string_view password) {
   return crypto::to_hex(crypto::hash(crypto::Hash::kMd5, std::string(timestamp) + std::string(password)));
@@ -15,4 +15,4 @@ bool apop_verify(std::string_view timestamp, std::string_view password, std::str
   return crypto::equal_ct(crypto::hash(crypto::Hash::kMd5, std::string(timestamp) + std::string(password)), *client);
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -7,7 +7,7 @@
 
 #include "core/base/result.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 std::string base64_encode(std::string_view bytes);
 
@@ -16,4 +16,4 @@ std::string base64_encode(std::string_view bytes);
 // The empty string decodes to the empty string.
 Result<std::string> base64_decode(std::string_view text);
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

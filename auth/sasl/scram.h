@@ -9,9 +9,9 @@
 #include <string_view>
 
 #include "core/base/result.h"
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 enum class ScramHash { kSha1, kSha256 };
 
@@ -57,4 +57,4 @@ struct ScramOptions {
 // whether the user exists.
 std::unique_ptr<AuthMechanism> make_scram(ScramOptions options);
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

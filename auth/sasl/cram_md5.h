@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 struct CramMd5Options {
   std::string hostname = "localhost";  // goes after the '@' of the challenge
@@ -31,4 +31,4 @@ std::string cram_md5_contexts(std::string_view password);
 std::optional<std::string> cram_md5_digest_from_contexts(std::string_view contexts_hex,
                                                          std::string_view challenge);
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace mailroom::pop3::sasl::crypto {
+namespace mailroom::auth::sasl::crypto {
 
 enum class Hash { kMd5, kSha1, kSha256 };
 
@@ -56,4 +56,4 @@ std::optional<std::string> utf8_to_utf16le(std::string_view utf8);
 // UTF-16LE bytes -> UTF-8; nullopt for odd length or unpaired surrogates.
 std::optional<std::string> utf16le_to_utf8(std::string_view utf16);
 
-}  // namespace mailroom::pop3::sasl::crypto
+}  // namespace mailroom::auth::sasl::crypto

@@ -1,13 +1,13 @@
 // CRAM-MD5 server side (RFC 2195) and the Dovecot-compatible stored contexts.
-#include "modules/pop3/sasl/cram_md5.h"
+#include "auth/sasl/cram_md5.h"
 
 #include <ctime>
 #include <utility>
 
-#include "modules/pop3/sasl/base64.h"
-#include "modules/pop3/sasl/crypto.h"
+#include "auth/sasl/base64.h"
+#include "auth/sasl/crypto.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -135,4 +135,4 @@ std::optional<std::string> cram_md5_digest_from_contexts(std::string_view contex
   return outer.finish();
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -1,5 +1,5 @@
 // MD4/MD5 compression functions, EVP wrappers and encoding helpers for the SASL mechanisms.
-#include "modules/pop3/sasl/crypto.h"
+#include "auth/sasl/crypto.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace mailroom::pop3::sasl::crypto {
+namespace mailroom::auth::sasl::crypto {
 
 namespace {
 
@@ -302,4 +302,4 @@ std::optional<std::string> utf16le_to_utf8(std::string_view s) {
   return out;
 }
 
-}  // namespace mailroom::pop3::sasl::crypto
+}  // namespace mailroom::auth::sasl::crypto

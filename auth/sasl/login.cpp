@@ -2,10 +2,10 @@
 // and older clients speak it. An initial response, if sent, is the username.
 #include <utility>
 
-#include "modules/pop3/sasl/auth_mechanism.h"
-#include "modules/pop3/sasl/base64.h"
+#include "auth/sasl/auth_mechanism.h"
+#include "auth/sasl/base64.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 namespace {
 
@@ -68,4 +68,4 @@ class LoginMechanism final : public AuthMechanism {
 
 std::unique_ptr<AuthMechanism> make_login() { return std::make_unique<LoginMechanism>(); }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -1,35 +1,30 @@
-// Which derived secrets the POP3 settings ask for, and deriving them.
+// Which derived secrets an offer of mechanisms asks for, and deriving them.
 #include <doctest/doctest.h>
 
-#include "modules/pop3/pop3_settings.h"
-#include "modules/pop3/sasl/cram_md5.h"
-#include "modules/pop3/sasl/ntlm.h"
-#include "modules/pop3/secrets.h"
+#include "auth/sasl/cram_md5.h"
+#include "auth/sasl/ntlm.h"
+#include "auth/secrets.h"
 
 using namespace mailroom;
-using namespace mailroom::pop3;
+using namespace mailroom::auth;
 
 namespace {
-config::ServiceSettings settings(std::map<std::string, std::string> stored) {
-  auto s = config::ServiceSettings::build(pop3_settings_catalog(), stored);
-  REQUIRE(s.ok());
-  return *s;
-}
 using Kinds = std::set<std::string>;
+using Mechs = std::vector<std::string>;
 }  // namespace
 
 TEST_CASE("mailctl stores SCRAM keys always, legacy secrets only for enabled mechanisms") {
-  CHECK(wanted_secret_kinds(settings({})) == Kinds{"scram-sha-1", "scram-sha-256"});
-  CHECK(wanted_secret_kinds(settings({{"auth_mechanisms", "PLAIN CRAM-MD5"}})) ==
+  CHECK(wanted_secret_kinds(LoginOffer{}) == Kinds{"scram-sha-1", "scram-sha-256"});
+  CHECK(wanted_secret_kinds(LoginOffer{Mechs{"PLAIN", "CRAM-MD5"}, false}) ==
         Kinds{"cram-md5", "scram-sha-1", "scram-sha-256"});
-  CHECK(wanted_secret_kinds(settings({{"auth_mechanisms", "NTLM"}, {"apop", "on"}})) ==
+  CHECK(wanted_secret_kinds(LoginOffer{Mechs{"NTLM"}, true}) ==
         Kinds{"nt-hash", "plaintext", "scram-sha-1", "scram-sha-256"});
 }
 
 TEST_CASE("a login fills in only what the offered mechanisms need") {
-  CHECK(needed_secret_kinds(settings({})).empty());  // defaults: PLAIN LOGIN, no APOP
-  CHECK(needed_secret_kinds(settings({{"auth_mechanisms", "SCRAM-SHA-256"}})) == Kinds{"scram-sha-256"});
-  CHECK(needed_secret_kinds(settings({{"auth_mechanisms", "LOGIN SCRAM-SHA-1 CRAM-MD5"}, {"apop", "on"}})) ==
+  CHECK(needed_secret_kinds(LoginOffer{Mechs{"PLAIN", "LOGIN"}, false}).empty());
+  CHECK(needed_secret_kinds(LoginOffer{Mechs{"SCRAM-SHA-256"}, false}) == Kinds{"scram-sha-256"});
+  CHECK(needed_secret_kinds(LoginOffer{Mechs{"LOGIN", "SCRAM-SHA-1", "CRAM-MD5"}, true}) ==
         Kinds{"cram-md5", "plaintext", "scram-sha-1"});
 }
 

@@ -1,13 +1,12 @@
-// Secret kinds of the POP3 mechanisms: names, which settings need them, derivation.
-#include "modules/pop3/secrets.h"
+// Secret kinds of the login mechanisms: names, which offered mechanisms need them, derivation.
+#include "auth/secrets.h"
 
-#include "modules/pop3/pop3_settings.h"
-#include "modules/pop3/sasl/cram_md5.h"
-#include "modules/pop3/sasl/crypto.h"
-#include "modules/pop3/sasl/ntlm.h"
-#include "modules/pop3/sasl/scram.h"
+#include "auth/sasl/cram_md5.h"
+#include "auth/sasl/crypto.h"
+#include "auth/sasl/ntlm.h"
+#include "auth/sasl/scram.h"
 
-namespace mailroom::pop3 {
+namespace mailroom::auth {
 
 std::string_view secret_kind_name(sasl::SecretKind kind) {
   switch (kind) {
@@ -32,27 +31,27 @@ bool is_plaintext_equivalent(std::string_view kind_name) {
   return kind_name == kSecretCramMd5 || kind_name == kSecretNtHash || kind_name == kSecretPlaintext;
 }
 
-std::set<std::string> wanted_secret_kinds(const config::ServiceSettings& settings) {
-  std::set<std::string> kinds{std::string(kSecretScramSha256), std::string(kSecretScramSha1)};
-  for (const auto& m : split_mechanisms(settings.get_string("auth_mechanisms"))) {
-    if (m == "CRAM-MD5") kinds.insert(std::string(kSecretCramMd5));
-    if (m == "NTLM") kinds.insert(std::string(kSecretNtHash));
+namespace {
+bool offers(const LoginOffer& offer, std::string_view mechanism) {
+  for (const auto& m : offer.mechanisms) {
+    if (m == mechanism) return true;
   }
-  if (settings.get_bool("apop")) kinds.insert(std::string(kSecretPlaintext));
+  return false;
+}
+}  // namespace
+
+std::set<std::string> wanted_secret_kinds(const LoginOffer& offer) {
+  std::set<std::string> kinds{std::string(kSecretScramSha256), std::string(kSecretScramSha1)};
+  if (offers(offer, "CRAM-MD5")) kinds.insert(std::string(kSecretCramMd5));
+  if (offers(offer, "NTLM")) kinds.insert(std::string(kSecretNtHash));
+  if (offer.apop) kinds.insert(std::string(kSecretPlaintext));
   return kinds;
 }
 
-std::set<std::string> needed_secret_kinds(const config::ServiceSettings& settings) {
-  std::set<std::string> kinds = wanted_secret_kinds(settings);
-  const auto offered = split_mechanisms(settings.get_string("auth_mechanisms"));
-  auto offers = [&offered](std::string_view m) {
-    for (const auto& o : offered) {
-      if (o == m) return true;
-    }
-    return false;
-  };
-  if (!offers("SCRAM-SHA-256")) kinds.erase(std::string(kSecretScramSha256));
-  if (!offers("SCRAM-SHA-1")) kinds.erase(std::string(kSecretScramSha1));
+std::set<std::string> needed_secret_kinds(const LoginOffer& offer) {
+  std::set<std::string> kinds = wanted_secret_kinds(offer);
+  if (!offers(offer, "SCRAM-SHA-256")) kinds.erase(std::string(kSecretScramSha256));
+  if (!offers(offer, "SCRAM-SHA-1")) kinds.erase(std::string(kSecretScramSha1));
   return kinds;
 }
 
@@ -94,4 +93,4 @@ std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& 
   return out;
 }
 
-}  // namespace mailroom::pop3
+}  // namespace mailroom::auth

@@ -1,9 +1,9 @@
 // Shared pieces of the SASL mechanisms: client-data decoding and the default provide_secret().
-#include "modules/pop3/sasl/auth_mechanism.h"
+#include "auth/sasl/auth_mechanism.h"
 
-#include "modules/pop3/sasl/base64.h"
+#include "auth/sasl/base64.h"
 
-namespace mailroom::pop3::sasl {
+namespace mailroom::auth::sasl {
 
 MechStep AuthMechanism::provide_secret(std::optional<Secret> /*secret*/) {
   return Failure{FailureKind::kMalformed, std::string(name()) + " did not ask for a secret"};
@@ -17,4 +17,4 @@ std::variant<std::string, Failure> decode_client_data(std::string_view b64, bool
   return std::move(decoded).value();
 }
 
-}  // namespace mailroom::pop3::sasl
+}  // namespace mailroom::auth::sasl

@@ -5,16 +5,16 @@
 #include <string>
 #include <variant>
 
-#include "modules/pop3/sasl/apop.h"
-#include "modules/pop3/sasl/auth_mechanism.h"
-#include "modules/pop3/sasl/base64.h"
-#include "modules/pop3/sasl/cram_md5.h"
-#include "modules/pop3/sasl/crypto.h"
-#include "modules/pop3/sasl/ntlm.h"
-#include "modules/pop3/sasl/scram.h"
+#include "auth/sasl/apop.h"
+#include "auth/sasl/auth_mechanism.h"
+#include "auth/sasl/base64.h"
+#include "auth/sasl/cram_md5.h"
+#include "auth/sasl/crypto.h"
+#include "auth/sasl/ntlm.h"
+#include "auth/sasl/scram.h"
 
-namespace sasl = mailroom::pop3::sasl;
-namespace crypto = mailroom::pop3::sasl::crypto;
+namespace sasl = mailroom::auth::sasl;
+namespace crypto = mailroom::auth::sasl::crypto;
 using sasl::base64_decode;
 using sasl::base64_encode;
 using sasl::FailureKind;
