@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "auth/secrets.h"
-#include "modules/pop3/pop3_connection.h"
+#include "modules/pop3/session_adapter.h"
 #include "modules/pop3/pop3_settings.h"
 
 namespace mailroom::pop3 {
@@ -64,7 +64,7 @@ class Pop3Module : public core::Module {
       wanted_for_ = context.settings;
       wanted_ = auth::needed_secret_kinds(login_offer(s));
     }
-    return std::make_unique<Pop3Connection>(connection, accounts_, mail_, std::move(config), context.tls,
+    return std::make_unique<SessionAdapter>(connection, accounts_, mail_, std::move(config), context.tls,
                                             *context.policy, wanted_,
                                             static_cast<uint64_t>(s.get_int("retr_readahead")));
   }

@@ -1,4 +1,4 @@
-// The pop3 module: registers POP3 with the core and creates one Pop3Connection per client.
+// The pop3 module: registers POP3 with the core and creates one SessionAdapter per client.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
-// Pop3Connection: runs the session's effects off the loop thread and streams messages.
-#include "modules/pop3/pop3_connection.h"
+// SessionAdapter: runs the session's effects off the loop thread and streams messages.
+#include "modules/pop3/session_adapter.h"
 
 #include <algorithm>
 
@@ -23,7 +23,7 @@ void terminate(std::string& out, bool at_line_start) {
 }
 }  // namespace
 
-struct Pop3Connection::Stream {
+struct SessionAdapter::Stream {
   std::shared_ptr<storage::Maildrop> drop;
   std::size_t index = 0;
   std::unique_ptr<storage::MessageReader> reader;  // opened by the first worker job, dot-stuffing
@@ -44,7 +44,7 @@ struct Pop3Connection::Stream {
 
 // Worker side of one stream step: opens the message on the first call, reads one (stuffed)
 // chunk, and at the end of the message reads the messages in `ahead` whole.
-void Pop3Connection::read_chunk(Stream& stream) {
+void SessionAdapter::read_chunk(Stream& stream) {
   if (!stream.reader) {
     auto reader = stream.drop->open_message(stream.index, storage::WireMode::kDotStuffed);
     if (!reader) {
@@ -98,7 +98,7 @@ void Pop3Connection::read_chunk(Stream& stream) {
   }
 }
 
-Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountStore& accounts,
+SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountStore& accounts,
                                storage::MailStore& mail, SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                std::set<std::string> wanted_secrets, uint64_t readahead_bytes)
@@ -110,19 +110,19 @@ Pop3Connection::Pop3Connection(core::Connection& connection, storage::AccountSto
       login_(connection, accounts, policy, "pop3", std::move(wanted_secrets)),
       readahead_bytes_(readahead_bytes) {}
 
-Pop3Connection::~Pop3Connection() = default;
+SessionAdapter::~SessionAdapter() = default;
 
-std::string Pop3Connection::sid() const { return std::to_string(conn_.id()); }
+std::string SessionAdapter::sid() const { return std::to_string(conn_.id()); }
 
-void Pop3Connection::on_open() {
+void SessionAdapter::on_open() {
   log::info("pop3.connect", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_ip() + ":" + std::to_string(conn_.local_port())}});
   run(session_.greeting());
 }
 
 // POP3 frames leniently (RFC 1939 clients send bare LF too): the ending does not matter.
-void Pop3Connection::on_line(std::string_view line, core::LineEnding) { run(session_.on_line(line)); }
+void SessionAdapter::on_line(std::string_view line, core::LineEnding) { run(session_.on_line(line)); }
 
-void Pop3Connection::on_line_too_long() {
+void SessionAdapter::on_line_too_long() {
   log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
   if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
     conn_.write("-ERR [SYS/PERM] command line too long, closing connection\r\n");
@@ -132,7 +132,7 @@ void Pop3Connection::on_line_too_long() {
   run(session_.on_line_too_long());
 }
 
-std::string Pop3Connection::on_timeout(core::Timeout which) {
+std::string SessionAdapter::on_timeout(core::Timeout which) {
   switch (which) {
     case core::Timeout::kIdle: return "-ERR disconnected for inactivity\r\n";
     case core::Timeout::kCommand: return "-ERR command line not completed in time, closing connection\r\n";
@@ -142,7 +142,7 @@ std::string Pop3Connection::on_timeout(core::Timeout which) {
   return {};
 }
 
-void Pop3Connection::on_close() {
+void SessionAdapter::on_close() {
   log::info("pop3.disconnect", {{"sid", sid()},
                                 {"ip", conn_.peer_ip()},
                                 {"user", user_},
@@ -156,9 +156,9 @@ void Pop3Connection::on_close() {
   read_ahead_.clear();
   lock_.reset();
   storage::Listing listing = session_.release_listing();
-  if (drop_ || listing) {
+  if (maildrop_ || listing) {
     conn_.work().submit(
-        [drop = std::move(drop_), listing = std::move(listing)]() mutable {
+        [drop = std::move(maildrop_), listing = std::move(listing)]() mutable {
           listing.reset();
           drop.reset();
         },
@@ -166,7 +166,7 @@ void Pop3Connection::on_close() {
   }
 }
 
-void Pop3Connection::run(Step step) {
+void SessionAdapter::run(Step step) {
   if (!step.reply.empty()) conn_.write(std::move(step.reply));
   // A failed write closes the connection (and on_close() releases the maildrop): nothing
   // more to do then, whatever the session asked for.
@@ -200,7 +200,7 @@ void Pop3Connection::run(Step step) {
       step.effect);
 }
 
-void Pop3Connection::start_login(Authenticate auth) {
+void SessionAdapter::start_login(Authenticate auth) {
   // The maildrop the worker opens once the credentials and the mailbox passed; it is the
   // session's only if the login succeeds, else released with the login.
   struct Opened {
@@ -228,15 +228,15 @@ void Pop3Connection::start_login(Authenticate auth) {
                  storage::Listing listing;
                  if (reply.outcome == LoginOutcome::kOk) {
                    lock_ = std::move(opened->lock);
-                   drop_ = std::move(opened->drop);
-                   listing = drop_->listing();
+                   maildrop_ = std::move(opened->drop);
+                   listing = maildrop_->listing();
                    user_ = user;
                  }
                  answer_login(reply, std::move(listing));
                });
 }
 
-void Pop3Connection::answer_login(auth::LoginReply reply, storage::Listing listing) {
+void SessionAdapter::answer_login(auth::LoginReply reply, storage::Listing listing) {
   Step step = session_.on_login_result(reply.outcome, std::move(listing));
   if (reply.close) {  // blocked: answer, then hang up
     run(std::move(step));
@@ -247,7 +247,7 @@ void Pop3Connection::answer_login(auth::LoginReply reply, storage::Listing listi
   run(std::move(step));
 }
 
-void Pop3Connection::fetch_secret(FetchSecret fetch) {
+void SessionAdapter::fetch_secret(FetchSecret fetch) {
   const bool looking = login_.fetch_secret(fetch.address, std::move(fetch.accepted), fetch.mechanism,
                                            [this](auth::SecretLookup lookup) {
                                              conn_.resume_input();
@@ -266,18 +266,18 @@ void Pop3Connection::fetch_secret(FetchSecret fetch) {
   }
 }
 
-void Pop3Connection::start_stream(const StreamMessage& msg) {
+void SessionAdapter::start_stream(const StreamMessage& msg) {
   if (serve_read_ahead(msg)) return;
   conn_.pause_input();
   stream_ = std::make_shared<Stream>();
-  stream_->drop = drop_;
+  stream_->drop = maildrop_;
   stream_->index = msg.index;
   stream_->ok_reply = msg.ok_reply;
   if (msg.top_lines) {
     stream_->top.emplace(*msg.top_lines);
   } else if (readahead_bytes_ > 0) {
     // The next messages not marked deleted, as long as they fit whole in the budget.
-    const auto& messages = drop_->messages();
+    const auto& messages = maildrop_->messages();
     uint64_t budget = readahead_bytes_;
     for (std::size_t i = msg.index + 1; i < messages.size(); ++i) {
       if (session_.marked_deleted(i)) continue;
@@ -289,7 +289,7 @@ void Pop3Connection::start_stream(const StreamMessage& msg) {
   pump();
 }
 
-bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
+bool SessionAdapter::serve_read_ahead(const StreamMessage& msg) {
   if (read_ahead_.empty()) return false;
   auto hit = std::find_if(read_ahead_.begin(), read_ahead_.end(),
                           [&](const ReadAhead& r) { return r.index == msg.index; });
@@ -315,12 +315,12 @@ bool Pop3Connection::serve_read_ahead(const StreamMessage& msg) {
   return true;
 }
 
-void Pop3Connection::count_retrieved(std::size_t index) {
+void SessionAdapter::count_retrieved(std::size_t index) {
   ++retrieved_;
-  retrieved_bytes_ += drop_->messages()[index].size;
+  retrieved_bytes_ += maildrop_->messages()[index].size;
 }
 
-void Pop3Connection::pump() {
+void SessionAdapter::pump() {
   if (!stream_ || read_in_flight_ || stream_->finished || conn_.over_high_water()) return;  // on_drain() resumes
   auto stream = stream_;
   std::weak_ptr<void> alive = conn_.liveness();
@@ -333,7 +333,7 @@ void Pop3Connection::pump() {
                       });
 }
 
-void Pop3Connection::on_chunk() {
+void SessionAdapter::on_chunk() {
   if (!stream_) return;  // the connection closed meanwhile
   if (stream_->error) {
     const bool replied = stream_->replied;
@@ -375,9 +375,9 @@ void Pop3Connection::on_chunk() {
   conn_.write(std::move(out));
 }
 
-void Pop3Connection::on_drain() { pump(); }
+void SessionAdapter::on_drain() { pump(); }
 
-void Pop3Connection::start_update(CommitDeletions del) {
+void SessionAdapter::start_update(CommitDeletions del) {
   conn_.pause_input();
   read_ahead_.clear();
   // The job takes the maildrop, its lock and the listing: all are released on the worker, so a
@@ -391,7 +391,7 @@ void Pop3Connection::start_update(CommitDeletions del) {
     Status status;
   };
   auto job = std::make_shared<Job>();
-  job->drop = std::move(drop_);
+  job->drop = std::move(maildrop_);
   job->lock = std::move(lock_);
   job->listing = session_.release_listing();
   job->indexes = std::move(del.indexes);

@@ -1,4 +1,4 @@
-// Pop3Connection: the adapter between a core Connection and the pure pop3::Session. It performs
+// SessionAdapter: the adapter between a core Connection and the pure pop3::Session. It performs
 // the session's effects on the worker pool and feeds the results back on the loop thread: logins
 // through the shared auth::LoginService (adding the maildrop lock and scan), message streaming,
 // deletions.
@@ -20,12 +20,12 @@
 
 namespace mailroom::pop3 {
 
-class Pop3Connection : public core::ProtocolSession {
+class SessionAdapter : public core::ProtocolSession {
  public:
-  Pop3Connection(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
+  SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                  std::set<std::string> wanted_secrets, uint64_t readahead_bytes = 0);
-  ~Pop3Connection() override;
+  ~SessionAdapter() override;
 
   void on_open() override;
   void on_line(std::string_view line, core::LineEnding ending) override;
@@ -64,7 +64,7 @@ class Pop3Connection : public core::ProtocolSession {
   core::ClientPolicy& policy_;
   auth::LoginService login_;
   std::shared_ptr<storage::MaildropLock> lock_;
-  std::shared_ptr<storage::Maildrop> drop_;
+  std::shared_ptr<storage::Maildrop> maildrop_;
   std::shared_ptr<Stream> stream_;
   uint64_t readahead_bytes_;         // retr_readahead
   std::vector<ReadAhead> read_ahead_;  // ascending indexes; consumed by RETR/TOP
