@@ -2,7 +2,7 @@
 // delivery order) kept in DIR/.mailroom-index, so an unchanged mailbox opens with a few syscalls
 // instead of a full scan. Only a hint: trusted while cur/ and new/ carry the stamps it recorded,
 // and never as a source of file names: anyone who can write the maildir can forge it, so the store
-// opens a name from it only as a regular file inside cur/ or new/ (see maildir_store.cpp), and a
+// opens a name from it only as a regular file inside cur/ or new/ (see message_files.h), and a
 // name that is not there is not served.
 #pragma once
 

@@ -1,0 +1,98 @@
+// Reload: reads the stored services off the loop (settings, TLS contexts, resolved binds, and the
+// access policy when its generation moved) and applies what changed to the running services.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/loop/event_loop.h"
+#include "core/module/service.h"
+#include "core/tls/tls_context.h"
+#include "storage/account_store.h"
+#include "storage/policy_store.h"
+
+namespace mailroom::daemon {
+
+using Modules = std::vector<std::unique_ptr<core::Module>>;
+
+// One service's TLS context, rebuilt only when its settings or certificate files changed.
+struct TlsState {
+  tls::TlsConfig config;
+  std::string stamp;  // tls_stamp() of the config when built
+  std::shared_ptr<const tls::TlsContext> context;
+  std::string error;
+};
+
+// The state of a service's certificate and key files, to notice them being replaced.
+std::string tls_stamp(const tls::TlsConfig& config);
+
+// What one reload read off the loop.
+struct Snapshot {
+  std::vector<storage::ServiceRecord> records;
+  std::map<std::string, TlsState> tls;
+  std::map<std::string, core::BindPlan> binds;  // host names resolved
+  // Set when the stored access rules and blocks were (re)read: their generation then.
+  std::optional<int64_t> policy_generation;
+  std::map<std::string, core::PolicyData> policies;
+  std::vector<std::string> warnings;  // stored rows that could not be used
+};
+
+// Runs on a worker (or before the loop starts): reads everything a reload needs. The policy is
+// read only when its generation differs from `known_generation`; `known` are the TLS states in
+// use (an unchanged one is kept, a broken new certificate keeps the old context).
+Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyStore& policy, const Modules& modules,
+                               const std::string& data_dir, std::map<std::string, TlsState> known,
+                               std::optional<int64_t> known_generation);
+
+// The running services, by name, and what was last applied to each (loop thread).
+class RunningServices {
+ public:
+  using Services = std::map<std::string, std::unique_ptr<core::Service>>;
+  // Called when service `name` places a block (see core::Service::BlockListener).
+  using BlockListener = std::function<void(const std::string& name, const ipfilter::Block& block)>;
+  struct Applied {
+    config::ServiceSettings settings;
+    bool enabled = false;
+    std::shared_ptr<const tls::TlsContext> tls;
+    core::BindPlan binds;
+  };
+
+  // `modules` outlive this object.
+  RunningServices(core::EventLoop& loop, core::WorkQueue& work, const Modules& modules, BlockListener on_block)
+      : loop_(loop), work_(work), modules_(modules), on_block_(std::move(on_block)) {}
+
+  // Starts, reconfigures and removes services as the snapshot says; logs what changed and what
+  // could not be applied (the running configuration of such a service is kept).
+  void apply(Snapshot& snapshot);
+  // Stops every service and forgets it.
+  void stop_all();
+
+  const Services& services() const { return services_; }
+  core::Service* find(const std::string& name) const;
+  const std::map<std::string, Applied>& applied() const { return applied_; }
+  const std::map<std::string, TlsState>& tls() const { return tls_; }
+
+ private:
+  core::Module* find_module(const std::string& name) const;
+  core::Service& make_service(const std::string& name, core::Module& module);
+  // Logs a warning when the enabled services' max_connections would not fit the descriptor
+  // limit (once per total).
+  void warn_if_too_few_descriptors();
+  static constexpr int64_t kReservedDescriptors = 64;
+
+  core::EventLoop& loop_;
+  core::WorkQueue& work_;
+  const Modules& modules_;
+  BlockListener on_block_;
+  Services services_;
+  std::map<std::string, Applied> applied_;
+  std::map<std::string, TlsState> tls_;
+  int64_t warned_sessions_ = -1;
+};
+
+}  // namespace mailroom::daemon

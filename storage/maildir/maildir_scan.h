@@ -1,0 +1,19 @@
+// Maildir listing (internal to storage/maildir): what open() lists, from the listing cache
+// DIR/.mailroom-index (maildir_index.h) when cur/ and new/ still carry the stamps it recorded,
+// else from a scan of new/ and cur/ (delivery order, wire sizes, unique uids), then cached.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "storage/mail_store.h"
+#include "storage/maildir/maildir_store.h"
+
+namespace mailroom::storage::maildir {
+
+// The messages of DIR (absolute, no trailing '/') in delivery order; a path each starts with
+// join(DIR, "") followed by "new/NAME" or "cur/NAME". An entry that cannot be read is left out
+// and logged once; the rest of the mailbox is listed.
+Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options);
+
+}  // namespace mailroom::storage::maildir
