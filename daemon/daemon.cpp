@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/network_settings.h"
 #include "core/config/tls_settings.h"
 #include "core/ipfilter/address_rule.h"
 #include "core/log/logger.h"
@@ -91,7 +92,7 @@ std::string tls_stamp(const tls::TlsConfig& c) {
 }  // namespace
 
 Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-               storage::PolicyStore& policy, std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir)
+               storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir)
     : loop_(loop),
       work_(work),
       accounts_(accounts),
@@ -102,15 +103,15 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
 
 Daemon::~Daemon() { shutdown(); }
 
-core::Module* Daemon::find_module(const std::string& name) {
+core::ModuleInstance* Daemon::find_module(const std::string& name) {
   for (auto& m : modules_) {
-    if (m->name() == name) return m.get();
+    if (m.descriptor->name == name) return &m;
   }
   return nullptr;
 }
 
 Result<Daemon::Snapshot> Daemon::load(storage::AccountStore& accounts, storage::PolicyStore& policy,
-                                      const std::vector<std::unique_ptr<core::Module>>& modules,
+                                      const std::vector<core::ModuleInstance>& modules,
                                       const std::string& data_dir, std::map<std::string, TlsState> known,
                                       std::optional<int64_t> known_generation) {
   // The generation first: a change landing while we read is seen again at the next poll.
@@ -122,14 +123,14 @@ Result<Daemon::Snapshot> Daemon::load(storage::AccountStore& accounts, storage::
   bool read_policy = !known_generation || *known_generation != *generation;
   ClockPair clock;
   for (const auto& record : *records) {
-    const core::Module* module = nullptr;
+    const core::ModuleInstance* module = nullptr;
     for (const auto& m : modules) {
-      if (m->name() == record.module) module = m.get();
+      if (m.descriptor->name == record.module) module = &m;
     }
     if (module == nullptr) continue;
-    auto settings = config::ServiceSettings::build(module->settings_catalog(), record.settings);
+    auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) continue;  // reported by apply()
-    snap.binds[record.name] = core::plan_binds(*settings);
+    snap.binds[record.name] = core::plan_binds(config::network_settings_from(*settings));
     if (read_policy) {
       auto data = load_policy(policy, record.name, clock, snap.warnings);
       if (!data) return data.error();
@@ -278,12 +279,12 @@ void Daemon::apply(Snapshot& snapshot) {
   std::map<std::string, bool> seen;
   for (const auto& record : snapshot.records) {
     seen[record.name] = true;
-    core::Module* module = find_module(record.module);
+    core::ModuleInstance* module = find_module(record.module);
     if (module == nullptr) {
       log::error("config.unknown_module", {{"service", record.name}, {"module", record.module}});
       continue;
     }
-    auto settings = config::ServiceSettings::build(module->settings_catalog(), record.settings);
+    auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) {  // keep the running configuration; say exactly what is wrong
       log::error("config.invalid", {{"service", record.name}, {"error", settings.error().message}});
       continue;
@@ -339,10 +340,10 @@ void Daemon::apply(Snapshot& snapshot) {
   write_status();  // `mailctl service status` shows the new state without waiting for a tick
 }
 
-core::Service& Daemon::make_service(const std::string& name, core::Module& module) {
+core::Service& Daemon::make_service(const std::string& name, core::ModuleInstance& module) {
   auto& service = services_[name];
   if (!service) {
-    service = std::make_unique<core::Service>(loop_, work_, name, module);
+    service = std::make_unique<core::Service>(loop_, work_, name, *module.descriptor, *module.module);
     service->set_block_listener([this, name](const ipfilter::Block& block) { store_block(name, block); });
   }
   return *service;
@@ -442,7 +443,7 @@ void Daemon::write_status() {
     if (auto t = tls_.find(name); t != tls_.end()) {
       tls = {{"certificate", t->second.context ? t->second.context->summary() : ""}, {"error", t->second.error}};
     }
-    services[name] = {{"module", std::string(service->module().name())},
+    services[name] = {{"module", service->descriptor().name},
                       {"enabled", applied != applied_.end() && applied->second.enabled},
                       {"connections", service->connection_count()},
                       {"listeners", std::move(listeners)},

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/module/module_descriptor.h"
 #include "core/module/service.h"
 #include "core/tls/tls_context.h"
 #include "storage/account_store.h"
@@ -22,7 +23,7 @@ namespace mailroom::daemon {
 class Daemon {
  public:
   Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-         storage::PolicyStore& policy, std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir);
+         storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir);
   ~Daemon();
 
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
@@ -53,7 +54,7 @@ class Daemon {
   // Runs on a worker (or before the loop starts): reads everything a reload needs. The policy
   // is read only when its generation differs from `known_generation`.
   static Result<Snapshot> load(storage::AccountStore& accounts, storage::PolicyStore& policy,
-                               const std::vector<std::unique_ptr<core::Module>>& modules, const std::string& data_dir,
+                               const std::vector<core::ModuleInstance>& modules, const std::string& data_dir,
                                std::map<std::string, TlsState> known, std::optional<int64_t> known_generation);
   void apply(Snapshot& snapshot);
   // Logs a warning when the enabled services' max_connections would not fit the descriptor
@@ -62,8 +63,8 @@ class Daemon {
   static constexpr int64_t kReservedDescriptors = 64;
   int64_t warned_sessions_ = -1;
   void poll();
-  core::Module* find_module(const std::string& name);
-  core::Service& make_service(const std::string& name, core::Module& module);
+  core::ModuleInstance* find_module(const std::string& name);
+  core::Service& make_service(const std::string& name, core::ModuleInstance& module);
   void store_block(const std::string& service, const ipfilter::Block& block);
   void flush_hits();
   void write_status();
@@ -72,7 +73,7 @@ class Daemon {
   core::WorkQueue& work_;
   storage::AccountStore& accounts_;
   storage::PolicyStore& policy_;
-  std::vector<std::unique_ptr<core::Module>> modules_;
+  std::vector<core::ModuleInstance> modules_;
   std::map<std::string, std::unique_ptr<core::Service>> services_;
   std::string data_dir_;
   struct Applied {
