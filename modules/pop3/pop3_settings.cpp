@@ -72,7 +72,8 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
                                          "order: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256; empty "
                                          "offers none. PLAIN and LOGIN send the password, so they follow "
                                          "tls_required_for_login like USER/PASS. CRAM-MD5 and NTLM make Mailroom "
-                                         "store a plaintext-equivalent secret per mailbox (encrypted; see docs/auth.md).",
+                                         "store a plaintext-equivalent secret per mailbox (encrypted; see "
+                                         "docs/auth.md).",
                                          check_auth_mechanisms));
   specs.push_back(config::bool_setting("apop", false,
                                        "Offer APOP (RFC 1939): the greeting carries a timestamp and APOP logins are "
