@@ -280,7 +280,7 @@ Status run_access_list(const Context& ctx, const ServiceListArgs& a) {
   if (!stores) return stores.error();
   auto svc = load_service(*stores->accounts, a.service);
   if (!svc) return svc.error();
-  const ipf::AccessMode mode = config::access_mode_from(svc->effective());
+  const ipf::AccessMode mode = config::network_settings_from(svc->effective()).access_mode;
   auto rules = stores->policy->list_access_rules(a.service, list);
   if (!rules) return rules.error();
 
@@ -375,8 +375,8 @@ Status run_access_explain(const Context& ctx, const ExplainArgs& a) {
   if (!stores) return stores.error();
   auto svc = load_service(*stores->accounts, a.service);
   if (!svc) return svc.error();
-  const config::ServiceSettings settings = svc->effective();
-  const ipf::AccessMode mode = config::access_mode_from(settings);
+  const config::NetworkSettings network = config::network_settings_from(svc->effective());
+  const ipf::AccessMode mode = network.access_mode;
   auto records = stores->policy->list_access_rules(a.service, std::nullopt);
   if (!records) return records.error();
   const int64_t now = now_seconds();
@@ -385,7 +385,7 @@ Status run_access_explain(const Context& ctx, const ExplainArgs& a) {
 
   // The daemon's policy, rebuilt from what is stored. Stored times (unix seconds) become steady
   // time points at the same distance from now.
-  const ipf::HammerSettings hammer = config::hammer_settings_from(settings);
+  const ipf::HammerSettings& hammer = network.hammer;
   ipf::AccessPolicy policy(mode, hammer);
   const ipf::TimePoint steady_now = ipf::Clock::now();
   auto steady = [&](int64_t unix_seconds) { return steady_now + std::chrono::seconds(unix_seconds - now); };
@@ -571,7 +571,7 @@ Status run_block_add(const Context& ctx, const BlockArgs& a) {
   std::string message;
   for (const auto& svc : *services) {
     // The same key the daemon counts and blocks this client under.
-    const int prefix = ip->is_v4() ? 128 : static_cast<int>(svc.effective().get_int("ipv6_failure_prefix"));
+    const int prefix = ip->is_v4() ? 128 : config::network_settings_from(svc.effective()).hammer.ipv6_failure_prefix;
     BlockRecord b;
     b.service = svc.record.name;
     b.network = ipf::prefix_text(ip->masked(prefix), prefix);

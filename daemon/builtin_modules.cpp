@@ -1,19 +1,67 @@
-// The list of protocol modules built into Mailroom.
+// The table of protocol modules built into Mailroom.
 #include "daemon/builtin_modules.h"
 
+#include <array>
+
 #include "auth/secrets.h"
+#include "core/module/module_catalog.h"
+#include "modules/pop3/pop3_descriptor.h"
 #include "modules/pop3/pop3_settings.h"
 
 namespace mailroom::builtin {
 
-std::vector<std::string> module_names() { return {"pop3"}; }
-
-const config::SettingsCatalog* settings_catalog(std::string_view module) {
-  if (module == "pop3") return &pop3::pop3_settings_catalog();
-  return nullptr;
+std::span<const core::ModuleDescriptor> builtin_modules() {
+  static const std::array table{
+      pop3::pop3_descriptor(),
+  };
+  return table;
 }
 
-std::vector<std::pair<std::string, std::string>> default_services() { return {{"pop3", "pop3"}}; }
+namespace {
+
+// The composed catalogs, in table order (built once; thread-safe static initialisation).
+const std::vector<config::SettingsCatalog>& catalogs() {
+  static const std::vector<config::SettingsCatalog> all = [] {
+    std::vector<config::SettingsCatalog> out;
+    for (const auto& d : builtin_modules()) out.push_back(core::compose_settings_catalog(d));
+    return out;
+  }();
+  return all;
+}
+
+std::ptrdiff_t index_of(std::string_view module) {
+  const auto table = builtin_modules();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (table[i].name == module) return static_cast<std::ptrdiff_t>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+const core::ModuleDescriptor* find_module(std::string_view module) {
+  const auto i = index_of(module);
+  return i < 0 ? nullptr : &builtin_modules()[static_cast<std::size_t>(i)];
+}
+
+std::vector<std::string> module_names() {
+  std::vector<std::string> names;
+  for (const auto& d : builtin_modules()) names.push_back(d.name);
+  return names;
+}
+
+const config::SettingsCatalog* settings_catalog(std::string_view module) {
+  const auto i = index_of(module);
+  return i < 0 ? nullptr : &catalogs()[static_cast<std::size_t>(i)];
+}
+
+std::vector<std::pair<std::string, std::string>> default_services() {
+  std::vector<std::pair<std::string, std::string>> services;
+  for (const auto& d : builtin_modules()) {
+    for (const auto& service : d.default_services) services.emplace_back(service, d.name);
+  }
+  return services;
+}
 
 std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services) {
   std::set<std::string> kinds;
@@ -29,14 +77,12 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
 
 }  // namespace mailroom::builtin
 
-#include "modules/pop3/pop3_module.h"
-
 namespace mailroom::builtin {
 
-std::vector<std::unique_ptr<core::Module>> make_modules(storage::AccountStore& accounts,
-                                                        storage::MailStore& mail) {
-  std::vector<std::unique_ptr<core::Module>> modules;
-  modules.push_back(pop3::make_pop3_module(accounts, mail));
+std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail) {
+  const core::ModuleStores stores{accounts, mail};
+  std::vector<core::ModuleInstance> modules;
+  for (const auto& d : builtin_modules()) modules.push_back({&d, settings_catalog(d.name), d.make(stores)});
   return modules;
 }
 

@@ -1,20 +1,28 @@
-// The list of protocol modules built into Mailroom: the only place that names them.
+// The table of protocol modules built into Mailroom: the only place that names them.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/config/setting_spec.h"
+#include "core/module/module_descriptor.h"
 
 namespace mailroom::builtin {
 
+// The table of built-in modules: one descriptor per module, names unique. A new module adds
+// its descriptor here.
+std::span<const core::ModuleDescriptor> builtin_modules();
+// The descriptor of a module; nullptr for an unknown module.
+const core::ModuleDescriptor* find_module(std::string_view module);
+
 // Module names known to this build, e.g. {"pop3"}.
 std::vector<std::string> module_names();
-// The settings catalog of a module; nullptr for an unknown module.
+// The settings catalog of a module (composed once by the core); nullptr for an unknown module.
 const config::SettingsCatalog* settings_catalog(std::string_view module);
-// The services `mailctl init` creates: {service name, module name}.
+// The services `mailctl init` creates: {service name, module name}, each module's defaults.
 std::vector<std::pair<std::string, std::string>> default_services();
 
 }  // namespace mailroom::builtin
@@ -33,8 +41,8 @@ namespace mailroom::builtin {
 // skipped. Deriving them: auth::derive_secrets().
 std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services);
 
-// Creates one instance of every built-in module, wired to the stores.
-std::vector<std::unique_ptr<core::Module>> make_modules(storage::AccountStore& accounts,
-                                                        storage::MailStore& mail);
+// Creates one instance of every built-in module, wired to the stores, with its descriptor and
+// catalog.
+std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail);
 
 }  // namespace mailroom::builtin

@@ -16,7 +16,7 @@ constexpr uint64_t kRetryBindsEveryTicks = 30;  // failed binds are tried again 
 }  // namespace
 
 Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-               storage::PolicyStore& policy, std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir)
+               storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir)
     : work_(work),
       accounts_(accounts),
       policy_(policy),

@@ -23,7 +23,7 @@ namespace mailroom::daemon {
 class Daemon {
  public:
   Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-         storage::PolicyStore& policy, std::vector<std::unique_ptr<core::Module>> modules, std::string data_dir);
+         storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir);
   ~Daemon();
 
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.

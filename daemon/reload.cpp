@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/config/network_settings.h"
 #include "core/config/tls_settings.h"
 #include "core/log/logger.h"
 #include "daemon/policy_sync.h"
@@ -27,14 +28,14 @@ Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyS
   bool read_policy = !known_generation || *known_generation != *generation;
   ClockPair clock;
   for (const auto& record : *records) {
-    const core::Module* module = nullptr;
+    const core::ModuleInstance* module = nullptr;
     for (const auto& m : modules) {
-      if (m->name() == record.module) module = m.get();
+      if (m.descriptor->name == record.module) module = &m;
     }
     if (module == nullptr) continue;
-    auto settings = config::ServiceSettings::build(module->settings_catalog(), record.settings);
+    auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) continue;  // reported by apply()
-    snap.binds[record.name] = core::plan_binds(*settings);
+    snap.binds[record.name] = core::plan_binds(config::network_settings_from(*settings));
     if (read_policy) {
       auto data = load_policy(policy, record.name, clock, snap.warnings);
       if (!data) return data.error();
@@ -68,9 +69,9 @@ core::Service* RunningServices::find(const std::string& name) const {
   return it == services_.end() ? nullptr : it->second.get();
 }
 
-core::Module* RunningServices::find_module(const std::string& name) const {
+const core::ModuleInstance* RunningServices::find_module(const std::string& name) const {
   for (const auto& m : modules_) {
-    if (m->name() == name) return m.get();
+    if (m.descriptor->name == name) return &m;
   }
   return nullptr;
 }
@@ -105,12 +106,12 @@ void RunningServices::apply(Snapshot& snapshot) {
   std::map<std::string, bool> seen;
   for (const auto& record : snapshot.records) {
     seen[record.name] = true;
-    core::Module* module = find_module(record.module);
+    const core::ModuleInstance* module = find_module(record.module);
     if (module == nullptr) {
       log::error("config.unknown_module", {{"service", record.name}, {"module", record.module}});
       continue;
     }
-    auto settings = config::ServiceSettings::build(module->settings_catalog(), record.settings);
+    auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) {  // keep the running configuration; say exactly what is wrong
       log::error("config.invalid", {{"service", record.name}, {"error", settings.error().message}});
       continue;
@@ -165,10 +166,10 @@ void RunningServices::apply(Snapshot& snapshot) {
   warn_if_too_few_descriptors();
 }
 
-core::Service& RunningServices::make_service(const std::string& name, core::Module& module) {
+core::Service& RunningServices::make_service(const std::string& name, const core::ModuleInstance& module) {
   auto& service = services_[name];
   if (!service) {
-    service = std::make_unique<core::Service>(loop_, work_, name, module);
+    service = std::make_unique<core::Service>(loop_, work_, name, *module.descriptor, *module.module);
     service->set_block_listener([this, name](const ipfilter::Block& block) { on_block_(name, block); });
   }
   return *service;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/module/module_descriptor.h"
 #include "core/module/service.h"
 #include "core/tls/tls_context.h"
 #include "storage/account_store.h"
@@ -18,7 +19,7 @@
 
 namespace mailroom::daemon {
 
-using Modules = std::vector<std::unique_ptr<core::Module>>;
+using Modules = std::vector<core::ModuleInstance>;
 
 // One service's TLS context, rebuilt only when its settings or certificate files changed.
 struct TlsState {
@@ -78,8 +79,8 @@ class RunningServices {
   const std::map<std::string, TlsState>& tls() const { return tls_; }
 
  private:
-  core::Module* find_module(const std::string& name) const;
-  core::Service& make_service(const std::string& name, core::Module& module);
+  const core::ModuleInstance* find_module(const std::string& name) const;
+  core::Service& make_service(const std::string& name, const core::ModuleInstance& module);
   // Logs a warning when the enabled services' max_connections would not fit the descriptor
   // limit (once per total).
   void warn_if_too_few_descriptors();

@@ -34,7 +34,7 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
     if (auto t = running.tls().find(name); t != running.tls().end()) {
       tls = {{"certificate", t->second.context ? t->second.context->summary() : ""}, {"error", t->second.error}};
     }
-    services[name] = {{"module", std::string(service->module().name())},
+    services[name] = {{"module", service->descriptor().name},
                       {"enabled", applied != running.applied().end() && applied->second.enabled},
                       {"connections", service->connection_count()},
                       {"listeners", std::move(listeners)},

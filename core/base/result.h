@@ -14,9 +14,9 @@ enum class ErrorCode {
   kNotFound,
   kAlreadyExists,
   kAuthFailed,
-  kInUse,        // resource locked by someone else (POP3 [IN-USE])
-  kTemporary,    // retry later (POP3 [SYS/TEMP])
-  kPermanent,    // will not work without admin action (POP3 [SYS/PERM])
+  kInUse,        // resource locked by someone else (e.g. a mailbox another session holds)
+  kTemporary,    // retry later
+  kPermanent,    // will not work without admin action
   kIo,
   kDatabase,
   kInternal,

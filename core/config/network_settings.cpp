@@ -21,8 +21,7 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
                               "Alternate TCP port, opened on every address of 'binds' besides its own port, for "
                               "clients whose provider blocks the standard one; 0 = none."));
   specs.push_back(int_setting("idle_timeout", 600, 1, 86400,
-                              "Seconds a connection may stay silent before it is closed (RFC 1939 asks for "
-                              "at least 600)."));
+                              "Seconds a connection may stay silent before it is closed."));
   specs.push_back(int_setting("command_timeout", 60, 1, 86400,
                               "Seconds a command line may take to arrive, from its first byte to its line end; "
                               "a client that dribbles a line slower than that is closed (slowloris). Unlike "
@@ -31,8 +30,8 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
                               "Seconds from connecting by which a client must have logged in, whatever it sends "
                               "meanwhile; then it is closed. 0 = no limit."));
   specs.push_back(int_setting("handshake_timeout", 30, 1, 3600,
-                              "Seconds a TLS handshake (implicit TLS, or after STLS/STARTTLS) may take before the "
-                              "connection is dropped."));
+                              "Seconds a TLS handshake (implicit TLS, or after the in-protocol upgrade) may "
+                              "take before the connection is dropped."));
   specs.push_back(int_setting("login_checks_per_ip", 4, 1, 1000,
                               "Password checks that may run at once for one client address (IPv6: per "
                               "'ipv6_failure_prefix' network); further logins from it wait their turn. With "
@@ -83,19 +82,36 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   return specs;
 }
 
-ipfilter::HammerSettings hammer_settings_from(const ServiceSettings& settings) {
-  ipfilter::HammerSettings h;
-  h.max_login_failures = static_cast<int>(settings.get_int("max_login_failures"));
-  h.failure_window = std::chrono::seconds(settings.get_int("failure_window"));
-  h.block_duration = std::chrono::seconds(settings.get_int("block_duration"));
-  h.ipv6_failure_prefix = static_cast<int>(settings.get_int("ipv6_failure_prefix"));
-  h.failure_delay = std::chrono::milliseconds(settings.get_int("failure_delay"));
-  h.max_failure_delay = std::chrono::milliseconds(settings.get_int("max_failure_delay"));
-  return h;
-}
-
-ipfilter::AccessMode access_mode_from(const ServiceSettings& settings) {
-  return ipfilter::parse_access_mode(settings.get_string("access_mode")).value_or(ipfilter::AccessMode::kDeny);
+NetworkSettings network_settings_from(const ServiceSettings& settings) {
+  auto seconds = [&settings](std::string_view key) { return std::chrono::seconds(settings.get_int(key)); };
+  auto count = [&settings](std::string_view key) { return static_cast<std::size_t>(settings.get_int(key)); };
+  auto small = [&settings](std::string_view key) { return static_cast<int>(settings.get_int(key)); };  // bounded
+  NetworkSettings n;
+  n.port = small("port");
+  n.binds = settings.get_string("binds");
+  n.alt_port = small("alt_port");
+  n.implicit_tls = settings.get_bool("implicit_tls");
+  n.tls_port = small("tls_port");
+  n.tls_binds = settings.get_string("tls_binds");
+  n.idle_timeout = seconds("idle_timeout");
+  n.command_timeout = seconds("command_timeout");
+  n.login_timeout = seconds("login_timeout");
+  n.handshake_timeout = seconds("handshake_timeout");
+  n.max_command_length = count("max_command_length");
+  n.output_buffer_size = count("output_buffer_size");
+  n.max_connections = count("max_connections");
+  n.max_connections_per_ip = count("max_connections_per_ip");
+  n.login_checks_per_ip = small("login_checks_per_ip");
+  n.access_mode = ipfilter::parse_access_mode(settings.get_string("access_mode")).value_or(ipfilter::AccessMode::kDeny);
+  n.hammer.max_login_failures = small("max_login_failures");
+  n.hammer.failure_window = seconds("failure_window");
+  n.hammer.block_duration = seconds("block_duration");
+  n.hammer.ipv6_failure_prefix = small("ipv6_failure_prefix");
+  n.hammer.failure_delay = std::chrono::milliseconds(settings.get_int("failure_delay"));
+  n.hammer.max_failure_delay = std::chrono::milliseconds(settings.get_int("max_failure_delay"));
+  n.auto_deny = settings.get_bool("auto_deny");
+  if (auto d = seconds("auto_deny_duration"); d.count() > 0) n.auto_deny_duration = d;
+  return n;
 }
 
 }  // namespace mailroom::config

@@ -1,7 +1,11 @@
 // Settings every network service has, handled by the core (listeners, connections, limits).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/config/setting_spec.h"
@@ -10,12 +14,41 @@
 
 namespace mailroom::config {
 
-// port, binds, alt_port, limits, timeouts, the IP policy and anti-hammering settings.
+// port, binds, alt_port, limits, timeouts, the IP policy and anti-hammering settings. The
+// module's own defaults are applied by core::compose_settings_catalog().
 std::vector<SettingSpec> network_setting_specs(int64_t default_port);
 
-// The anti-hammering part of a service's settings (max_login_failures, failure_window, ...).
-ipfilter::HammerSettings hammer_settings_from(const ServiceSettings& settings);
-// access_mode (validated on write; an unreadable value means the default, deny).
-ipfilter::AccessMode access_mode_from(const ServiceSettings& settings);
+// What the core reads of a service's settings, typed: the network settings above plus the
+// implicit TLS listener (implicit_tls, tls_port, tls_binds of tls_settings.h). Built once per
+// apply, read field by field.
+struct NetworkSettings {
+  // Listeners
+  int port = 0;
+  std::string binds;
+  int alt_port = 0;  // 0 = none
+  bool implicit_tls = false;
+  int tls_port = 0;
+  std::string tls_binds;
+  // Connections
+  std::chrono::seconds idle_timeout{0};
+  std::chrono::seconds command_timeout{0};
+  std::chrono::seconds login_timeout{0};  // 0 = no limit
+  std::chrono::seconds handshake_timeout{0};
+  std::size_t max_command_length = 0;
+  std::size_t output_buffer_size = 0;
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_ip = 0;  // 0 = no limit
+  int login_checks_per_ip = 1;
+  // Network policy
+  ipfilter::AccessMode access_mode = ipfilter::AccessMode::kDeny;
+  ipfilter::HammerSettings hammer;
+  bool auto_deny = false;
+  std::optional<std::chrono::seconds> auto_deny_duration;  // nullopt: until lifted or restart
+};
+
+// Reads the typed value from settings built from a catalog that has the network and TLS
+// settings (every module's catalog does). An unreadable access_mode (only a hand-edited
+// database) means the default, deny.
+NetworkSettings network_settings_from(const ServiceSettings& settings);
 
 }  // namespace mailroom::config

@@ -46,8 +46,8 @@ std::optional<std::string> check_cipher_list(CipherSetting which, std::string_vi
 std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
   std::vector<SettingSpec> specs;
   specs.push_back(bool_setting("implicit_tls", true,
-                               "Listen on the implicit TLS port (TLS from the first byte, e.g. POP3S on "
-                               "995) as well as the plain port."));
+                               "Listen on the implicit TLS port (TLS from the first byte) as well as the plain "
+                               "port."));
   specs.push_back(int_setting("tls_port", default_tls_port, 1, 65535,
                               "Port of the implicit TLS listener (for tls_binds entries without a port)."));
   specs.push_back(string_setting(
@@ -56,10 +56,11 @@ std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
       "use tls_port.",
       net::check_bind_list));
   specs.push_back(bool_setting("starttls", true,
-                               "Offer the in-protocol upgrade to TLS (POP3 STLS) on plain ports."));
+                               "Offer the in-protocol upgrade to TLS on plain ports."));
   specs.push_back(bool_setting("tls_required_for_login", true,
                                "Refuse (and hide) logins that would send a password over an unencrypted "
-                               "connection; clients must use STLS or the implicit TLS port first."));
+                               "connection; clients must upgrade to TLS ('starttls') or use the implicit TLS "
+                               "port first."));
   specs.push_back(bool_setting("plaintext_login_from_loopback", true,
                                "Exempt connections from loopback addresses (127.0.0.0/8, ::1) from "
                                "tls_required_for_login."));

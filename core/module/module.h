@@ -1,4 +1,4 @@
-// The Module interface: a protocol (pop3, smtp) registers a factory for sessions; the core owns
+// The Module interface: a protocol module creates a session per connection; the core owns
 // every socket and hands a session its Connection.
 #pragma once
 
@@ -90,23 +90,26 @@ class ClientPolicy {
   virtual bool command_too_long(const Connection& connection) = 0;
 };
 
+struct ModuleReplies;  // module_descriptor.h
+
 struct ServiceContext {
   std::string service_name;
   std::shared_ptr<const config::ServiceSettings> settings;
-  // The service's current TLS context (null when no usable certificate): offered for STLS.
+  // The service's current TLS context (null when no usable certificate): offered for the
+  // in-protocol upgrade.
   std::shared_ptr<const tls::TlsContext> tls;
   ClientPolicy* policy = nullptr;  // never null for sessions created by a Service
+  // The module's fixed replies (its descriptor's): for on_timeout() and an auto-deny close.
+  const ModuleReplies* replies = nullptr;  // never null for sessions created by a Service
 };
 
+// One instance of a protocol module (made by its descriptor's factory, see
+// module_descriptor.h): creates the session of each accepted connection.
 class Module {
  public:
   virtual ~Module() = default;
-  virtual std::string_view name() const = 0;
-  virtual const config::SettingsCatalog& settings_catalog() const = 0;
   virtual std::unique_ptr<ProtocolSession> create_session(Connection& connection,
                                                           const ServiceContext& context) = 0;
-  // Sent (then closed) to a client over the service's connection limit.
-  virtual std::string busy_reply() const = 0;
 };
 
 }  // namespace mailroom::core

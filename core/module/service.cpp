@@ -2,10 +2,8 @@
 #include "core/module/service.h"
 
 #include <algorithm>
-#include <limits>
 #include <set>
 
-#include "core/config/network_settings.h"
 #include "core/ipfilter/address_rule.h"
 
 #include "core/log/logger.h"
@@ -43,13 +41,13 @@ std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint no
 }
 }  // namespace
 
-BindPlan plan_binds(const config::ServiceSettings& settings) {
+BindPlan plan_binds(const config::NetworkSettings& settings) {
   BindPlan plan;
-  auto resolve = [&settings](const char* binds_key, int port, int alt_port) {
-    auto parsed = net::parse_bind_list(settings.get_string(binds_key), port);
+  auto resolve = [](const std::string& binds, int port, int alt_port) {
+    auto parsed = net::parse_bind_list(binds, port);
     if (!parsed) {  // validated on write; only a hand-edited database gets here
       net::ResolvedBinds bad;
-      bad.errors.emplace_back(net::BindSpec{settings.get_string(binds_key), port}, parsed.error().message);
+      bad.errors.emplace_back(net::BindSpec{binds, port}, parsed.error().message);
       return bad;
     }
     std::vector<net::BindSpec> specs = *parsed;
@@ -65,37 +63,37 @@ BindPlan plan_binds(const config::ServiceSettings& settings) {
     resolved.binds = effective_binds(resolved.binds);
     return resolved;
   };
-  plan.plain = resolve("binds", static_cast<int>(settings.get_int("port")),
-                       static_cast<int>(settings.get_int("alt_port")));
-  if (settings.get_bool("implicit_tls")) {
-    plan.tls = resolve("tls_binds", static_cast<int>(settings.get_int("tls_port")), 0);
-  }
+  plan.plain = resolve(settings.binds, settings.port, settings.alt_port);
+  if (settings.implicit_tls) plan.tls = resolve(settings.tls_binds, settings.tls_port, 0);
   return plan;
 }
 
-Service::Service(EventLoop& loop, WorkQueue& work, std::string name, Module& module)
-    : loop_(loop), work_(work), name_(std::move(name)), module_(module) {}
+Service::Service(EventLoop& loop, WorkQueue& work, std::string name, const ModuleDescriptor& descriptor,
+                 Module& module)
+    : loop_(loop), work_(work), name_(std::move(name)), descriptor_(descriptor), module_(module) {}
 
 Service::~Service() { stop(); }
 
 ConnectionLimits Service::limits() const {
   ConnectionLimits l;
-  l.max_line = static_cast<std::size_t>(settings_->get_int("max_command_length"));
-  l.output_high_water = static_cast<std::size_t>(settings_->get_int("output_buffer_size"));
-  l.idle_timeout_ms = static_cast<uint64_t>(settings_->get_int("idle_timeout")) * 1000;
-  l.command_timeout_ms = static_cast<uint64_t>(settings_->get_int("command_timeout")) * 1000;
-  l.login_timeout_ms = static_cast<uint64_t>(settings_->get_int("login_timeout")) * 1000;
-  l.handshake_timeout_ms = static_cast<uint64_t>(settings_->get_int("handshake_timeout")) * 1000;
+  auto ms = [](std::chrono::seconds s) { return static_cast<uint64_t>(std::chrono::milliseconds(s).count()); };
+  l.max_line = network_.max_command_length;
+  l.output_high_water = network_.output_buffer_size;
+  l.idle_timeout_ms = ms(network_.idle_timeout);
+  l.command_timeout_ms = ms(network_.command_timeout);
+  l.login_timeout_ms = ms(network_.login_timeout);
+  l.handshake_timeout_ms = ms(network_.handshake_timeout);
   return l;
 }
 
 void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
                     std::shared_ptr<const tls::TlsContext> tls, const BindPlan& binds) {
   settings_ = std::move(settings);
+  network_ = config::network_settings_from(*settings_);
   enabled_ = enabled;
   tls_ = std::move(tls);
-  policy_.set_mode(config::access_mode_from(*settings_));
-  policy_.guard().configure(config::hammer_settings_from(*settings_));
+  policy_.set_mode(network_.access_mode);
+  policy_.guard().configure(network_.hammer);
   // The per-address counts follow the (possibly changed) IPv6 grouping.
   per_ip_.clear();
   for (auto& [id, client] : connections_) {
@@ -114,7 +112,7 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   };
   if (enabled_) {
     add(binds.plain, false);
-    if (settings_->get_bool("implicit_tls")) {
+    if (network_.implicit_tls) {
       if (tls_) {
         add(binds.tls, true);
       } else {
@@ -318,21 +316,19 @@ void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
     }
     conn->start_tls(tls_);
   }
-  auto max = static_cast<std::size_t>(settings_->get_int("max_connections"));
-  if (connections_.size() >= max) {
+  if (connections_.size() >= network_.max_connections) {
     ++stats_.over_limit;
     log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections"}});
-    refuse(std::move(conn), module_.busy_reply());
+    refuse(std::move(conn), descriptor_.replies.busy);
     return;
   }
   ipfilter::IpAddress key = policy_.guard().key_for(*ip);
-  auto per_ip_max = static_cast<std::size_t>(settings_->get_int("max_connections_per_ip"));
-  if (per_ip_max > 0) {
+  if (network_.max_connections_per_ip > 0) {
     auto it = per_ip_.find(key);
-    if (it != per_ip_.end() && it->second >= per_ip_max) {
+    if (it != per_ip_.end() && it->second >= network_.max_connections_per_ip) {
       ++stats_.over_ip_limit;
       log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections_per_ip"}});
-      refuse(std::move(conn), module_.busy_reply());
+      refuse(std::move(conn), descriptor_.replies.busy);
       return;
     }
   }
@@ -341,7 +337,7 @@ void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
   log::debug("net.accept", {{"service", name_}, {"cid", std::to_string(id)}, {"ip", conn->peer_ip()}});
   Connection& ref = *conn;
   connections_.emplace(id, Client{std::move(conn), *ip, key});
-  ServiceContext ctx{name_, settings_, tls_, this};
+  ServiceContext ctx{name_, settings_, tls_, this, &descriptor_.replies};
   ref.start(module_.create_session(ref, ctx));
 }
 
@@ -381,8 +377,7 @@ class Service::AdmittedCheck final : public LoginCheck {
 // more than the failures the address has left before a block, so checks that all fail at once
 // stop at max_login_failures guesses. At least one, or a lowered limit could stall the queue.
 int Service::check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const {
-  auto slots = static_cast<int>(std::min<int64_t>(settings_->get_int("login_checks_per_ip"),
-                                                  std::numeric_limits<int>::max()));
+  int slots = network_.login_checks_per_ip;
   const int max_failures = policy_.guard().settings().max_login_failures;
   if (max_failures > 0) slots = std::min(slots, max_failures - policy_.guard().failures(ip, now));
   return std::max(slots, 1);
@@ -485,17 +480,14 @@ bool Service::login_succeeded(const Connection& connection) {
 }
 
 bool Service::command_too_long(const Connection& connection) {
-  if (!settings_->get_bool("auto_deny")) return false;
+  if (!network_.auto_deny) return false;
   const auto* ip = client_ip(connection);
   if (ip == nullptr) return false;
   ++stats_.auto_denied;
   auto now = ipfilter::Clock::now();
-  auto seconds = settings_->get_int("auto_deny_duration");
-  std::optional<std::chrono::seconds> duration;
-  if (seconds > 0) duration = std::chrono::seconds(seconds);
   const ipfilter::Block& block = policy_.guard().deny_temporarily(
-      *ip, now, duration, ipfilter::BlockCause::kAutoDeny,
-      "command line longer than " + std::to_string(settings_->get_int("max_command_length")) + " bytes");
+      *ip, now, network_.auto_deny_duration, ipfilter::BlockCause::kAutoDeny,
+      "command line longer than " + std::to_string(network_.max_command_length) + " bytes");
   log::warn("net.auto_deny", {{"service", name_}, {"ip", connection.peer_ip()}, {"block", block.key_text()},
                               {"reason", block.reason}, {"duration", block_duration_text(block, now)}});
   placed(block);

@@ -16,7 +16,9 @@
 
 #include "core/ipfilter/access_policy.h"
 #include "core/loop/event_loop.h"
+#include "core/config/network_settings.h"
 #include "core/module/module.h"
+#include "core/module/module_descriptor.h"
 #include "core/net/bind_spec.h"
 #include "core/net/connection.h"
 #include "core/net/listener.h"
@@ -42,7 +44,7 @@ struct BindPlan {
 };
 // BLOCKING (DNS): call on a worker. Invalid bind text (only a hand-edited database) is reported
 // as an error entry.
-BindPlan plan_binds(const config::ServiceSettings& settings);
+BindPlan plan_binds(const config::NetworkSettings& settings);
 
 // The stored policy (rules with their counters, blocks), loaded by the daemon.
 struct PolicyData {
@@ -66,19 +68,20 @@ class Service : private ClientPolicy {
   // block_saved() when it is stored.
   using BlockListener = std::function<void(const ipfilter::Block&)>;
 
-  Service(EventLoop& loop, WorkQueue& work, std::string name, Module& module);
+  // `descriptor` and `module` outlive the service.
+  Service(EventLoop& loop, WorkQueue& work, std::string name, const ModuleDescriptor& descriptor, Module& module);
   ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
   const std::string& name() const { return name_; }
-  Module& module() { return module_; }
+  const ModuleDescriptor& descriptor() const { return descriptor_; }
   // Opens binds that are new (or failed before) first, then closes removed ones — unless no new
   // bind of the same kind (plain or implicit TLS) listens because one failed: then the old
   // listeners of that kind stay open (superseded) until one does. Existing connections keep
   // running with updated limits. Disabled: closes listeners, keeps sessions.
-  // `tls` is the context for implicit TLS and STLS; null means TLS is unavailable (the implicit
-  // TLS listeners are then closed and STLS is not offered).
+  // `tls` is the context for implicit TLS and the in-protocol upgrade; null means TLS is
+  // unavailable (the implicit TLS listeners are then closed and no upgrade is offered).
   void apply(std::shared_ptr<const config::ServiceSettings> settings, bool enabled,
              std::shared_ptr<const tls::TlsContext> tls, const BindPlan& binds);
   // Replaces rules and blocks with the stored ones (blocks placed here but not stored yet stay).
@@ -146,8 +149,10 @@ class Service : private ClientPolicy {
   EventLoop& loop_;
   WorkQueue& work_;
   std::string name_;
+  const ModuleDescriptor& descriptor_;
   Module& module_;
   std::shared_ptr<const config::ServiceSettings> settings_;
+  config::NetworkSettings network_;  // read from settings_ by apply()
   bool enabled_ = false;
   std::shared_ptr<const tls::TlsContext> tls_;
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;

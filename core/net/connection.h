@@ -99,7 +99,8 @@ class Connection {
   // Input held back because the client is not reading its replies (see output_high_water).
   bool input_held_for_output() const { return output_held_; }
 
-  // Switches to TLS (implicit TLS before start(), or STLS/STARTTLS after the "+OK" is queued):
+  // Switches to TLS (implicit TLS before start(), or a STARTTLS-style command once its go-ahead
+  // reply is queued):
   // input buffered so far is discarded, so nothing sent in plaintext is executed after the
   // handshake (no command injection).
   void start_tls(std::shared_ptr<const tls::TlsContext> context);

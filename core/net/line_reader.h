@@ -2,7 +2,7 @@
 // events out; no sockets). Two modes, set by the session as its state changes:
 //
 // - Command lines (LineMode): each line up to max_line octets including its ending. Lenient
-//   framing (POP3): LF ends a line and a CR before it is dropped; a lone CR is data. Strict
+//   framing: LF ends a line and a CR before it is dropped; a lone CR is data. Strict
 //   framing (SMTP, LMTP): CRLF, a bare LF and a bare CR each end a line, and the ending is
 //   reported, so the protocol can refuse or normalise bare ones. A line over the limit is
 //   reported once (kTooLong: auto-deny material) and discarded up to its end.

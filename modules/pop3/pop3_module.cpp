@@ -1,4 +1,4 @@
-// The pop3 module: settings catalog, default port 110, and the session factory.
+// The pop3 module instance: creates one Pop3Connection per client.
 #include "modules/pop3/pop3_module.h"
 
 #include <unistd.h>
@@ -30,8 +30,6 @@ class Pop3Module : public core::Module {
   Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
       : accounts_(accounts), mail_(mail), host_(local_hostname()), pid_(std::to_string(getpid())) {}
 
-  std::string_view name() const override { return "pop3"; }
-
   // A unique "<pid.microseconds.counter@host>" per greeting.
   std::string next_timestamp() {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -39,8 +37,6 @@ class Pop3Module : public core::Module {
                       .count();
     return "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@" + host_ + ">";
   }
-  const config::SettingsCatalog& settings_catalog() const override { return pop3_settings_catalog(); }
-  std::string busy_reply() const override { return "-ERR [SYS/TEMP] too many connections, try again later\r\n"; }
 
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,
                                                         const core::ServiceContext& context) override {
@@ -65,7 +61,7 @@ class Pop3Module : public core::Module {
       wanted_ = auth::needed_secret_kinds(login_offer(s));
     }
     return std::make_unique<SessionAdapter>(connection, accounts_, mail_, std::move(config), context.tls,
-                                            *context.policy, wanted_,
+                                            *context.policy, *context.replies, wanted_,
                                             static_cast<uint64_t>(s.get_int("retr_readahead")));
   }
 

@@ -1,8 +1,8 @@
-// Declarations of every pop3 setting with its default and doc line.
+// Declarations of the pop3 module's own settings with their defaults and doc lines.
 #include "modules/pop3/pop3_settings.h"
 
-#include "core/config/network_settings.h"
-#include "core/config/tls_settings.h"
+#include "core/module/module_catalog.h"
+#include "modules/pop3/pop3_descriptor.h"
 
 #include <cctype>
 
@@ -57,49 +57,49 @@ std::optional<std::string> check_auth_mechanisms(std::string_view v) {
   return std::nullopt;
 }
 
-config::SettingsCatalog build_catalog() {
-  config::SettingsCatalog catalog(config::network_setting_specs(110));
-  for (auto& spec : config::tls_setting_specs(995)) catalog.add(std::move(spec));
-  catalog.add(config::string_setting("alt_at_chars", "", 16,
-                                     "Characters accepted in place of '@' in logins, e.g. '#$%' lets "
-                                     "alice#example.test log in as alice@example.test.",
-                                     check_alt_at_chars));
-  catalog.add(config::string_setting("banner", "Mailroom POP3 server ready", 400,
-                                     "Text of the greeting after '+OK' (the APOP timestamp is appended). "
-                                     "Hide the product name here if you wish."));
-  catalog.add(config::bool_setting("capa_implementation", false,
-                                   "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
-                                   "server software)."));
-  catalog.add(config::string_setting("auth_mechanisms", "PLAIN LOGIN", 256,
-                                     "SASL mechanisms offered by AUTH (RFC 5034), space-separated, in CAPA "
-                                     "order: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256; empty "
-                                     "offers none. PLAIN and LOGIN send the password, so they follow "
-                                     "tls_required_for_login like USER/PASS. CRAM-MD5 and NTLM make Mailroom "
-                                     "store a plaintext-equivalent secret per mailbox (encrypted; see docs/auth.md).",
-                                     check_auth_mechanisms));
-  catalog.add(config::bool_setting("apop", false,
-                                   "Offer APOP (RFC 1939): the greeting carries a timestamp and APOP logins are "
-                                   "accepted. Needs the password itself stored (encrypted) per mailbox, filled in "
-                                   "when the password is next set or used to log in; see docs/auth.md."));
-  catalog.add(config::bool_setting("ntlm_v1", false,
-                                   "Accept NTLMv1 responses (broken cryptography; only for very old Windows "
-                                   "clients). Off: NTLM accepts NTLMv2 only."));
-  catalog.add(config::int_setting("retr_readahead", 128 * 1024, 0, 16 * 1024 * 1024,
-                                  "Bytes of the following messages read ahead, in the same disk job, when a "
-                                  "RETR reaches the end of a message: a client fetching its mail in order then "
-                                  "gets the next messages without waiting for the disk. Only whole messages that "
-                                  "fit are read; held per session until retrieved or the session ends; 0 "
-                                  "turns read-ahead off."));
-  catalog.add(config::int_setting("max_bad_commands", 10, 1, 1000,
-                                  "Unknown, malformed or out-of-state commands allowed in one session "
-                                  "before it is ended."));
-  return catalog;
-}
-
 }  // namespace
 
+std::vector<config::SettingSpec> pop3_setting_specs() {
+  std::vector<config::SettingSpec> specs;
+  specs.push_back(config::string_setting("alt_at_chars", "", 16,
+                                         "Characters accepted in place of '@' in logins, e.g. '#$%' lets "
+                                         "alice#example.test log in as alice@example.test.",
+                                         check_alt_at_chars));
+  specs.push_back(config::string_setting("banner", "Mailroom POP3 server ready", 400,
+                                         "Text of the greeting after '+OK' (the APOP timestamp is appended). "
+                                         "Hide the product name here if you wish."));
+  specs.push_back(config::bool_setting("capa_implementation", false,
+                                       "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
+                                       "server software)."));
+  specs.push_back(config::string_setting("auth_mechanisms", "PLAIN LOGIN", 256,
+                                         "SASL mechanisms offered by AUTH (RFC 5034), space-separated, in CAPA "
+                                         "order: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256; empty "
+                                         "offers none. PLAIN and LOGIN send the password, so they follow "
+                                         "tls_required_for_login like USER/PASS. CRAM-MD5 and NTLM make Mailroom "
+                                         "store a plaintext-equivalent secret per mailbox (encrypted; see "
+                                         "docs/auth.md).",
+                                         check_auth_mechanisms));
+  specs.push_back(config::bool_setting("apop", false,
+                                       "Offer APOP (RFC 1939): the greeting carries a timestamp and APOP logins are "
+                                       "accepted. Needs the password itself stored (encrypted) per mailbox, filled in "
+                                       "when the password is next set or used to log in; see docs/auth.md."));
+  specs.push_back(config::bool_setting("ntlm_v1", false,
+                                       "Accept NTLMv1 responses (broken cryptography; only for very old Windows "
+                                       "clients). Off: NTLM accepts NTLMv2 only."));
+  specs.push_back(config::int_setting("retr_readahead", 128 * 1024, 0, 16 * 1024 * 1024,
+                                      "Bytes of the following messages read ahead, in the same disk job, when a "
+                                      "RETR reaches the end of a message: a client fetching its mail in order then "
+                                      "gets the next messages without waiting for the disk. Only whole messages that "
+                                      "fit are read; held per session until retrieved or the session ends; 0 "
+                                      "turns read-ahead off."));
+  specs.push_back(config::int_setting("max_bad_commands", 10, 1, 1000,
+                                      "Unknown, malformed or out-of-state commands allowed in one session "
+                                      "before it is ended."));
+  return specs;
+}
+
 const config::SettingsCatalog& pop3_settings_catalog() {
-  static const config::SettingsCatalog catalog = build_catalog();
+  static const config::SettingsCatalog catalog = core::compose_settings_catalog(pop3_descriptor());
   return catalog;
 }
 

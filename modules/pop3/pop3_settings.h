@@ -1,4 +1,5 @@
-// The pop3 module's settings: the core's network settings plus the protocol's own.
+// The pop3 module's settings: its own, and its whole catalog (the core's network and TLS
+// settings with pop3's defaults, then its own).
 #pragma once
 
 #include <string>
@@ -10,6 +11,9 @@
 
 namespace mailroom::pop3 {
 
+// The settings only pop3 has (banner, auth_mechanisms, apop, ...), for its descriptor.
+std::vector<config::SettingSpec> pop3_setting_specs();
+// The composed catalog (core::compose_settings_catalog of pop3_descriptor()).
 const config::SettingsCatalog& pop3_settings_catalog();
 
 // "plain, LOGIN" -> {"PLAIN", "LOGIN"}: upper-cased, separated by spaces or commas, no repeats.

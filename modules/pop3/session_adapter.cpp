@@ -101,12 +101,14 @@ void SessionAdapter::read_chunk(Stream& stream) {
 SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountStore& accounts,
                                storage::MailStore& mail, SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
-                               std::set<std::string> wanted_secrets, uint64_t readahead_bytes)
+                               const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
+                               uint64_t readahead_bytes)
     : conn_(connection),
       mail_(mail),
       session_(std::move(config)),
       tls_(std::move(tls)),
       policy_(policy),
+      replies_(replies),
       login_(connection, accounts, policy, "pop3", std::move(wanted_secrets)),
       readahead_bytes_(readahead_bytes) {}
 
@@ -125,7 +127,7 @@ void SessionAdapter::on_line(std::string_view line, core::LineEnding) { run(sess
 void SessionAdapter::on_line_too_long() {
   log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
   if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
-    conn_.write("-ERR [SYS/PERM] command line too long, closing connection\r\n");
+    conn_.write(replies_.auto_denied);
     conn_.close();
     return;
   }
@@ -133,13 +135,7 @@ void SessionAdapter::on_line_too_long() {
 }
 
 std::string SessionAdapter::on_timeout(core::Timeout which) {
-  switch (which) {
-    case core::Timeout::kIdle: return "-ERR disconnected for inactivity\r\n";
-    case core::Timeout::kCommand: return "-ERR command line not completed in time, closing connection\r\n";
-    case core::Timeout::kLogin: return "-ERR login not completed in time, closing connection\r\n";
-    case core::Timeout::kHandshake: break;
-  }
-  return {};
+  return replies_.for_timeout(which);
 }
 
 void SessionAdapter::on_close() {

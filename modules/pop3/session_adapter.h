@@ -12,6 +12,7 @@
 
 #include "auth/login_service.h"
 #include "core/module/module.h"
+#include "core/module/module_descriptor.h"
 #include "core/net/connection.h"
 #include "modules/pop3/top_filter.h"
 #include "modules/pop3/session.h"
@@ -24,7 +25,8 @@ class SessionAdapter : public core::ProtocolSession {
  public:
   SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
-                 std::set<std::string> wanted_secrets, uint64_t readahead_bytes = 0);
+                 const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
+                 uint64_t readahead_bytes = 0);
   ~SessionAdapter() override;
 
   void on_open() override;
@@ -62,6 +64,7 @@ class SessionAdapter : public core::ProtocolSession {
   Session session_;
   std::shared_ptr<const tls::TlsContext> tls_;  // for STLS
   core::ClientPolicy& policy_;
+  const core::ModuleReplies& replies_;  // the descriptor's fixed lines (timeouts, auto-deny)
   auth::LoginService login_;
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> maildrop_;

@@ -14,8 +14,9 @@
 #include <thread>
 
 #include "core/config/network_settings.h"
-#include "core/config/tls_settings.h"
 #include "core/loop/event_loop.h"
+#include "core/module/module_catalog.h"
+#include "core/module/module_descriptor.h"
 #include "core/module/service.h"
 #include "core/net/connection.h"
 #include "tests/unit/support/loopback_client.h"
@@ -85,29 +86,34 @@ class SeamSession : public core::ProtocolSession {
 
 class SeamModule : public core::Module {
  public:
-  SeamModule() {
-    auto specs = config::network_setting_specs(2525);
-    for (auto& spec : config::tls_setting_specs(4650)) specs.push_back(std::move(spec));
-    catalog_ = config::SettingsCatalog(std::move(specs));
-    catalog_.add(config::string_setting("greeting", "seam ready", 200, "The greeting text."));
-  }
-  std::string_view name() const override { return "seam"; }
-  const config::SettingsCatalog& settings_catalog() const override { return catalog_; }
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,
                                                         const core::ServiceContext& context) override {
     return std::make_unique<SeamSession>(connection, *context.policy, context.settings->get_string("greeting"));
   }
-  std::string busy_reply() const override { return "421 busy\r\n"; }
-
- private:
-  config::SettingsCatalog catalog_;
 };
+
+// All the seam module declares: the core adds the network and TLS settings to its catalog.
+core::ModuleDescriptor seam_descriptor() {
+  core::ModuleDescriptor d;
+  d.name = "seam";
+  d.port = 2525;
+  d.tls_port = 4650;
+  d.core_defaults = {{"max_command_length", "64", ""}, {"idle_timeout", "300", ""}};
+  d.settings = {config::string_setting("greeting", "seam ready", 200, "The greeting text.")};
+  d.replies.busy = "421 busy\r\n";
+  d.replies.idle_timeout = "421 idle\r\n";
+  d.default_services = {"seam"};
+  d.make = [](const core::ModuleStores&) { return std::make_unique<SeamModule>(); };
+  return d;
+}
 
 // A Service of the seam module on a free loopback port, its loop on this thread and one client
 // thread; ends when the client is done (or a watchdog fires).
 struct SeamRun {
   core::EventLoop loop;
   core::WorkQueue work{loop};
+  core::ModuleDescriptor descriptor = seam_descriptor();
+  config::SettingsCatalog catalog = core::compose_settings_catalog(descriptor);
   SeamModule module;
   std::unique_ptr<core::Service> service;
   int port = 0;
@@ -116,20 +122,20 @@ struct SeamRun {
   std::shared_ptr<const config::ServiceSettings> settings(std::map<std::string, std::string> values) {
     values["binds"] = "127.0.0.1";
     values["port"] = std::to_string(port);
-    auto built = config::ServiceSettings::build(module.settings_catalog(), values);
+    auto built = config::ServiceSettings::build(catalog, values);
     REQUIRE(built.ok());
     return std::make_shared<const config::ServiceSettings>(std::move(built).value());
   }
 
   void apply(std::map<std::string, std::string> values) {
     auto s = settings(std::move(values));
-    service->apply(s, true, nullptr, core::plan_binds(*s));
+    service->apply(s, true, nullptr, core::plan_binds(config::network_settings_from(*s)));
   }
 
   // `client` runs on its own thread; it may ask for a reload through `reload` (run on the loop).
   void run(std::map<std::string, std::string> values,
            std::function<void(int port, std::function<void(std::map<std::string, std::string>)> reload)> client) {
-    service = std::make_unique<core::Service>(loop, work, "seam", module);
+    service = std::make_unique<core::Service>(loop, work, "seam", descriptor, module);
     bool listening = false;
     for (int attempt = 0; attempt < 5 && !listening; ++attempt) {
       port = mailroom::test::pick_free_port();
@@ -191,7 +197,7 @@ std::string greeting(ClientSocket& c) {
 
 TEST_CASE("seam module: own greeting, strict framing, a body that is data not commands") {
   SeamRun run;
-  run.run({{"max_command_length", "64"}, {"auto_deny", "on"}, {"greeting", "seam module here"}},
+  run.run({{"auto_deny", "on"}, {"greeting", "seam module here"}},  // max_command_length: its own 64
           [](int port, auto) {
             ClientSocket c(port);
             REQUIRE(c.ok());
