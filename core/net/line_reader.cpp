@@ -52,46 +52,29 @@ void LineReader::compact() {
 
 LineReader::Found LineReader::find_line(bool strict, bool& wait) const {
   wait = false;
-  Found f;
   const char* begin = buf_.data() + pos_;
   const std::size_t avail = buf_.size() - pos_;
+  auto ended = [](std::size_t len, LineEnding kind) {
+    return Found{len, kind == LineEnding::kCrlf ? std::size_t{2} : std::size_t{1}, kind};
+  };
   const auto* lf = static_cast<const char*>(std::memchr(begin, '\n', avail));
+  const std::size_t to_lf = lf ? static_cast<std::size_t>(lf - begin) : avail;
   if (!strict) {
-    if (lf == nullptr) return f;
-    f.len = static_cast<std::size_t>(lf - begin);
-    if (f.len > 0 && begin[f.len - 1] == '\r') {
-      --f.len;
-      f.ending = 2;
-      f.kind = LineEnding::kCrlf;
-    } else {
-      f.ending = 1;
-      f.kind = LineEnding::kLf;
-    }
-    return f;
+    if (lf == nullptr) return {};
+    if (to_lf > 0 && begin[to_lf - 1] == '\r') return ended(to_lf - 1, LineEnding::kCrlf);
+    return ended(to_lf, LineEnding::kLf);
   }
   // Strict: the first CR or LF ends the line; a CR needs the next byte to say which it is.
-  const std::size_t scan = lf ? static_cast<std::size_t>(lf - begin) : avail;
-  const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', scan));
-  if (cr != nullptr) {
-    f.len = static_cast<std::size_t>(cr - begin);
-    if (f.len + 1 == avail) {
+  if (const auto* cr = static_cast<const char*>(std::memchr(begin, '\r', to_lf))) {
+    const auto len = static_cast<std::size_t>(cr - begin);
+    if (len + 1 == avail) {
       wait = true;
-      return f;
+      return Found{len, 0, LineEnding::kCrlf};
     }
-    if (cr[1] == '\n') {
-      f.ending = 2;
-      f.kind = LineEnding::kCrlf;
-    } else {
-      f.ending = 1;
-      f.kind = LineEnding::kCr;
-    }
-    return f;
+    return ended(len, cr[1] == '\n' ? LineEnding::kCrlf : LineEnding::kCr);
   }
-  if (lf == nullptr) return f;
-  f.len = scan;
-  f.ending = 1;
-  f.kind = LineEnding::kLf;
-  return f;
+  if (lf == nullptr) return {};
+  return ended(to_lf, LineEnding::kLf);
 }
 
 bool LineReader::partial_line() const {
