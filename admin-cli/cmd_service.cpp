@@ -17,7 +17,6 @@
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "daemon/builtin_modules.h"
-#include "modules/pop3/secrets.h"
 
 namespace mailroom::cli {
 
@@ -124,8 +123,8 @@ Result<int64_t> purge_unwanted_secrets(storage::AccountStore& store) {
   }
   const std::set<std::string> wanted = builtin::wanted_secret_kinds(*services);
   std::vector<std::string> unwanted;
-  for (std::string_view kind : {pop3::kSecretCramMd5, pop3::kSecretNtHash, pop3::kSecretPlaintext}) {
-    if (pop3::is_plaintext_equivalent(kind) && wanted.count(std::string(kind)) == 0) unwanted.emplace_back(kind);
+  for (std::string& kind : builtin::plaintext_equivalent_secret_kinds()) {
+    if (wanted.count(kind) == 0) unwanted.push_back(std::move(kind));
   }
   return store.purge_secrets(unwanted);
 }

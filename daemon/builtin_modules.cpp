@@ -35,6 +35,14 @@ std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& 
   return pop3::mechanisms_for_secrets(kinds);
 }
 
+std::vector<std::string> plaintext_equivalent_secret_kinds() {
+  std::vector<std::string> kinds;
+  for (std::string_view kind : {pop3::kSecretCramMd5, pop3::kSecretNtHash, pop3::kSecretPlaintext}) {
+    if (pop3::is_plaintext_equivalent(kind)) kinds.emplace_back(kind);
+  }
+  return kinds;
+}
+
 }  // namespace mailroom::builtin
 
 #include "modules/pop3/pop3_module.h"

@@ -35,6 +35,9 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds);
 // The extra login mechanisms secrets of these kinds allow (for 'mailctl mailbox show').
 std::vector<std::string> mechanisms_for_secrets(const std::vector<std::string>& kinds);
+// The plaintext-equivalent kinds any built-in module can store (what mailctl deletes when no
+// service wants them any more).
+std::vector<std::string> plaintext_equivalent_secret_kinds();
 
 // Creates one instance of every built-in module, wired to the stores.
 std::vector<std::unique_ptr<core::Module>> make_modules(storage::AccountStore& accounts,
