@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "daemon/builtin_modules.h"
