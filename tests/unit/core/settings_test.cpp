@@ -32,11 +32,7 @@ const SettingsCatalog& core_catalog() {
   return catalog;
 }
 
-const SettingSpec& core_spec(const char* key) {
-  const SettingSpec* spec = core_catalog().find(key);
-  REQUIRE_MESSAGE(spec != nullptr, "the core declares no ", key);
-  return *spec;
-}
+const SettingSpec& core_spec(const char* key) { return mailroom::testing::find_spec(core_catalog(), key); }
 
 }  // namespace
 

@@ -16,11 +16,7 @@ using namespace mailroom::config;
 
 namespace {
 
-const SettingSpec& pop3_spec(const char* key) {
-  const SettingSpec* spec = pop3_settings_catalog().find(key);
-  REQUIRE_MESSAGE(spec != nullptr, "pop3 catalog has no ", key);
-  return *spec;
-}
+const SettingSpec& pop3_spec(const char* key) { return mailroom::testing::find_spec(pop3_settings_catalog(), key); }
 
 }  // namespace
 

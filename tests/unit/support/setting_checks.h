@@ -34,6 +34,13 @@ inline std::string norm_error(const config::SettingSpec& spec, const std::string
   return r.error().message;
 }
 
+// The declaration of `key` in `catalog`; the test stops when there is none.
+inline const config::SettingSpec& find_spec(const config::SettingsCatalog& catalog, const char* key) {
+  const config::SettingSpec* spec = catalog.find(key);
+  REQUIRE_MESSAGE(spec != nullptr, "the catalog declares no ", key);
+  return *spec;
+}
+
 inline void check_catalog_consistent(const config::SettingsCatalog& catalog) {
   std::set<std::string> keys;
   for (const config::SettingSpec& spec : catalog.all()) {
