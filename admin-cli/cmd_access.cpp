@@ -13,6 +13,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "core/config/network_settings.h"

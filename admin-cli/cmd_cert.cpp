@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "core/tls/tls_context.h"
 #include "storage/secrets/private_file.h"

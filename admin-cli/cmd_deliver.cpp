@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"

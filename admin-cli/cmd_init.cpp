@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "daemon/builtin_modules.h"
 #include "storage/maildir/unique_fd.h"

@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"

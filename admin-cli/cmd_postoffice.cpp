@@ -2,6 +2,8 @@
 #include <iostream>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "storage/address.h"
 

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "auth/secrets.h"
@@ -124,8 +126,8 @@ Result<int64_t> purge_unwanted_secrets(storage::AccountStore& store) {
   }
   const std::set<std::string> wanted = builtin::wanted_secret_kinds(*services);
   std::vector<std::string> unwanted;
-  for (std::string_view kind : {auth::kSecretCramMd5, auth::kSecretNtHash, auth::kSecretPlaintext}) {
-    if (auth::is_plaintext_equivalent(kind) && wanted.count(std::string(kind)) == 0) unwanted.emplace_back(kind);
+  for (std::string& kind : auth::plaintext_equivalent_kinds()) {
+    if (wanted.count(kind) == 0) unwanted.push_back(std::move(kind));
   }
   return store.purge_secrets(unwanted);
 }

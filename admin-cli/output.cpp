@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 namespace mailroom::cli {
 
 namespace fs = std::filesystem;
@@ -183,6 +185,8 @@ Result<std::unique_ptr<storage::AccountStore>> Context::open_store() const {
   }
   return storage::open_sqlite_account_store(dir, /*create=*/false);
 }
+
+void Context::done(const std::string& message) const { done(message, nlohmann::ordered_json::object()); }
 
 void Context::done(const std::string& message, nlohmann::ordered_json extra) const {
   if (json) {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>  // the full json.hpp only in the .cpp files that build JSON
 
 #include "core/base/result.h"
 #include "storage/account_store.h"
@@ -74,7 +74,8 @@ struct Context {
   Result<std::unique_ptr<storage::AccountStore>> open_store() const;
 
   // Prints the outcome of an action: `message` as a line, or {"ok":true, ...extra} with --json.
-  void done(const std::string& message, nlohmann::ordered_json extra = nlohmann::ordered_json::object()) const;
+  void done(const std::string& message) const;
+  void done(const std::string& message, nlohmann::ordered_json extra) const;
 };
 
 }  // namespace mailroom::cli

@@ -27,8 +27,15 @@ std::optional<sasl::SecretKind> secret_kind_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string> plaintext_equivalent_kinds() {
+  return {std::string(kSecretCramMd5), std::string(kSecretNtHash), std::string(kSecretPlaintext)};
+}
+
 bool is_plaintext_equivalent(std::string_view kind_name) {
-  return kind_name == kSecretCramMd5 || kind_name == kSecretNtHash || kind_name == kSecretPlaintext;
+  for (const auto& kind : plaintext_equivalent_kinds()) {
+    if (kind == kind_name) return true;
+  }
+  return false;
 }
 
 namespace {

@@ -31,6 +31,8 @@ inline constexpr std::string_view kSecretPlaintext = "plaintext";
 std::string_view secret_kind_name(sasl::SecretKind kind);
 std::optional<sasl::SecretKind> secret_kind_from_name(std::string_view name);
 bool is_plaintext_equivalent(std::string_view kind_name);
+// Every plaintext-equivalent kind (what mailctl deletes when no service wants it any more).
+std::vector<std::string> plaintext_equivalent_kinds();
 
 // What one service offers for logins, as its module reads it from its settings (pop3:
 // auth_mechanisms and apop).

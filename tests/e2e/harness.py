@@ -174,9 +174,15 @@ def first_bytes(source, port: int, host: str = LOOPBACK) -> bytes:
 
 
 class Server:
-    """One mailroomd with its own temporary data dir and port."""
+    """One mailroomd with its own temporary data dir and port, serving the test's `service`.
 
-    def __init__(self):
+    `service` is the mailctl service the test drives (its settings, ports and banner); `ready` is
+    how that protocol's greeting begins when the service is up (b"+OK" for POP3, b"220" for SMTP).
+    """
+
+    def __init__(self, service: str = "pop3", ready: bytes = b"+OK"):
+        self.service = service
+        self.ready = ready
         self._tmp = tempfile.TemporaryDirectory(prefix="mailroom-e2e-")
         self.root = self._tmp.name
         self.data = os.path.join(self.root, "data")
@@ -189,7 +195,7 @@ class Server:
         # A unique banner proves the greeting comes from this daemon, not from a parallel test's.
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
         self.mailctl("init")
-        self.mailctl("service", "set", "pop3", "banner", self.banner)
+        self.set("banner", self.banner)
 
     # -- provisioning ---------------------------------------------------------------------------
 
@@ -213,7 +219,8 @@ class Server:
         self.mailctl("deliver", address, input=message)
 
     def set(self, key: str, value):
-        self.mailctl("service", "set", "pop3", key, str(value))
+        """Sets one setting of this server's service."""
+        self.mailctl("service", "set", self.service, key, str(value))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -268,7 +275,7 @@ class Server:
             conn.close()
 
     def wait_greeting(self, needle: str, timeout: float = START_TIMEOUT) -> bytes:
-        """Waits until a fresh connection's greeting is '+OK ...needle...'; returns it."""
+        """Waits until a fresh connection's greeting is '<ready> ...needle...'; returns it."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -276,12 +283,13 @@ class Server:
                 raise AssertionError("mailroomd exited with %d" % self.proc.returncode)
             try:
                 last = self.greeting()
-                if last.startswith(b"+OK") and needle.encode() in last:
+                if last.startswith(self.ready) and needle.encode() in last:
                     return last
             except (OSError, EOFError, TimeoutError) as e:
                 last = repr(e)
             time.sleep(0.1)
-        raise AssertionError("no '+OK ... %s' greeting within %.0f s (last: %r)" % (needle, timeout, last))
+        raise AssertionError("no '%s ... %s' greeting within %.0f s (last: %r)" % (
+            self.ready.decode(), needle, timeout, last))
 
     def stop(self) -> int:
         """SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit code (negative = signal)."""
@@ -352,12 +360,16 @@ class ServerTestCase(unittest.TestCase):
     """Gives each test a started server (self.server) and prints the daemon log when a test fails.
 
     After the test the daemon must still be running and must exit 0 on SIGTERM: a crash or a
-    sanitizer report fails the test that caused it.
+    sanitizer report fails the test that caused it. A suite for another service sets `service`
+    and `ready` (see Server).
     """
+
+    service = "pop3"
+    ready = b"+OK"
 
     def setUp(self):
         self._daemon_log = None
-        self.server = Server()
+        self.server = Server(self.service, self.ready)
         self.addCleanup(self._finish_server, self.server)
         self.provision(self.server)
         self.server.start()

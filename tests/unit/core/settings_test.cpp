@@ -1,47 +1,38 @@
 // Setting declarations and validation: normalize_setting for each type, the core's validators
-// (binds, tls_min_version, the OpenSSL cipher lists) and pop3's alt_at_chars, ServiceSettings
-// snapshots, and the pop3 catalog's own consistency (unique keys, valid defaults).
+// (binds, tls_min_version, the OpenSSL cipher lists), ServiceSettings snapshots, and the
+// consistency of the core's network and TLS declarations (unique keys, valid defaults). Tested
+// on a catalog of the core's declarations alone; each module tests its own catalog.
 #include <doctest/doctest.h>
 
 #include <map>
-#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "core/config/network_settings.h"
 #include "core/config/setting_spec.h"
 #include "core/config/tls_settings.h"
-#include "modules/pop3/pop3_settings.h"
+#include "tests/unit/support/setting_checks.h"
 
 using mailroom::ErrorCode;
+using mailroom::testing::contains;
+using mailroom::testing::norm_error;
+using mailroom::testing::norm_ok;
 using namespace mailroom::config;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
+// What every network, TLS-capable service declares; a module adds its own settings on top.
+const SettingsCatalog& core_catalog() {
+  static const SettingsCatalog catalog = [] {
+    SettingsCatalog c(network_setting_specs(110));
+    for (auto& spec : tls_setting_specs(995)) c.add(std::move(spec));
+    return c;
+  }();
+  return catalog;
 }
 
-std::string norm_ok(const SettingSpec& spec, const std::string& value) {
-  auto r = normalize_setting(spec, value);
-  REQUIRE_MESSAGE(r.ok(), spec.key, "='", value, "': ", (r.ok() ? "" : r.error().message));
-  return *r;
-}
-
-std::string norm_error(const SettingSpec& spec, const std::string& value) {
-  auto r = normalize_setting(spec, value);
-  REQUIRE_MESSAGE(!r.ok(), spec.key, "='", value, "' was accepted as '", (r.ok() ? *r : ""), "'");
-  CHECK(r.error().code == ErrorCode::kInvalidArgument);
-  // Every message names the key so mailctl's one-line error is actionable.
-  CHECK(contains(r.error().message, spec.key));
-  return r.error().message;
-}
-
-const SettingSpec& pop3_spec(const char* key) {
-  const SettingSpec* spec = mailroom::pop3::pop3_settings_catalog().find(key);
-  REQUIRE_MESSAGE(spec != nullptr, "pop3 catalog has no ", key);
-  return *spec;
-}
+const SettingSpec& core_spec(const char* key) { return mailroom::testing::find_spec(core_catalog(), key); }
 
 }  // namespace
 
@@ -127,23 +118,10 @@ TEST_CASE("a string validator runs after the generic checks and its message is p
   CHECK(calls == 2);
 }
 
-TEST_CASE("alt_at_chars accepts punctuation other than @ . - _ +") {
-  const SettingSpec& spec = pop3_spec("alt_at_chars");
-  CHECK(norm_ok(spec, "") == "");
-  CHECK(norm_ok(spec, "#$%") == "#$%");
-  CHECK(norm_ok(spec, "!/:?[`{~") == "!/:?[`{~");
-  for (const char* value : {"@", "#@", ".", "-", "_", "+", "a", "#1", " ", "#%a"}) {
-    CAPTURE(value);
-    CHECK(contains(norm_error(spec, value), "only punctuation"));
-  }
-  CHECK(contains(norm_error(spec, "#\x01"), "control characters"));
-  CHECK(contains(norm_error(spec, "!#$%&'()*/:;<=>?~"), "longer than 16"));
-}
-
 TEST_CASE("binds and tls_binds are validated with the bind list parser") {
   for (const char* key : {"binds", "tls_binds"}) {
     CAPTURE(key);
-    const SettingSpec& spec = pop3_spec(key);
+    const SettingSpec& spec = core_spec(key);
     CHECK(norm_ok(spec, "*") == "*");
     CHECK(norm_ok(spec, "") == "");
     CHECK(norm_ok(spec, "127.0.0.1 1110, [::1]:1110; *") == "127.0.0.1 1110, [::1]:1110; *");
@@ -155,7 +133,7 @@ TEST_CASE("binds and tls_binds are validated with the bind list parser") {
 }
 
 TEST_CASE("tls_min_version accepts 1.0-1.3 and legacy and explains why SSLv3 is refused") {
-  const SettingSpec& spec = pop3_spec("tls_min_version");
+  const SettingSpec& spec = core_spec("tls_min_version");
   for (const char* value : {"1.0", "1.1", "1.2", "1.3", "legacy"}) {
     CAPTURE(value);
     CHECK(norm_ok(spec, value) == value);
@@ -176,7 +154,7 @@ TEST_CASE("tls_min_version accepts 1.0-1.3 and legacy and explains why SSLv3 is 
 }
 
 TEST_CASE("ServiceSettings::build with nothing stored gives the catalog defaults") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  auto built = ServiceSettings::build(core_catalog(), {});
   REQUIRE(built.ok());
   const ServiceSettings& s = *built;
   CHECK(s.get_int("port") == 110);
@@ -186,37 +164,36 @@ TEST_CASE("ServiceSettings::build with nothing stored gives the catalog defaults
   CHECK(s.get_int("max_command_length") == 512);
   CHECK(s.get_bool("implicit_tls"));
   CHECK(s.get_bool("starttls"));
-  CHECK_FALSE(s.get_bool("capa_implementation"));
   CHECK(s.get_string("tls_min_version") == "1.2");
-  CHECK(s.values().size() == mailroom::pop3::pop3_settings_catalog().all().size());
+  CHECK(s.values().size() == core_catalog().all().size());
 }
 
 TEST_CASE("ServiceSettings::build puts normalized stored values over the defaults") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
-                                      {{"port", "1110"}, {"implicit_tls", "no"}, {"max_bad_commands", "007"},
-                                       {"banner", "Hi there"}, {"binds", "127.0.0.1"}});
+  auto built = ServiceSettings::build(core_catalog(),
+                                      {{"port", "1110"}, {"implicit_tls", "no"}, {"max_login_failures", "007"},
+                                       {"cert", "Hi there.pem"}, {"binds", "127.0.0.1"}});
   REQUIRE_MESSAGE(built.ok(), (built.ok() ? "" : built.error().message));
   const ServiceSettings& s = *built;
   CHECK(s.get_int("port") == 1110);
   CHECK_FALSE(s.get_bool("implicit_tls"));
   CHECK(s.get_string("implicit_tls") == "off");
-  CHECK(s.get_int("max_bad_commands") == 7);
-  CHECK(s.get_string("max_bad_commands") == "7");
-  CHECK(s.get_string("banner") == "Hi there");
+  CHECK(s.get_int("max_login_failures") == 7);
+  CHECK(s.get_string("max_login_failures") == "7");
+  CHECK(s.get_string("cert") == "Hi there.pem");
   CHECK(s.get_string("binds") == "127.0.0.1");
   CHECK(s.get_int("tls_port") == 995);  // untouched default
-  auto defaults = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  auto defaults = ServiceSettings::build(core_catalog(), {});
   REQUIRE(defaults.ok());
   CHECK_FALSE(s == *defaults);
-  auto again = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
-                                      {{"port", "1110"}, {"implicit_tls", "off"}, {"max_bad_commands", "7"},
-                                       {"banner", "Hi there"}, {"binds", "127.0.0.1"}});
+  auto again = ServiceSettings::build(core_catalog(),
+                                      {{"port", "1110"}, {"implicit_tls", "off"}, {"max_login_failures", "7"},
+                                       {"cert", "Hi there.pem"}, {"binds", "127.0.0.1"}});
   REQUIRE(again.ok());
   CHECK(s == *again);  // equal after normalization
 }
 
 TEST_CASE("tls_ciphers is checked by OpenSSL: a list it selects nothing from is refused, naming the setting") {
-  const SettingSpec& spec = pop3_spec("tls_ciphers");
+  const SettingSpec& spec = core_spec("tls_ciphers");
   for (const char* value : {"", "HIGH", "HIGH:!aNULL:!MD5", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
                             "DEFAULT:@SECLEVEL=0", "ECDHE+AESGCM"}) {
     CAPTURE(value);
@@ -234,7 +211,7 @@ TEST_CASE("tls_ciphers is checked by OpenSSL: a list it selects nothing from is 
 }
 
 TEST_CASE("tls_ciphersuites is checked by OpenSSL: unknown TLS 1.3 suites are refused, naming the setting") {
-  const SettingSpec& spec = pop3_spec("tls_ciphersuites");
+  const SettingSpec& spec = core_spec("tls_ciphersuites");
   for (const char* value : {"", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"}) {
     CAPTURE(value);
     CHECK(norm_ok(spec, value) == value);
@@ -245,58 +222,42 @@ TEST_CASE("tls_ciphersuites is checked by OpenSSL: unknown TLS 1.3 suites are re
   }
   CHECK(contains(norm_error(spec, "ECDHE-RSA-AES128-GCM-SHA256"), "tls_ciphers"));
   // The daemon builds its snapshot with the same declarations: a stored bad list is reported there.
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"tls_ciphers", "NOPE"}});
+  auto built = ServiceSettings::build(core_catalog(), {{"tls_ciphers", "NOPE"}});
   REQUIRE_FALSE(built.ok());
   CHECK(contains(built.error().message, "tls_ciphers"));
 }
 
 TEST_CASE("ServiceSettings::build refuses an unknown key") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"no_such_setting", "1"}});
+  auto built = ServiceSettings::build(core_catalog(), {{"no_such_setting", "1"}});
   REQUIRE_FALSE(built.ok());
   CHECK(built.error().code == ErrorCode::kInvalidArgument);
   CHECK(contains(built.error().message, "unknown setting 'no_such_setting'"));
 }
 
 TEST_CASE("ServiceSettings::build refuses an invalid stored value and names it") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"port", "0"}});
+  auto built = ServiceSettings::build(core_catalog(), {{"port", "0"}});
   REQUIRE_FALSE(built.ok());
   CHECK(contains(built.error().message, "port"));
   CHECK(contains(built.error().message, "'0'"));
-  auto tls = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {{"tls_min_version", "ssl3"}});
+  auto tls = ServiceSettings::build(core_catalog(), {{"tls_min_version", "ssl3"}});
   REQUIRE_FALSE(tls.ok());
   CHECK(contains(tls.error().message, "SSLv2 and SSLv3"));
 }
 
 TEST_CASE("reading an undeclared setting is a programming error") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(), {});
+  auto built = ServiceSettings::build(core_catalog(), {});
   REQUIRE(built.ok());
   CHECK_THROWS_AS((void)built->get_int("nope"), std::logic_error);
   CHECK_THROWS_AS((void)built->get_string("nope"), std::logic_error);
 }
 
-TEST_CASE("the pop3 catalog has unique keys and every default passes its own validation") {
-  const SettingsCatalog& catalog = mailroom::pop3::pop3_settings_catalog();
-  REQUIRE(catalog.all().size() > 10);
-  std::set<std::string> keys;
-  for (const SettingSpec& spec : catalog.all()) {
-    CAPTURE(spec.key);
-    CHECK_MESSAGE(keys.insert(spec.key).second, "duplicate key ", spec.key);
-    CHECK_FALSE(spec.key.empty());
-    CHECK_FALSE(spec.doc.empty());
-    CHECK(catalog.find(spec.key) == &spec);
-    auto norm = normalize_setting(spec, spec.default_value);
-    CHECK_MESSAGE(norm.ok(), spec.key, " default '", spec.default_value, "': ", (norm.ok() ? "" : norm.error().message));
-    if (norm.ok()) CHECK_MESSAGE(*norm == spec.default_value, spec.key, " default is not in canonical form");
-    if (spec.type == SettingType::kInt) CHECK(spec.min <= spec.max);
-  }
-  // The core's network and TLS settings are all there.
-  for (const auto& spec : network_setting_specs(110)) CHECK_MESSAGE(catalog.find(spec.key) != nullptr, spec.key);
-  for (const auto& spec : tls_setting_specs(995)) CHECK_MESSAGE(catalog.find(spec.key) != nullptr, spec.key);
-  CHECK(catalog.find("no_such_setting") == nullptr);
+TEST_CASE("the core's network and TLS declarations have unique keys and every default passes its own validation") {
+  REQUIRE(core_catalog().all().size() > 10);
+  mailroom::testing::check_catalog_consistent(core_catalog());
 }
 
 TEST_CASE("tls_config_from resolves relative certificate paths in the data directory") {
-  auto built = ServiceSettings::build(mailroom::pop3::pop3_settings_catalog(),
+  auto built = ServiceSettings::build(core_catalog(),
                                       {{"key", "/etc/ssl/private/k.pem"}, {"tls_min_version", "legacy"},
                                        {"tls_ciphers", "HIGH"}});
   REQUIRE(built.ok());
