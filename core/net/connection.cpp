@@ -157,15 +157,21 @@ void Connection::set_line_mode(LineMode mode) {
 
 void Connection::begin_body(BodyMode mode) { reader_.begin_body(mode); }
 
+void Connection::set_idle_timeout(uint64_t ms) {
+  session_idle_timeout_ms_ = ms;
+  if (!closing_) arm_idle_timer();
+}
+
 void Connection::set_limits(const ConnectionLimits& limits) {
-  bool timeout_changed = limits.idle_timeout_ms != limits_.idle_timeout_ms;
+  bool timeout_changed = session_idle_timeout_ms_ == 0 && limits.idle_timeout_ms != limits_.idle_timeout_ms;
   limits_ = limits;
   reader_.set_mode(effective_line_mode());
   if (timeout_changed && !closing_) arm_idle_timer();
 }
 
 void Connection::arm_idle_timer() {
-  idle_timer_.start(limits_.idle_timeout_ms, 0, [this] {
+  const uint64_t timeout = session_idle_timeout_ms_ != 0 ? session_idle_timeout_ms_ : limits_.idle_timeout_ms;
+  idle_timer_.start(timeout, 0, [this] {
     if (finished_) return;
     if (closing_) {  // still flushing after close(): the client stopped reading
       drop_now();

@@ -94,6 +94,9 @@ class Connection {
   // The next bytes are a dot-terminated body (on_body_line ... on_body_end), then command lines
   // again in the current line mode. Over-long body lines are not on_line_too_long (no auto-deny).
   void begin_body(BodyMode mode);
+  // The session's idle timeout for its current state (e.g. SMTP's longer wait inside DATA), from
+  // now on; 0 returns to the service's idle_timeout. Kept across reloads.
+  void set_idle_timeout(uint64_t ms);
   // The session logged in: the login deadline no longer applies.
   void login_done();
   // Input held back because the client is not reading its replies (see output_high_water).
@@ -177,6 +180,7 @@ class Connection {
 
   // input
   LineReader reader_;              // raw bytes not yet delivered as lines
+  uint64_t session_idle_timeout_ms_ = 0;  // set_idle_timeout(); 0: the service's
   LineMode line_mode_{0, LineFraming::kLenient};  // as the session set it (max_line 0: the service's)
   bool paused_ = false;
   bool reading_ = false;

@@ -2,8 +2,8 @@
 // a real core::Service over loopback sockets. It has its own greeting, strict line framing,
 // its own line limit for one state, and a dot-terminated body. Checked: body lines never count
 // as over-long commands (no auto-deny for message data) while an over-long command line does;
-// a reload changes the service default but not a limit the session set for its state; a session
-// that throws loses its connection and the service serves the next client.
+// a reload changes the service default but not a limit or idle timeout the session set for its
+// state; a session that throws loses its connection and the service serves the next client.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -53,6 +53,9 @@ class SeamSession : public core::ProtocolSession {
     } else if (line == "WIDE") {
       conn_.set_line_mode({4000, core::LineFraming::kStrict});
       conn_.write("250 wide lines\r\n");
+    } else if (line == "SLOW") {  // a state with its own idle timeout
+      conn_.set_idle_timeout(150);
+      conn_.write("250 idle timeout 150 ms\r\n");
     } else if (line == "THROW") {
       throw std::runtime_error("the seam session fails on purpose");
     } else if (line == "QUIT") {
@@ -70,6 +73,7 @@ class SeamSession : public core::ProtocolSession {
     }
     conn_.write("500 line too long\r\n");
   }
+  std::string on_timeout(core::Timeout which) override { return which == core::Timeout::kIdle ? "421 idle\r\n" : ""; }
   void on_body_line(std::string_view, core::LineEnding) override { ++body_lines_; }
   void on_body_end(const core::BodySummary& s) override {
     conn_.write("250 lines=" + std::to_string(body_lines_) + " octets=" + std::to_string(s.octets) +
@@ -145,9 +149,9 @@ struct SeamRun {
     }
     REQUIRE(listening);
     std::atomic<bool> done{false};
-    std::atomic<int> reloads_wanted{0};
+    // A reload the client asks for: it writes the values, bumps `wanted` and waits for `done`.
+    std::atomic<int> reloads_wanted{0}, reloads_done{0};
     std::map<std::string, std::string> reload_values;
-    std::atomic<bool> reloaded{false};
     core::Timer ticker(loop), watchdog(loop);
     auto stop = [&] {
       ticker.close();
@@ -160,17 +164,19 @@ struct SeamRun {
       stop();
     });
     ticker.start(5, 5, [&] {
-      if (reloads_wanted.load() == 1 && !reloaded.load()) {
+      if (reloads_done.load() < reloads_wanted.load()) {
         apply(reload_values);
-        reloaded = true;
+        ++reloads_done;
       }
       if (done) stop();
     });
     std::thread thread([&] {
       client(port, [&](std::map<std::string, std::string> v) {
         reload_values = std::move(v);
-        reloads_wanted = 1;
-        for (int i = 0; i < 400 && !reloaded.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const int want = ++reloads_wanted;
+        for (int i = 0; i < 400 && reloads_done.load() < want; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
       });
       done = true;
     });
@@ -239,6 +245,12 @@ TEST_CASE("seam module: a reload changes the service's line limit, not the one a
     CHECK(ask(wide, std::string(1000, 'v') + "\r\n").rfind("250 vvv", 0) == 0);  // kept its 4000
     CHECK(ask(plain, std::string(100, 'p') + "\r\n").rfind("250 ppp", 0) == 0);   // now 128
     CHECK(ask(plain, line200) == "500 line too long\r\n");
+    // A session's own idle timeout (the service's is 300 s) also outlives a reload.
+    CHECK(ask(plain, "SLOW\r\n") == "250 idle timeout 150 ms\r\n");
+    reload({{"max_command_length", "128"}, {"auto_deny", "off"}, {"idle_timeout", "200"}});
+    std::string last;
+    CHECK(plain.recv_to_eof(last) == 0);
+    CHECK(last == "421 idle\r\n");
   });
 }
 
