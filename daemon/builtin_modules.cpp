@@ -3,10 +3,8 @@
 
 #include <array>
 
-#include "auth/secrets.h"
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
-#include "modules/pop3/pop3_settings.h"
 
 namespace mailroom::builtin {
 
@@ -66,10 +64,11 @@ std::vector<std::pair<std::string, std::string>> default_services() {
 std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services) {
   std::set<std::string> kinds;
   for (const auto& s : services) {
-    if (!s.enabled || s.module != "pop3") continue;
-    auto settings = config::ServiceSettings::build(pop3::pop3_settings_catalog(), s.settings);
+    const core::ModuleDescriptor* module = find_module(s.module);
+    if (!s.enabled || module == nullptr || !module->wanted_secret_kinds) continue;
+    auto settings = config::ServiceSettings::build(*settings_catalog(s.module), s.settings);
     if (!settings) continue;
-    auto k = auth::wanted_secret_kinds(pop3::login_offer(*settings));
+    auto k = module->wanted_secret_kinds(*settings);
     kinds.insert(k.begin(), k.end());
   }
   return kinds;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ struct ModuleDescriptor {
   // The services `mailctl init` creates for this module (at least one).
   std::vector<std::string> default_services;
   std::function<std::unique_ptr<Module>(const ModuleStores&)> make;
+  // The password-derived secret kinds a service of this module with these settings needs kept
+  // (auth/secrets.h names them); unset for a module without logins.
+  std::function<std::set<std::string>(const config::ServiceSettings&)> wanted_secret_kinds;
 };
 
 // A module ready to run services: its descriptor, its composed catalog and its instance.

@@ -1,6 +1,8 @@
 // What pop3 declares to the core: ports 110/995, RFC 1939's idle timeout, its replies.
 #include "modules/pop3/pop3_descriptor.h"
 
+#include "auth/secrets.h"
+
 #include "modules/pop3/pop3_module.h"
 #include "modules/pop3/pop3_settings.h"
 
@@ -25,6 +27,9 @@ core::ModuleDescriptor pop3_descriptor() {
   d.replies.auto_denied = "-ERR [SYS/PERM] command line too long, closing connection\r\n";
   d.default_services = {"pop3"};
   d.make = [](const core::ModuleStores& stores) { return make_pop3_module(stores.accounts, stores.mail); };
+  d.wanted_secret_kinds = [](const config::ServiceSettings& settings) {
+    return auth::wanted_secret_kinds(login_offer(settings));
+  };
   return d;
 }
 

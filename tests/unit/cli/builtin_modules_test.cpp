@@ -44,3 +44,19 @@ TEST_CASE("module names and default services come from the table") {
   for (const auto& [service, module] : services) CHECK(builtin::find_module(module) != nullptr);
   CHECK(services.front() == std::pair<std::string, std::string>("pop3", "pop3"));
 }
+
+TEST_CASE("the secret kinds to keep come from each enabled service's module, through the table") {
+  using storage::ServiceRecord;
+  // Defaults: only the SCRAM keys (always kept) for an enabled pop3 service.
+  CHECK(builtin::wanted_secret_kinds({ServiceRecord{"pop3", "pop3", true, {}}}) ==
+        std::set<std::string>{"scram-sha-1", "scram-sha-256"});
+  // CRAM-MD5 offered and APOP on: their plaintext equivalents too.
+  CHECK(builtin::wanted_secret_kinds({ServiceRecord{
+            "pop3", "pop3", true, {{"auth_mechanisms", "PLAIN CRAM-MD5"}, {"apop", "on"}}}}) ==
+        std::set<std::string>{"cram-md5", "plaintext", "scram-sha-1", "scram-sha-256"});
+  // A disabled service, a module this build does not have, settings that do not build: nothing.
+  CHECK(builtin::wanted_secret_kinds({ServiceRecord{"pop3", "pop3", false, {{"apop", "on"}}},
+                                      ServiceRecord{"x", "no-such-module", true, {}},
+                                      ServiceRecord{"bad", "pop3", true, {{"apop", "maybe"}}}})
+            .empty());
+}
