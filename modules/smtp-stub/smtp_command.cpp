@@ -203,6 +203,8 @@ std::optional<ParseError> apply_mail_parameter(const Parameter& parameter, bool 
 }  // namespace
 
 Command parse_command(std::string_view line) {
+  const std::size_t last = line.find_last_not_of(" \t");  // trailing blanks go first
+  line = line.substr(0, last == std::string_view::npos ? 0 : last + 1);
   Command command;
   const std::size_t space = line.find(' ');
   command.keyword = upper(line.substr(0, space));
@@ -212,8 +214,7 @@ Command parse_command(std::string_view line) {
   if (space == std::string_view::npos) return command;
   std::string_view arg = line.substr(space);
   arg.remove_prefix(std::min(arg.find_first_not_of(' '), arg.size()));
-  const std::size_t last = arg.find_last_not_of(" \t");
-  command.arg = std::string(arg.substr(0, last == std::string_view::npos ? 0 : last + 1));
+  command.arg = std::string(arg);
   return command;
 }
 
