@@ -53,6 +53,14 @@ class UnixSocketBase(ServerTestCase):
     def unix_listeners(self):
         return [l for l in self.listeners() if l["kind"] == "unix"]
 
+    def login_over_socket(self):
+        """USER/PASS as alice over the unix socket (asserting +OK), then hang up."""
+        conn = unix_connect(self.socket_path)
+        try:
+            conn.login(ALICE, ALICE_PW)
+        finally:
+            conn.close()
+
     def wait_unix_greeting(self, path: str) -> bytes:
         def greeted():
             conn = unix_connect(path, timeout=2.0)
@@ -117,11 +125,7 @@ class UnixSocketTest(UnixSocketBase):
             self.assertTrue(conn.command("PASS wrong").startswith(b"-ERR"))
         finally:
             conn.close()
-        conn = unix_connect(self.socket_path)
-        try:
-            conn.login(ALICE, ALICE_PW)
-        finally:
-            conn.close()
+        self.login_over_socket()
 
     def test_changing_the_path_opens_the_new_socket_and_removes_the_old(self):
         self.server.set("unix_socket", "other.sock")
@@ -144,11 +148,7 @@ class UnixSocketTest(UnixSocketBase):
                 return True
         self.wait_until(tcp_closed, what="the TCP listener closed")
         self.assertEqual([l["kind"] for l in self.listeners()], ["unix"])
-        conn = unix_connect(self.socket_path)
-        try:
-            conn.login(ALICE, ALICE_PW)
-        finally:
-            conn.close()
+        self.login_over_socket()
 
     def test_socket_file_is_removed_on_clean_shutdown(self):
         self.assertTrue(os.path.exists(self.socket_path))
@@ -162,11 +162,7 @@ class StaleSocketTest(UnixSocketBase):
         leave_stale_socket(os.path.join(server.data, SOCKET_NAME))
 
     def test_a_stale_socket_file_is_replaced_at_start(self):
-        conn = unix_connect(self.socket_path)
-        try:
-            conn.login(ALICE, ALICE_PW)
-        finally:
-            conn.close()
+        self.login_over_socket()
 
 
 class RegularFileAtPathTest(UnixSocketBase):

@@ -784,8 +784,11 @@ TEST_CASE("implicit TLS: the greeting waits for the handshake, then lines flow e
   CHECK(h.rec.closes == 1);
 }
 
-TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not executed") {
+// STLS with a command pipelined after it in plaintext (an injection attempt): it is discarded,
+// the session goes on under TLS. Over TCP, or over the unix socket at `unix_path` when given.
+void check_stls_discards_pipelined_plaintext(const std::string& unix_path) {
   Harness h;
+  h.unix_path = unix_path;
   std::string tls_version;
   h.on_line = [&tls_version](Harness&, core::Connection& conn, std::string_view line) {
     if (line == "STLS") {
@@ -799,12 +802,12 @@ TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not
   bool handshake = false, got_all = false;
   std::string plain_reply, reply;
   h.run([&](int port) {
-    ClientSocket c(port);
-    if (!c.ok()) return;
-    c.send("STLS\r\nCAPA\r\n");  // CAPA is an injection attempt
-    if (!c.recv_until(plain_reply, "+OK begin TLS\r\n")) return;
+    auto c = unix_path.empty() ? std::make_unique<ClientSocket>(port) : std::make_unique<ClientSocket>(unix_path);
+    if (!c->ok()) return;
+    c->send("STLS\r\nCAPA\r\n");  // CAPA is an injection attempt
+    if (!c->recv_until(plain_reply, "+OK begin TLS\r\n")) return;
     SocketTlsClient tls;
-    handshake = tls.handshake(c.fd);
+    handshake = tls.handshake(c->fd);
     if (!handshake) return;
     tls.write("NOOP\r\n");
     got_all = tls.read_until(reply, "got:NOOP\r\n");
@@ -815,6 +818,10 @@ TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not
   CHECK(reply == "got:NOOP\r\n");
   CHECK(h.rec.lines == std::vector<std::string>{"STLS", "NOOP"});
   CHECK(tls_version == "TLSv1.3");
+}
+
+TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not executed") {
+  check_stls_discards_pipelined_plaintext("");
 }
 
 TEST_CASE("a TLS client that never finishes its handshake is dropped after handshake_timeout") {
@@ -1117,32 +1124,5 @@ TEST_CASE("over a unix-domain socket, a command that runs while the client hangs
 
 TEST_CASE("STLS over a unix-domain socket: TLS runs above the socket as over TCP") {
   mailroom::testing::TempDir dir("unix-tls");
-  Harness h;
-  h.unix_path = dir.sub("test.sock");
-  std::string tls_version;
-  h.on_line = [&tls_version](Harness&, core::Connection& conn, std::string_view line) {
-    if (line == "STLS") {
-      conn.write("+OK begin TLS\r\n");
-      conn.start_tls(test_cert().context);
-      return;
-    }
-    tls_version = conn.tls_version();
-    conn.write("got:" + std::string(line) + "\r\n");
-  };
-  bool handshake = false, got_all = false;
-  std::string plain_reply, reply;
-  h.run([&](int) {
-    ClientSocket c(h.unix_path);
-    if (!c.ok()) return;
-    c.send("STLS\r\n");
-    if (!c.recv_until(plain_reply, "+OK begin TLS\r\n")) return;
-    SocketTlsClient tls;
-    handshake = tls.handshake(c.fd);
-    if (!handshake) return;
-    tls.write("NOOP\r\n");
-    got_all = tls.read_until(reply, "got:NOOP\r\n");
-  });
-  CHECK(handshake);
-  CHECK(got_all);
-  CHECK(tls_version == "TLSv1.3");
+  check_stls_discards_pipelined_plaintext(dir.sub("test.sock"));
 }
