@@ -67,6 +67,10 @@ class Connection {
   int peer_port() const { return peer_port_; }
   const std::string& local_ip() const { return local_ip_; }
   int local_port() const { return local_port_; }
+  // Where the client connected, for logs: "127.0.0.1:110", or the socket path of a unix client.
+  std::string local_endpoint() const {
+    return is_unix() ? local_ip_ : local_ip_ + ":" + std::to_string(local_port_);
+  }
   EventLoop& loop() { return loop_; }
   WorkQueue& work() { return work_; }
   // Expires when the connection is destroyed: async completions check it before touching us.
