@@ -215,10 +215,7 @@ class Server:
         self.mailctl("init")
         for name in DEFAULT_SERVICES:
             if name != service and name not in self.also:
-                # TEMPORARY until the smtp module is merged: its services do not exist yet.
-                proc = self.mailctl("service", "disable", name, check=False)
-                if proc.returncode != 0 and name == "pop3":
-                    raise AssertionError("mailctl service disable pop3: %s" % proc.stderr.decode(errors="replace"))
+                self.mailctl("service", "disable", name)
         for name in (service,) + self.also:
             self._set_greeting(name)
 
