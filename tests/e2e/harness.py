@@ -173,29 +173,56 @@ def first_bytes(source, port: int, host: str = LOOPBACK) -> bytes:
         conn.close()
 
 
+# The services `mailctl init` creates. A test's daemon serves only the one it drives and those it
+# asks for with `also`: the others are disabled, so that e.g. a POP3 test never binds smtp's port
+# 25 (as root that bind would succeed and collide between parallel tests).
+DEFAULT_SERVICES = ("pop3", "smtp", "lmtp")
+# How each service's greeting begins when it is up, and which of its settings puts the test's
+# unique token into that greeting.
+READY = {"pop3": b"+OK", "smtp": b"220", "lmtp": b"220"}
+GREETING_SETTING = {"pop3": "banner", "smtp": "hostname", "lmtp": "hostname"}
+
+
 class Server:
     """One mailroomd with its own temporary data dir and port, serving the test's `service`.
 
     `service` is the mailctl service the test drives (its settings, ports and banner); `ready` is
     how that protocol's greeting begins when the service is up (b"+OK" for POP3, b"220" for SMTP).
+    `also` names other services that run too, each on its own free loopback ports (e.g. deliver
+    over SMTP, read over POP3: `Server("smtp", b"220", also=("pop3",))`); `ports[name]` and
+    `tls_ports[name]` give them. Every other default service is disabled.
     """
 
-    def __init__(self, service: str = "pop3", ready: bytes = b"+OK"):
+    def __init__(self, service: str = "pop3", ready: bytes = None, also=()):
         self.service = service
-        self.ready = ready
+        self.ready = ready if ready is not None else READY.get(service, b"+OK")
+        self.also = tuple(s for s in also if s != service)
         self._tmp = tempfile.TemporaryDirectory(prefix="mailroom-e2e-")
         self.root = self._tmp.name
         self.data = os.path.join(self.root, "data")
         self.log_path = os.path.join(self.root, "mailroomd.log")
         self.port = None
         self.tls_port = None
+        self.ports = {}
+        self.tls_ports = {}
         self.proc = None
         self.exit_code = None
         self.rlimit_nofile = None  # (soft, hard) descriptor limit for the daemon, None = inherited
         # A unique banner proves the greeting comes from this daemon, not from a parallel test's.
+        # SMTP and LMTP greet with their host name: `hostname` is the banner plus a test domain.
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
+        self.hostname = self.banner + ".e2e.test"
         self.mailctl("init")
-        self.set("banner", self.banner)
+        for name in DEFAULT_SERVICES:
+            if name != service and name not in self.also:
+                self.mailctl("service", "disable", name)
+        for name in (service,) + self.also:
+            self._set_greeting(name)
+
+    def _set_greeting(self, name: str):
+        setting = GREETING_SETTING.get(name, "banner")
+        value = self.banner if setting == "banner" else self.hostname
+        self.set(setting, value, service=name)
 
     # -- provisioning ---------------------------------------------------------------------------
 
@@ -218,27 +245,21 @@ class Server:
     def deliver(self, address: str, message: bytes):
         self.mailctl("deliver", address, input=message)
 
-    def set(self, key: str, value):
-        """Sets one setting of this server's service."""
-        self.mailctl("service", "set", self.service, key, str(value))
+    def set(self, key: str, value, service: str = None):
+        """Sets one setting of this server's service (or of `service`)."""
+        self.mailctl("service", "set", service or self.service, key, str(value))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self):
         last_error = None
         for _ in range(START_ATTEMPTS):
-            self.port = free_port()
-            self.tls_port = free_port()
-            while self.tls_port == self.port:  # the kernel may hand out the same free port twice
-                self.tls_port = free_port()
-            self.set("binds", LOOPBACK)
-            self.set("port", self.port)
-            # Never the default *:995: tests stay on loopback and out of each other's way.
-            self.set("tls_binds", LOOPBACK)
-            self.set("tls_port", self.tls_port)
+            self._assign_ports()
             self._spawn()
             try:
                 self.wait_greeting(self.banner)
+                for name in self.also:
+                    self.wait_greeting(self.banner, port=self.ports[name], ready=READY.get(name, b"+OK"))
                 return
             except AssertionError as e:
                 # Most likely another process took the port between probing and binding.
@@ -246,6 +267,26 @@ class Server:
                 self.stop()
         raise AssertionError("mailroomd did not start after %d attempts: %s\n%s" % (
             START_ATTEMPTS, last_error, self.log_tail()))
+
+    def _assign_ports(self):
+        """Distinct free loopback ports (plain and TLS) for the driven service and each of `also`."""
+        taken = set()
+        for name in (self.service,) + self.also:
+            pair = []
+            for _ in range(2):
+                port = free_port()
+                while port in taken:  # the kernel may hand out the same free port twice
+                    port = free_port()
+                taken.add(port)
+                pair.append(port)
+            self.ports[name], self.tls_ports[name] = pair
+            self.set("binds", LOOPBACK, service=name)
+            self.set("port", pair[0], service=name)
+            # Never the default *:995 or *:465: tests stay on loopback and out of each other's way.
+            self.set("tls_binds", LOOPBACK, service=name)
+            self.set("tls_port", pair[1], service=name)
+        self.port = self.ports[self.service]
+        self.tls_port = self.tls_ports[self.service]
 
     def _spawn(self):
         self.exit_code = None
@@ -261,9 +302,9 @@ class Server:
         finally:
             log.close()
 
-    def greeting(self, timeout: float = 2.0) -> bytes:
+    def greeting(self, timeout: float = 2.0, port: int = None) -> bytes:
         """Connects, reads the greeting, says QUIT; raises OSError/EOFError/TimeoutError."""
-        conn = RawConnection(self.port, timeout=timeout)
+        conn = RawConnection(port or self.port, timeout=timeout)
         try:
             line = conn.readline()
             try:
@@ -274,22 +315,24 @@ class Server:
         finally:
             conn.close()
 
-    def wait_greeting(self, needle: str, timeout: float = START_TIMEOUT) -> bytes:
+    def wait_greeting(self, needle: str, timeout: float = START_TIMEOUT, port: int = None,
+                      ready: bytes = None) -> bytes:
         """Waits until a fresh connection's greeting is '<ready> ...needle...'; returns it."""
+        ready = ready or self.ready
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError("mailroomd exited with %d" % self.proc.returncode)
             try:
-                last = self.greeting()
-                if last.startswith(self.ready) and needle.encode() in last:
+                last = self.greeting(port=port)
+                if last.startswith(ready) and needle.encode() in last:
                     return last
             except (OSError, EOFError, TimeoutError) as e:
                 last = repr(e)
             time.sleep(0.1)
-        raise AssertionError("no '%s ... %s' greeting within %.0f s (last: %r)" % (
-            self.ready.decode(), needle, timeout, last))
+        raise AssertionError("no '%s ... %s' greeting on port %s within %.0f s (last: %r)" % (
+            ready.decode(), needle, port or self.port, timeout, last))
 
     def stop(self) -> int:
         """SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit code (negative = signal)."""
@@ -328,7 +371,8 @@ class Server:
     # -- clients --------------------------------------------------------------------------------
 
     def pop3(self) -> poplib.POP3:
-        return poplib.POP3(LOOPBACK, self.port, timeout=IO_TIMEOUT)
+        """A POP3 client of the pop3 service (driven, or running `also`)."""
+        return poplib.POP3(LOOPBACK, self.ports["pop3"], timeout=IO_TIMEOUT)
 
     def login(self, user: str, password: str, in_use_wait: float = 5.0) -> poplib.POP3:
         """A logged-in poplib session. Retries briefly on [IN-USE]: a previous session's lock is
@@ -361,15 +405,16 @@ class ServerTestCase(unittest.TestCase):
 
     After the test the daemon must still be running and must exit 0 on SIGTERM: a crash or a
     sanitizer report fails the test that caused it. A suite for another service sets `service`
-    and `ready` (see Server).
+    (and `also`, `ready` when needed; see Server).
     """
 
     service = "pop3"
-    ready = b"+OK"
+    ready = None  # READY[service]
+    also = ()     # other services to run, each on its own free ports (see Server)
 
     def setUp(self):
         self._daemon_log = None
-        self.server = Server(self.service, self.ready)
+        self.server = Server(self.service, self.ready, also=self.also)
         self.addCleanup(self._finish_server, self.server)
         self.provision(self.server)
         self.server.start()
