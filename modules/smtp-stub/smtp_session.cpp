@@ -86,7 +86,7 @@ Step Session::dispatch(const Command& cmd) {
       return {line(250, "2.0.0", "OK"), NoEffect{}};
     case Verb::kQuit:
       state_ = State::kClosed;
-      return {line(221, "2.0.0", config_.hostname + " closing connection"), Close{}};
+      return {line(221, "2.0.0", "Bye"), Close{}};
     case Verb::kHelp:
       return {line(214, "2.0.0",
                    "Commands: " + std::string(lmtp() ? "LHLO" : "EHLO HELO") +

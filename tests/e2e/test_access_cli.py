@@ -19,6 +19,11 @@ class AccessCliTestCase(unittest.TestCase):
         self.server = harness.Server()  # runs 'mailctl init'; never started here
         self.addCleanup(self.server.cleanup)
         self.db_path = os.path.join(self.server.data, "mailroom.db")
+        # These tests count the rules and blocks of one service (and of a second one they add):
+        # the data dir keeps only pop3 of the default services. Blocks without --service for
+        # every default service are checked in test_a_block_without_service_covers_smtp_and_lmtp.
+        self.sql("DELETE FROM service_settings WHERE service IN ('smtp', 'lmtp')")
+        self.sql("DELETE FROM services WHERE name IN ('smtp', 'lmtp')")
 
     # ---- helpers ----
     def run_mailctl(self, *args, input=None):
@@ -460,6 +465,14 @@ class BlockTest(AccessCliTestCase):
         self.assertEqual(out["reason"], "blocked")
         self.assertIn("until the daemon restarts", out["text"])
         self.assertIn("4 hits", out["text"])
+
+    def test_a_block_without_service_covers_smtp_and_lmtp(self):
+        fresh = harness.Server()  # every default service, as 'mailctl init' makes them
+        self.addCleanup(fresh.cleanup)
+        fresh.mailctl("block", "add", "10.0.0.5")
+        listed = json.loads(fresh.mailctl("--json", "block", "list").stdout)
+        self.assertEqual(sorted((b["service"], b["network"]) for b in listed),
+                         [("lmtp", "10.0.0.5"), ("pop3", "10.0.0.5"), ("smtp", "10.0.0.5")])
 
     def test_block_errors(self):
         self.assertIn("no block covers 10.0.0.1 on any service", self.fail("block", "remove", "10.0.0.1"))

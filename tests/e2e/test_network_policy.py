@@ -138,7 +138,7 @@ class NetworkPolicyTest(ServerTestCase):
         self.server.mailctl("access", "remove", "pop3", "deny", "::1")
         self.wait_until(lambda: self._v6_first_bytes(v6).startswith(b"+OK"), what="::1 admitted again")
         # An IPv6 client is blocked with its whole /64 (ipv6_failure_prefix).
-        self.server.mailctl("block", "add", "::1")
+        self.server.mailctl("block", "add", "::1", "--service", "pop3")
         self.wait_until(lambda: self._v6_first_bytes(v6) == b"", what="::1 blocked")
         self.assertEqual([b["network"] for b in self.blocks()], ["::/64"])
         self.server.mailctl("block", "remove", "::1")
