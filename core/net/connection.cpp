@@ -350,12 +350,17 @@ void Connection::on_tls_error(const Error& error, std::string alert) {
   finish_if_flushed();
 }
 
-void Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
+bool Connection::start_tls(std::shared_ptr<const tls::TlsContext> context) {
+  if (!context) {  // nothing to upgrade with (a module offers the upgrade only with a context)
+    abort();
+    return false;
+  }
   tls_ = std::make_unique<tls::TlsStream>(std::move(context));
   reader_.clear();
   line_deadline_ = 0;
   if (limits_.handshake_timeout_ms > 0) handshake_deadline_ = uv_now(loop_.raw()) + limits_.handshake_timeout_ms;
   arm_deadline_timer();
+  return true;
 }
 
 void Connection::process_input() {

@@ -116,8 +116,9 @@ class Connection {
   // Switches to TLS (implicit TLS before start(), or a STARTTLS-style command once its go-ahead
   // reply is queued):
   // input buffered so far is discarded, so nothing sent in plaintext is executed after the
-  // handshake (no command injection).
-  void start_tls(std::shared_ptr<const tls::TlsContext> context);
+  // handshake (no command injection). Without a context it aborts the connection and returns
+  // false.
+  bool start_tls(std::shared_ptr<const tls::TlsContext> context);
   bool tls_active() const { return tls_ != nullptr; }
   bool tls_established() const { return tls_ && tls_->handshake_done(); }
   std::string tls_version() const { return tls_ ? tls_->version() : std::string(); }

@@ -184,11 +184,7 @@ void SessionAdapter::run(Step step) {
         } else if constexpr (std::is_same_v<T, Close>) {
           conn_.close();
         } else if constexpr (std::is_same_v<T, StartTls>) {
-          if (!tls_) {  // the session only offers STLS with a context; be safe anyway
-            conn_.abort();
-            return;
-          }
-          conn_.start_tls(tls_);
+          if (!conn_.start_tls(tls_)) return;
           session_.on_tls_started();
           log::debug("pop3.stls", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
         }
