@@ -5,12 +5,15 @@
 
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
+#include "modules/smtp-stub/smtp_descriptor.h"
 
 namespace mailroom::builtin {
 
 std::span<const core::ModuleDescriptor> builtin_modules() {
   static const std::array table{
       pop3::pop3_descriptor(),
+      smtp::smtp_descriptor(),
+      smtp::lmtp_descriptor(),
   };
   return table;
 }

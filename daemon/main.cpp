@@ -20,6 +20,7 @@
 #include "storage/maildir/lock_file.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
+#include "daemon/tmp_cleanup.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
 #include "storage/policy_store.h"
@@ -190,6 +191,7 @@ int main(int argc, char** argv) {
       stop_all();
     } else {
       log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}});
+      daemon::clean_delivery_leftovers(work, **accounts, *mail);
     }
     loop.run();
   }

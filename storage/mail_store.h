@@ -120,10 +120,11 @@ class MailStore {
   // A whole message already in memory, through a DeliveryWriter without a size cap. Returns the
   // new message's uid.
   virtual Result<std::string> deliver(const std::string& dir, std::string_view message) = 0;
-  // Removes files in DIR/tmp/ last changed at least `min_age` ago: deliveries a crash or a
-  // killed process left behind (never visible: POP3 lists only new/ and cur/). A running
-  // delivery's file is younger than any sensible min_age (Maildir convention: 36 hours; a
-  // daemon at start may use less). Returns the number removed.
+  // Removes files in DIR/tmp/ left behind by deliveries a crash or a kill interrupted (never
+  // visible: POP3 lists only new/ and cur/): those last changed at least `min_age` ago (Maildir
+  // convention: 36 hours), and at once those whose name says a process of this host wrote them
+  // that no longer runs (Mailroom's own names carry the writer's pid and host). A running
+  // delivery's file is never removed. Returns the number removed.
   virtual Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) = 0;
   // kInUse if another holder has it.
   virtual Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) = 0;

@@ -49,7 +49,10 @@ struct MailFrom {
 // ("parameter not recognised"); SIZE not a decimal (at most 20 digits) 501 5.5.4; BODY other
 // than 7BIT/8BITMIME 501 5.5.4 (BINARYMIME is not offered). Non-ASCII in the address is accepted
 // only with the SMTPUTF8 parameter and when `smtputf8_offered` (else 553 5.6.7, RFC 6531 3.4).
-// Control characters anywhere: 501 5.5.4.
+// Control characters anywhere: 501 5.5.4. SMTPUTF8 when not `smtputf8_offered` is an unknown
+// parameter (555 5.5.4), so `smtputf8` is only ever true when the EHLO reply advertised it.
+// Address faults are 501 5.1.7 (syntax, RFC 5321 4.5.3.1 lengths, malformed UTF-8); a
+// reverse-path needs a domain. The path grammar and its limits: smtp_path.h.
 std::variant<MailFrom, ParseError> parse_mail_from(std::string_view arg, bool smtputf8_offered);
 
 // RCPT TO:<forward-path> [SP params]. "<Postmaster>" (any case, no domain) is allowed
@@ -62,6 +65,7 @@ struct RcptTo {
   bool postmaster = false;  // <Postmaster> without a domain
 };
 // `utf8_allowed`: the transaction's MAIL FROM had SMTPUTF8 (non-ASCII otherwise 553 5.6.7).
+// Address faults are 501 5.1.3; <Postmaster> with a source route is one of them.
 std::variant<RcptTo, ParseError> parse_rcpt_to(std::string_view arg, bool utf8_allowed);
 
 // Checks an EHLO/HELO/LHLO argument: a domain name or an address literal ([1.2.3.4],

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <ctime>
 #include <optional>
@@ -244,6 +245,20 @@ Result<std::unique_ptr<DeliveryWriter>> begin_delivery(const std::string& dir, c
       std::make_unique<MaildirDeliveryWriter>(dir, std::move(unique), std::move(tmp_path), std::move(fd), limits));
 }
 
+namespace {
+
+// A tmp/ file whose name says a process of this host wrote it, and that process is gone: a
+// delivery a crash or a kill interrupted (never acknowledged, never visible). A pid reused since
+// only keeps the file until it is old enough.
+bool orphaned(std::string_view name) {
+  const auto writer = name_writer(name);
+  if (!writer || writer->host != sanitized_hostname() || writer->pid <= 0) return false;
+  if (writer->pid == static_cast<long long>(::getpid())) return false;  // ours: may be running
+  return ::kill(static_cast<pid_t>(writer->pid), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
 Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) {
   const std::string tmp_dir = join(dir, "tmp");
   UniqueFd folder(::open(tmp_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -265,7 +280,8 @@ Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::second
     if (name == "." || name == "..") continue;
     struct stat st{};
     if (::fstatat(folder.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
-    if (S_ISDIR(st.st_mode) || st.st_mtime > cutoff) continue;
+    if (S_ISDIR(st.st_mode)) continue;
+    if (st.st_mtime > cutoff && !orphaned(name)) continue;
     if (::unlinkat(folder.get(), e->d_name, 0) == 0) ++removed;
   }
   return removed;

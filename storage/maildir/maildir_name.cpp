@@ -17,6 +17,8 @@ constexpr std::size_t kMaxUidLength = 70;  // RFC 1939 UIDL
 
 std::atomic<uint64_t> g_delivery_counter{0};
 
+}  // namespace
+
 const std::string& sanitized_hostname() {
   static const std::string host = [] {
     char buf[256] = {};
@@ -25,8 +27,6 @@ const std::string& sanitized_hostname() {
   }();
   return host;
 }
-
-}  // namespace
 
 std::string sanitize_hostname(std::string_view host) {
   std::string out;
@@ -52,6 +52,29 @@ std::string make_unique_name() {
          std::to_string(static_cast<long long>(tv.tv_usec)) + "P" +
          std::to_string(static_cast<long long>(getpid())) + "Q" + std::to_string(q) + "." +
          sanitized_hostname();
+}
+
+std::optional<NameWriter> name_writer(std::string_view name) {
+  // "<digits>.M<digits>P<pid>Q<digits>.<host>"
+  auto digits = [&](std::size_t& i) {
+    const std::size_t start = i;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+    return i > start && i - start <= 18;
+  };
+  std::size_t i = 0;
+  if (!digits(i) || name.substr(i, 2) != ".M") return std::nullopt;
+  i += 2;
+  if (!digits(i) || i >= name.size() || name[i] != 'P') return std::nullopt;
+  const std::size_t pid_start = ++i;
+  if (!digits(i)) return std::nullopt;
+  const long long pid = std::stoll(std::string(name.substr(pid_start, i - pid_start)));
+  if (i >= name.size() || name[i] != 'Q') return std::nullopt;
+  ++i;
+  if (!digits(i) || i >= name.size() || name[i] != '.') return std::nullopt;
+  std::string_view host = name.substr(i + 1);
+  host = host.substr(0, host.find(','));  // a committed name's ",S=..." (tmp/ names have none)
+  if (host.empty()) return std::nullopt;
+  return NameWriter{pid, std::string(host)};
 }
 
 std::string_view name_stem(std::string_view file_name) {

@@ -15,6 +15,17 @@ std::string sanitize_hostname(std::string_view host);
 // "<unix seconds>.M<microseconds>P<pid>Q<counter>.<sanitized hostname>", unique per delivery.
 std::string make_unique_name();
 
+// The writer a unique name records: the pid and the sanitised host name of make_unique_name()'s
+// form; nullopt for a name of another form (another program's delivery).
+struct NameWriter {
+  long long pid = 0;
+  std::string host;
+  bool operator==(const NameWriter&) const = default;
+};
+std::optional<NameWriter> name_writer(std::string_view file_name);
+// This host's name as make_unique_name() writes it.
+const std::string& sanitized_hostname();
+
 // The name up to its first ':' (the ":2,FLAGS" info a client adds when moving new/ -> cur/).
 // Identifies one message across moves and flag changes.
 std::string_view name_stem(std::string_view file_name);

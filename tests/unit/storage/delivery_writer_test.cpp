@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -439,4 +440,27 @@ TEST_CASE("remove_stale_tmp removes old leftovers in tmp/ only, never a running 
   REQUIRE(w->commit().ok());
   auto missing = f.store->remove_stale_tmp(f.tmp.path() + "/nobody", std::chrono::hours(36));
   CHECK_FALSE(missing.ok());
+}
+
+TEST_CASE("remove_stale_tmp removes at once a fresh file whose writer on this host is gone") {
+  Fixture f;
+  // A child that exits at once: its pid names a process that no longer runs.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  const std::string host = storage::maildir::sanitized_hostname();
+  const std::string dead = f.dir + "/tmp/1700000000.M5P" + std::to_string(child) + "Q1." + host;
+  const std::string live = f.dir + "/tmp/1700000000.M5P1Q2." + host;          // pid 1 runs
+  const std::string elsewhere = f.dir + "/tmp/1700000000.M5P" + std::to_string(child) + "Q3.otherhost";
+  const std::string foreign = f.dir + "/tmp/someone-elses-file";
+  for (const auto& path : {dead, live, elsewhere, foreign}) std::ofstream(path) << "part";
+  auto removed = f.store->remove_stale_tmp(f.dir, std::chrono::hours(36));
+  REQUIRE(removed.ok());
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(elsewhere));  // another host's writer (shared storage) may still run
+  CHECK(fs::exists(foreign));
 }

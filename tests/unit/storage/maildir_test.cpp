@@ -1138,3 +1138,17 @@ TEST_CASE("committing deletions never writes through a symlink planted as the in
   CHECK(content == "SECRET outside the maildir\n");
   CHECK(f.open()->messages().size() == 1);
 }
+
+TEST_CASE("name_writer reads the pid and host of Mailroom's unique names only") {
+  using storage::maildir::name_writer;
+  using storage::maildir::NameWriter;
+  CHECK(name_writer("1700000000.M5P4242Q17.mx.example") == NameWriter{4242, "mx.example"});
+  CHECK(name_writer("1700000000.M5P4242Q17.mx,S=10,W=12") == NameWriter{4242, "mx"});
+  CHECK(name_writer(storage::maildir::make_unique_name()) ==
+        NameWriter{static_cast<long long>(::getpid()), storage::maildir::sanitized_hostname()});
+  for (const char* other : {"", "1700000000.12345_1.host", "1700000000.M5Q17.host", "1700000000.M5P.host",
+                            "1700000000.M5P12Q1.", "x.M5P12Q1.host", "1700000000.M5P12Q1host",
+                            "1700000000.M5P1234567890123456789Q1.host"}) {
+    CHECK_MESSAGE(!name_writer(other), other);
+  }
+}

@@ -1,0 +1,143 @@
+// DeliveryStream: gathers data lines, hands them to a DeliveryWriter on the worker pool one job
+// at a time, commits at the end.
+#include "modules/smtp-stub/delivery_stream.h"
+
+#include "storage/maildir/delivery_writer.h"
+
+namespace mailroom::smtp {
+
+namespace {
+// Lines are gathered up to this before a worker job writes them (the writer's own write size).
+constexpr std::size_t kChunk = storage::maildir::kDeliveryWriteChunk;
+}  // namespace
+
+struct DeliveryStream::Job {
+  storage::MailStore& mail;
+  std::vector<std::string> maildirs;
+  storage::DeliveryLimits limits;
+  std::string head;  // written by the first job
+  std::unique_ptr<storage::DeliveryWriter> writer;  // worker side only
+  // one step: inputs
+  std::string chunk;
+  bool commit = false;
+  // outputs (read on the loop once the job finished)
+  std::optional<Error> error;
+  StreamCommit committed;
+
+  void run() {
+    if (!error && !writer) {
+      auto opened = mail.begin_delivery(maildirs.front(), limits);
+      if (!opened) {
+        error = opened.error();
+      } else {
+        writer = std::move(opened).value();
+        if (Status s = writer->append(head); !s) error = s.error();
+        head.clear();
+      }
+    }
+    if (!error && !chunk.empty()) {
+      if (Status s = writer->append(chunk); !s) error = s.error();
+    }
+    chunk.clear();
+    chunk.shrink_to_fit();
+    if (!commit) return;
+    if (error) {
+      committed.error = error;
+    } else {
+      auto copies = writer->commit_to(maildirs);
+      if (!copies) {
+        committed.error = copies.error();
+      } else {
+        committed.copies = std::move(copies).value();
+      }
+    }
+    writer.reset();  // after commit_to (or a failure) there is nothing left to remove
+  }
+};
+
+DeliveryStream::DeliveryStream(core::Connection& connection, storage::MailStore& mail,
+                               std::vector<std::string> maildirs, storage::DeliveryLimits limits, std::string head)
+    : conn_(connection),
+      job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {}})) {
+  pending_.reserve(kChunk + 1024);
+}
+
+DeliveryStream::~DeliveryStream() {
+  if (!job_) return;
+  if (paused_) conn_.resume_input();
+  // The writer's destructor removes the tmp file: disk work, so on a worker. A job in flight
+  // holds its own reference; the writer goes with the last one (on that worker or here below).
+  if (!in_flight_) {
+    conn_.work().submit([job = std::move(job_)]() mutable { job.reset(); }, [] {});
+  }
+}
+
+void DeliveryStream::add_line(std::string_view line) {
+  if (failed_ || commit_) return;
+  pending_.append(line);
+  pending_ += "\r\n";
+  if (pending_.size() >= kChunk) pump();
+  // Back-pressure: one chunk is being written and the next is full.
+  if (in_flight_ && pending_.size() >= kChunk && !paused_) {
+    paused_ = true;
+    conn_.pause_input();
+  }
+}
+
+void DeliveryStream::commit(CommitDone done) {
+  commit_ = std::move(done);
+  if (!paused_) {
+    paused_ = true;
+    conn_.pause_input();
+  }
+  pump();
+}
+
+void DeliveryStream::pump() {
+  if (in_flight_) return;
+  if (!commit_ && pending_.size() < kChunk) return;
+  in_flight_ = true;
+  job_->chunk = std::move(pending_);
+  pending_.clear();
+  pending_.reserve(kChunk + 1024);
+  job_->commit = commit_.has_value();
+  std::weak_ptr<int> alive = alive_;
+  core::WorkQueue& work = conn_.work();
+  conn_.work().submit([job = job_] { job->run(); },
+                      [this, alive, job = job_, &work]() mutable {
+                        if (alive.expired()) {
+                          // The stream is gone (and so is `this`): the writer goes on a worker.
+                          work.submit([job = std::move(job)]() mutable { job.reset(); }, [] {});
+                          return;
+                        }
+                        on_job_done();
+                      });
+}
+
+void DeliveryStream::on_job_done() {
+  in_flight_ = false;
+  if (job_->error && !failed_) {
+    failed_ = true;
+    pending_.clear();
+    pending_.shrink_to_fit();
+  }
+  if (job_->commit) {
+    auto done = std::move(*commit_);
+    commit_.reset();
+    StreamCommit result = std::move(job_->committed);
+    job_.reset();  // the writer went with the commit
+    paused_ = false;  // the caller resumes input once it has answered
+    done(std::move(result));
+    return;
+  }
+  if (commit_ || pending_.size() >= kChunk) {
+    pump();
+    return;
+  }
+  if (paused_) {
+    paused_ = false;
+    conn_.resume_input();
+  }
+}
+
+}  // namespace mailroom::smtp

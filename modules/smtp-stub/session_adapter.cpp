@@ -1,0 +1,213 @@
+// SessionAdapter: runs the SMTP/LMTP session's effects off the loop thread.
+#include "modules/smtp-stub/session_adapter.h"
+
+#include <ctime>
+
+#include "core/log/logger.h"
+#include "storage/address.h"
+
+namespace mailroom::smtp {
+
+namespace {
+
+// What the store says about a recipient (on a worker).
+RecipientVerdict look_up(storage::AccountStore& accounts, const RcptTo& rcpt, const std::string& own_hostname) {
+  std::string domain = rcpt.domain;
+  if (rcpt.postmaster) domain = own_hostname;  // <Postmaster>: the postmaster of our own name
+  auto postoffice_name = storage::normalize_postoffice_name(domain);
+  if (!postoffice_name) return {RecipientStatus::kForeignDomain, {}, {}};  // an address literal, or junk
+  auto postoffice = accounts.get_postoffice(*postoffice_name);
+  if (!postoffice) {
+    if (postoffice.error().code == ErrorCode::kNotFound) return {RecipientStatus::kForeignDomain, {}, {}};
+    return {RecipientStatus::kTemporary, {}, {}};
+  }
+  auto mailbox_name = storage::normalize_mailbox_name(rcpt.postmaster ? "postmaster" : rcpt.local);
+  if (!mailbox_name) return {RecipientStatus::kUnknownMailbox, {}, {}};
+  storage::Address address{*mailbox_name, *postoffice_name};
+  auto mailbox = accounts.get_mailbox(address);
+  if (!mailbox) {
+    if (mailbox.error().code == ErrorCode::kNotFound) return {RecipientStatus::kUnknownMailbox, {}, {}};
+    return {RecipientStatus::kTemporary, {}, {}};
+  }
+  if (!mailbox->enabled || !mailbox->postoffice_enabled) return {RecipientStatus::kDisabled, {}, {}};
+  return {RecipientStatus::kOk, mailbox->maildir, address.str()};
+}
+
+}  // namespace
+
+SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountStore& accounts,
+                               storage::MailStore& mail, SessionConfig config, AdapterConfig adapter,
+                               std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
+                               const core::ModuleReplies& replies)
+    : conn_(connection),
+      accounts_(accounts),
+      mail_(mail),
+      session_(std::move(config)),
+      adapter_(std::move(adapter)),
+      tls_(std::move(tls)),
+      policy_(policy),
+      replies_(replies),
+      delay_timer_(connection.loop()) {}
+
+SessionAdapter::~SessionAdapter() = default;
+
+std::string SessionAdapter::sid() const { return std::to_string(conn_.id()); }
+
+std::string SessionAdapter::next_message_id() {
+  // Unique per message and daemon run: the session id, its message count and the time.
+  return std::to_string(std::time(nullptr)) + "." + sid() + "." + std::to_string(++message_count_);
+}
+
+void SessionAdapter::on_open() {
+  log::info(event("connect"),
+            {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_ip() + ":" + std::to_string(conn_.local_port())}});
+  // SMTP has no login: the login deadline does not apply. Command lines are framed strictly
+  // (the ending is reported: a bare CR is refused).
+  conn_.login_done();
+  conn_.set_line_mode(core::LineMode{0, core::LineFraming::kStrict});
+  run(session_.greeting());
+}
+
+void SessionAdapter::on_line(std::string_view line, core::LineEnding ending) { run(session_.on_line(line, ending)); }
+
+void SessionAdapter::on_line_too_long() {
+  log::warn(event("line_too_long"), {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+  if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
+    conn_.write(replies_.auto_denied);
+    conn_.close();
+    return;
+  }
+  run(session_.on_line_too_long());
+}
+
+void SessionAdapter::on_body_line(std::string_view line, core::LineEnding) {
+  session_.on_data_line(line);
+  if (stream_) stream_->add_line(line);
+}
+
+void SessionAdapter::on_body_end(const core::BodySummary& summary) {
+  conn_.set_idle_timeout(0);
+  data_octets_ = summary.octets;
+  run(session_.on_data_end(summary));
+}
+
+std::string SessionAdapter::on_timeout(core::Timeout which) { return replies_.for_timeout(which); }
+
+void SessionAdapter::on_close() {
+  delay_timer_.stop();
+  stream_.reset();  // an unfinished delivery is dropped (its tmp file removed on a worker)
+  log::info(event("disconnect"), {{"sid", sid()},
+                                  {"ip", conn_.peer_ip()},
+                                  {"helo", session_.helo()},
+                                  {"delivered", std::to_string(session_.delivered())}});
+}
+
+void SessionAdapter::run(Step step) {
+  if (!step.reply.empty()) conn_.write(std::move(step.reply));
+  if (conn_.closing()) return;
+  std::visit(
+      [this](auto&& effect) {
+        using T = std::decay_t<decltype(effect)>;
+        if constexpr (std::is_same_v<T, LookupRecipient>) {
+          lookup(effect.rcpt);
+        } else if constexpr (std::is_same_v<T, ReceiveData>) {
+          receive(std::move(effect));
+        } else if constexpr (std::is_same_v<T, CommitData>) {
+          commit();
+        } else if constexpr (std::is_same_v<T, DiscardData>) {
+          log::info(event("refused"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
+                                       {"octets", std::to_string(data_octets_)}});
+          stream_.reset();
+        } else if constexpr (std::is_same_v<T, CountFailure>) {
+          count_failure();
+        } else if constexpr (std::is_same_v<T, Close>) {
+          conn_.close();
+        } else if constexpr (std::is_same_v<T, StartTls>) {
+          if (!tls_) {  // the session only offers STARTTLS with a context; be safe anyway
+            conn_.abort();
+            return;
+          }
+          conn_.start_tls(tls_);
+          session_.on_tls_started();
+          log::debug(event("starttls"), {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+        }
+      },
+      step.effect);
+}
+
+void SessionAdapter::lookup(const RcptTo& rcpt) {
+  conn_.pause_input();
+  auto verdict = std::make_shared<RecipientVerdict>();
+  std::weak_ptr<void> alive = conn_.liveness();
+  storage::AccountStore& accounts = accounts_;
+  std::string hostname = session_.hostname();
+  conn_.work().submit([verdict, &accounts, rcpt, hostname] { *verdict = look_up(accounts, rcpt, hostname); },
+                      [this, alive, verdict, address = rcpt.address] {
+                        if (alive.expired()) return;
+                        if (verdict->status == RecipientStatus::kTemporary) {
+                          log::warn(event("rcpt_lookup_failed"), {{"sid", sid()}, {"rcpt", address}});
+                        }
+                        conn_.resume_input();
+                        run(session_.on_recipient(*verdict));
+                      });
+}
+
+void SessionAdapter::count_failure() {
+  const core::LoginFailure failure = policy_.login_failed(conn_);
+  log::info(event("unknown_recipient"), {{"sid", sid()}, {"ip", conn_.peer_ip()},
+                                         {"blocked", failure.blocked ? "yes" : "no"}});
+  conn_.pause_input();
+  delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, [this, blocked = failure.blocked] {
+    conn_.resume_input();
+    run(session_.on_failure_counted(blocked));
+  });
+}
+
+void SessionAdapter::receive(ReceiveData data) {
+  message_id_ = next_message_id();
+  data.trace.id = message_id_;
+  data.trace.date = rfc5322_date(std::time(nullptr));
+  if (conn_.tls_established()) {
+    data.trace.tls_version = conn_.tls_version();
+    data.trace.tls_cipher = conn_.tls_cipher();
+  }
+  std::string head = trace_headers(data.trace);
+  // The writer's cap is the data's plus the lines added here; the line reader enforces the data's.
+  storage::DeliveryLimits limits{data.max_size + head.size() + 2};
+  conn_.begin_body(core::BodyMode{data.max_line_length, data.max_size});
+  conn_.set_idle_timeout(adapter_.data_timeout_ms);
+  stream_ = std::make_unique<DeliveryStream>(conn_, mail_, std::move(data.maildirs), limits, std::move(head));
+}
+
+void SessionAdapter::commit() {
+  if (!stream_) {  // cannot happen: the session asks for a commit only after ReceiveData
+    run(session_.on_commit_result(CommitResult{make_error(ErrorCode::kInternal, "no data stream"), {}}));
+    return;
+  }
+  stream_->commit([this](StreamCommit committed) {
+    stream_.reset();
+    CommitResult result;
+    result.error = committed.error;
+    std::string stored;
+    for (const auto& copy : committed.copies) {
+      if (copy.ok()) {
+        result.per_recipient.push_back(Status());
+        if (stored.empty()) stored = copy->uid;
+      } else {
+        result.per_recipient.push_back(copy.error());
+      }
+    }
+    const std::string rcpts = session_.recipient_mailboxes();
+    if (committed.error) {
+      log::warn(event("delivery_failed"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
+                                           {"rcpt", rcpts}, {"error", committed.error->message}});
+    } else {
+      log::info(event("delivered"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_}, {"rcpt", rcpts},
+                                     {"octets", std::to_string(data_octets_)}, {"uid", stored}});
+    }
+    conn_.resume_input();
+    run(session_.on_commit_result(result));
+  });
+}
+
+}  // namespace mailroom::smtp

@@ -1,0 +1,29 @@
+// The trace header fields a receiving server adds (RFC 5321 4.4): Return-Path and Received.
+// Pure: the caller supplies the date and the id.
+#pragma once
+
+#include <string>
+
+namespace mailroom::smtp {
+
+struct TraceInfo {
+  std::string reverse_path;  // MAIL FROM's address ("" for <>)
+  std::string helo;          // the client's EHLO/HELO/LHLO argument
+  std::string peer_ip;       // "" when not an IP client (a unix socket)
+  std::string hostname;      // ours
+  std::string with;          // RFC 3848: SMTP, ESMTP, ESMTPS, LMTP, LMTPS, UTF8SMTPS, ...
+  std::string recipient;     // set only when the message has one recipient ("for <...>")
+  std::string tls_version;   // "" without TLS
+  std::string tls_cipher;
+  std::string id;            // unique per message
+  std::string date;          // RFC 5322 date-time
+};
+
+// "Return-Path: <...>\r\nReceived: from ...;\r\n\t<date>\r\n": header lines, CRLF-ended, folded
+// to stay under 78 characters where they can.
+std::string trace_headers(const TraceInfo& trace);
+
+// RFC 5322 date-time of the unix time `t` in local time, e.g. "Sat, 05 Dec 2026 12:37:21 +0000".
+std::string rfc5322_date(long long t);
+
+}  // namespace mailroom::smtp
