@@ -35,7 +35,7 @@ Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyS
     if (module == nullptr) continue;
     auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) continue;  // reported by apply()
-    snap.binds[record.name] = core::plan_binds(config::network_settings_from(*settings));
+    snap.binds[record.name] = core::plan_binds(config::network_settings_from(*settings), data_dir);
     if (read_policy) {
       auto data = load_policy(policy, record.name, clock, snap.warnings);
       if (!data) return data.error();

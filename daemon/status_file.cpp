@@ -24,7 +24,7 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
   for (const auto& [name, service] : running.services()) {
     nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
     for (const auto& b : service->bind_status()) {
-      listeners.push_back({{"bind", b.spec.str()}, {"kind", b.tls ? "tls" : "plain"}, {"listening", b.listening},
+      listeners.push_back({{"bind", b.spec.str()}, {"kind", b.kind()}, {"listening", b.listening},
                            {"superseded", b.superseded}, {"error", b.error}});
     }
     const auto& st = service->stats();

@@ -15,11 +15,30 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
       "Addresses to listen on, separated by ',' or ';': '*' (all IPv4 and IPv6 addresses), an IPv4 "
       "or IPv6 address or a host name (resolved when the setting is applied), each optionally followed "
       "by a space and a port ('127.0.0.1 1110', '[::1]:1110', 'localhost 1110'). Entries without a port "
-      "use 'port'.",
+      "use 'port'. 'none': no TCP listener (a service reached only through 'unix_socket').",
       net::check_bind_list));
   specs.push_back(int_setting("alt_port", 0, 0, 65535,
                               "Alternate TCP port, opened on every address of 'binds' besides its own port, for "
                               "clients whose provider blocks the standard one; 0 = none."));
+  specs.push_back(string_setting(
+      "unix_socket", "", 107,
+      "Path of a unix-domain socket to listen on besides 'binds' (for local clients, e.g. an MTA "
+      "delivering by LMTP); relative to the data directory; empty = none. A stale socket file left "
+      "by a dead daemon is replaced; any other file there is an error and left alone. The file is "
+      "removed when the listener closes. Its clients are not subject to the IP lists, "
+      "anti-hammering, auto-deny or per-address limits: access is by the file's permissions.",
+      [](std::string_view v) -> std::optional<std::string> {
+        if (!v.empty() && v.back() == '/') return "must name a file, not a directory";
+        return std::nullopt;
+      }));
+  specs.push_back(string_setting(
+      "unix_socket_mode", "0660", 4,
+      "Permissions of the 'unix_socket' file, in octal (0660: owner and group may connect; 0666: "
+      "every local user).",
+      [](std::string_view v) -> std::optional<std::string> {
+        if (parse_socket_mode(v)) return std::nullopt;
+        return "must be an octal mode from 000 to 0777, such as 0660";
+      }));
   specs.push_back(int_setting("idle_timeout", 600, 1, 86400,
                               "Seconds a connection may stay silent before it is closed."));
   specs.push_back(int_setting("command_timeout", 60, 1, 86400,
@@ -82,6 +101,17 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   return specs;
 }
 
+std::optional<unsigned> parse_socket_mode(std::string_view text) {
+  if (text.size() < 3 || text.size() > 4) return std::nullopt;
+  unsigned mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return std::nullopt;
+    mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (mode > 0777) return std::nullopt;
+  return mode;
+}
+
 NetworkSettings network_settings_from(const ServiceSettings& settings) {
   auto seconds = [&settings](std::string_view key) { return std::chrono::seconds(settings.get_int(key)); };
   auto count = [&settings](std::string_view key) { return static_cast<std::size_t>(settings.get_int(key)); };
@@ -90,6 +120,8 @@ NetworkSettings network_settings_from(const ServiceSettings& settings) {
   n.port = small("port");
   n.binds = settings.get_string("binds");
   n.alt_port = small("alt_port");
+  n.unix_socket = settings.get_string("unix_socket");
+  n.unix_socket_mode = parse_socket_mode(settings.get_string("unix_socket_mode")).value_or(0660);
   n.implicit_tls = settings.get_bool("implicit_tls");
   n.tls_port = small("tls_port");
   n.tls_binds = settings.get_string("tls_binds");

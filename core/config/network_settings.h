@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config/setting_spec.h"
@@ -14,7 +15,7 @@
 
 namespace mailroom::config {
 
-// port, binds, alt_port, limits, timeouts, the IP policy and anti-hammering settings. The
+// port, binds, alt_port, unix_socket, limits, timeouts, the IP policy and anti-hammering settings. The
 // module's own defaults are applied by core::compose_settings_catalog().
 std::vector<SettingSpec> network_setting_specs(int64_t default_port);
 
@@ -26,6 +27,8 @@ struct NetworkSettings {
   int port = 0;
   std::string binds;
   int alt_port = 0;  // 0 = none
+  std::string unix_socket;  // as configured (relative to the data dir); empty = none
+  unsigned unix_socket_mode = 0660;  // permission bits of the socket file
   bool implicit_tls = false;
   int tls_port = 0;
   std::string tls_binds;
@@ -45,6 +48,10 @@ struct NetworkSettings {
   bool auto_deny = false;
   std::optional<std::chrono::seconds> auto_deny_duration;  // nullopt: until lifted or restart
 };
+
+// The permission bits of `unix_socket_mode`: three or four octal digits ("0660", "660"), at
+// most 0777 (no set-id or sticky bits); nullopt for anything else.
+std::optional<unsigned> parse_socket_mode(std::string_view text);
 
 // Reads the typed value from settings built from a catalog that has the network and TLS
 // settings (every module's catalog does). An unreadable access_mode (only a hand-edited

@@ -62,8 +62,8 @@ std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
                                "connection; clients must upgrade to TLS ('starttls') or use the implicit TLS "
                                "port first."));
   specs.push_back(bool_setting("plaintext_login_from_loopback", true,
-                               "Exempt connections from loopback addresses (127.0.0.0/8, ::1) from "
-                               "tls_required_for_login."));
+                               "Exempt connections from loopback addresses (127.0.0.0/8, ::1) and through "
+                               "'unix_socket' from tls_required_for_login."));
   specs.push_back(string_setting("cert", "tls/cert.pem", 4096,
                                  "Certificate file (PEM, chain after the leaf); relative paths are in the "
                                  "data directory. Replaced files are picked up without a restart."));

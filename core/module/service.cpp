@@ -2,7 +2,9 @@
 #include "core/module/service.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
+#include <system_error>
 
 #include "core/ipfilter/address_rule.h"
 
@@ -31,17 +33,22 @@ std::vector<net::BindSpec> effective_binds(const std::vector<net::BindSpec>& wan
   return out;
 }
 // Two listeners that cannot exist at once: the same address and port, or a wildcard and any
-// address on the same port (Linux refuses that with EADDRINUSE even under SO_REUSEADDR).
+// address on the same port (Linux refuses that with EADDRINUSE even under SO_REUSEADDR), or the
+// same unix socket path.
 bool binds_collide(const net::BindSpec& a, const net::BindSpec& b) {
+  if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
   return a.port == b.port && (a.address == "*" || b.address == "*" || a.address == b.address);
 }
+const char* kind_name(bool tls, const net::BindSpec& spec) { return tls ? "tls" : spec.is_unix() ? "unix" : "plain"; }
 std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint now) {
   if (!b.expires) return "until lifted or restart";
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*b.expires - now).count()) + " s";
 }
 }  // namespace
 
-BindPlan plan_binds(const config::NetworkSettings& settings) {
+const char* BindStatus::kind() const { return kind_name(tls, spec); }
+
+BindPlan plan_binds(const config::NetworkSettings& settings, const std::string& data_dir) {
   BindPlan plan;
   auto resolve = [](const std::string& binds, int port, int alt_port) {
     auto parsed = net::parse_bind_list(binds, port);
@@ -65,6 +72,12 @@ BindPlan plan_binds(const config::NetworkSettings& settings) {
   };
   plan.plain = resolve(settings.binds, settings.port, settings.alt_port);
   if (settings.implicit_tls) plan.tls = resolve(settings.tls_binds, settings.tls_port, 0);
+  if (!settings.unix_socket.empty()) {  // an absolute setting replaces data_dir; a relative data_dir is made absolute
+    std::error_code ec;
+    auto path = std::filesystem::path(data_dir) / settings.unix_socket;
+    auto absolute = std::filesystem::absolute(path, ec);
+    plan.unix_socket = (ec ? path : absolute).lexically_normal().string();
+  }
   return plan;
 }
 
@@ -97,7 +110,8 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   // The per-address counts follow the (possibly changed) IPv6 grouping.
   per_ip_.clear();
   for (auto& [id, client] : connections_) {
-    client.limit_key = policy_.guard().key_for(client.ip);
+    if (!client.ip) continue;  // unix socket clients are not counted per address
+    client.limit_key = policy_.guard().key_for(*client.ip);
     ++per_ip_[*client.limit_key];
   }
 
@@ -106,12 +120,13 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   auto add = [&](const net::ResolvedBinds& list, bool is_tls) {
     for (const auto& spec : list.binds) wanted.emplace_back(is_tls, spec);
     for (const auto& [spec, error] : list.errors) {
-      log::error("service.bind_failed", {{"service", name_}, {"bind", spec.str()}, {"kind", is_tls ? "tls" : "plain"}, {"error", error}});
+      log::error("service.bind_failed", {{"service", name_}, {"bind", spec.str()}, {"kind", kind_name(is_tls, spec)}, {"error", error}});
       bind_errors_[{is_tls, spec}] = error;
     }
   };
   if (enabled_) {
     add(binds.plain, false);
+    if (!binds.unix_socket.empty()) wanted.emplace_back(false, net::BindSpec::unix_socket(binds.unix_socket));
     if (network_.implicit_tls) {
       if (tls_) {
         add(binds.tls, true);
@@ -134,12 +149,18 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   }
   if (!enabled_) {
     for (const auto& key : superseded_) {
-      log::info("service.unlisten", {{"service", name_}, {"bind", key.second.str()}, {"kind", key.first ? "tls" : "plain"}});
+      log::info("service.unlisten", {{"service", name_}, {"bind", key.second.str()}, {"kind", kind_name(key.first, key.second)}});
       listeners_.erase(key);
     }
     superseded_.clear();
   }
   retire_superseded();
+  for (auto& [key, listener] : listeners_) {
+    if (!key.second.is_unix()) continue;
+    if (Status s = listener->set_file_mode(network_.unix_socket_mode); !s) {
+      log::error("service.socket_mode", {{"service", name_}, {"bind", key.second.str()}, {"error", s.error().message}});
+    }
+  }
   ConnectionLimits l = limits();
   for (auto& [id, client] : connections_) client.connection->set_limits(l);
 }
@@ -147,11 +168,12 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
 bool Service::open_listener(const ListenKey& key) {
   std::weak_ptr<int> alive = alive_;
   bool is_tls = key.first;
-  auto listener = std::make_unique<Listener>(loop_, key.second, [this, alive, is_tls](UvHandle<uv_tcp_t> socket) {
+  auto listener = std::make_unique<Listener>(loop_, key.second, [this, alive, is_tls](StreamHandle socket) {
     if (!alive.expired()) on_accept(std::move(socket), is_tls);
   });
+  (void)listener->set_file_mode(network_.unix_socket_mode);  // before open(): cannot fail
   auto status = listener->open();
-  const char* kind = is_tls ? "tls" : "plain";
+  const char* kind = kind_name(is_tls, key.second);
   if (!status) {
     log::error("service.bind_failed",
                {{"service", name_}, {"bind", key.second.str()}, {"kind", kind}, {"error", status.error().message}});
@@ -174,7 +196,7 @@ bool Service::open_replacing(const ListenKey& key) {
   for (const auto& old : moved) listeners_.erase(old);
   if (open_listener(key)) {
     for (const auto& old : moved) {
-      log::info("service.unlisten", {{"service", name_}, {"bind", old.second.str()}, {"kind", old.first ? "tls" : "plain"}});
+      log::info("service.unlisten", {{"service", name_}, {"bind", old.second.str()}, {"kind", kind_name(old.first, old.second)}});
       superseded_.erase(old);
     }
     return true;
@@ -191,12 +213,13 @@ bool Service::open_replacing(const ListenKey& key) {
 void Service::retire_superseded() {
   for (auto it = superseded_.begin(); it != superseded_.end();) {
     // Kept while its kind has a failed bind and no configured bind of that kind listens.
+    const char* kind = kind_name(it->first, it->second);
+    const auto same_kind = [&](const ListenKey& k) { return std::string_view(kind_name(k.first, k.second)) == kind; };
     const bool kind_failed = std::any_of(bind_errors_.begin(), bind_errors_.end(),
-                                         [&](const auto& e) { return e.first.first == it->first; });
+                                         [&](const auto& e) { return same_kind(e.first); });
     const bool kind_served = std::any_of(listeners_.begin(), listeners_.end(), [&](const auto& l) {
-      return l.first.first == it->first && !superseded_.count(l.first);
+      return same_kind(l.first) && !superseded_.count(l.first);
     });
-    const char* kind = it->first ? "tls" : "plain";
     if (kind_failed && !kind_served) {
       log::warn("service.listener_kept", {{"service", name_}, {"bind", it->second.str()}, {"kind", kind},
                                           {"reason", "no new bind of this kind listens; the old one stays until one does"}});
@@ -270,9 +293,11 @@ void Service::on_closed(ConnectionId id) {
     if (count != per_ip_.end() && --count->second == 0) per_ip_.erase(count);
   }
   // A login still waiting for a check slot is forgotten: nobody is left to answer.
-  if (auto q = login_queues_.find(policy_.guard().key_for(it->second.ip)); q != login_queues_.end()) {
-    std::erase_if(q->second.waiting, [id](const Waiter& w) { return w.id == id; });
-    if (q->second.running == 0 && q->second.waiting.empty()) login_queues_.erase(q);
+  if (it->second.ip) {
+    if (auto q = login_queues_.find(policy_.guard().key_for(*it->second.ip)); q != login_queues_.end()) {
+      std::erase_if(q->second.waiting, [id](const Waiter& w) { return w.id == id; });
+      if (q->second.running == 0 && q->second.waiting.empty()) login_queues_.erase(q);
+    }
   }
   connections_.erase(it);
 }
@@ -285,13 +310,17 @@ void Service::refuse(std::unique_ptr<Connection> conn, std::string reply) {
   refused_.emplace(id, std::move(conn));
 }
 
-void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
+void Service::on_accept(StreamHandle socket, bool tls) {
   ConnectionId id = next_connection_id();
   std::weak_ptr<int> alive = alive_;
   auto conn = std::make_unique<Connection>(loop_, work_, id, std::move(socket), limits(),
                                            [this, alive](ConnectionId closed) {
                                              if (!alive.expired()) on_closed(closed);
                                            });
+  if (conn->is_unix()) {
+    accept_unix(std::move(conn));
+    return;
+  }
   auto ip = ipfilter::IpAddress::parse(conn->peer_ip());
   if (!ip) {  // never expected from a TCP peer; refuse rather than serve unfiltered
     log::error("net.bad_peer", {{"service", name_}, {"ip", conn->peer_ip()}});
@@ -332,18 +361,40 @@ void Service::on_accept(UvHandle<uv_tcp_t> socket, bool tls) {
       return;
     }
   }
-  ++stats_.accepted;
   ++per_ip_[key];
-  log::debug("net.accept", {{"service", name_}, {"cid", std::to_string(id)}, {"ip", conn->peer_ip()}});
-  Connection& ref = *conn;
-  connections_.emplace(id, Client{std::move(conn), *ip, key});
+  start_session(Client{std::move(conn), *ip, key});
+}
+
+// A client of the unix socket has no address: the IP lists, blocks and per-address limits do
+// not apply (who may connect is the socket file's mode); max_connections does.
+void Service::accept_unix(std::unique_ptr<Connection> conn) {
+  if (connections_.size() >= network_.max_connections) {
+    ++stats_.over_limit;
+    log::warn("net.limit", {{"service", name_}, {"ip", conn->peer_ip()}, {"limit", "max_connections"}});
+    refuse(std::move(conn), descriptor_.replies.busy);
+    return;
+  }
+  start_session(Client{std::move(conn), std::nullopt, std::nullopt});
+}
+
+void Service::start_session(Client client) {
+  ++stats_.accepted;
+  ConnectionId id = client.connection->id();
+  Connection& ref = *client.connection;
+  log::debug("net.accept", {{"service", name_}, {"cid", std::to_string(id)}, {"ip", ref.peer_ip()}});
+  connections_.emplace(id, std::move(client));
   ServiceContext ctx{name_, settings_, tls_, this, &descriptor_.replies};
   ref.start(module_.create_session(ref, ctx));
 }
 
-const ipfilter::IpAddress* Service::client_ip(const Connection& connection) const {
+const Service::Client* Service::find_client(const Connection& connection) const {
   auto it = connections_.find(connection.id());
-  return it == connections_.end() ? nullptr : &it->second.ip;
+  return it == connections_.end() ? nullptr : &it->second;
+}
+
+const ipfilter::IpAddress* Service::client_ip(const Connection& connection) const {
+  const Client* client = find_client(connection);
+  return client != nullptr && client->ip ? &*client->ip : nullptr;
 }
 
 bool Service::login_blocked(const Connection& connection) {
@@ -373,6 +424,22 @@ class Service::AdmittedCheck final : public LoginCheck {
   std::string peer_;
 };
 
+// The check of a unix socket client: no slot to wait for, no anti-hammering; a failure is only
+// counted.
+class Service::LocalCheck final : public LoginCheck {
+ public:
+  explicit LocalCheck(Service& service) : service_(service), alive_(service.alive_) {}
+  LoginFailure failed() override {
+    if (!alive_.expired()) ++service_.stats_.login_failures;
+    return {};
+  }
+  bool succeeded() override { return true; }
+
+ private:
+  Service& service_;
+  std::weak_ptr<int> alive_;
+};
+
 // How many checks may run at once for `ip`: login_checks_per_ip, and with anti-hammering no
 // more than the failures the address has left before a block, so checks that all fail at once
 // stop at max_login_failures guesses. At least one, or a lowered limit could stall the queue.
@@ -386,7 +453,11 @@ int Service::check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now)
 void Service::admit_login(Connection& connection, LoginCheckStart start) {
   auto it = connections_.find(connection.id());
   if (it == connections_.end()) return;
-  ipfilter::IpAddress key = policy_.guard().key_for(it->second.ip);
+  if (!it->second.ip) {
+    start(std::make_shared<LocalCheck>(*this));
+    return;
+  }
+  ipfilter::IpAddress key = policy_.guard().key_for(*it->second.ip);
   login_queues_[key].waiting.push_back(Waiter{connection.id(), std::move(start), false});
   admit_waiting(key);
 }
@@ -418,7 +489,7 @@ void Service::admit_waiting(const ipfilter::IpAddress& key) {
       continue;
     }
     auto now = ipfilter::Clock::now();
-    const ipfilter::IpAddress ip = client->second.ip;
+    const ipfilter::IpAddress ip = *client->second.ip;  // only clients with an address wait here
     std::shared_ptr<AdmittedCheck> check;
     if (!policy_.guard().is_blocked(ip, now)) {
       if (q->second.running >= check_slots(ip, now)) {
@@ -467,7 +538,7 @@ bool Service::record_login_success(const ipfilter::IpAddress& ip) {
 
 LoginFailure Service::login_failed(const Connection& connection) {
   const auto* ip = client_ip(connection);
-  if (ip == nullptr) {
+  if (ip == nullptr) {  // gone, or a unix socket client: counted, nothing more
     ++stats_.login_failures;
     return {};
   }
@@ -475,8 +546,9 @@ LoginFailure Service::login_failed(const Connection& connection) {
 }
 
 bool Service::login_succeeded(const Connection& connection) {
-  const auto* ip = client_ip(connection);
-  return ip != nullptr && record_login_success(*ip);
+  const Client* client = find_client(connection);
+  if (client == nullptr) return false;
+  return !client->ip || record_login_success(*client->ip);  // a unix socket client is never blocked
 }
 
 bool Service::command_too_long(const Connection& connection) {

@@ -33,18 +33,22 @@ struct BindStatus {
   // No longer configured, but kept listening because a configured bind of the same kind failed:
   // a broken change never takes a working service off the air.
   bool superseded = false;
+  // "plain", "tls" (implicit TLS) or "unix" (the unix-domain socket; spec.str() is "unix:/path").
+  const char* kind() const;
 };
 
 // The listeners a service wants: `binds` (plus `alt_port`) and, with implicit TLS, `tls_binds`,
-// with host names resolved. Built by plan_binds() off the loop (resolution blocks).
+// with host names resolved, and the `unix_socket` path made absolute. Built by plan_binds() off
+// the loop (resolution blocks).
 struct BindPlan {
   net::ResolvedBinds plain;
   net::ResolvedBinds tls;
+  std::string unix_socket;  // absolute path; empty = none
   bool operator==(const BindPlan&) const = default;
 };
 // BLOCKING (DNS): call on a worker. Invalid bind text (only a hand-edited database) is reported
-// as an error entry.
-BindPlan plan_binds(const config::NetworkSettings& settings);
+// as an error entry. A relative `unix_socket` is taken from `data_dir`.
+BindPlan plan_binds(const config::NetworkSettings& settings, const std::string& data_dir);
 
 // The stored policy (rules with their counters, blocks), loaded by the daemon.
 struct PolicyData {
@@ -103,14 +107,18 @@ class Service : private ClientPolicy {
   const ipfilter::AccessPolicy& policy() const { return policy_; }
 
  private:
-  using ListenKey = std::pair<bool, net::BindSpec>;  // {implicit TLS, bind}
+  // {implicit TLS, bind}. Three kinds of listener: plain TCP, implicit TLS, the unix socket
+  // (never TLS); a failed bind keeps the superseded listeners of its own kind only.
+  using ListenKey = std::pair<bool, net::BindSpec>;
   struct Client {
     std::unique_ptr<Connection> connection;
-    ipfilter::IpAddress ip;
+    std::optional<ipfilter::IpAddress> ip;  // nullopt: a unix-domain socket client (no IP policy)
     std::optional<ipfilter::IpAddress> limit_key;  // counted in per_ip_ under this key
   };
 
-  void on_accept(UvHandle<uv_tcp_t> socket, bool tls);
+  void on_accept(StreamHandle socket, bool tls);
+  void accept_unix(std::unique_ptr<Connection> conn);
+  void start_session(Client client);
   bool open_listener(const ListenKey& key);
   // open_listener(), first closing a superseded listener that holds the port (reopened on failure).
   bool open_replacing(const ListenKey& key);
@@ -119,6 +127,8 @@ class Service : private ClientPolicy {
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
   void on_closed(ConnectionId id);
   ConnectionLimits limits() const;
+  const Client* find_client(const Connection& connection) const;
+  // The client's address; null for a unix-domain socket client or one that has gone.
   const ipfilter::IpAddress* client_ip(const Connection& connection) const;
   void placed(const ipfilter::Block& block);
 
@@ -131,6 +141,7 @@ class Service : private ClientPolicy {
 
   // Password checks per address key (guard().key_for): running, and logins waiting for a slot.
   class AdmittedCheck;
+  class LocalCheck;
   struct Waiter {
     ConnectionId id;
     LoginCheckStart start;

@@ -18,6 +18,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// "none": the list names no address at all (the word is never taken as a host name).
+bool is_none(std::string_view s) {
+  constexpr std::string_view kNone = "none";
+  if (s.size() != kNone.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((s[i] | 0x20) != kNone[i]) return false;
+  }
+  return true;
+}
+
 bool is_ipv4(std::string_view s) {
   in_addr a{};
   return inet_pton(AF_INET, std::string(s).c_str(), &a) == 1;
@@ -70,6 +80,10 @@ Result<BindSpec> parse_entry(std::string_view entry, int default_port) {
       port_text = entry.substr(colon + 1);
       port_expected = true;
     }
+    if (is_none(addr)) {  // never a host name
+      return make_error(ErrorCode::kInvalidArgument,
+                        "'none' (no listener) must stand alone in a bind list, without addresses or a port");
+    }
     if (addr != "*" && !is_ipv4(addr) && !is_ipv6(addr) && !is_host_name(addr)) {
       return make_error(ErrorCode::kInvalidArgument,
                         "'" + std::string(addr) + "' is not an IP address, a host name or '*'");
@@ -117,7 +131,7 @@ bool is_host_name(std::string_view s) {
   return label > 0 && s.back() != '-' && any_alpha;
 }
 
-bool BindSpec::is_numeric() const { return address == "*" || is_ipv4(address) || is_ipv6(address); }
+bool BindSpec::is_numeric() const { return is_unix() || address == "*" || is_ipv4(address) || is_ipv6(address); }
 
 ResolvedBinds resolve_binds(const std::vector<BindSpec>& specs) {
   ResolvedBinds out;
@@ -157,6 +171,7 @@ ResolvedBinds resolve_binds(const std::vector<BindSpec>& specs) {
 }
 
 std::string BindSpec::str() const {
+  if (is_unix()) return "unix:" + unix_path;
   if (address.find(':') != std::string::npos) return "[" + address + "]:" + std::to_string(port);
   return address + ":" + std::to_string(port);
 }
@@ -165,6 +180,7 @@ Result<std::vector<BindSpec>> parse_bind_list(std::string_view text, int default
   std::vector<BindSpec> out;
   text = trim(text);
   if (text.empty()) text = "*";
+  if (is_none(text)) return out;
   std::size_t start = 0;
   while (start <= text.size()) {
     auto sep = text.find_first_of(",;", start);

@@ -39,7 +39,7 @@ std::string address_to_string(const sockaddr_storage& addr, int* port) {
   return buf;
 }
 
-Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHandle<uv_tcp_t> socket,
+Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, StreamHandle socket,
                        ConnectionLimits limits, ClosedFn on_closed)
     : loop_(loop),
       work_(work),
@@ -49,17 +49,24 @@ Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHand
       on_closed_(std::move(on_closed)),
       idle_timer_(loop),
       deadline_timer_(loop) {
-  socket_.get()->data = this;
-  sockaddr_storage addr{};
-  int len = sizeof addr;
-  if (uv_tcp_getpeername(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    peer_ip_ = address_to_string(addr, &peer_port_);
+  socket_.stream()->data = this;
+  if (uv_tcp_t* tcp = socket_.tcp()) {
+    sockaddr_storage addr{};
+    int len = sizeof addr;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      peer_ip_ = address_to_string(addr, &peer_port_);
+    }
+    len = sizeof addr;
+    if (uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      local_ip_ = address_to_string(addr, &local_port_);
+    }
+    uv_tcp_nodelay(tcp, 1);
+  } else {
+    peer_ip_ = kUnixPeer;  // a unix-domain client has no address of its own (unnamed socket)
+    std::array<char, 256> path{};  // an accepted socket's name is its listener's path (< 108)
+    std::size_t size = path.size();
+    if (uv_pipe_getsockname(socket_.pipe(), path.data(), &size) == 0) local_ip_.assign(path.data(), size);
   }
-  len = sizeof addr;
-  if (uv_tcp_getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    local_ip_ = address_to_string(addr, &local_port_);
-  }
-  uv_tcp_nodelay(socket_.get(), 1);
   uv_idle_init(loop_.raw(), flush_idle_.get());
   flush_idle_.mark_initialized();
   flush_idle_.get()->data = this;
@@ -81,6 +88,10 @@ Connection::~Connection() {
   flush_idle_.reset();
   if (graceful_ && socket_) discard_unread_input();
   socket_.reset();
+}
+
+bool Connection::is_local_client() const {
+  return is_unix() || peer_ip_.rfind("127.", 0) == 0 || peer_ip_ == "::1";
 }
 
 bool Connection::peer_gone() const {

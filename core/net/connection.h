@@ -1,4 +1,4 @@
-// Connection: one accepted TCP client. Owns the socket, its LineReader (command lines and
+// Connection: one accepted client (TCP or a unix-domain socket). Owns the socket, its LineReader (command lines and
 // dot-terminated bodies in the mode the session sets), a write queue with back-pressure, the idle
 // timer and the deadlines; drives its ProtocolSession. Lives on the loop thread only.
 // Output is batched: small writes made during one loop iteration leave in one send (see write()).
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/loop/stream_handle.h"
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
 #include "core/net/line_reader.h"
@@ -46,7 +47,7 @@ class Connection {
  public:
   using ClosedFn = std::function<void(ConnectionId)>;
 
-  Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, UvHandle<uv_tcp_t> socket,
+  Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, StreamHandle socket,
              ConnectionLimits limits, ClosedFn on_closed);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -56,10 +57,20 @@ class Connection {
   void start(std::unique_ptr<ProtocolSession> session);
 
   ConnectionId id() const { return id_; }
+  // The client came through a unix-domain socket: it has no IP address; peer_ip() is then
+  // kUnixPeer, local_ip() the socket's path and both ports 0.
+  bool is_unix() const { return socket_.is_unix(); }
+  static constexpr const char* kUnixPeer = "local";
   const std::string& peer_ip() const { return peer_ip_; }
+  // The client is on this host: a loopback address (127.0.0.0/8, ::1) or the unix socket.
+  bool is_local_client() const;
   int peer_port() const { return peer_port_; }
   const std::string& local_ip() const { return local_ip_; }
   int local_port() const { return local_port_; }
+  // Where the client connected, for logs: "127.0.0.1:110", or the socket path of a unix client.
+  std::string local_endpoint() const {
+    return is_unix() ? local_ip_ : local_ip_ + ":" + std::to_string(local_port_);
+  }
   EventLoop& loop() { return loop_; }
   WorkQueue& work() { return work_; }
   // Expires when the connection is destroyed: async completions check it before touching us.
@@ -160,7 +171,7 @@ class Connection {
   EventLoop& loop_;
   WorkQueue& work_;
   ConnectionId id_;
-  UvHandle<uv_tcp_t> socket_;
+  StreamHandle socket_;
   ConnectionLimits limits_;
   ClosedFn on_closed_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -78,6 +78,8 @@ LineReader::Found LineReader::find_line(bool strict, bool& wait) const {
 }
 
 bool LineReader::partial_line() const {
+  // Message data is not a command line: its pace is the idle timeout's (SMTP's data_timeout).
+  if (in_body_) return false;
   if (discarding_) return true;
   if (pos_ >= buf_.size()) return false;
   bool wait = false;

@@ -77,7 +77,8 @@ class LineReader {
   void clear();
 
   bool has_unread() const { return pos_ < buf_.size(); }
-  // A line has begun but not ended (the command deadline runs while this is so).
+  // A command line has begun but not ended (the command deadline runs while this is so); never
+  // in body mode.
   bool partial_line() const;
   std::size_t buffered() const { return buf_.size() - pos_; }
 

@@ -23,8 +23,6 @@ std::string local_hostname() {
   return name;
 }
 
-bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
-
 class Pop3Module : public core::Module {
  public:
   Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
@@ -55,7 +53,7 @@ class Pop3Module : public core::Module {
     config.sasl_mechanisms = split_mechanisms(s.get_string("auth_mechanisms"));
     config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
-                                     (s.get_bool("plaintext_login_from_loopback") && is_loopback(connection.peer_ip()));
+                                     (s.get_bool("plaintext_login_from_loopback") && connection.is_local_client());
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
       wanted_for_ = context.settings;
       wanted_ = auth::needed_secret_kinds(login_offer(s));

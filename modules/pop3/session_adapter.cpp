@@ -117,7 +117,7 @@ SessionAdapter::~SessionAdapter() = default;
 std::string SessionAdapter::sid() const { return std::to_string(conn_.id()); }
 
 void SessionAdapter::on_open() {
-  log::info("pop3.connect", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_ip() + ":" + std::to_string(conn_.local_port())}});
+  log::info("pop3.connect", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
   run(session_.greeting());
 }
 

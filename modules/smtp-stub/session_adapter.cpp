@@ -60,7 +60,7 @@ std::string SessionAdapter::next_message_id() {
 
 void SessionAdapter::on_open() {
   log::info(event("connect"),
-            {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_ip() + ":" + std::to_string(conn_.local_port())}});
+            {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
   // SMTP has no login: the login deadline does not apply. Command lines are framed strictly
   // (the ending is reported: a bare CR is refused).
   conn_.login_done();

@@ -19,6 +19,8 @@ core::ModuleDescriptor common(Protocol protocol) {
        "limited by max_line_length, never by this (an over-long data line never triggers auto_deny)."},
       {"login_timeout", "0", "SMTP and LMTP have no login: not used."},
       {"starttls", std::nullopt, "For SMTP and LMTP this is the STARTTLS command (RFC 3207)."},
+      {"tls_required_for_login", std::nullopt, "SMTP and LMTP have no login: not used."},
+      {"plaintext_login_from_loopback", std::nullopt, "SMTP and LMTP have no login: not used."},
   };
   d.settings = smtp_setting_specs(protocol);
   d.replies.busy = "421 4.7.0 Too many connections, try again later\r\n";
@@ -39,8 +41,9 @@ core::ModuleDescriptor smtp_descriptor() {
   d.name = "smtp";
   d.port = 25;
   d.tls_port = 465;
-  d.core_defaults.push_back(
-      {"implicit_tls", std::nullopt, "For SMTP this is port 465 (RFC 8314); an MX receives on 25 with STARTTLS."});
+  d.core_defaults.push_back({"implicit_tls", "off",
+                             "For SMTP this is port 465 (RFC 8314, 'submissions'); an MX receives on 25 with "
+                             "STARTTLS, so it is off by default."});
   d.default_services = {"smtp"};
   return d;
 }
@@ -50,7 +53,14 @@ core::ModuleDescriptor lmtp_descriptor() {
   d.name = "lmtp";
   d.port = 24;
   d.tls_port = 2424;
-  d.core_defaults.push_back({"implicit_tls", std::nullopt, "LMTP has no standard implicit-TLS port; its client is normally your own MTA on this host."});
+  d.core_defaults.push_back({"implicit_tls", "off",
+                             "LMTP has no standard implicit-TLS port; its client is normally your own MTA on this "
+                             "host, so it is off by default."});
+  // Reached by the MTA on this host: a unix socket in the data dir, no TCP listener unless
+  // binds names one (e.g. for an MTA in a container: binds 127.0.0.1, port 24).
+  d.core_defaults.push_back({"binds", "none", "LMTP listens on its unix_socket only, unless TCP binds are named here."});
+  d.core_defaults.push_back(
+      {"unix_socket", "lmtp.sock", "Postfix: lmtp:unix:<data dir>/lmtp.sock (see docs/smtp.md)."});
   d.default_services = {"lmtp"};
   return d;
 }

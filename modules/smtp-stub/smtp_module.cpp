@@ -30,7 +30,7 @@ class SmtpModule : public core::Module {
     config.secure = connection.tls_active();
     config.starttls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
     config.count_unknown_recipients = s.get_bool("count_unknown_recipients");
-    config.peer_ip = connection.peer_ip();
+    config.peer_ip = connection.is_unix() ? std::string() : connection.peer_ip();  // a unix client has none
     AdapterConfig adapter;
     adapter.log_prefix = protocol_ == Protocol::kLmtp ? "lmtp" : "smtp";
     adapter.data_timeout_ms = static_cast<uint64_t>(s.get_int("data_timeout")) * 1000;

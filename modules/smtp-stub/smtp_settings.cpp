@@ -76,7 +76,8 @@ std::vector<config::SettingSpec> smtp_setting_specs(Protocol protocol) {
   specs.push_back(config::bool_setting(
       "count_unknown_recipients", !lmtp,
       std::string("Count each RCPT TO an unknown mailbox as a failed login for the anti-hammering guard "
-                  "(hammer_* settings), so a client harvesting addresses gets blocked. ") +
+                  "(max_login_failures, failure_window, failure_delay), so a client harvesting addresses is "
+                  "slowed down and then blocked. ") +
           (lmtp ? "Off by default for LMTP: its client is your own MTA." : "On by default for SMTP.")));
   return specs;
 }

@@ -96,13 +96,14 @@ class InitTest(MailctlTestCase):
         out = self.ok("init")
         self.assertIn("already initialised", out)
         services = self.ok_json("service", "list")
-        self.assertEqual([s["name"] for s in services], ["pop3"])
+        self.assertEqual(sorted(s["name"] for s in services), ["lmtp", "pop3", "smtp"])
+        self.assertEqual({s["name"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
 
     def test_init_json_reports_state(self):
         first = self.ok_json("init")
         self.assertEqual(first["ok"], True)
         self.assertEqual(first["already_initialised"], False)
-        self.assertEqual(first["created_services"], ["pop3"])
+        self.assertEqual(first["created_services"], ["pop3", "smtp", "lmtp"])
         second = self.ok_json("init")
         self.assertEqual(second["already_initialised"], True)
         self.assertEqual(second["created_services"], [])
@@ -389,9 +390,8 @@ class ServiceTest(MailctlTestCase):
         self.init()
 
     def test_list_and_show(self):
-        services = self.ok_json("service", "list")
-        self.assertEqual(services[0]["name"], "pop3")
-        self.assertEqual(services[0]["module"], "pop3")
+        services = {s["name"]: s for s in self.ok_json("service", "list")}
+        self.assertEqual(services["pop3"]["module"], "pop3")
         self.assertIn("pop3", self.ok("service", "list"))
         shown = self.ok_json("service", "show", "pop3")
         self.assertEqual(shown["name"], "pop3")
@@ -412,7 +412,9 @@ class ServiceTest(MailctlTestCase):
         self.assertIn("1110", out)
         self.assertEqual(self.setting("port")["value"], "1110")
         self.assertIs(self.setting("port")["set"], True)
-        self.assertEqual(self.ok_json("service", "list")[0]["overrides"], {"port": "1110"})
+        listed = {s["name"]: s for s in self.ok_json("service", "list")}
+        self.assertEqual(listed["pop3"]["overrides"], {"port": "1110"})
+        self.assertEqual(listed["smtp"]["overrides"], {})
         self.ok("service", "set", "pop3", "capa_implementation", "yes")
         self.assertEqual(self.setting("capa_implementation")["value"], "on", "stored canonical")
         result = self.ok_json("service", "unset", "pop3", "port")
@@ -435,6 +437,21 @@ class ServiceTest(MailctlTestCase):
         self.fails("service", "set", "pop3", "capa_implementation", "maybe")
         self.fails("service", "set", "pop3", "binds", "not an address")
         self.assertEqual(self.setting("port")["value"], "2110")
+
+    def test_smtp_and_lmtp_services_have_their_own_settings(self):
+        smtp = {s["key"]: s for s in self.ok_json("service", "show", "smtp")["settings"]}
+        self.assertEqual(smtp["port"]["value"], "25")
+        self.assertEqual(smtp["idle_timeout"]["value"], "300")
+        self.assertEqual(smtp["max_recipients"]["value"], "100")
+        self.assertEqual(smtp["count_unknown_recipients"]["value"], "on")
+        lmtp = {s["key"]: s for s in self.ok_json("service", "show", "lmtp")["settings"]}
+        self.assertEqual(lmtp["port"]["value"], "24")
+        self.assertEqual(lmtp["count_unknown_recipients"]["value"], "off")
+        self.ok("service", "set", "smtp", "bare_line_endings", "normalise")
+        err = self.fails("service", "set", "smtp", "bare_line_endings", "fix")
+        self.assertIn("reject", err)
+        self.fails("service", "set", "smtp", "max_recipients", "0")
+        self.assertNotIn("apop", smtp)  # POP3's own settings are not the SMTP service's
 
     def test_settings_doc_prints_markdown_table(self):
         out = self.ok("service", "settings-doc", "pop3", data=False)

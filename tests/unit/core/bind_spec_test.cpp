@@ -2,6 +2,7 @@
 // collapsing, the default port, and the errors a mistyped bind gets.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -213,4 +214,37 @@ TEST_CASE("a ':' without a port is refused, but a bare '::' is the IPv6 any-addr
   REQUIRE(any6.ok());
   CHECK(any6->at(0).address == "::");
   CHECK(any6->at(0).port == 110);
+}
+
+TEST_CASE("'none' alone is an empty list: no listener of that kind") {
+  for (const char* text : {"none", "NONE", " None\t"}) {
+    CAPTURE(text);
+    CHECK(parse_ok(text, 110).empty());
+  }
+  CHECK(mailroom::net::check_bind_list("none") == std::nullopt);
+}
+
+TEST_CASE("'none' is never a host name and cannot be combined with addresses") {
+  CHECK(contains(parse_error("none, 127.0.0.1"), "must stand alone"));
+  CHECK(contains(parse_error("127.0.0.1; none 110"), "must stand alone"));
+  CHECK(contains(parse_error("none:110"), "must stand alone"));
+  CHECK(contains(parse_error("* ,NONE"), "must stand alone"));
+  // Names that merely contain the word are host names as before.
+  CHECK(parse_ok("nonexistent.example", 110).at(0).address == "nonexistent.example");
+  CHECK(parse_ok("none.example 1110", 110).at(0) == BindSpec{"none.example", 1110});
+}
+
+TEST_CASE("a unix socket spec names its path, needs no resolution and orders apart from TCP binds") {
+  BindSpec unix_spec = BindSpec::unix_socket("/var/lib/mailroom/lmtp.sock");
+  CHECK(unix_spec.is_unix());
+  CHECK_FALSE(BindSpec("127.0.0.1", 24).is_unix());
+  CHECK(unix_spec.str() == "unix:/var/lib/mailroom/lmtp.sock");
+  CHECK(unix_spec.is_numeric());
+  CHECK(unix_spec != BindSpec::unix_socket("/other.sock"));
+  CHECK(unix_spec == BindSpec::unix_socket("/var/lib/mailroom/lmtp.sock"));
+  CHECK(BindSpec("*", 24) < unix_spec);  // TCP binds first
+  auto resolved = resolve_binds({unix_spec});
+  REQUIRE(resolved.binds.size() == 1);
+  CHECK(resolved.binds[0] == unix_spec);
+  CHECK(resolved.errors.empty());
 }

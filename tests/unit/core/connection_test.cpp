@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <cerrno>
@@ -30,6 +31,7 @@
 #include "core/tls/openssl_ptr.h"
 #include "core/tls/tls_context.h"
 #include "tests/unit/support/loopback_client.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace core = mailroom::core;
 using Clock = std::chrono::steady_clock;
@@ -57,7 +59,10 @@ struct Recorder {
   std::vector<core::Timeout> timeouts;
   std::size_t max_queued = 0;  // largest queued_bytes() a test's hook saw
   std::string peer_ip;
+  std::string local_ip;
   int local_port = 0;
+  bool is_unix = false;
+  bool local_client = false;
   bool over_high_water = false;
   std::size_t queued_after_write = 0;
   Clock::time_point resumed_at{};
@@ -101,6 +106,8 @@ class Harness {
   bool timed_out = false;
   int accepted = 0;
   int port = 0;
+  // Set: listen on a unix-domain socket at this path instead of TCP (the client is given port 0).
+  std::string unix_path;
 
   // Runs the loop with `client` on its own thread until the client has finished and every
   // accepted connection has closed, or until the watchdog fires.
@@ -136,11 +143,20 @@ class Harness {
  private:
 
   bool open_listener() {
+    auto on_accept = [this](core::StreamHandle socket) { accept(std::move(socket)); };
+    if (!unix_path.empty()) {
+      // As mailroomd does (daemon/main.cpp): on a unix socket whose peer has closed, the very
+      // next write raises SIGPIPE (TCP only answers it with a reset).
+      std::signal(SIGPIPE, SIG_IGN);
+      listener_ = std::make_unique<core::Listener>(loop, mailroom::net::BindSpec::unix_socket(unix_path), on_accept);
+      auto opened = listener_->open();
+      CHECK_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
+      return opened.ok();
+    }
     for (int attempt = 0; attempt < 5; ++attempt) {
       port = mailroom::test::pick_free_port();
       if (port == 0) continue;
-      listener_ = std::make_unique<core::Listener>(loop, mailroom::net::BindSpec{"127.0.0.1", port},
-                                                   [this](core::UvHandle<uv_tcp_t> socket) { accept(std::move(socket)); });
+      listener_ = std::make_unique<core::Listener>(loop, mailroom::net::BindSpec{"127.0.0.1", port}, on_accept);
       if (listener_->open().ok()) return true;
       listener_.reset();
     }
@@ -148,7 +164,7 @@ class Harness {
   }
 
   // As core/module/service.cpp's on_accept does.
-  void accept(core::UvHandle<uv_tcp_t> socket) {
+  void accept(core::StreamHandle socket) {
     ++accepted;
     core::ConnectionId id = ++next_id_;
     auto conn = std::make_unique<core::Connection>(loop, work, id, std::move(socket), limits,
@@ -192,7 +208,10 @@ TestSession::~TestSession() { ++h_.rec.destroyed; }
 void TestSession::on_open() {
   ++h_.rec.opens;
   h_.rec.peer_ip = conn_.peer_ip();
+  h_.rec.local_ip = conn_.local_ip();
   h_.rec.local_port = conn_.local_port();
+  h_.rec.is_unix = conn_.is_unix();
+  h_.rec.local_client = conn_.is_local_client();
   if (!h_.greeting.empty()) conn_.write(h_.greeting);
 }
 
@@ -250,6 +269,8 @@ TEST_CASE("lines sent in one write arrive one by one, in order, with CRLF or bar
   CHECK(h.rec.destroyed == 1);
   CHECK(h.rec.peer_ip == "127.0.0.1");
   CHECK(h.rec.local_port == h.port);
+  CHECK_FALSE(h.rec.is_unix);
+  CHECK(h.rec.local_client);  // loopback
 }
 
 TEST_CASE("a line split across several writes is delivered once, whole") {
@@ -763,8 +784,11 @@ TEST_CASE("implicit TLS: the greeting waits for the handshake, then lines flow e
   CHECK(h.rec.closes == 1);
 }
 
-TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not executed") {
+// STLS with a command pipelined after it in plaintext (an injection attempt): it is discarded,
+// the session goes on under TLS. Over TCP, or over the unix socket at `unix_path` when given.
+void check_stls_discards_pipelined_plaintext(const std::string& unix_path) {
   Harness h;
+  h.unix_path = unix_path;
   std::string tls_version;
   h.on_line = [&tls_version](Harness&, core::Connection& conn, std::string_view line) {
     if (line == "STLS") {
@@ -778,12 +802,12 @@ TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not
   bool handshake = false, got_all = false;
   std::string plain_reply, reply;
   h.run([&](int port) {
-    ClientSocket c(port);
-    if (!c.ok()) return;
-    c.send("STLS\r\nCAPA\r\n");  // CAPA is an injection attempt
-    if (!c.recv_until(plain_reply, "+OK begin TLS\r\n")) return;
+    auto c = unix_path.empty() ? std::make_unique<ClientSocket>(port) : std::make_unique<ClientSocket>(unix_path);
+    if (!c->ok()) return;
+    c->send("STLS\r\nCAPA\r\n");  // CAPA is an injection attempt
+    if (!c->recv_until(plain_reply, "+OK begin TLS\r\n")) return;
     SocketTlsClient tls;
-    handshake = tls.handshake(c.fd);
+    handshake = tls.handshake(c->fd);
     if (!handshake) return;
     tls.write("NOOP\r\n");
     got_all = tls.read_until(reply, "got:NOOP\r\n");
@@ -794,6 +818,10 @@ TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not
   CHECK(reply == "got:NOOP\r\n");
   CHECK(h.rec.lines == std::vector<std::string>{"STLS", "NOOP"});
   CHECK(tls_version == "TLSv1.3");
+}
+
+TEST_CASE("STLS: plaintext pipelined after the upgrade command is discarded, not executed") {
+  check_stls_discards_pipelined_plaintext("");
 }
 
 TEST_CASE("a TLS client that never finishes its handshake is dropped after handshake_timeout") {
@@ -1036,3 +1064,65 @@ TEST_CASE("abort() right after a write still sends what the socket takes at once
   CHECK(h.rec.closes == 1);
 }
 
+
+// ------------------------------------------------------------------ unix-domain sockets
+
+TEST_CASE("a unix-domain socket client exchanges lines; its peer is 'local', its local address the path") {
+  mailroom::testing::TempDir dir("unix-conn");
+  Harness h;
+  h.unix_path = dir.sub("test.sock");
+  h.greeting = "+OK hello\r\n";
+  std::string reply;
+  bool connected = false, got_all = false;
+  h.run([&](int) {
+    ClientSocket c(h.unix_path);
+    connected = c.ok();
+    if (!connected) return;
+    if (!c.recv_until(reply, "hello\r\n")) return;
+    c.send("A\r\nB\n");
+    got_all = c.recv_until(reply, "got:B\r\n");
+  });
+  REQUIRE(connected);
+  CHECK(got_all);
+  CHECK(reply == "+OK hello\r\ngot:A\r\ngot:B\r\n");
+  CHECK(h.rec.lines == std::vector<std::string>{"A", "B"});
+  CHECK(h.rec.is_unix);
+  CHECK(h.rec.local_client);
+  CHECK(h.rec.peer_ip == core::Connection::kUnixPeer);
+  CHECK(h.rec.local_ip == h.unix_path);
+  CHECK(h.rec.local_port == 0);
+  CHECK(h.rec.closes == 1);
+  // The listener is gone with the harness's loop: its file with it.
+  CHECK_FALSE(std::filesystem::exists(h.unix_path));
+}
+
+TEST_CASE("over a unix-domain socket, a command that runs while the client hangs up sees peer_gone()") {
+  mailroom::testing::TempDir dir("unix-gone");
+  Harness h;
+  h.unix_path = dir.sub("test.sock");
+  bool gone_before = true, gone_after = false;
+  h.on_line = [&](Harness& harness, core::Connection& conn, std::string_view) {
+    conn.pause_input();  // a command runs: input is not read, EOF only shows to a peek
+    gone_before = conn.peer_gone();
+    harness.extra_timer->start(200, 0, [&conn, &gone_after] {
+      gone_after = conn.peer_gone();
+      conn.close();
+    });
+  };
+  h.run([&](int) {
+    ClientSocket c(h.unix_path);
+    if (!c.ok()) return;
+    c.send("WAIT\r\n");
+    std::this_thread::sleep_for(50ms);
+    ::close(c.fd);
+    c.fd = -1;
+  });
+  CHECK(h.rec.lines == std::vector<std::string>{"WAIT"});
+  CHECK_FALSE(gone_before);
+  CHECK(gone_after);
+}
+
+TEST_CASE("STLS over a unix-domain socket: TLS runs above the socket as over TCP") {
+  mailroom::testing::TempDir dir("unix-tls");
+  check_stls_discards_pipelined_plaintext(dir.sub("test.sock"));
+}

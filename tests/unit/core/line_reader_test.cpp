@@ -169,6 +169,22 @@ TEST_CASE("body mode: an over-long line is counted and dropped, never reported a
         V({"L:DATA/CRLF", "B:./CRLF", "E:54,-,1,1"}));
 }
 
+TEST_CASE("a body line in progress is no partial command line (no command deadline in DATA)") {
+  core::LineReader r;
+  r.set_mode({512, core::LineFraming::kStrict});
+  r.append("DATA\r\n");
+  CHECK(r.next().kind == Kind::kLine);
+  r.begin_body({1000, 0});
+  r.append("half a line");
+  CHECK(r.next().kind == Kind::kNone);
+  CHECK_FALSE(r.partial_line());
+  r.append("\r\n.\r\nQUI");
+  CHECK(r.next().kind == Kind::kBodyLine);
+  CHECK(r.next().kind == Kind::kBodyEnd);
+  CHECK(r.next().kind == Kind::kNone);
+  CHECK(r.partial_line());  // back to command lines
+}
+
 TEST_CASE("clear() forgets buffered input and any line being discarded") {
   core::LineReader r;
   r.set_mode({8, core::LineFraming::kLenient});

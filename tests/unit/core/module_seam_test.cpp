@@ -133,7 +133,7 @@ struct SeamRun {
 
   void apply(std::map<std::string, std::string> values) {
     auto s = settings(std::move(values));
-    service->apply(s, true, nullptr, core::plan_binds(config::network_settings_from(*s)));
+    service->apply(s, true, nullptr, core::plan_binds(config::network_settings_from(*s), ""));
   }
 
   // `client` runs on its own thread; it may ask for a reload through `reload` (run on the loop).

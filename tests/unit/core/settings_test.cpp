@@ -132,6 +132,56 @@ TEST_CASE("binds and tls_binds are validated with the bind list parser") {
   }
 }
 
+TEST_CASE("binds and tls_binds accept 'none' alone: no TCP listener of that kind") {
+  for (const char* key : {"binds", "tls_binds"}) {
+    CAPTURE(key);
+    const SettingSpec& spec = core_spec(key);
+    CHECK(norm_ok(spec, "none") == "none");
+    CHECK(contains(norm_error(spec, "none, 127.0.0.1"), "must stand alone"));
+  }
+}
+
+TEST_CASE("unix_socket is empty (none) by default and takes a path, absolute or relative") {
+  const SettingSpec& spec = core_spec("unix_socket");
+  CHECK(spec.default_value == "");
+  CHECK(norm_ok(spec, "lmtp.sock") == "lmtp.sock");
+  CHECK(norm_ok(spec, "/run/mailroom/lmtp.sock") == "/run/mailroom/lmtp.sock");
+  CHECK(contains(norm_error(spec, "run/"), "not a directory"));
+  norm_error(spec, "/" + std::string(107, 'a'));  // longer than a socket address holds
+}
+
+TEST_CASE("unix_socket_mode is three or four octal digits up to 0777") {
+  const SettingSpec& spec = core_spec("unix_socket_mode");
+  CHECK(spec.default_value == "0660");
+  for (const char* good : {"0660", "660", "0600", "0666", "0777", "000"}) {
+    CAPTURE(good);
+    CHECK(norm_ok(spec, good) == good);
+  }
+  for (const char* bad : {"", "66", "0668", "1777", "4660", "0x1b", " 660", "u+rw"}) {
+    CAPTURE(bad);
+    CHECK(contains(norm_error(spec, bad), "octal mode"));
+  }
+  norm_error(spec, "00660");  // longer than four characters
+  norm_error(spec, "rw-rw----");
+  CHECK(parse_socket_mode("0660") == 0660u);
+  CHECK(parse_socket_mode("644") == 0644u);
+  CHECK(parse_socket_mode("0777") == 0777u);
+  CHECK_FALSE(parse_socket_mode("1777").has_value());
+  CHECK_FALSE(parse_socket_mode("088").has_value());
+}
+
+TEST_CASE("network_settings_from reads unix_socket and its mode") {
+  auto built = ServiceSettings::build(core_catalog(), {{"unix_socket", "pop3.sock"}, {"unix_socket_mode", "0600"}});
+  REQUIRE(built.ok());
+  NetworkSettings n = network_settings_from(*built);
+  CHECK(n.unix_socket == "pop3.sock");
+  CHECK(n.unix_socket_mode == 0600u);
+  auto defaults = ServiceSettings::build(core_catalog(), {});
+  REQUIRE(defaults.ok());
+  CHECK(network_settings_from(*defaults).unix_socket.empty());
+  CHECK(network_settings_from(*defaults).unix_socket_mode == 0660u);
+}
+
 TEST_CASE("tls_min_version accepts 1.0-1.3 and legacy and explains why SSLv3 is refused") {
   const SettingSpec& spec = core_spec("tls_min_version");
   for (const char* value : {"1.0", "1.1", "1.2", "1.3", "legacy"}) {

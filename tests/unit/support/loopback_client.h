@@ -1,5 +1,5 @@
-// Test support: a blocking loopback client (its own thread drives it while the loop runs) and a
-// free loopback port. Every call is bounded by socket timeouts, so a broken server cannot hang a test.
+// Test support: a blocking loopback client (TCP, or a unix-domain socket; its own thread drives it
+// while the loop runs) and a free loopback port. Every call is bounded by socket timeouts, so a broken server cannot hang a test.
 #pragma once
 
 #include <arpa/inet.h>
@@ -7,10 +7,12 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -42,9 +44,7 @@ struct ClientSocket {
   explicit ClientSocket(int port, int rcvbuf = 0) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return;
-    timeval tv{4, 0};  // never hang a test, even against broken code
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    set_timeouts();
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -56,6 +56,25 @@ struct ClientSocket {
       ::close(fd);
       fd = -1;
     }
+  }
+  // A client of the unix-domain socket at `path`.
+  explicit ClientSocket(const std::string& path) {
+    sockaddr_un a{};
+    if (path.size() >= sizeof a.sun_path) return;
+    fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return;
+    set_timeouts();
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  void set_timeouts() {
+    timeval tv{4, 0};  // never hang a test, even against broken code
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   ~ClientSocket() {
     if (fd >= 0) ::close(fd);
