@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""POP3 benchmark driver: runs the same suite against one or more POP3 servers, interleaved.
+"""Mail server benchmark driver: runs the same suite against one or more servers, interleaved.
 
 Each --target is NAME,PORT,TLSPORT,PIDFILE[,USERSDIR] (PIDFILE holds the server's top process id;
 its whole process tree is measured for CPU and memory; use '-' for TLSPORT to skip TLS tests).
@@ -17,6 +17,10 @@ Tests (pick with --only, comma-separated):
             and TLS) + raw references
   cmds      STAT/UIDL/LIST on the big mailbox: first login (after --reset) and repeated
   idle      server memory with N idle authenticated sessions (--idle-counts, plain; --idle-tls too)
+  deliver   durable deliveries over LMTP (--lmtp NAME=PORT) and SMTP (--smtp NAME=PORT) with
+            loadgen/smtpload: ~4 KB messages, 1 and 5 recipients, c=1 and c=20, --deliver-seconds
+            per run, to the users-deliver.txt mailboxes (emptied before every run, so the POP3
+            users' mail is never touched)
 Reports medians of --runs runs; raw JSON of every run goes to --out.
 """
 import argparse
@@ -116,24 +120,26 @@ class Target:
         self.users_dir = parts[4] if len(parts) == 5 and parts[4] else None
         self.reset = None
 
+        self.lmtp_port = self.smtp_port = None
+
     def pid(self):
         with open(self.pidfile) as f:
             return int(f.read().split()[0])
 
 
-def loadgen(args, extra, timeout):
-    cmd = [args.loadgen, "--host", args.host] + [str(x) for x in extra]
+def loadgen(args, extra, timeout, binary=None):
+    cmd = [binary or args.loadgen, "--host", args.host] + [str(x) for x in extra]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise RuntimeError(f"{cmd}: rc={p.returncode} {p.stderr.strip()}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def measured(args, t, extra, timeout=150):
+def measured(args, t, extra, timeout=150, binary=None):
     """Run the load generator and account the server tree's CPU over the same interval."""
     pid = t.pid()
     c0, w0, (b0, s0) = tree_cpu(pid), time.monotonic(), sys_cpu()
-    r = loadgen(args, extra, timeout)
+    r = loadgen(args, extra, timeout, binary)
     time.sleep(0.3)  # let the server reap/log the last sessions
     r["server_cpu_s"] = tree_cpu(pid) - c0
     r["wall_s"] = time.monotonic() - w0
@@ -330,6 +336,64 @@ def t_idle(args, targets, res):
                 time.sleep(3)
 
 
+DELIVER_ROWS = [(proto, rcpts, c) for proto in ("lmtp", "smtp") for rcpts in (1, 5) for c in (1, 20)]
+
+
+def deliver_maildirs(args):
+    """The Maildirs of the delivery recipients (users-deliver.txt of the data dir)."""
+    with open(os.path.join(args.data, "users-deliver.txt")) as f:
+        names = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
+    return [os.path.join(args.data, "mail", n, "Maildir") for n in names]
+
+
+def empty_maildirs(dirs):
+    """Delete every message and every server's index/state file; keep new/ cur/ tmp/ (and their
+    owner), then sync so the next run does not pay for this run's write-back."""
+    for md in dirs:
+        for entry in os.scandir(md):
+            if entry.is_dir(follow_symlinks=False) and entry.name in ("new", "cur", "tmp"):
+                for f in os.scandir(entry.path):
+                    os.unlink(f.path)
+            elif entry.is_dir(follow_symlinks=False):
+                subprocess.run(["rm", "-rf", entry.path], check=True)
+            else:
+                os.unlink(entry.path)
+    os.sync()
+
+
+def stored_messages(dirs):
+    return sum(len(os.listdir(os.path.join(md, sub))) for md in dirs for sub in ("new", "cur"))
+
+
+def t_deliver(args, targets, res):
+    dirs = deliver_maildirs(args)
+    if not any(t.lmtp_port or t.smtp_port for t in targets):
+        sys.exit("deliver: no --lmtp or --smtp port given for any target")
+    for proto, rcpts, c in DELIVER_ROWS:
+        key = f"deliver_{proto}_r{rcpts}_c{c}"
+        for i in range(args.runs):
+            for t in targets:
+                port = t.lmtp_port if proto == "lmtp" else t.smtp_port
+                if not port:
+                    continue
+                empty_maildirs(dirs)
+                r = measured(args, t, ["--proto", proto, "--port", port, "-c", c, "--rcpts-per-msg", rcpts,
+                                       "--rcpts", users(args, t, "users-deliver.txt"), "--domain", args.deliver_domain,
+                                       "--duration", args.deliver_seconds, "--rcpt-offset", i * 37],
+                             timeout=args.deliver_seconds + 60, binary=args.smtpload)
+                r["stored"] = stored_messages(dirs)
+                res.setdefault(t.name, {}).setdefault(key, []).append(r)
+                print(f"[{t.name}] {key} run {i + 1}: {r['msgs_per_s']:.1f} msgs/s ({r['rcpt_per_s']:.1f} rcpt/s) "
+                      f"p50 {r['lat_ms']['p50']:.1f} ms p99 {r['lat_ms']['p99']:.1f} ms "
+                      f"server {r['server_cpu_s_per_1000']:.2f} s/1000 msgs ({r['server_cpu_pct']:.0f}%) "
+                      f"client_cpu={r['client_cpu_pct']:.0f}% other_cpu={r['other_cpu_pct']:.0f}% "
+                      f"steal={r['steal_pct']:.0f}%", file=sys.stderr)
+                if r["stored"] != r["rcpt_deliveries"]:
+                    print(f"[{t.name}] warning: {r['rcpt_deliveries']} deliveries acknowledged but {r['stored']} "
+                          "files in the recipients' new/ and cur/", file=sys.stderr)
+    empty_maildirs(dirs)
+
+
 # ------------------------------------------------------------------ summary
 def summary(res, targets, baseline=None):
     """Markdown table: one column per target, then one ratio column per other target against the
@@ -347,6 +411,8 @@ def summary(res, targets, baseline=None):
                 cells.append(fn(res.get(t.name, {})) or "—")
             except Exception:  # noqa: BLE001 - a missing test is shown as a dash
                 cells.append("—")
+        if all(cell == "—" for cell in cells):
+            return  # a test not run (and not kept in --out): no row
         for o in others:
             try:
                 cells.append(f"{val(res[o.name]) / val(res[base.name]):.2f}×")
@@ -398,6 +464,19 @@ def summary(res, targets, baseline=None):
             r["idle"][i]["sessions"], "tls" if r["idle"][i]["tls"] else "plain", r["idle"][i]["loaded"]["pss_MiB"],
             r["idle"][i]["loaded"]["rss_MiB"], r["idle"][i]["loaded"]["procs"]),
             lambda r, i=i: r["idle"][i]["loaded"]["pss_MiB"])
+    for proto, rcpts, c in DELIVER_ROWS:
+        k = f"deliver_{proto}_r{rcpts}_c{c}"
+        if not any(k in res.get(t.name, {}) for t in targets):
+            continue
+        label = f"{proto} {rcpts} rcpt c={c}"
+
+        def drate(r, k=k):
+            m, o, d = med(r[k], "msgs_per_s"), med(r[k], "other_cpu_pct"), med(r[k], "rcpt_per_s")
+            return (f"{m['median']:.1f} /s ({m['min']:.1f}–{m['max']:.1f}, n={m['n']}, other_cpu {o['median']:.0f}%)"
+                    + (f"; {d['median']:.0f} rcpt/s" if rcpts > 1 else ""))
+        row(label + " msgs/s", drate, lambda r, k=k: med(r[k], "msgs_per_s")["median"])
+        row(label + " latency p50 / p99", p50(k), lambda r, k=k: statistics.median(x["lat_ms"]["p50"] for x in r[k]))
+        row(label + " CPU per 1000 msgs", cpu(k), lambda r, k=k: med(r[k], "server_cpu_s_per_1000")["median"])
     ref = res.get("_reference", {})
     if ref:
         lines.append("")
@@ -422,6 +501,12 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--data", default=os.environ.get("DATA_DIR", os.path.join(work, "data")))
     ap.add_argument("--loadgen", default=os.path.join(HERE, "loadgen", "pop3load"))
+    ap.add_argument("--smtpload", default=os.path.join(HERE, "loadgen", "smtpload"))
+    ap.add_argument("--lmtp", action="append", default=[], help="NAME=PORT: the target's LMTP port (deliver)")
+    ap.add_argument("--smtp", action="append", default=[], help="NAME=PORT: the target's SMTP port (deliver)")
+    ap.add_argument("--deliver-seconds", type=float, default=10, help="length of one deliver run")
+    ap.add_argument("--deliver-domain", default="bench.test",
+                    help="appended to bare names of users-deliver.txt (Dovecot's list)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", default="warm,session,login,retr,cmds,idle")
     ap.add_argument("--sessions-c1", type=int, default=300)
@@ -445,11 +530,12 @@ def main():
     for t in targets:
         t.reset = t.reset_x = t.restart = None
     for spec, attr in ([(s, "reset") for s in args.reset] + [(s, "reset_x") for s in args.reset_xbig] +
-                       [(s, "restart") for s in args.restart]):
+                       [(s, "restart") for s in args.restart] + [(s, "lmtp_port") for s in args.lmtp] +
+                       [(s, "smtp_port") for s in args.smtp]):
         name, cmd = spec.split("=", 1)
         for t in targets:
             if t.name == name:
-                setattr(t, attr, cmd)
+                setattr(t, attr, int(cmd) if attr.endswith("_port") else cmd)
     os.makedirs(args.tmp, exist_ok=True)
     res = {"_meta": {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "argv": sys.argv[1:],
                      "uname": os.uname().release, "cpus": os.cpu_count()}}
@@ -458,7 +544,7 @@ def main():
             old = json.load(f)
         res.update({k: v for k, v in old.items() if k != "_meta"})  # keep earlier tests' results
     tests = {"warm": t_warm, "session": t_session, "login": t_login, "retr": t_retr, "cmds": t_cmds,
-             "idle": t_idle}
+             "idle": t_idle, "deliver": t_deliver}
     for name in args.only.split(","):
         if name:
             for t in targets:  # a fresh run of a test replaces that test's old rows

@@ -9,10 +9,14 @@
 #   MR_DIR       Mailroom's bench folder    (default $BENCH_WORK/mailroom)
 #   MAILCTL      the mailctl binary         (default ../build-release/mailctl)
 #   PLAIN_PORT   (default 12110)   TLS_PORT (default 12995)   listens on 127.0.0.1 only
+#   LMTP_PORT    (default 12024)   SMTP_PORT (default 12025)  the delivery test's services, set
+#                only when the data dir has them (modules lmtp and smtp); SMTP_TLS_PORT (12465)
 #   FORCE=1      re-import even if MR_DIR/data is newer than accounts.tsv and the certificate
 # Writes MR_DIR/data (mailroom.db, tls/) and MR_DIR/users*.txt: the load generator's user
 # lists with 'user@bench.test password' lines (Mailroom logins are mailbox@postoffice; Dovecot's
 # lists in DATA_DIR keep the bare names). The Maildirs themselves stay in DATA_DIR/mail.
+# MR_DIR/delivery-ports: 'lmtp PORT' / 'smtp PORT' lines for the services set up (read by
+# start-mailroom.sh, which waits for them, and by scripts/bench).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/pop3bench}
@@ -22,6 +26,9 @@ MR_DIR=${MR_DIR:-$WORK/mailroom}
 MAILCTL=${MAILCTL:-$HERE/../build-release/mailctl}
 PLAIN_PORT=${PLAIN_PORT:-12110}
 TLS_PORT=${TLS_PORT:-12995}
+LMTP_PORT=${LMTP_PORT:-12024}
+SMTP_PORT=${SMTP_PORT:-12025}
+SMTP_TLS_PORT=${SMTP_TLS_PORT:-12465}
 DOMAIN=bench.test
 
 [ -f "$DATA_DIR/accounts.tsv" ] || { echo "no $DATA_DIR/accounts.tsv: run gen-data.py first" >&2; exit 1; }
@@ -69,5 +76,22 @@ mc service set pop3 implicit_tls on >/dev/null
 mc service set pop3 max_connections 20000 >/dev/null
 mc service set pop3 max_connections_per_ip 0 >/dev/null
 mc service set pop3 idle_timeout 600 >/dev/null
+
+# Delivery (SMTP/LMTP): loopback high ports, c=20 from one address. Only services that exist.
+: > "$MR_DIR/delivery-ports"
+services=$(mc --json service list | python3 -c 'import json, sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))')
+for svc in lmtp smtp; do
+  case " $services " in *" $svc "*) ;; *) continue ;; esac
+  port=$LMTP_PORT; [ "$svc" = smtp ] && port=$SMTP_PORT
+  mc service set "$svc" binds 127.0.0.1 >/dev/null
+  mc service set "$svc" port "$port" >/dev/null
+  mc service set "$svc" max_connections_per_ip 0 >/dev/null
+  if [ "$svc" = smtp ]; then  # no implicit-TLS listener by default; keep any on loopback anyway
+    mc service set smtp tls_binds 127.0.0.1 >/dev/null
+    mc service set smtp tls_port "$SMTP_TLS_PORT" >/dev/null
+  fi
+  echo "$svc $port" >> "$MR_DIR/delivery-ports"
+done
 touch "$STAMP"
-echo "imported $n mailboxes @$DOMAIN into $MR_DIR/data (db $DB), plain=127.0.0.1:$PLAIN_PORT tls=127.0.0.1:$TLS_PORT"
+echo "imported $n mailboxes @$DOMAIN into $MR_DIR/data (db $DB), plain=127.0.0.1:$PLAIN_PORT tls=127.0.0.1:$TLS_PORT" \
+  "$(tr '\n' ' ' < "$MR_DIR/delivery-ports")"

@@ -5,7 +5,8 @@
 #   BENCH_WORK  work root (default $TMPDIR/pop3bench or /tmp/pop3bench)
 #   MR_DIR      Mailroom's bench folder (default $BENCH_WORK/mailroom): data/, mailroomd.pid, mailroomd.log
 #   MAILROOMD   the daemon binary (default ../build-release/mailroomd)
-#   PLAIN_PORT  (default 12110)   TLS_PORT (default 12995): waited for before returning
+#   PLAIN_PORT  (default 12110)   TLS_PORT (default 12995): waited for before returning, as are
+#               the LMTP/SMTP ports in MR_DIR/delivery-ports (written by mailroom-import.sh)
 #   LOG_LEVEL   mailroomd --log-level (default info: one line per login/logout, like Dovecot's)
 # Stop with stop-mailroom.sh.
 set -euo pipefail
@@ -36,11 +37,15 @@ nohup "$MAILROOMD" --data "$MR_DIR/data" --log-level "$LOG_LEVEL" >> "$LOG" 2>&1
 PID=$!
 echo "$PID" > "$PIDF"
 
+PORTS="$PLAIN_PORT $TLS_PORT"
+[ -f "$MR_DIR/delivery-ports" ] && PORTS="$PORTS $(awk '{print $2}' "$MR_DIR/delivery-ports" | tr '\n' ' ')"
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+all_listening() { for p in $PORTS; do listening "$p" || return 1; done; }
 for _ in $(seq 100); do
   kill -0 "$PID" 2>/dev/null || { echo "mailroomd exited at start; see $LOG" >&2; tail -5 "$LOG" >&2; rm -f "$PIDF"; exit 1; }
-  listening "$PLAIN_PORT" && listening "$TLS_PORT" && break
+  all_listening && break
   sleep 0.1
 done
-listening "$PLAIN_PORT" && listening "$TLS_PORT" || { echo "mailroomd $PID is not listening on $PLAIN_PORT/$TLS_PORT; see $LOG" >&2; exit 1; }
-echo "mailroomd $("$MAILROOMD" --version 2>/dev/null | head -1) pid=$PID plain=127.0.0.1:$PLAIN_PORT tls=127.0.0.1:$TLS_PORT log=$LOG"
+all_listening || { echo "mailroomd $PID is not listening on every one of $PORTS; see $LOG" >&2; exit 1; }
+echo "mailroomd $("$MAILROOMD" --version 2>/dev/null | head -1) pid=$PID plain=127.0.0.1:$PLAIN_PORT tls=127.0.0.1:$TLS_PORT" \
+  "$([ -s "$MR_DIR/delivery-ports" ] && tr '\n' ' ' < "$MR_DIR/delivery-ports")log=$LOG"
