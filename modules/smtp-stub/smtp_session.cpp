@@ -250,8 +250,9 @@ Step Session::cmd_data(const Command& cmd) {
   if (state_ != State::kMail) return bad(503, "5.5.1", state_ == State::kFresh ? "send EHLO first" : "need MAIL before DATA");
   if (!cmd.arg.empty()) return bad(501, "5.5.4", "Syntax: DATA");
   if (recipients_.empty()) {
-    // RFC 2920 3.1: a pipelined DATA after refused RCPTs gets 554 "no valid recipients".
-    if (any_rcpt_refused_) return bad(554, "5.5.1", "no valid recipients");
+    // RFC 2920 3.1: a pipelined DATA after refused RCPTs gets 554 "no valid recipients"; LMTP
+    // answers 503 whatever happened (RFC 2033 4.2).
+    if (any_rcpt_refused_ && !lmtp()) return bad(554, "5.5.1", "no valid recipients");
     return bad(503, "5.5.1", "need RCPT before DATA");
   }
   state_ = State::kData;

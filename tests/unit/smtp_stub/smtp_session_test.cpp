@@ -220,12 +220,13 @@ TEST_CASE("harvesting: an unknown recipient that gets the client blocked ends th
   CHECK(h.closed);
 }
 
-TEST_CASE("LMTP does not count unknown recipients when told not to") {
+TEST_CASE("LMTP does not count unknown recipients when told not to; DATA without one is 503") {
   Harness h(lmtp_config());
   h.send("LHLO mta");
   h.send("MAIL FROM:<a@example.org>");
   CHECK(h.send("RCPT TO:<nobody@example.test>") == "550 5.1.1 <nobody@example.test>: mailbox unknown\r\n");
   CHECK(h.failures == 0);
+  CHECK(h.send("DATA") == "503 5.5.1 need RCPT before DATA\r\n");  // RFC 2033 4.2
 }
 
 TEST_CASE("SIZE: declared too big at MAIL, or too much data") {
