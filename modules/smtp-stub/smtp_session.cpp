@@ -199,16 +199,16 @@ Step Session::on_recipient(const RecipientVerdict& verdict) {
   state_ = State::kMail;
   const std::string who = "<" + pending_rcpt_->address + ">";
   switch (verdict.status) {
-    case RecipientStatus::kOk:
-      for (const auto& r : recipients_) {
-        if (r.maildir == verdict.maildir) {  // the same mailbox again: one copy (RFC 5321 3.3)
-          pending_rcpt_.reset();
-          return {line(250, "2.1.5", who + " OK (duplicate)"), NoEffect{}};
-        }
-      }
-      recipients_.push_back({pending_rcpt_->address, verdict.maildir, verdict.mailbox});
+    case RecipientStatus::kOk: {
+      // The same mailbox again gets one copy (RFC 5321 3.3) but, in LMTP, its own reply.
+      std::size_t copy = 0;
+      while (copy < maildirs_.size() && maildirs_[copy] != verdict.maildir) ++copy;
+      const bool duplicate = copy < maildirs_.size();
+      if (!duplicate) maildirs_.push_back(verdict.maildir);
+      recipients_.push_back({pending_rcpt_->address, copy, verdict.mailbox});
       pending_rcpt_.reset();
-      return {line(250, "2.1.5", who + " OK"), NoEffect{}};
+      return {line(250, "2.1.5", who + (duplicate ? " OK (duplicate)" : " OK")), NoEffect{}};
+    }
     case RecipientStatus::kUnknownMailbox:
       any_rcpt_refused_ = true;
       if (config_.count_unknown_recipients) {
@@ -265,9 +265,9 @@ Step Session::cmd_data(const Command& cmd) {
   data.trace.hostname = config_.hostname;
   data.trace.with = with_protocol();
   if (recipients_.size() == 1) data.trace.recipient = recipients_.front().address;
+  data.maildirs = maildirs_;
   data.max_size = config_.max_message_size;
   data.max_line_length = config_.max_line_length;
-  for (const auto& r : recipients_) data.maildirs.push_back(r.maildir);
   return {line(354, "", "End data with <CR><LF>.<CR><LF>"), std::move(data)};
 }
 
@@ -344,15 +344,15 @@ Step Session::on_commit_result(const CommitResult& result) {
       reply = failure_line(*result.error, "");
     }
   } else if (lmtp()) {
-    for (std::size_t i = 0; i < recipients_.size(); ++i) {
-      const bool ok = i < result.per_recipient.size() && result.per_recipient[i].ok();
+    for (const auto& r : recipients_) {
+      const bool ok = r.copy < result.per_recipient.size() && result.per_recipient[r.copy].ok();
       if (ok) {
         any = true;
-        reply += line(250, "2.0.0", "<" + recipients_[i].address + "> delivered");
+        reply += line(250, "2.0.0", "<" + r.address + "> delivered");
       } else {
-        Error error = i < result.per_recipient.size() ? result.per_recipient[i].error()
-                                                      : make_error(ErrorCode::kInternal, "no result");
-        reply += failure_line(error, recipients_[i].address);
+        Error error = r.copy < result.per_recipient.size() ? result.per_recipient[r.copy].error()
+                                                           : make_error(ErrorCode::kInternal, "no result");
+        reply += failure_line(error, r.address);
       }
     }
   } else {
@@ -380,6 +380,7 @@ Step Session::on_commit_result(const CommitResult& result) {
 void Session::reset_transaction() {
   mail_.reset();
   recipients_.clear();
+  maildirs_.clear();
   pending_rcpt_.reset();
   any_rcpt_refused_ = false;
   if (state_ != State::kFresh && state_ != State::kClosed) state_ = State::kReady;

@@ -86,7 +86,7 @@ struct RecipientVerdict {
 };
 
 // The result of CommitData: `error` when no copy could be made (then `per_recipient` is empty),
-// else one status per maildir of ReceiveData.
+// else one status per maildir of ReceiveData (each mailbox once, whatever the RCPTs repeated).
 struct CommitResult {
   std::optional<Error> error;
   std::vector<Status> per_recipient;
@@ -132,9 +132,11 @@ class Session {
   uint64_t delivered() const { return delivered_; }
 
  private:
+  // One per accepted RCPT, duplicates included (LMTP answers each); `copy` indexes maildirs_,
+  // which holds each mailbox once (one stored copy per mailbox).
   struct Recipient {
     std::string address;  // as the client wrote it (LMTP replies)
-    std::string maildir;
+    std::size_t copy = 0;
     std::string mailbox;  // canonical
   };
 
@@ -162,6 +164,7 @@ class Session {
   // transaction
   std::optional<MailFrom> mail_;
   std::vector<Recipient> recipients_;
+  std::vector<std::string> maildirs_;
   std::optional<RcptTo> pending_rcpt_;
   bool any_rcpt_refused_ = false;
   // data

@@ -54,6 +54,21 @@ class LmtpTest(SmtpTestCase):
         self.assert_delivered(ALICE, ALICE_PW, message, "LMTP", rcpt=False)
         self.assert_delivered(BOB, BOB_PW, message, "LMTP", rcpt=False)
 
+    def test_a_mailbox_named_twice_gets_one_copy_and_a_reply_per_rcpt(self):
+        conn = self.session(hello="LHLO")
+        self.assertEqual(conn.cmd("MAIL FROM:<%s>" % SENDER).code, 250)
+        self.assertEqual(conn.cmd("RCPT TO:<%s>" % ALICE).code, 250)
+        self.assertEqual(conn.cmd("RCPT TO:<%s>" % ALICE.upper()).code, 250)
+        self.assertEqual(conn.cmd("DATA").code, 354)
+        message = to_crlf(make_message("twice", b"one copy\n"))
+        conn.send(dot_stuff(message))
+        replies = conn.replies(2)
+        self.assertEqual([r.raw for r in replies], [[b"250 2.0.0 <%s> delivered" % ALICE.encode()],
+                                                    [b"250 2.0.0 <%s> delivered" % ALICE.upper().encode()]])
+        self.assertEqual(conn.nothing_more(0.5), b"", "exactly one reply per accepted RCPT")
+        self.assertEqual(conn.cmd("QUIT").code, 221)
+        self.assert_delivered(ALICE, ALICE_PW, message, "LMTP", rcpt=False)
+
     def test_a_failed_copy_fails_only_its_recipient(self):
         # bob's new/ vanishes between RCPT and the end of the data: his copy cannot be made, a
         # temporary failure for him alone; alice's copy is delivered.

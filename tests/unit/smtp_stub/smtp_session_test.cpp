@@ -202,10 +202,10 @@ TEST_CASE("recipients: local only, each refusal with its code") {
   CHECK(h.send("RCPT TO:<alice@example.test>") == "250 2.1.5 <alice@example.test> OK\r\n");
   CHECK(h.send("RCPT TO:<ALICE@example.test>") == "250 2.1.5 <ALICE@example.test> OK (duplicate)\r\n");
   CHECK(h.send("RCPT TO:<bob@example.test>") == "250 2.1.5 <bob@example.test> OK\r\n");
-  CHECK(h.send("RCPT TO:<carol@example.test>") == "250 2.1.5 <carol@example.test> OK\r\n");
-  CHECK(h.send("RCPT TO:<dave@example.test>") == "452 4.5.3 too many recipients\r\n");
+  // A duplicate counts towards max_recipients (3): every accepted RCPT is held (LMTP answers each).
+  CHECK(h.send("RCPT TO:<carol@example.test>") == "452 4.5.3 too many recipients\r\n");
   h.send("DATA");
-  CHECK(h.received.back().maildirs == std::vector<std::string>{"/m/alice", "/m/bob", "/m/carol"});
+  CHECK(h.received.back().maildirs == std::vector<std::string>{"/m/alice", "/m/bob"});
   CHECK(h.received.back().trace.recipient.empty());  // several: no "for <...>"
 }
 
@@ -339,6 +339,30 @@ TEST_CASE("LMTP: LHLO only, one reply per accepted recipient after the data") {
   CHECK(h.data({"x"}, over) ==
         "552 5.3.4 message too big (this server accepts 10000 octets)\r\n"
         "552 5.3.4 message too big (this server accepts 10000 octets)\r\n");
+}
+
+TEST_CASE("LMTP: a mailbox named twice gets one copy and two replies (RFC 2033 4.2)") {
+  Harness h(lmtp_config());
+  h.send("LHLO mta");
+  h.send("MAIL FROM:<a@example.org>");
+  CHECK(h.send("RCPT TO:<alice@example.test>") == "250 2.1.5 <alice@example.test> OK\r\n");
+  CHECK(h.send("RCPT TO:<bob@example.test>") == "250 2.1.5 <bob@example.test> OK\r\n");
+  CHECK(h.send("RCPT TO:<ALICE@example.test>") == "250 2.1.5 <ALICE@example.test> OK (duplicate)\r\n");
+  h.commit_ok = {false, true};  // alice's copy fails, bob's is made
+  h.send("DATA");
+  CHECK(h.received.back().maildirs == std::vector<std::string>{"/m/alice", "/m/bob"});
+  CHECK(h.data({"x"}) ==
+        "451 4.3.0 <alice@example.test> local error in processing, try again later\r\n"
+        "250 2.0.0 <bob@example.test> delivered\r\n"
+        "451 4.3.0 <ALICE@example.test> local error in processing, try again later\r\n");
+  h.send("MAIL FROM:<a@example.org>");
+  h.send("RCPT TO:<alice@example.test>");
+  h.send("RCPT TO:<alice@example.test>");
+  h.send("DATA");
+  core::BodySummary bare;
+  bare.bare_endings = 1;
+  const std::string refusal = "554 5.6.0 bare LF or CR in message data (only CRLF ends a line)\r\n";
+  CHECK(h.data({"x"}, bare) == refusal + refusal);
 }
 
 TEST_CASE("STARTTLS: offered when available, then a fresh EHLO is required") {
