@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,17 @@ Error write_error(const std::string& what, int err) {
 // (or with a link-count limit reached).
 bool link_impossible(int err) { return err == EXDEV || err == EPERM || err == EMLINK || err == ENOTSUP; }
 
+// A writer holds flock(LOCK_EX) on its tmp file (through a descriptor of its own, so closing
+// the written one before the commit keeps it) until the file is renamed or removed: the start-up
+// sweep removes a young file only if it can take that lock, so a live writer keeps its file even
+// where its pid cannot be checked (another PID namespace, another host on shared storage).
+// Invalid when the file system has no flock(): the sweep then leaves young files alone.
+UniqueFd lock_tmp_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fd.reset();
+  return fd;
+}
+
 std::string stored_name(const std::string& unique, uint64_t stored, uint64_t wire) {
   return unique + ",S=" + std::to_string(stored) + ",W=" + std::to_string(wire);
 }
@@ -45,7 +57,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
   MaildirDeliveryWriter(std::string dir, std::string unique, std::string tmp_path, UniqueFd fd,
                         const DeliveryLimits& limits)
       : dir_(std::move(dir)), unique_(std::move(unique)), tmp_path_(std::move(tmp_path)), fd_(std::move(fd)),
-        limits_(limits) {
+        lock_(lock_tmp_file(tmp_path_)), limits_(limits) {
     buffer_.reserve(kDeliveryWriteChunk + kDeliveryWriteChunk / 8);
   }
   ~MaildirDeliveryWriter() override { abort(); }
@@ -107,6 +119,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
       results.push_back(place(maildirs[i], i == 0 ? unique_ : make_unique_name(), last, tmp_left));
     }
     if (tmp_left) ::unlink(tmp_path_.c_str());
+    lock_.reset();
     state_ = State::kDone;
     return results;
   }
@@ -116,6 +129,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
       fd_.reset();
       ::unlink(tmp_path_.c_str());
     }
+    lock_.reset();
     if (state_ != State::kFailed) state_ = State::kDone;
   }
 
@@ -132,6 +146,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
   Error fail(Error error) {
     fd_.reset();
     ::unlink(tmp_path_.c_str());
+    lock_.reset();
     buffer_ = std::string();
     failure_ = error;
     state_ = State::kFailed;
@@ -174,7 +189,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
     if (rc == 0) {
       tmp_left = tmp_left && !take;
     } else if (link_impossible(err)) {
-      if (auto s = copy_into(dir, unique, path); !s) return s.error();
+      if (auto s = copy_into(dir, path); !s) return s.error();
     } else {
       return io_error("cannot deliver to " + dir + ": cannot move " + tmp_path_ + " to " + path, err);
     }
@@ -186,14 +201,16 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
     return DeliveredMessage{dir, uid_from_name(name), path, stored_size_, wire};
   }
 
-  // The copy where no link can be made: DIR/tmp/<unique>, written from the fsynced tmp file,
-  // fsynced, renamed to `path`.
-  Status copy_into(const std::string& dir, const std::string& unique, const std::string& path) {
-    const std::string copy_tmp = join(join(dir, "tmp"), unique);
+  // The copy where no link can be made: a new file in DIR/tmp/ (a name of its own: DIR may be
+  // the maildir whose tmp/ holds the message itself), written from the fsynced tmp file, fsynced,
+  // renamed to `path`. It is locked like the tmp file while it exists (see remove_stale_tmp).
+  Status copy_into(const std::string& dir, const std::string& path) {
+    const std::string copy_tmp = join(join(dir, "tmp"), make_unique_name());
     UniqueFd in(::open(tmp_path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in.valid()) return io_error("cannot reopen " + tmp_path_, errno);
     UniqueFd out(::open(copy_tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out.valid()) return io_error("cannot deliver to " + dir + ": cannot create " + copy_tmp, errno);
+    UniqueFd held = lock_tmp_file(copy_tmp);  // released when this copy is renamed or removed
     Status s;
     std::string chunk(kDeliveryWriteChunk, '\0');
     for (;;) {
@@ -222,6 +239,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
   const std::string unique_;
   const std::string tmp_path_;
   UniqueFd fd_;
+  UniqueFd lock_;  // holds flock(LOCK_EX) on the tmp file while it may exist
   const DeliveryLimits limits_;
   LineEndingNormaliser normaliser_;
   WireEncoder counter_;       // counts the wire size of the stored bytes
@@ -250,11 +268,15 @@ namespace {
 // A tmp/ file whose name says a process of this host wrote it, and that process is gone: a
 // delivery a crash or a kill interrupted (never acknowledged, never visible). A pid reused since
 // only keeps the file until it is old enough.
-bool orphaned(std::string_view name) {
+// Both must hold: the pid in the name runs no more, and nobody holds the file's lock (a writer
+// in another PID namespace with this host name, or on another host of that name).
+bool orphaned(int folder, const char* file, std::string_view name) {
   const auto writer = name_writer(name);
   if (!writer || writer->host != sanitized_hostname() || writer->pid <= 0) return false;
   if (writer->pid == static_cast<long long>(::getpid())) return false;  // ours: may be running
-  return ::kill(static_cast<pid_t>(writer->pid), 0) != 0 && errno == ESRCH;
+  if (::kill(static_cast<pid_t>(writer->pid), 0) == 0 || errno != ESRCH) return false;
+  UniqueFd fd(::openat(folder, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  return fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0;  // unknown: keep it
 }
 
 }  // namespace
@@ -281,7 +303,7 @@ Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::second
     struct stat st{};
     if (::fstatat(folder.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
     if (S_ISDIR(st.st_mode)) continue;
-    if (st.st_mtime > cutoff && !orphaned(name)) continue;
+    if (st.st_mtime > cutoff && !orphaned(folder.get(), e->d_name, name)) continue;
     if (::unlinkat(folder.get(), e->d_name, 0) == 0) ++removed;
   }
   return removed;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -463,4 +464,50 @@ TEST_CASE("remove_stale_tmp removes at once a fresh file whose writer on this ho
   CHECK(fs::exists(live));
   CHECK(fs::exists(elsewhere));  // another host's writer (shared storage) may still run
   CHECK(fs::exists(foreign));
+}
+
+TEST_CASE("remove_stale_tmp keeps a dead-looking writer's file while its lock is held (another PID namespace)") {
+  Fixture f;
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  const std::string path = f.dir + "/tmp/1700000000.M5P" + std::to_string(child) + "Q1." +
+                           storage::maildir::sanitized_hostname();
+  std::ofstream(path) << "being written";
+  const int held = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);  // as a live writer elsewhere holds it
+  auto kept = f.store->remove_stale_tmp(f.dir, std::chrono::hours(36));
+  REQUIRE(kept.ok());
+  CHECK(*kept == 0);
+  CHECK(fs::exists(path));
+  ::close(held);  // the writer is gone for good
+  auto removed = f.store->remove_stale_tmp(f.dir, std::chrono::hours(36));
+  REQUIRE(removed.ok());
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("a running delivery's tmp file is locked until it is committed or aborted") {
+  Fixture f;
+  auto locked = [&] {
+    const auto names = files_in(f.dir + "/tmp");
+    REQUIRE(names.size() == 1);
+    const int fd = ::open((f.dir + "/tmp/" + names[0]).c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    return busy;
+  };
+  auto w = begin(*f.store, f.dir);
+  REQUIRE(w->append("line\n").ok());
+  CHECK(locked());
+  REQUIRE(w->commit().ok());
+  CHECK(files_in(f.dir + "/tmp").empty());
+  auto a = begin(*f.store, f.dir);
+  CHECK(locked());
+  a->abort();
+  CHECK(files_in(f.dir + "/tmp").empty());
 }
