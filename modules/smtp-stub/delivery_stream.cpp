@@ -2,6 +2,7 @@
 // at a time, commits at the end.
 #include "modules/smtp-stub/delivery_stream.h"
 
+#include "core/log/logger.h"
 #include "storage/maildir/delivery_writer.h"
 
 namespace mailroom::smtp {
@@ -55,6 +56,22 @@ struct DeliveryStream::Job {
   }
 };
 
+// A commit that finished after its client went away: the copies may be stored (the client got no
+// reply and will send again), so the log says what happened to them.
+void DeliveryStream::log_orphan_commit(const Job& job) {
+  std::size_t stored = 0;
+  std::string uid;
+  for (const auto& copy : job.committed.copies) {
+    if (!copy.ok()) continue;
+    ++stored;
+    if (uid.empty()) uid = copy->uid;
+  }
+  log::warn("delivery.client_gone", {{"stored_copies", std::to_string(stored)},
+                                     {"copies", std::to_string(job.maildirs.size())},
+                                     {"uid", uid},
+                                     {"error", job.committed.error ? job.committed.error->message : ""}});
+}
+
 DeliveryStream::DeliveryStream(core::Connection& connection, storage::MailStore& mail,
                                std::vector<std::string> maildirs, storage::DeliveryLimits limits, std::string head)
     : conn_(connection),
@@ -103,10 +120,16 @@ void DeliveryStream::pump() {
   job_->commit = commit_.has_value();
   std::weak_ptr<int> alive = alive_;
   core::WorkQueue& work = conn_.work();
-  conn_.work().submit([job = job_] { job->run(); },
+  // The worker drops its reference when done, so the last one (and with it the writer and its
+  // tmp file) never goes with the request the loop frees.
+  conn_.work().submit([job = job_]() mutable {
+                        job->run();
+                        job.reset();
+                      },
                       [this, alive, job = job_, &work]() mutable {
                         if (alive.expired()) {
                           // The stream is gone (and so is `this`): the writer goes on a worker.
+                          if (job->commit) log_orphan_commit(*job);
                           work.submit([job = std::move(job)]() mutable { job.reset(); }, [] {});
                           return;
                         }

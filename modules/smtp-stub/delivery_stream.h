@@ -49,6 +49,7 @@ class DeliveryStream {
   struct Job;  // the writer and one step's inputs and outputs, shared with the worker
   void pump();
   void on_job_done();
+  static void log_orphan_commit(const Job& job);
 
   core::Connection& conn_;
   std::shared_ptr<Job> job_;

@@ -103,6 +103,7 @@ void SessionAdapter::on_close() {
 }
 
 void SessionAdapter::run(Step step) {
+  if (conn_.closing()) return;  // a last line (a timeout's 421) is out: nothing may follow it
   if (!step.reply.empty()) conn_.write(std::move(step.reply));
   if (conn_.closing()) return;
   std::visit(
@@ -139,7 +140,8 @@ void SessionAdapter::lookup(const RcptTo& rcpt) {
   std::string hostname = session_.hostname();
   conn_.work().submit([verdict, &accounts, rcpt, hostname] { *verdict = look_up(accounts, rcpt, hostname); },
                       [this, alive, verdict, address = rcpt.address] {
-                        if (alive.expired()) return;
+                        // Gone, or closing (a timeout's 421 is out): nothing may follow.
+                        if (alive.expired() || conn_.closing()) return;
                         if (verdict->status == RecipientStatus::kTemporary) {
                           log::warn(event("rcpt_lookup_failed"), {{"sid", sid()}, {"rcpt", address}});
                         }
@@ -154,6 +156,7 @@ void SessionAdapter::count_failure() {
                                          {"blocked", failure.blocked ? "yes" : "no"}});
   conn_.pause_input();
   delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, [this, blocked = failure.blocked] {
+    if (conn_.closing()) return;  // a timeout's 421 is out: nothing may follow
     conn_.resume_input();
     run(session_.on_failure_counted(blocked));
   });
