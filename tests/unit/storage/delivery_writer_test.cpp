@@ -443,14 +443,19 @@ TEST_CASE("remove_stale_tmp removes old leftovers in tmp/ only, never a running 
   CHECK_FALSE(missing.ok());
 }
 
-TEST_CASE("remove_stale_tmp removes at once a fresh file whose writer on this host is gone") {
-  Fixture f;
-  // A child that exits at once: its pid names a process that no longer runs.
+// The pid of a child that exited at once: it names a process that no longer runs.
+pid_t dead_pid() {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) ::_exit(0);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
+  return child;
+}
+
+TEST_CASE("remove_stale_tmp removes at once a fresh file whose writer on this host is gone") {
+  Fixture f;
+  const pid_t child = dead_pid();
   const std::string host = storage::maildir::sanitized_hostname();
   const std::string dead = f.dir + "/tmp/1700000000.M5P" + std::to_string(child) + "Q1." + host;
   const std::string live = f.dir + "/tmp/1700000000.M5P1Q2." + host;          // pid 1 runs
@@ -468,11 +473,7 @@ TEST_CASE("remove_stale_tmp removes at once a fresh file whose writer on this ho
 
 TEST_CASE("remove_stale_tmp keeps a dead-looking writer's file while its lock is held (another PID namespace)") {
   Fixture f;
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) ::_exit(0);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
+  const pid_t child = dead_pid();
   const std::string path = f.dir + "/tmp/1700000000.M5P" + std::to_string(child) + "Q1." +
                            storage::maildir::sanitized_hostname();
   std::ofstream(path) << "being written";
