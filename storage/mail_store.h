@@ -123,8 +123,9 @@ class MailStore {
   // Removes files in DIR/tmp/ left behind by deliveries a crash or a kill interrupted (never
   // visible: POP3 lists only new/ and cur/): those last changed at least `min_age` ago (Maildir
   // convention: 36 hours), and at once those whose name says a process of this host wrote them
-  // that no longer runs (Mailroom's own names carry the writer's pid and host). A running
-  // delivery's file is never removed. Returns the number removed.
+  // that no longer runs (Mailroom's own names carry the writer's pid and host) and whose lock
+  // nobody holds (a DeliveryWriter flock()s its tmp file while it exists). A running delivery's
+  // file is never removed. Returns the number removed.
   virtual Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) = 0;
   // kInUse if another holder has it.
   virtual Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) = 0;
