@@ -120,6 +120,7 @@ void add_cert_commands(CLI::App& app, Context& ctx) {
   imp->add_option("KEY", *key_file, "PEM private key (unencrypted)")->required();
   imp->add_option("CHAIN", *chain_file, "PEM intermediate certificates (optional)");
   imp->callback([&ctx, cert_file, key_file, chain_file] {
+    ctx.owner_switch_deferred = true;  // the key may be readable by root only (e.g. certbot's)
     ctx.action = [&ctx, cert_file, key_file, chain_file]() -> Status {
       // Validate everything first: a bad certificate must never replace a working one.
       auto summary = tls::check_certificate(*cert_file, *key_file, *chain_file);
@@ -135,6 +136,7 @@ void add_cert_commands(CLI::App& app, Context& ctx) {
         if (!full.empty() && full.back() != '\n') full += '\n';
         full += *chain_pem;
       }
+      if (Status s = ctx.act_as_data_owner(); !s) return s;
       if (Status s = ensure_tls_dir(ctx); !s) return s;
       // Key first: for a moment the daemon may see the new key with the old certificate, which
       // it rejects while keeping the old context; the certificate follows at once.

@@ -229,7 +229,7 @@ Status run_status(const Context& ctx, const std::string& only) {
     return {};
   }
   int64_t updated = doc.value("updated_at", int64_t{0});
-  std::cout << "mailroomd running (pid " << pid << ", since " << format_time(doc.value("started_at", int64_t{0}))
+  std::cout << "mailroomd running (pid " << pid << ", user " << doc.value("user", std::string("?")) << ", since " << format_time(doc.value("started_at", int64_t{0}))
             << ", status updated " << (static_cast<int64_t>(std::time(nullptr)) - updated) << " s ago)\n";
   for (const auto& [name, svc] : services.items()) {
     std::cout << "\nservice " << name << " (module " << svc.value("module", "") << ", "

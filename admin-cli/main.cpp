@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
       print_error("missing command (see 'mailctl --help')");
       return kExitUsage;
     }
-    mailroom::Status status = ctx.action();
+    mailroom::Status status = ctx.owner_switch_deferred ? mailroom::Status{} : ctx.act_as_data_owner();
+    if (status.ok()) status = ctx.action();
     if (!status.ok()) {
       print_error(status.error().message);
       return exit_code_for(status.error());

@@ -65,6 +65,10 @@ struct Context {
   bool json = false;
   // The command chosen on the command line, run after parsing succeeded.
   std::function<Status()> action;
+  // Run as root, mailctl acts as the data directory's owner before the action (so every file it
+  // creates belongs to the daemon's user); an action that must first read files only root can read
+  // (cert import) sets this and calls act_as_data_owner() itself once it has read them.
+  bool owner_switch_deferred = false;
 
   // Absolute, normalised data directory; UsageError when neither --data nor MAILROOM_DATA.
   std::string data_dir() const;
@@ -72,6 +76,10 @@ struct Context {
   std::string mail_root() const;
   // Opens the existing store (never creates it): a clear "run mailctl init" error otherwise.
   Result<std::unique_ptr<storage::AccountStore>> open_store() const;
+  // Run as root on a data directory owned by another user: becomes that user (its groups, the
+  // directory's group), for good. Does nothing otherwise (not root, a root-owned or missing
+  // directory, no --data). admin-cli/data_owner.cpp.
+  Status act_as_data_owner() const;
 
   // Prints the outcome of an action: `message` as a line, or {"ok":true, ...extra} with --json.
   void done(const std::string& message) const;

@@ -33,7 +33,10 @@ hard=$(ulimit -Hn)
 if [ "$(id -u)" = 0 ] && [ "$hard" != unlimited ] && [ "$hard" -lt 65536 ]; then ulimit -Hn 65536 2>/dev/null || true; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "=== start $(date '+%F %T') fd limit $(ulimit -n)" >> "$LOG"
-nohup "$MAILROOMD" --data "$MR_DIR/data" --log-level "$LOG_LEVEL" >> "$LOG" 2>&1 < /dev/null &
+# The bench data dir belongs to whoever made it: as root, the daemon stays root (see mailroomd --help).
+RUN_AS=""
+[ "$(id -u)" = 0 ] && RUN_AS="--user root"
+nohup "$MAILROOMD" --data "$MR_DIR/data" $RUN_AS --log-level "$LOG_LEVEL" >> "$LOG" 2>&1 < /dev/null &
 PID=$!
 echo "$PID" > "$PIDF"
 

@@ -26,6 +26,8 @@ class Daemon {
          storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir);
   ~Daemon();
 
+  // The user the daemon runs as, reported in the status file (call before start()).
+  void set_run_user(std::string name) { status_file_.set_user(std::move(name)); }
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
   Status start();
   // Re-reads services and settings off the loop and applies what changed.

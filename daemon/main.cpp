@@ -17,9 +17,11 @@
 #include "core/base/result.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
+#include "core/net/listener.h"
 #include "storage/maildir/lock_file.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
+#include "daemon/run_as.h"
 #include "daemon/tmp_cleanup.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
@@ -28,8 +30,10 @@
 namespace {
 
 void usage(std::ostream& out) {
-  out << "usage: mailroomd [--data DIR] [--log-level debug|info|warn|error]\n"
+  out << "usage: mailroomd [--data DIR] [--user NAME] [--log-level debug|info|warn|error]\n"
          "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
+         "  --user NAME  Started as root, run as NAME once the listeners are open (default: $MAILROOM_USER,\n"
+         "               else mailroom; 'root' keeps root). Not root, mailroomd runs as itself.\n"
          "Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop it, SIGHUP reloads.\n";
 }
 
@@ -71,13 +75,19 @@ mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::stri
 int main(int argc, char** argv) {
   using namespace mailroom;
   std::string data_dir;
+  std::string user;
   if (const char* env = std::getenv("MAILROOM_DATA")) data_dir = env;
+  if (const char* env = std::getenv("MAILROOM_USER")) user = env;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--data" || arg == "-d") && i + 1 < argc) {
       data_dir = argv[++i];
     } else if (arg.rfind("--data=", 0) == 0) {
       data_dir = arg.substr(7);
+    } else if (arg == "--user" && i + 1 < argc) {
+      user = argv[++i];
+    } else if (arg.rfind("--user=", 0) == 0) {
+      user = arg.substr(7);
     } else if (arg == "--log-level" && i + 1 < argc) {
       std::string level = argv[++i];
       if (level == "debug") log::set_min_level(log::Level::kDebug);
@@ -103,6 +113,25 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) {
     std::cerr << "mailroomd: no data directory (use --data DIR or set MAILROOM_DATA)\n";
     return 2;
+  }
+  // Started as root, the daemon becomes the service user before it opens a file, so everything it
+  // creates belongs to that user; it keeps CAP_NET_BIND_SERVICE until the listeners are open.
+  auto run_as = daemon::choose_run_user(user);
+  if (!run_as) {
+    std::cerr << "mailroomd: " << run_as.error().message << "\n";
+    return 1;
+  }
+  if (auto safe = daemon::check_data_dir(data_dir, *run_as); !safe.ok()) {
+    std::cerr << "mailroomd: refusing to run: " << safe.error().message << "\n";
+    return 1;
+  }
+  if (run_as->drops_root) {
+    if (auto switched = core::become_user_keeping_bind(run_as->user); !switched.ok()) {
+      std::cerr << "mailroomd: " << switched.error().message << "\n";
+      return 1;
+    }
+  } else if (::geteuid() == 0) {
+    log::warn("daemon.running_as_root", {{"hint", "start mailroomd with --user NAME to run unprivileged"}});
   }
   // One daemon per data directory: it alone serves these mailboxes (sessions hold their maildrop
   // in memory, see storage/maildir), writes the blocks and the status file.
@@ -151,6 +180,7 @@ int main(int argc, char** argv) {
     core::EventLoop loop;
     core::WorkQueue work(loop);
     daemon::Daemon d(loop, work, **accounts, **policy, builtin::make_modules(**accounts, *mail), data_dir);
+    d.set_run_user(run_as->user.name);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {
@@ -185,12 +215,17 @@ int main(int argc, char** argv) {
         SIGHUP);
 
     auto started = d.start();
+    if (started && run_as->drops_root) {
+      // The listeners are open: root goes for good, and with it every capability.
+      started = core::drop_root_for_good(run_as->user);
+      core::Listener::privileged_ports_closed();
+    }
     if (!started) {
       std::cerr << "mailroomd: " << started.error().message << "\n";
       exit_code = 1;
       stop_all();
     } else {
-      log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}});
+      log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}, {"user", run_as->user.name}});
       daemon::clean_delivery_leftovers(work, **accounts, *mail);
     }
     loop.run();

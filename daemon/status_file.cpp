@@ -51,7 +51,7 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
                       {"active_blocks", service->policy().guard().block_count()}};
   }
   nlohmann::ordered_json doc = {{"pid", static_cast<int64_t>(getpid())}, {"started_at", started_at_},
-                                {"services", std::move(services)}};
+                                {"user", user_}, {"services", std::move(services)}};
   std::string body = doc.dump(2);
   if (body == last_ && !refresh) return;
   last_ = body;

@@ -18,6 +18,8 @@ class StatusFile {
 
   // When the daemon started (unix seconds), as the file reports it.
   void set_started_at(int64_t unix_seconds) { started_at_ = unix_seconds; }
+  // The user the daemon runs as (mailroomd --user), as the file reports it.
+  void set_user(std::string name) { user_ = std::move(name); }
   // Rewrites the file when what it says changed, or anyway when `refresh` (its updated_at then
   // moves); skipped while the previous write is still under way.
   void write(const RunningServices& running, bool refresh);
@@ -28,6 +30,7 @@ class StatusFile {
   core::WorkQueue& work_;
   std::filesystem::path path_;
   int64_t started_at_ = 0;
+  std::string user_;
   std::string last_;  // the content last written, without updated_at
   bool in_flight_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+
 #include "core/log/logger.h"
 
 namespace mailroom::core {
@@ -11,11 +13,18 @@ Listener::Listener(EventLoop& loop, net::BindSpec spec, AcceptFn on_accept)
     : loop_(loop), spec_(std::move(spec)), on_accept_(std::move(on_accept)) {}
 
 namespace {
+std::atomic<bool> g_privileged_ports_closed{false};
+
 std::string explain_bind_error(int rc) {
   switch (rc) {
     case UV_EADDRINUSE: return "address in use (another server running on this port?)";
     case UV_EADDRNOTAVAIL: return "address not available on this host";
-    case UV_EACCES: return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    case UV_EACCES:
+      if (g_privileged_ports_closed.load()) {
+        return "permission denied: mailroomd gave up root after start-up, so a port below 1024 opens only "
+               "at start (restart mailroomd to open it)";
+      }
+      return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
     default: return uv_strerror(rc);
   }
 }
@@ -28,6 +37,8 @@ UvHandle<uv_tcp_t> new_tcp(EventLoop& loop, void* owner) {
   return tcp;
 }
 }  // namespace
+
+void Listener::privileged_ports_closed() { g_privileged_ports_closed.store(true); }
 
 Status Listener::open(int backlog) {
   if (spec_.is_unix()) return open_unix(backlog);

@@ -26,6 +26,9 @@ class Listener {
   // spec binds its path (see UnixSocketFile: a stale socket file is replaced), with the file
   // mode of set_file_mode(); the file is removed when the listener closes.
   Status open(int backlog = 511);
+  // Process-wide: the daemon gave up root after start-up, so a refused bind below 1024 is
+  // explained as needing a restart (not as a missing capability).
+  static void privileged_ports_closed();
   // Permission bits of a unix socket's file (default 0660): before open(), or after it to change
   // them (a reload). Nothing for TCP.
   Status set_file_mode(unsigned mode);

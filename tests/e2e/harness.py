@@ -22,6 +22,9 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 IO_TIMEOUT = 10.0
 START_ATTEMPTS = 3
+# Started as root, mailroomd runs as the 'mailroom' user unless told otherwise; the test data dirs
+# belong to whoever runs the tests, so the daemon keeps that identity (test_privileges covers --user).
+ROOT_KEEPS_ROOT = ["--user", "root"] if os.geteuid() == 0 else []
 # Settings written by mailctl reach the running daemon by polling (~1-2 s); allow a margin.
 LIVE_CHANGE_TIMEOUT = 8.0
 
@@ -297,7 +300,7 @@ class Server:
             def preexec():
                 if limits is not None:
                     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
-            self.proc = subprocess.Popen([MAILROOMD, "--data", self.data], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([MAILROOMD, "--data", self.data] + ROOT_KEEPS_ROOT, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, preexec_fn=preexec)
         finally:
             log.close()

@@ -9,7 +9,7 @@ import secrets
 import shutil
 import subprocess
 
-from harness import MAILROOMD, ServerTestCase, crlf, make_message, retr_bytes
+from harness import MAILROOMD, ROOT_KEEPS_ROOT, ServerTestCase, crlf, make_message, retr_bytes
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
@@ -144,7 +144,7 @@ class UnreadableMessageTest(ServerTestCase):
                 with open(srv.log_path, "ab") as log:
                     srv.proc = subprocess.Popen(
                         [setpriv, "--bounding-set=" + caps, "--inh-caps=" + caps, "--",
-                         MAILROOMD, "--data", srv.data],
+                         MAILROOMD, "--data", srv.data] + ROOT_KEEPS_ROOT,
                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             server._spawn = spawn_without_dac_override
 

@@ -8,7 +8,7 @@ import poplib
 import time
 import unittest
 
-from harness import LOOPBACK, MAILROOMD, ServerTestCase, crlf, make_message, retr_bytes
+from harness import LOOPBACK, MAILROOMD, ROOT_KEEPS_ROOT, ServerTestCase, crlf, make_message, retr_bytes
 
 ALICE = "alice@example.test"
 ALICE_PW = "s3cret"
@@ -64,7 +64,7 @@ class Pop3RobustnessTest(ServerTestCase):
     # -- wrong state and bad arguments ------------------------------------------------------
 
     def test_a_second_daemon_on_the_same_data_dir_refuses_to_start(self):
-        second = subprocess.run([MAILROOMD, "--data", self.server.data], stdin=subprocess.DEVNULL,
+        second = subprocess.run([MAILROOMD, "--data", self.server.data] + ROOT_KEEPS_ROOT, stdin=subprocess.DEVNULL,
                                 capture_output=True, text=True, timeout=20)
         self.assertEqual(second.returncode, 1, second.stderr)
         self.assertIn("another mailroomd (pid %d) is running on %s" % (self.server.proc.pid, self.server.data),
@@ -75,7 +75,7 @@ class Pop3RobustnessTest(ServerTestCase):
 
     def test_a_missing_data_dir_is_reported_and_not_created(self):
         missing = os.path.join(self.server.root, "no-such-data")
-        run = subprocess.run([MAILROOMD, "--data", missing], stdin=subprocess.DEVNULL,
+        run = subprocess.run([MAILROOMD, "--data", missing] + ROOT_KEEPS_ROOT, stdin=subprocess.DEVNULL,
                              capture_output=True, text=True, timeout=20)
         self.assertEqual(run.returncode, 1, run.stderr)
         self.assertIn("data directory %s does not exist" % missing, run.stderr)
