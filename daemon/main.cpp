@@ -13,10 +13,12 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "core/base/result.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
+#include "core/system/sd_notify.h"
 #include "storage/maildir/lock_file.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
@@ -64,6 +66,13 @@ mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::stri
     return make_error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
   }
   return fd;
+}
+
+// Tells systemd (Type=notify) where the daemon is; a no-op without $NOTIFY_SOCKET.
+void tell_service_manager(std::string_view state) {
+  if (auto sent = mailroom::sd::notify(state); !sent) {
+    mailroom::log::warn("daemon.sd_notify", {{"error", sent.error().message}});
+  }
 }
 
 }  // namespace
@@ -155,6 +164,7 @@ int main(int argc, char** argv) {
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {
       log::info("daemon.stop");
+      tell_service_manager(sd::kStopping);
       d.shutdown();
       sigterm.reset();
       sigint.reset();
@@ -180,17 +190,21 @@ int main(int argc, char** argv) {
         sighup.get(),
         [](uv_signal_t* h, int) {
           auto* c = static_cast<SignalCtx*>(h->data);
-          if (c) c->d->reload("SIGHUP");
+          if (!c) return;
+          tell_service_manager(sd::reloading_message());
+          c->d->reload("SIGHUP", [] { tell_service_manager(sd::kReady); });
         },
         SIGHUP);
 
     auto started = d.start();
     if (!started) {
       std::cerr << "mailroomd: " << started.error().message << "\n";
+      tell_service_manager(sd::status_message(started.error().message));
       exit_code = 1;
       stop_all();
     } else {
       log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}});
+      tell_service_manager(sd::kReady);  // listeners open, services running
       daemon::clean_delivery_leftovers(work, **accounts, *mail);
     }
     loop.run();
