@@ -100,7 +100,7 @@ void Daemon::poll() {
       });
 }
 
-void Daemon::reload(const char* why) {
+void Daemon::reload(const char* why, std::function<void()> done) {
   if (stopping_) return;
   auto snap = std::make_shared<Result<Snapshot>>(make_error(ErrorCode::kInternal, "not loaded"));
   std::weak_ptr<int> alive = alive_;
@@ -112,14 +112,15 @@ void Daemon::reload(const char* why) {
        generation = policy_generation_] {
         *snap = load_snapshot(accounts, policy, modules, data_dir, known, generation);
       },
-      [this, alive, snap, reason] {
+      [this, alive, snap, reason, done = std::move(done)] {
         if (alive.expired() || stopping_) return;
         if (!*snap) {
           log::error("config.reload", {{"reason", reason}, {"error", snap->error().message}});
-          return;
+        } else {
+          log::debug("config.reload", {{"reason", reason}});
+          apply(snap->value());
         }
-        log::debug("config.reload", {{"reason", reason}});
-        apply(snap->value());
+        if (done) done();
       });
 }
 

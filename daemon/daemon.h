@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,8 +31,9 @@ class Daemon {
   void set_run_user(std::string name) { status_file_.set_user(std::move(name)); }
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
   Status start();
-  // Re-reads services and settings off the loop and applies what changed.
-  void reload(const char* why);
+  // Re-reads services and settings off the loop and applies what changed; `done` runs on the loop
+  // once the reload has finished (applied or failed), not when the daemon stops first.
+  void reload(const char* why, std::function<void()> done = {});
   // Stops listening, closes every connection and lets the loop end.
   void shutdown();
 

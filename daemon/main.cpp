@@ -13,11 +13,13 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 #include "core/base/result.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
 #include "core/net/listener.h"
+#include "core/system/sd_notify.h"
 #include "storage/maildir/lock_file.h"
 #include "daemon/builtin_modules.h"
 #include "daemon/daemon.h"
@@ -68,6 +70,13 @@ mailroom::Result<mailroom::storage::UniqueFd> hold_instance_lock(const std::stri
     return make_error(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(errno));
   }
   return fd;
+}
+
+// Tells systemd (Type=notify) where the daemon is; a no-op without $NOTIFY_SOCKET.
+void tell_service_manager(std::string_view state) {
+  if (auto sent = mailroom::sd::notify(state); !sent) {
+    mailroom::log::warn("daemon.sd_notify", {{"error", sent.error().message}});
+  }
 }
 
 }  // namespace
@@ -121,10 +130,8 @@ int main(int argc, char** argv) {
     std::cerr << "mailroomd: " << run_as.error().message << "\n";
     return 1;
   }
-  if (auto safe = daemon::check_data_dir(data_dir, *run_as); !safe.ok()) {
-    std::cerr << "mailroomd: refusing to run: " << safe.error().message << "\n";
-    return 1;
-  }
+  // The checks run as that user: under systemd root holds no CAP_DAC_READ_SEARCH, and what
+  // matters is what the service user can reach.
   if (run_as->drops_root) {
     if (auto switched = core::become_user_keeping_bind(run_as->user); !switched.ok()) {
       std::cerr << "mailroomd: " << switched.error().message << "\n";
@@ -132,6 +139,10 @@ int main(int argc, char** argv) {
     }
   } else if (::geteuid() == 0) {
     log::warn("daemon.running_as_root", {{"hint", "start mailroomd with --user NAME to run unprivileged"}});
+  }
+  if (auto safe = daemon::check_data_dir(data_dir, *run_as); !safe.ok()) {
+    std::cerr << "mailroomd: refusing to run: " << safe.error().message << "\n";
+    return 1;
   }
   // One daemon per data directory: it alone serves these mailboxes (sessions hold their maildrop
   // in memory, see storage/maildir), writes the blocks and the status file.
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {
       log::info("daemon.stop");
+      tell_service_manager(sd::kStopping);
       d.shutdown();
       sigterm.reset();
       sigint.reset();
@@ -210,7 +222,9 @@ int main(int argc, char** argv) {
         sighup.get(),
         [](uv_signal_t* h, int) {
           auto* c = static_cast<SignalCtx*>(h->data);
-          if (c) c->d->reload("SIGHUP");
+          if (!c) return;
+          tell_service_manager(sd::reloading_message());
+          c->d->reload("SIGHUP", [] { tell_service_manager(sd::kReady); });
         },
         SIGHUP);
 
@@ -222,10 +236,12 @@ int main(int argc, char** argv) {
     }
     if (!started) {
       std::cerr << "mailroomd: " << started.error().message << "\n";
+      tell_service_manager(sd::status_message(started.error().message));
       exit_code = 1;
       stop_all();
     } else {
       log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}, {"user", run_as->user.name}});
+      tell_service_manager(sd::kReady);  // listeners open, root given up, services running
       daemon::clean_delivery_leftovers(work, **accounts, *mail);
     }
     loop.run();

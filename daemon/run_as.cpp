@@ -58,7 +58,13 @@ Status check_data_dir(const std::string& data_dir, const RunAs& run_as) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) continue;  // a missing data directory is reported when it is opened
-      return make_error(ErrorCode::kNotFound, "cannot use " + path.string() + ": " + std::strerror(errno));
+      const int error = errno;
+      std::string message = "cannot use " + path.string() + ": " + std::strerror(error);
+      if (error == EACCES) {
+        message += " (mailroomd runs as " + run_as.user.name + ": chown -R " + run_as.user.name + ": " + data_dir +
+                   ", or start it with --user set to the data directory's owner)";
+      }
+      return make_error(ErrorCode::kPermanent, message);
     }
     if (run_as.drops_root && st.st_uid != run_as.user.uid) {
       const core::UserIdentity owner = core::user_of(st.st_uid, st.st_gid);

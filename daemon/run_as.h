@@ -23,7 +23,8 @@ struct RunAs {
 // daemon runs as itself and a --user naming anyone else is an error.
 Result<RunAs> choose_run_user(const std::string& requested);
 
-// Refuses a data directory the daemon must not trust: the directory, its database, mail root,
+// Call as the user the daemon runs as (after become_user_keeping_bind). Refuses a data directory
+// the daemon must not trust: the directory, its database, mail root,
 // tls/ and run/ writable by others (world-writable, or group-writable by a group other than the
 // service user's), or, when root is dropped, not owned by the service user. The message says
 // how to fix it.
