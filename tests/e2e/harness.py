@@ -211,6 +211,7 @@ class Server:
         self.proc = None
         self.exit_code = None
         self.rlimit_nofile = None  # (soft, hard) descriptor limit for the daemon, None = inherited
+        self.run_as = None  # mailroomd --user NAME; None: keep the test's own identity
         # A unique banner proves the greeting comes from this daemon, not from a parallel test's.
         # SMTP and LMTP greet with their host name: `hostname` is the banner plus a test domain.
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
@@ -296,11 +297,12 @@ class Server:
         log = open(self.log_path, "ab")
         try:
             limits = self.rlimit_nofile
+            user_args = ["--user", self.run_as] if self.run_as else ROOT_KEEPS_ROOT
 
             def preexec():
                 if limits is not None:
                     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
-            self.proc = subprocess.Popen([MAILROOMD, "--data", self.data] + ROOT_KEEPS_ROOT, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([MAILROOMD, "--data", self.data] + user_args, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, preexec_fn=preexec)
         finally:
             log.close()
