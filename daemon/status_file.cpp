@@ -65,9 +65,15 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
         auto tmp = path;
         tmp += ".tmp";
         {
+          // Checked after close(): the text is written at the flush, and on a full disk a
+          // failed flush must not put an empty or cut file in place of the last good one.
           std::ofstream out(tmp, std::ios::trunc);
           out << text;
-          if (!out) return;
+          out.close();
+          if (!out) {
+            std::filesystem::remove(tmp, ec);
+            return;
+          }
         }
         std::filesystem::rename(tmp, path, ec);
       },

@@ -397,10 +397,12 @@ void SessionAdapter::start_update(CommitDeletions del) {
       },
       [this, alive, job] {
         if (alive.expired()) return;
-        log::info("pop3.update", {{"sid", sid()},
-                                  {"user", user_},
-                                  {"deleted", std::to_string(job->indexes.size())},
-                                  {"result", job->status.ok() ? "ok" : job->status.error().message}});
+        // A failed UPDATE (e.g. no room for the deletion intent on a full disk) is a warning.
+        log::event(job->status.ok() ? log::Level::kInfo : log::Level::kWarn, "pop3.update",
+                   {{"sid", sid()},
+                    {"user", user_},
+                    {"deleted", std::to_string(job->indexes.size())},
+                    {"result", job->status.ok() ? "ok" : job->status.error().message}});
         run(session_.on_update_result(job->status));
       });
 }

@@ -191,7 +191,8 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
     } else if (link_impossible(err)) {
       if (auto s = copy_into(dir, path); !s) return s.error();
     } else {
-      return io_error("cannot deliver to " + dir + ": cannot move " + tmp_path_ + " to " + path, err);
+      // ENOSPC here is a directory that cannot grow (or, on tmpfs, no inode left for the link).
+      return write_error("cannot deliver to " + dir + ": cannot move " + tmp_path_ + " to " + path, err);
     }
     if (auto synced = fsync_dir(new_dir); !synced) {
       // Not known to be durable: withdraw it rather than acknowledge a message we may lose.
@@ -209,7 +210,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
     UniqueFd in(::open(tmp_path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in.valid()) return io_error("cannot reopen " + tmp_path_, errno);
     UniqueFd out(::open(copy_tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out.valid()) return io_error("cannot deliver to " + dir + ": cannot create " + copy_tmp, errno);
+    if (!out.valid()) return write_error("cannot deliver to " + dir + ": cannot create " + copy_tmp, errno);
     UniqueFd held = lock_tmp_file(copy_tmp);  // released when this copy is renamed or removed
     Status s;
     std::string chunk(kDeliveryWriteChunk, '\0');
@@ -229,7 +230,7 @@ class MaildirDeliveryWriter final : public DeliveryWriter {
     if (s && ::fsync(out.get()) != 0) s = write_error("cannot fsync " + copy_tmp, errno);
     if (s && out.close() != 0) s = write_error("cannot close " + copy_tmp, errno);
     if (s && ::rename(copy_tmp.c_str(), path.c_str()) != 0) {
-      s = io_error("cannot deliver to " + dir + ": cannot move " + copy_tmp + " to new/", errno);
+      s = write_error("cannot deliver to " + dir + ": cannot move " + copy_tmp + " to new/", errno);
     }
     if (!s) ::unlink(copy_tmp.c_str());
     return s;

@@ -98,6 +98,23 @@ def split_trace(message: bytes):
     return lines[0], re.sub(rb"\s+", b" ", received), b"\r\n".join(lines[n:])
 
 
+def strip_trace(message: bytes) -> bytes:
+    """A message without the Return-Path and Received headers (and their continuation lines) the
+    server puts in front; as stored (LF lines) or as POP3 returns it (CRLF lines); unchanged if it
+    has none (e.g. delivered by `mailctl deliver`)."""
+    first = message.find(b"\n")
+    eol = b"\r\n" if first > 0 and message[first - 1:first] == b"\r" else b"\n"
+    pos = 0
+    while message.startswith((b"Return-Path:", b"Received:"), pos):
+        end = message.find(eol, pos)
+        while end >= 0 and message[end + len(eol):end + len(eol) + 1] in (b" ", b"\t"):
+            end = message.find(eol, end + len(eol))
+        if end < 0:
+            return message[pos:]
+        pos = end + len(eol)
+    return message[pos:]
+
+
 def received_pattern(helo: str, hostname: str, protocol: str, rcpt: str = None) -> bytes:
     """The Received header of the contract: from <helo> ([ip]) by <hostname> (Mailroom)
     with <protocol> id <id> [for <rcpt>]; <date>, with an optional "(using <TLS>)" comment after
