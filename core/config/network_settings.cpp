@@ -53,9 +53,10 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
                               "take before the connection is dropped."));
   specs.push_back(int_setting("login_checks", 2, 1, 1000,
                               "Password checks that may run at once for the whole service; further logins wait, "
-                              "the address with the fewest checks started first, so addresses guessing in bursts "
-                              "delay another address's login by no more than the checks already running. Below "
-                              "the daemon's 4 worker threads, so mail work never waits behind password hashes."));
+                              "the address with the fewest checks started first, so an address guessing in "
+                              "bursts delays another address's login by one of its checks at most, not by its "
+                              "whole queue. Kept below the daemon's 4 worker threads, so mail work does not "
+                              "wait behind password hashes."));
   specs.push_back(int_setting("login_checks_per_ip", 4, 1, 1000,
                               "Password checks that may run at once for one client address (IPv6: per "
                               "'ipv6_failure_prefix' network); further logins from it wait their turn. With "
