@@ -51,6 +51,12 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   specs.push_back(int_setting("handshake_timeout", 30, 1, 3600,
                               "Seconds a TLS handshake (implicit TLS, or after the in-protocol upgrade) may "
                               "take before the connection is dropped."));
+  specs.push_back(int_setting("login_checks", 2, 1, 1000,
+                              "Password checks that may run at once for the whole service; further logins wait, "
+                              "the address with the fewest checks started first, so an address guessing in "
+                              "bursts delays another address's login by one of its checks at most, not by its "
+                              "whole queue. Kept below the daemon's 4 worker threads, so mail work does not "
+                              "wait behind password hashes."));
   specs.push_back(int_setting("login_checks_per_ip", 4, 1, 1000,
                               "Password checks that may run at once for one client address (IPv6: per "
                               "'ipv6_failure_prefix' network); further logins from it wait their turn. With "
@@ -133,6 +139,7 @@ NetworkSettings network_settings_from(const ServiceSettings& settings) {
   n.output_buffer_size = count("output_buffer_size");
   n.max_connections = count("max_connections");
   n.max_connections_per_ip = count("max_connections_per_ip");
+  n.login_checks = small("login_checks");
   n.login_checks_per_ip = small("login_checks_per_ip");
   n.access_mode = ipfilter::parse_access_mode(settings.get_string("access_mode")).value_or(ipfilter::AccessMode::kDeny);
   n.hammer.max_login_failures = small("max_login_failures");

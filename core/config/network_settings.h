@@ -41,6 +41,7 @@ struct NetworkSettings {
   std::size_t output_buffer_size = 0;
   std::size_t max_connections = 0;
   std::size_t max_connections_per_ip = 0;  // 0 = no limit
+  int login_checks = 1;  // password checks of the whole service at once
   int login_checks_per_ip = 1;
   // Network policy
   ipfilter::AccessMode access_mode = ipfilter::AccessMode::kDeny;

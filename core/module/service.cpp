@@ -271,6 +271,7 @@ void Service::stop() {
   refused_.clear();
   per_ip_.clear();
   login_queues_.clear();
+  checks_running_ = 0;
   for (auto& [id, client] : conns) client.connection->abort();
   for (auto& [id, conn] : refused) conn->abort();
   conns.clear();
@@ -458,60 +459,87 @@ void Service::admit_login(Connection& connection, LoginCheckStart start) {
     return;
   }
   ipfilter::IpAddress key = policy_.guard().key_for(*it->second.ip);
-  login_queues_[key].waiting.push_back(Waiter{connection.id(), std::move(start), false});
-  admit_waiting(key);
+  login_queues_[key].waiting.push_back(Waiter{connection.id(), std::move(start), false, ++logins_queued_});
+  admit_waiting();
 }
 
-// Starts waiting logins of `key` while slots are free; refuses them all once it is blocked.
-void Service::admit_waiting(const ipfilter::IpAddress& key) {
-  for (;;) {
-    auto q = login_queues_.find(key);
-    if (q == login_queues_.end()) return;
-    if (q->second.waiting.empty()) {
-      if (q->second.running == 0) login_queues_.erase(q);
-      return;
-    }
-    auto client = connections_.find(q->second.waiting.front().id);
+bool Service::prune_gone(LoginQueue& q) {
+  while (!q.waiting.empty()) {
+    auto client = connections_.find(q.waiting.front().id);
     if (client == connections_.end()) {  // closed meanwhile
-      q->second.waiting.pop_front();
+      q.waiting.pop_front();
       continue;
     }
-    Waiter& front = q->second.waiting.front();
-    if (front.waited && client->second.connection->peer_gone()) {
+    if (q.waiting.front().waited && client->second.connection->peer_gone()) {
       // The client hung up while its login waited for a slot (as a burst of guess-and-close
       // connections does): no check is spent on it. Only for logins that had to wait: a
       // half-closed client (USER, PASS, then shutdown of its sending side) that gets a slot at
       // once is answered as always.
       log::info("net.login_abandoned", {{"service", name_}, {"ip", client->second.connection->peer_ip()},
                                         {"cid", std::to_string(client->first)}});
-      q->second.waiting.pop_front();
+      q.waiting.pop_front();
       client->second.connection->abort();
       continue;
     }
-    auto now = ipfilter::Clock::now();
-    const ipfilter::IpAddress ip = *client->second.ip;  // only clients with an address wait here
-    std::shared_ptr<AdmittedCheck> check;
-    if (!policy_.guard().is_blocked(ip, now)) {
-      if (q->second.running >= check_slots(ip, now)) {
-        front.waited = true;
-        return;  // check_finished() comes back
+    return true;
+  }
+  return false;
+}
+
+// One login at a time: the service-wide slots (login_checks) go to the waiting address that has
+// had the fewest checks started (among equals, the login that came first), so addresses guessing in bursts never keep another address's
+// login waiting for more than the checks already running (and the work queue keeps threads for
+// mail work). Per address, login_checks_per_ip and the failures left (check_slots) still bound it.
+void Service::admit_waiting() {
+  for (;;) {
+    const auto now = ipfilter::Clock::now();
+    LoginQueue* chosen = nullptr;
+    ipfilter::IpAddress chosen_key;
+    LoginQueue* refuse = nullptr;  // the front login of a blocked address: answered without a check
+    for (auto it = login_queues_.begin(); it != login_queues_.end();) {
+      LoginQueue& q = it->second;
+      if (!prune_gone(q)) {
+        it = q.running == 0 ? login_queues_.erase(it) : std::next(it);
+        continue;
       }
-      ++q->second.running;
-      check = std::make_shared<AdmittedCheck>(*this, ip, key, client->second.connection->peer_ip());
+      const ipfilter::IpAddress& ip = *connections_.at(q.waiting.front().id).ip;  // waiters have an address
+      if (policy_.guard().is_blocked(ip, now)) {
+        refuse = &q;
+        break;
+      }
+      const auto rank = [](const LoginQueue& l) { return std::pair(l.started, l.waiting.front().order); };
+      if (checks_running_ < network_.login_checks && q.running < check_slots(ip, now) &&
+          (chosen == nullptr || rank(q) < rank(*chosen))) {
+        chosen = &q;
+        chosen_key = it->first;
+      }
+      q.waiting.front().waited = true;  // stays true if another address goes first
+      ++it;
     }
-    LoginCheckStart start = std::move(front.start);
-    q->second.waiting.pop_front();
-    start(std::move(check));  // may touch login_queues_: look it up again
+    LoginQueue* q = refuse != nullptr ? refuse : chosen;
+    if (q == nullptr) return;  // check_finished() comes back
+    const Client& client = connections_.at(q->waiting.front().id);
+    std::shared_ptr<AdmittedCheck> check;
+    if (refuse == nullptr) {
+      ++q->running;
+      ++q->started;
+      ++checks_running_;
+      check = std::make_shared<AdmittedCheck>(*this, *client.ip, chosen_key, client.connection->peer_ip());
+    }
+    LoginCheckStart start = std::move(q->waiting.front().start);
+    q->waiting.pop_front();
+    start(std::move(check));  // may touch login_queues_: look everything up again
   }
 }
 
 void Service::check_finished(const ipfilter::IpAddress& key) {
   auto q = login_queues_.find(key);
   if (q != login_queues_.end() && q->second.running > 0) --q->second.running;
+  if (checks_running_ > 0) --checks_running_;
   // Not from inside the finishing job's completion: the next check starts on a clean stack.
   std::weak_ptr<int> alive = alive_;
-  loop_.post([this, alive, key] {
-    if (!alive.expired()) admit_waiting(key);
+  loop_.post([this, alive] {
+    if (!alive.expired()) admit_waiting();
   });
 }
 

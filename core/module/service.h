@@ -146,12 +146,18 @@ class Service : private ClientPolicy {
     ConnectionId id;
     LoginCheckStart start;
     bool waited = false;  // found no free slot at least once
+    uint64_t order = 0;   // arrival order (service-wide): the earliest goes first among equals
   };
   struct LoginQueue {
     int running = 0;
+    uint64_t started = 0;  // checks started while this queue existed: the fewest go first
     std::deque<Waiter> waiting;
   };
-  void admit_waiting(const ipfilter::IpAddress& key);
+  // Starts waiting logins while the service has check slots (login_checks), the address with the
+  // fewest checks started first (then the earliest login); refuses those of blocked addresses.
+  void admit_waiting();
+  // Drops the front waiters of `q` whose client has gone; false when none is left.
+  bool prune_gone(LoginQueue& q);
   void check_finished(const ipfilter::IpAddress& key);
   int check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const;
   LoginFailure record_login_failure(const ipfilter::IpAddress& ip, const std::string& peer);
@@ -174,6 +180,8 @@ class Service : private ClientPolicy {
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
   std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
   std::unordered_map<ipfilter::IpAddress, LoginQueue, ipfilter::IpAddress::Hash> login_queues_;
+  int checks_running_ = 0;  // password checks of the whole service, bounded by login_checks
+  uint64_t logins_queued_ = 0;  // Waiter::order
   ipfilter::AccessPolicy policy_;
   std::set<std::pair<ipfilter::IpAddress, int>> unsaved_blocks_;
   BlockListener block_listener_;

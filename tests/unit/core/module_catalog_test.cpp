@@ -96,6 +96,7 @@ TEST_CASE("NetworkSettings reads every core setting typed, from the catalog's de
   CHECK(d.output_buffer_size == 262144);
   CHECK(d.max_connections == 200);
   CHECK(d.max_connections_per_ip == 50);
+  CHECK(d.login_checks == 2);
   CHECK(d.login_checks_per_ip == 4);
   CHECK(d.access_mode == ipfilter::AccessMode::kDeny);
   CHECK(d.hammer.max_login_failures == 5);
@@ -112,7 +113,7 @@ TEST_CASE("NetworkSettings reads every core setting typed, from the catalog's de
                 {"tls_port", "1995"}, {"tls_binds", "::1"}, {"idle_timeout", "42"}, {"command_timeout", "7"},
                 {"login_timeout", "0"}, {"handshake_timeout", "9"}, {"max_command_length", "64"},
                 {"output_buffer_size", "4096"}, {"max_connections", "3"}, {"max_connections_per_ip", "0"},
-                {"login_checks_per_ip", "2"}, {"access_mode", "allow_only"}, {"max_login_failures", "0"},
+                {"login_checks", "5"}, {"login_checks_per_ip", "2"}, {"access_mode", "allow_only"}, {"max_login_failures", "0"},
                 {"failure_window", "10"}, {"block_duration", "0"}, {"ipv6_failure_prefix", "48"},
                 {"failure_delay", "0"}, {"max_failure_delay", "100"}, {"auto_deny", "off"},
                 {"auto_deny_duration", "60"}});
@@ -132,6 +133,7 @@ TEST_CASE("NetworkSettings reads every core setting typed, from the catalog's de
   CHECK(s.output_buffer_size == 4096);
   CHECK(s.max_connections == 3);
   CHECK(s.max_connections_per_ip == 0);
+  CHECK(s.login_checks == 5);
   CHECK(s.login_checks_per_ip == 2);
   CHECK(s.access_mode == ipfilter::AccessMode::kAllowOnly);
   CHECK(s.hammer.max_login_failures == 0);
