@@ -218,6 +218,8 @@ def main():
                                   "RCPT TO:<user@example.org>", "DATA") + "x" * 1100 + "\r\n" + "y\r\n" * 400 +
                    ".\r\n" + "Z" * 600 + "\r\nbare\rQUIT\r\n"),
     }
+    smtp["long_helo"] = (0x80, 0x3F, lines("EHLO " + "h" * 1200, "MAIL FROM:<a@b.example>", "RCPT TO:<user@example.org>",
+                                           "DATA") + ".\r\n")
     for name, (a, b, text) in smtp.items():
         write("smtp_session", name, bytes([a, b]) + text.encode())
 
