@@ -25,6 +25,22 @@ namespace mailroom::fuzz {
   std::abort();
 }
 
+// MAILROOM_FUZZ_TRACE=1 in the environment: the session targets print what they exchange (to
+// see what a reproducer or a seed does: build-fuzz/tests/fuzz/fuzz_NAME FILE).
+inline void trace(const char* direction, std::string_view text) {
+  static const bool on = std::getenv("MAILROOM_FUZZ_TRACE") != nullptr;
+  if (!on) return;
+  std::fprintf(stderr, "%s ", direction);
+  for (unsigned char c : text.substr(0, 300)) {
+    if (c >= 0x20 && c < 0x7f) {
+      std::fputc(c, stderr);
+    } else {
+      std::fprintf(stderr, "\\x%02x", c);
+    }
+  }
+  std::fprintf(stderr, "%s\n", text.size() > 300 ? "..." : "");
+}
+
 // Every line of `reply` ends in CRLF, holds no other CR or LF, and is at most `max_line`
 // octets with its CRLF (0: no limit). An empty reply passes.
 inline bool wire_lines_ok(std::string_view reply, std::size_t max_line) {

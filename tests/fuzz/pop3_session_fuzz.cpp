@@ -60,6 +60,7 @@ bool takes_lines(pop3::State s) {
 
 void check_reply(const std::string& reply) {
   if (reply.empty()) return;
+  mailroom::fuzz::trace("S:", reply);
   FUZZ_CHECK_DATA(mailroom::fuzz::wire_lines_ok(reply, kMaxReply), reply);
   const std::string_view r = reply;
   FUZZ_CHECK_DATA(r.starts_with("+OK") || r.starts_with("-ERR") || r.starts_with("+ "), reply);
@@ -189,6 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool open = true;
     if (event.kind == LineReader::Kind::kLine) {
       FUZZ_CHECK(event.text.size() < 512);
+      mailroom::fuzz::trace("C:", event.text);
       open = driver.run(driver.session().on_line(event.text));
     } else if (event.kind == LineReader::Kind::kTooLong) {
       open = driver.run(driver.session().on_line_too_long());

@@ -119,6 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (;;) {
     if (auto* challenge = std::get_if<sasl::Challenge>(&step)) {
       FUZZ_CHECK_DATA(sasl::base64_decode(challenge->b64).ok(), challenge->b64);
+      mailroom::fuzz::trace("challenge:", challenge->b64);
       if (next >= lines.size()) return 0;
       step = mech->step(lines[next++]);
       continue;
@@ -148,6 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     break;
   }
   FUZZ_CHECK(finished(step));
+  static constexpr const char* kStepNames[] = {"Challenge", "VerifyPassword", "NeedSecret", "Success", "Failure"};
+  mailroom::fuzz::trace("result:", kStepNames[step.index()]);
   if (auto* verify = std::get_if<sasl::VerifyPassword>(&step)) {
     FUZZ_CHECK(!verify->authcid.empty() && !verify->password.empty() && !asked);
     if (which % 7 != 1) FUZZ_CHECK_DATA(verify->authzid.empty(), verify->authzid);

@@ -40,6 +40,7 @@ std::size_t line_count(std::string_view reply) {
 }
 
 void check_reply(const std::string& reply) {
+  if (!reply.empty()) mailroom::fuzz::trace("S:", reply);
   FUZZ_CHECK_DATA(mailroom::fuzz::wire_lines_ok(reply, kMaxReply), reply);
   std::string_view r = reply;
   while (!r.empty()) {
@@ -226,7 +227,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool open = true;
     switch (event.kind) {
       case LineReader::Kind::kNone: return 0;
-      case LineReader::Kind::kLine: open = driver.run(driver.session().on_line(event.text, event.ending)); break;
+      case LineReader::Kind::kLine:
+        mailroom::fuzz::trace("C:", event.text);
+        open = driver.run(driver.session().on_line(event.text, event.ending)); break;
       case LineReader::Kind::kTooLong: open = driver.run(driver.session().on_line_too_long()); break;
       case LineReader::Kind::kBodyLine: driver.data_line(event.text); break;
       case LineReader::Kind::kBodyEnd: open = driver.data_end(event.summary); break;
