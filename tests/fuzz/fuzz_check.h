@@ -41,6 +41,14 @@ inline void trace(const char* direction, std::string_view text) {
   std::fprintf(stderr, "%s\n", text.size() > 300 ? "..." : "");
 }
 
+// No byte below 0x20 and no DEL: what may go into a reply, a log line or a header.
+inline bool no_control_bytes(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 // Every line of `reply` ends in CRLF, holds no other CR or LF, and is at most `max_line`
 // octets with its CRLF (0: no limit). An empty reply passes.
 inline bool wire_lines_ok(std::string_view reply, std::size_t max_line) {

@@ -10,33 +10,22 @@
 #include "modules/pop3/command.h"
 #include "tests/fuzz/fuzz_check.h"
 
-namespace {
-
-bool printable(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using mailroom::pop3::parse_command;
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   auto parsed = parse_command(line);
   if (!parsed) {
-    FUZZ_CHECK_DATA(!parsed.error().message.empty() && printable(parsed.error().message), line);
+    FUZZ_CHECK_DATA(!parsed.error().message.empty() && mailroom::fuzz::no_control_bytes(parsed.error().message), line);
     return 0;
   }
   const auto& cmd = *parsed;
   FUZZ_CHECK_DATA(cmd.verb.size() == 3 || cmd.verb.size() == 4, line);
   for (char c : cmd.verb) FUZZ_CHECK_DATA(c >= 'A' && c <= 'Z', line);
   FUZZ_CHECK_DATA(cmd.args.size() <= 8, line);
-  FUZZ_CHECK_DATA(printable(cmd.raw_arg), line);
+  FUZZ_CHECK_DATA(mailroom::fuzz::no_control_bytes(cmd.raw_arg), line);
   const bool raw = cmd.verb == "USER" || cmd.verb == "PASS";
   for (const auto& arg : cmd.args) {
-    FUZZ_CHECK_DATA(!arg.empty() && printable(arg), line);
+    FUZZ_CHECK_DATA(!arg.empty() && mailroom::fuzz::no_control_bytes(arg), line);
     if (!raw) FUZZ_CHECK_DATA(arg.find(' ') == std::string::npos, line);
   }
   if (raw) FUZZ_CHECK_DATA(cmd.args.size() == (cmd.raw_arg.empty() ? 0u : 1u), line);

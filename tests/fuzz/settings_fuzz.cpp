@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK_DATA(!canonical.error().message.empty(), value);
     return 0;
   }
-  for (unsigned char c : *canonical) FUZZ_CHECK_DATA(c >= 0x20 && c != 0x7f, *canonical);
+  FUZZ_CHECK_DATA(fuzz::no_control_bytes(*canonical), *canonical);
   switch (spec.type) {
     case config::SettingType::kBool: FUZZ_CHECK_DATA(*canonical == "on" || *canonical == "off", value); break;
     case config::SettingType::kInt: {

@@ -64,14 +64,7 @@ void check_error(const ParseError& e, std::string_view line) {
                       e.enhanced[1] == '.' && e.enhanced[3] == '.',
                   line);
   FUZZ_CHECK_DATA(!e.text.empty(), line);
-  for (unsigned char c : e.text) FUZZ_CHECK_DATA(c >= 0x20 && c < 0x7f, line);
-}
-
-bool no_control(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
+  FUZZ_CHECK_DATA(mailroom::fuzz::no_control_bytes(e.text), line);
 }
 
 void check_path(std::string_view text) {
@@ -89,7 +82,7 @@ void check_path(std::string_view text) {
                       path->source_route,
                   text);
   if (path->non_ascii) FUZZ_CHECK_DATA(reference_utf8(path->mailbox), text);
-  FUZZ_CHECK_DATA(no_control(path->mailbox), text);
+  FUZZ_CHECK_DATA(mailroom::fuzz::no_control_bytes(path->mailbox), text);
   // The mailbox alone, in brackets, is a path with the same parts.
   if (!path->null) {
     const std::string again = "<" + std::string(path->mailbox) + ">";
@@ -125,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_error(*e, line);
   } else {
     const MailFrom& m = std::get<MailFrom>(mail);
-    FUZZ_CHECK_DATA(no_control(m.address) && (!m.smtputf8 || utf8), line);
+    FUZZ_CHECK_DATA(mailroom::fuzz::no_control_bytes(m.address) && (!m.smtputf8 || utf8), line);
     std::string again = "FROM:<" + m.address + ">";
     if (m.size) again += " SIZE=" + std::to_string(*m.size);
     if (m.body == BodyType::k7Bit) again += " BODY=7BIT";
@@ -143,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_error(*e, line);
   } else {
     const RcptTo& r = std::get<RcptTo>(rcpt);
-    FUZZ_CHECK_DATA(!r.address.empty() && no_control(r.address) && (r.postmaster || !r.domain.empty()), line);
+    FUZZ_CHECK_DATA(!r.address.empty() && mailroom::fuzz::no_control_bytes(r.address) && (r.postmaster || !r.domain.empty()), line);
     for (char c : r.domain) FUZZ_CHECK_DATA(!(c >= 'A' && c <= 'Z') || r.domain.front() == '[', line);
     const std::string again = "TO:<" + r.address + ">";
     auto reparsed = parse_rcpt_to(again, utf8);
@@ -156,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto e = check_helo_argument(line)) {
     check_error(*e, line);
   } else {
-    FUZZ_CHECK_DATA(!line.empty() && no_control(line) && line.find(' ') == std::string_view::npos, line);
+    FUZZ_CHECK_DATA(!line.empty() && mailroom::fuzz::no_control_bytes(line) && line.find(' ') == std::string_view::npos, line);
   }
 
   check_path(line);
