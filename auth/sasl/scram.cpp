@@ -281,7 +281,9 @@ Result<ScramKeys> scram_parse(std::string_view stored) {
   const auto iter_text = params.substr(0, c1);
   uint32_t iter = 0;
   auto [end, ec] = std::from_chars(iter_text.data(), iter_text.data() + iter_text.size(), iter);
-  if (ec != std::errc() || end != iter_text.data() + iter_text.size() || iter == 0 || iter > kScramMaxIterations) {
+  // Decimal as scram_encode() writes it: no sign, no leading zero.
+  if (ec != std::errc() || end != iter_text.data() + iter_text.size() || iter == 0 || iter > kScramMaxIterations ||
+      iter_text.front() == '0') {
     return bad("bad iteration count");
   }
   keys.iterations = iter;

@@ -28,14 +28,15 @@ bool is_none(std::string_view s) {
   return true;
 }
 
+// inet_pton reads a C string: a NUL inside `s` would end the address early and pass its tail.
 bool is_ipv4(std::string_view s) {
   in_addr a{};
-  return inet_pton(AF_INET, std::string(s).c_str(), &a) == 1;
+  return s.find('\0') == std::string_view::npos && inet_pton(AF_INET, std::string(s).c_str(), &a) == 1;
 }
 
 bool is_ipv6(std::string_view s) {
   in6_addr a{};
-  return inet_pton(AF_INET6, std::string(s).c_str(), &a) == 1;
+  return s.find('\0') == std::string_view::npos && inet_pton(AF_INET6, std::string(s).c_str(), &a) == 1;
 }
 
 Result<int> parse_port(std::string_view s, std::string_view entry) {

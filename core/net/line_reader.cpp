@@ -1,11 +1,14 @@
 // LineReader: line framing for command lines and dot-terminated bodies (see line_reader.h).
 #include "core/net/line_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mailroom::core {
 
 namespace {
+constexpr std::size_t kTerminatorSize = 3;  // ".\r\n"
+
 LineReader::Event event_of(LineReader::Kind kind, std::string_view text = {}, LineEnding ending = LineEnding::kCrlf) {
   LineReader::Event e;
   e.kind = kind;
@@ -130,7 +133,9 @@ LineReader::Event LineReader::next_body() {
         summary_.octets += take;
         return {};
       }
-      if (buf_.size() - pos_ >= body_.max_line) {  // an over-long line: drop it, count it
+      // An over-long line: drop it, count it. Never before 3 octets, whatever max_line says: a
+      // partial ".\r" may still be the terminator.
+      if (buf_.size() - pos_ >= std::max(body_.max_line, kTerminatorSize)) {
         pos_ += take;
         summary_.octets += take;
         ++summary_.long_lines;
@@ -150,6 +155,8 @@ LineReader::Event LineReader::next_body() {
     }
     if (f.len == 1 && begin[0] == '.' && f.kind == LineEnding::kCrlf && after_crlf) {
       in_body_ = false;
+      // Over-long lines count octets without passing the cap check below: one may be the last.
+      if (body_.max_size != 0 && summary_.octets > body_.max_size) summary_.over_size = true;
       Event e = event_of(Kind::kBodyEnd);
       e.summary = summary_;
       return e;

@@ -271,6 +271,7 @@ std::optional<ParseError> check_helo_argument(std::string_view arg) {
     return ParseError{501, "5.5.4", "Syntax: EHLO hostname"};
   }
   if (has_control(arg)) return control_characters_error();
+  if (arg.size() > kMaxDomainLength) return ParseError{501, "5.5.4", "hostname too long"};
   // The name goes into the Received: header: anything else printable is accepted, as real
   // servers do (underscores, bare IPs, unbracketed IPv6), but non-ASCII must be UTF-8.
   if (!is_well_formed_utf8(arg)) return ParseError{501, "5.5.4", "hostname is not valid UTF-8"};

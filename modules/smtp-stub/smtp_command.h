@@ -69,8 +69,9 @@ struct RcptTo {
 std::variant<RcptTo, ParseError> parse_rcpt_to(std::string_view arg, bool utf8_allowed);
 
 // Checks an EHLO/HELO/LHLO argument: a domain name or an address literal ([1.2.3.4],
-// [IPv6:...]). Lenient like real servers (an underscore, a bare IP are accepted); empty or with
-// spaces/control characters is a ParseError (501 5.5.4).
+// [IPv6:...]). Lenient like real servers (an underscore, a bare IP are accepted); empty, with
+// spaces/control characters or over RFC 5321's 255 octets (kMaxDomainLength: it goes into the
+// Received header, whose lines RFC 5322 caps at 998) is a ParseError (501 5.5.4).
 std::optional<ParseError> check_helo_argument(std::string_view arg);
 
 }  // namespace mailroom::smtp

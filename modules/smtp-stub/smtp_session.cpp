@@ -326,7 +326,7 @@ Step Session::on_commit_result(const CommitResult& result) {
   if (state_ != State::kCommitting) return {};
   std::string reply;
   bool any = false;
-  auto failure_line = [this](const Error& error, const std::string& who) {
+  auto failure_line = [](const Error& error, const std::string& who) {
     const std::string prefix = who.empty() ? "" : "<" + who + "> ";
     switch (error.code) {
       case ErrorCode::kTemporary:

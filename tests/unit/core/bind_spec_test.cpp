@@ -224,6 +224,14 @@ TEST_CASE("'none' alone is an empty list: no listener of that kind") {
   CHECK(mailroom::net::check_bind_list("none") == std::nullopt);
 }
 
+TEST_CASE("a NUL byte is no part of an address (fuzz regression)") {
+  // Found by fuzz_bind_spec: inet_pton stopped at the NUL, so "127.0.0.3\0junk" was accepted
+  // as 127.0.0.3 and kept its tail.
+  CHECK(contains(parse_error(std::string("127.0.0.3\0*", 11)), "is not an IP address"));
+  CHECK(contains(parse_error(std::string("[::1\0x]:25", 11)), "is not an IPv6 address"));
+  CHECK(mailroom::net::check_bind_list(std::string("::1\0", 4)).has_value());
+}
+
 TEST_CASE("'none' is never a host name and cannot be combined with addresses") {
   CHECK(contains(parse_error("none, 127.0.0.1"), "must stand alone"));
   CHECK(contains(parse_error("127.0.0.1; none 110"), "must stand alone"));

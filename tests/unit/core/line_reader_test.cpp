@@ -158,6 +158,16 @@ TEST_CASE("body mode: the size cap discards the rest and the body still ends at 
         V({"L:DATA/CRLF", "B:12345/CRLF", "E:19,over,0,0", "L:RSET/CRLF"}));
 }
 
+TEST_CASE("body mode: an over-long last line that passes the size cap sets over_size (fuzz regression)") {
+  // Found by fuzz_line_reader: over-long lines added their octets without the cap check, so a
+  // body whose last line was long and crossed the cap ended with over_size unset.
+  core::BodyMode body;
+  body.max_line = 10;
+  body.max_size = 10;
+  CHECK(run(data(body), "DATA\r\n12345\r\n" + std::string(20, 'x') + "\r\n.\r\n") ==
+        V({"L:DATA/CRLF", "B:12345/CRLF", "E:29,over,1,0"}));
+}
+
 TEST_CASE("body mode: an over-long line is counted and dropped, never reported as too long") {
   core::BodyMode body;
   body.max_line = 10;
@@ -167,6 +177,17 @@ TEST_CASE("body mode: an over-long line is counted and dropped, never reported a
   // A long line ending in a bare LF followed by ".\r\n": the dot line is data (it follows a bare LF).
   CHECK(run(data(body), "DATA\r\n" + long_line + "\n.\r\n.\r\n") ==
         V({"L:DATA/CRLF", "B:./CRLF", "E:54,-,1,1"}));
+}
+
+TEST_CASE("body mode: a line limit under 3 octets still lets the terminator through (fuzz regression)") {
+  // Found by fuzz_line_reader: with max_line 1, a "." arriving alone after a CRLF was taken for
+  // the start of an over-long line and dropped, so the ".\r\n" after it was not the end.
+  for (std::size_t max_line : {1u, 2u}) {
+    CAPTURE(max_line);
+    core::BodyMode body;
+    body.max_line = max_line;
+    CHECK(run(data(body), "DATA\r\nab\r\n.\r\nQUIT\r\n") == V({"L:DATA/CRLF", "E:4,-,1,0", "L:QUIT/CRLF"}));
+  }
 }
 
 TEST_CASE("a body line in progress is no partial command line (no command deadline in DATA)") {
