@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import first_bytes, make_message
+from harness import assert_memory_below, first_bytes, make_message
 from smtp_support import ALICE, ALICE_PW, BOB, BOB_PW, CLIENT_NAME, SENDER, SmtpTestCase, to_crlf
 
 MIB = 1024 * 1024
@@ -178,7 +178,7 @@ class SmtpLargeMessageTest(SmtpTestCase):
         summary = "RSS %d KiB before, peak %d KiB (+%d KiB) for %d MiB in %.1f s" % (
             before, peak[0], growth, sent // MIB, took)
         print("\n" + summary)
-        self.assertLess(growth, RSS_GROWTH_LIMIT_KIB, summary)
+        assert_memory_below(self, growth, RSS_GROWTH_LIMIT_KIB, summary)
         files = self.stored_files(ALICE, ("new", "cur"))
         self.assertEqual(len(files), 1)
         # Stored with LF endings after the two trace headers.
