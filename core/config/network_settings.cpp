@@ -51,7 +51,7 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   specs.push_back(int_setting("handshake_timeout", 30, 1, 3600,
                               "Seconds a TLS handshake (implicit TLS, or after the in-protocol upgrade) may "
                               "take before the connection is dropped."));
-  specs.push_back(int_setting("login_checks", 2, 1, 1000,
+  specs.push_back(int_setting("login_checks", 3, 1, 1000,
                               "Password checks that may run at once for the whole service; further logins wait, "
                               "the address with the fewest checks started first, so an address guessing in "
                               "bursts delays another address's login by one of its checks at most, not by its "

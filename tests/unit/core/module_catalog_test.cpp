@@ -96,7 +96,7 @@ TEST_CASE("NetworkSettings reads every core setting typed, from the catalog's de
   CHECK(d.output_buffer_size == 262144);
   CHECK(d.max_connections == 200);
   CHECK(d.max_connections_per_ip == 50);
-  CHECK(d.login_checks == 2);
+  CHECK(d.login_checks == 3);
   CHECK(d.login_checks_per_ip == 4);
   CHECK(d.access_mode == ipfilter::AccessMode::kDeny);
   CHECK(d.hammer.max_login_failures == 5);
