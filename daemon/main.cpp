@@ -34,8 +34,8 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: mailroomd [--data DIR] [--user NAME] [--log-level debug|info|warn|error]\n"
          "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
-         "  --user NAME  Started as root, run as NAME once the listeners are open (default: $MAILROOM_USER,\n"
-         "               else mailroom; 'root' keeps root). Not root, mailroomd runs as itself.\n"
+         "  --user NAME  Started as root, run as NAME (default: $MAILROOM_USER, else mailroom; 'root' keeps\n"
+         "               root): root is kept only to open the listeners. Not root, mailroomd runs as itself.\n"
          "Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop it, SIGHUP reloads.\n";
 }
 

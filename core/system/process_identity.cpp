@@ -34,6 +34,12 @@ bool write_caps(__user_cap_data_struct (&data)[2]) {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
+// Room for one passwd entry, as the system suggests.
+std::vector<char> passwd_buffer() {
+  const long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  return std::vector<char>(size > 0 ? static_cast<std::size_t>(size) : 16384);
+}
+
 uint64_t join(uint32_t low, uint32_t high) { return (static_cast<uint64_t>(high) << 32) | low; }
 
 // Supplementary groups of `user` (its /etc/group memberships), then the primary group.
@@ -53,8 +59,7 @@ Status switch_groups(const UserIdentity& user) {
 }  // namespace
 
 Result<UserIdentity> find_user(const std::string& name) {
-  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
+  std::vector<char> buffer = passwd_buffer();
   passwd entry{};
   passwd* found = nullptr;
   int rc = 0;
@@ -71,8 +76,7 @@ Result<UserIdentity> find_user(const std::string& name) {
 }
 
 UserIdentity user_of(uid_t uid, gid_t gid) {
-  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
+  std::vector<char> buffer = passwd_buffer();
   passwd entry{};
   passwd* found = nullptr;
   if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
