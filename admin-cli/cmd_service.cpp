@@ -18,28 +18,13 @@
 
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
+#include "admin-cli/setting_text.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 
 namespace mailroom::cli {
 
 namespace {
-
-std::string type_text(const config::SettingSpec& spec) {
-  std::string t = config::setting_type_name(spec.type);
-  if (spec.type == config::SettingType::kInt) {
-    t += ", " + std::to_string(spec.min) + "-" + std::to_string(spec.max);
-  } else if (spec.type == config::SettingType::kBool) {
-    t += ", on|off";
-  } else {
-    t += ", at most " + std::to_string(spec.max_length) + " chars";
-  }
-  return t;
-}
-
-std::string shown_value(const config::SettingSpec& spec, const std::string& v) {
-  return spec.type == config::SettingType::kString ? "\"" + v + "\"" : v;
-}
 
 Status run_list(const Context& ctx) {
   auto store = ctx.open_store();

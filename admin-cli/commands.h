@@ -15,6 +15,7 @@ void add_deliver_command(CLI::App& app, Context& ctx);
 void add_service_commands(CLI::App& app, Context& ctx);
 void add_cert_commands(CLI::App& app, Context& ctx);
 void add_access_commands(CLI::App& app, Context& ctx);  // the access and block groups
+void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
 
 // Writes a self-signed certificate to DATA/tls/{cert,key}.pem (used by init and cert generate).
 Status generate_default_certificate(const Context& ctx, const std::string& hostname, int days);

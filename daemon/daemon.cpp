@@ -4,6 +4,7 @@
 #include <ctime>
 #include <map>
 
+#include "core/config/daemon_settings.h"
 #include "core/log/logger.h"
 
 namespace mailroom::daemon {
@@ -127,7 +128,20 @@ void Daemon::reload(const char* why, std::function<void()> done) {
 void Daemon::apply(Snapshot& snapshot) {
   if (snapshot.policy_generation) policy_generation_ = snapshot.policy_generation;
   running_.apply(snapshot);
+  if (snapshot.daemon_settings) apply_daemon_settings(std::move(snapshot.daemon_settings));
   write_status();  // `mailctl service status` shows the new state without waiting for a tick
+}
+
+void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings> settings) {
+  if (daemon_settings_ && *daemon_settings_ == *settings) return;
+  for (const auto& [key, value] : settings->values()) {
+    // At start, only what differs from the default; later, what changed.
+    const std::string& before = daemon_settings_ ? daemon_settings_->values().at(key)
+                                                 : config::daemon_settings_catalog().find(key)->default_value;
+    if (before == value) continue;
+    log::info("daemon.setting", {{"key", key}, {"value", value}});
+  }
+  daemon_settings_ = std::move(settings);
 }
 
 void Daemon::write_status() {

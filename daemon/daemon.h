@@ -42,6 +42,8 @@ class Daemon {
   // and probe (off the loop) whether the database or the certificate files changed.
   void poll();
   void apply(Snapshot& snapshot);
+  // Applies changed daemon-wide settings (logging, metrics endpoint); logs what changed.
+  void apply_daemon_settings(std::shared_ptr<const config::ServiceSettings> settings);
   void write_status();
 
   core::WorkQueue& work_;
@@ -52,6 +54,7 @@ class Daemon {
   PolicySync policy_sync_;
   StatusFile status_file_;
   RunningServices running_;
+  std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
   std::optional<int64_t> policy_generation_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/config/daemon_settings.h"
 #include "core/config/network_settings.h"
 #include "core/config/tls_settings.h"
 #include "core/log/logger.h"
@@ -60,6 +61,14 @@ Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyS
     snap.tls[record.name] = std::move(state);
   }
   snap.records = std::move(records).value();
+  auto stored_daemon = accounts.daemon_settings();
+  if (!stored_daemon) return stored_daemon.error();
+  auto daemon_settings = config::ServiceSettings::build(config::daemon_settings_catalog(), *stored_daemon);
+  if (daemon_settings) {
+    snap.daemon_settings = std::make_shared<const config::ServiceSettings>(std::move(daemon_settings).value());
+  } else {
+    snap.warnings.push_back("daemon settings: " + daemon_settings.error().message);
+  }
   if (read_policy) snap.policy_generation = *generation;
   return snap;
 }

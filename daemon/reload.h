@@ -41,6 +41,9 @@ struct Snapshot {
   std::optional<int64_t> policy_generation;
   std::map<std::string, core::PolicyData> policies;
   std::vector<std::string> warnings;  // stored rows that could not be used
+  // The daemon-wide settings (config::daemon_settings_catalog()); null when the stored values
+  // could not be used (reported in `warnings`; the running ones are kept).
+  std::shared_ptr<const config::ServiceSettings> daemon_settings;
 };
 
 // Runs on a worker (or before the loop starts): reads everything a reload needs. The policy is

@@ -129,6 +129,12 @@ class AccountStore {
   virtual Status set_service_setting(const std::string& name, const std::string& key,
                                      const std::optional<std::string>& value) = 0;
 
+  // ---- daemon-wide settings (config::daemon_settings_catalog()) ----
+  // The stored values by key (keys left at their default are absent).
+  virtual Result<std::map<std::string, std::string>> daemon_settings() = 0;
+  // Stores an already validated canonical value; an empty optional removes it (back to default).
+  virtual Status set_daemon_setting(const std::string& key, const std::optional<std::string>& value) = 0;
+
   // Changes whenever another connection committed (PRAGMA data_version): the daemon polls it.
   virtual Result<int64_t> data_version() = 0;
 };

@@ -8,7 +8,7 @@ namespace mailroom::storage::sqlite {
 namespace {
 
 // Step N (1-based) brings the schema from version N-1 to N. Later steps go at the end.
-constexpr std::array<const char*, 3> kSteps = {
+constexpr std::array<const char*, 4> kSteps = {
     // 1: accounts and services.
     R"sql(
 CREATE TABLE postoffices (
@@ -81,6 +81,14 @@ CREATE TABLE mailbox_secrets (
   PRIMARY KEY (mailbox_id, kind)
 );
 CREATE INDEX mailbox_secrets_by_kind ON mailbox_secrets (kind);
+)sql",
+    // 4: daemon-wide settings (logging, metrics): one value per key, validated by mailctl
+    // against config::daemon_settings_catalog() before it is stored.
+    R"sql(
+CREATE TABLE daemon_settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 )sql",
 };
 

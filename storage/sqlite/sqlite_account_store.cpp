@@ -496,6 +496,35 @@ class SqliteAccountStore final : public AccountStore {
     return tx->commit();
   }
 
+  Result<std::map<std::string, std::string>> daemon_settings() override {
+    std::lock_guard lock(mu_);
+    auto stmt = db_.prepare("SELECT key, value FROM daemon_settings ORDER BY key");
+    if (!stmt) return stmt.error();
+    std::map<std::string, std::string> out;
+    while (true) {
+      auto row = stmt->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.emplace(stmt->column_text(0), stmt->column_text(1));
+    }
+    return out;
+  }
+
+  Status set_daemon_setting(const std::string& key, const std::optional<std::string>& value) override {
+    if (key.empty()) return make_error(ErrorCode::kInvalidArgument, "the setting key is empty");
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto stmt = db_.prepare(value ? "INSERT INTO daemon_settings (key, value) VALUES (?1, ?2) "
+                                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                                  : "DELETE FROM daemon_settings WHERE key = ?1");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, key);
+    if (value) stmt->bind(2, *value);
+    if (auto st = stmt->run(); !st) return st;
+    return tx->commit();
+  }
+
   Result<int64_t> data_version() override {
     std::lock_guard lock(mu_);
     return db_.query_int("PRAGMA data_version");

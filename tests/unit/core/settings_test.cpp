@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "core/config/daemon_settings.h"
 #include "core/config/network_settings.h"
 #include "core/config/setting_spec.h"
 #include "core/config/tls_settings.h"
@@ -317,4 +318,31 @@ TEST_CASE("tls_config_from resolves relative certificate paths in the data direc
   CHECK(c.min_version == "legacy");
   CHECK(c.ciphers == "HIGH");
   CHECK(c.ciphersuites == "");
+}
+
+TEST_CASE("daemon-wide settings: log targets, levels, formats and the metrics address are checked") {
+  using namespace mailroom::config;
+  CHECK_FALSE(check_log_target("stderr"));
+  CHECK_FALSE(check_log_target("file:/var/log/mailroom.log"));
+  CHECK_FALSE(check_log_target("syslog"));
+  CHECK_FALSE(check_log_target("syslog:local3"));
+  CHECK(check_log_target("file:relative.log"));
+  CHECK(check_log_target("file:/var/log/"));
+  CHECK(check_log_target("syslog:kern"));
+  CHECK(check_log_target("stdout"));
+  CHECK_FALSE(check_log_level("debug"));
+  CHECK(check_log_level("verbose"));
+  CHECK_FALSE(check_log_format("json"));
+  CHECK(check_log_format("xml"));
+  CHECK_FALSE(check_metrics_listen("off"));
+  CHECK_FALSE(check_metrics_listen("on"));
+  CHECK_FALSE(check_metrics_listen("127.0.0.1:9154"));
+  CHECK_FALSE(check_metrics_listen("[::1]:9154"));
+  CHECK(check_metrics_listen("127.0.0.1"));  // no port
+  CHECK(check_metrics_listen("127.0.0.1:1, 127.0.0.2:2"));
+  CHECK(check_metrics_listen("bogus address"));
+  // Every default passes its own check.
+  for (const auto& spec : daemon_settings_catalog().all()) {
+    CHECK_MESSAGE(normalize_setting(spec, spec.default_value).ok(), spec.key);
+  }
 }

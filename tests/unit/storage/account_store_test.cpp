@@ -290,6 +290,24 @@ TEST_CASE("removing a postoffice with mailboxes needs force") {
   CHECK(store->get_postoffice("example.test")->mailbox_count == 0);
 }
 
+TEST_CASE("daemon-wide settings are stored per key and removed back to the default") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->daemon_settings().ok());
+  CHECK(store->daemon_settings()->empty());
+  REQUIRE(store->set_daemon_setting("log_level", std::string("debug")).ok());
+  REQUIRE(store->set_daemon_setting("log_format", std::string("json")).ok());
+  REQUIRE(store->set_daemon_setting("log_level", std::string("warn")).ok());
+  auto stored = store->daemon_settings();
+  REQUIRE(stored.ok());
+  CHECK(stored->size() == 2);
+  CHECK(stored->at("log_level") == "warn");
+  REQUIRE(store->set_daemon_setting("log_format", std::nullopt).ok());
+  REQUIRE(store->set_daemon_setting("never_set", std::nullopt).ok());
+  CHECK(store->daemon_settings()->size() == 1);
+  CHECK_FALSE(store->set_daemon_setting("", std::string("x")).ok());
+}
+
 TEST_CASE("services are ensured once and keep only stored settings") {
   TempDir tmp;
   auto store = open_store(tmp.sub("data"));
@@ -770,9 +788,9 @@ TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes"
     REQUIRE(store->add_postoffice("example.test").ok());
     REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
   }
-  exec_sql(tmp.sub("data"), "DROP TABLE mailbox_secrets; PRAGMA user_version = 2");
+  exec_sql(tmp.sub("data"), "DROP TABLE mailbox_secrets; DROP TABLE daemon_settings; PRAGMA user_version = 2");
   auto store = open_store(tmp.sub("data"), false);
-  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == "3");
+  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == "4");
   CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
   REQUIRE(store->put_secrets(kAlice, {kScram}).ok());
   CHECK(store->verify_password(kAlice, "secret")->secret_kinds == std::vector<std::string>{"scram-sha-256"});

@@ -1,0 +1,85 @@
+// The daemon-wide settings catalog and its validators.
+#include "core/config/daemon_settings.h"
+
+#include <array>
+
+#include "core/net/bind_spec.h"
+
+namespace mailroom::config {
+
+namespace {
+
+constexpr std::array<std::string_view, 11> kFacilities = {"daemon", "mail",   "user",   "local0",
+                                                          "local1", "local2", "local3", "local4",
+                                                          "local5", "local6", "local7"};
+
+SettingsCatalog build_catalog() {
+  SettingsCatalog c;
+  c.add(string_setting("log_target", "stderr", 1024,
+                       "Where the daemon's own events (and those of services that do not set their own "
+                       "'log_target') go: 'stderr', 'file:/absolute/path' (appended; reopened on SIGHUP "
+                       "for log rotation) or 'syslog' / 'syslog:FACILITY' (daemon, mail, user, "
+                       "local0-local7; default mail).",
+                       check_log_target));
+  c.add(string_setting("log_level", "info", 5,
+                       "Least severe level logged: debug, info, warn or error (mailroomd --log-level "
+                       "overrides it until the setting changes).",
+                       check_log_level));
+  c.add(string_setting("log_format", "kv", 4,
+                       "Log line format: 'kv' (key=value pairs) or 'json' (one JSON object per line).",
+                       check_log_format));
+  c.add(string_setting("metrics_listen", "off", 300,
+                       "OpenMetrics/Prometheus text endpoint (HTTP GET /metrics): 'off', 'on' (= " +
+                           std::string(kDefaultMetricsListen) +
+                           ", loopback only) or an address and port ('127.0.0.1:9154', '[::1]:9154'). "
+                           "It has no authentication: keep it on loopback or a management network.",
+                       check_metrics_listen));
+  return c;
+}
+
+}  // namespace
+
+const SettingsCatalog& daemon_settings_catalog() {
+  static const SettingsCatalog catalog = build_catalog();
+  return catalog;
+}
+
+std::optional<std::string> check_log_target(std::string_view text) {
+  if (text == "stderr" || text == "syslog") return std::nullopt;
+  if (text.starts_with("file:")) {
+    const std::string_view path = text.substr(5);
+    if (path.empty() || path.front() != '/') return "file: needs an absolute path ('file:/var/log/mailroom.log')";
+    if (path.back() == '/') return "file: must name a file, not a directory";
+    return std::nullopt;
+  }
+  if (text.starts_with("syslog:")) {
+    const std::string_view facility = text.substr(7);
+    for (auto f : kFacilities) {
+      if (facility == f) return std::nullopt;
+    }
+    return "unknown syslog facility '" + std::string(facility) + "' (daemon, mail, user, local0-local7)";
+  }
+  return "must be 'stderr', 'file:/absolute/path', 'syslog' or 'syslog:FACILITY'";
+}
+
+std::optional<std::string> check_log_level(std::string_view text) {
+  if (text == "debug" || text == "info" || text == "warn" || text == "error") return std::nullopt;
+  return "must be debug, info, warn or error";
+}
+
+std::optional<std::string> check_log_format(std::string_view text) {
+  if (text == "kv" || text == "json") return std::nullopt;
+  return "must be 'kv' or 'json'";
+}
+
+std::optional<std::string> check_metrics_listen(std::string_view text) {
+  if (text == "off" || text == "on") return std::nullopt;
+  auto binds = net::parse_bind_list(text, 0);
+  if (!binds) return binds.error().message;
+  if (binds->size() != 1 || binds->front().is_unix() || binds->front().port == 0) {
+    return "must be 'off', 'on' or one address with a port ('127.0.0.1:9154')";
+  }
+  return std::nullopt;
+}
+
+}  // namespace mailroom::config

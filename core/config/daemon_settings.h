@@ -1,0 +1,32 @@
+// Daemon-wide settings: what belongs to mailroomd as a whole rather than to one service (where
+// its own events are logged and how, the metrics endpoint). Stored in the daemon_settings table,
+// set with `mailctl daemon set KEY VALUE`, applied live by the running daemon like service
+// settings. Per-service logging settings override the logging ones for that service's events.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/config/setting_spec.h"
+
+namespace mailroom::config {
+
+// The catalog (log_target, log_level, log_format, metrics_listen), in documentation order.
+const SettingsCatalog& daemon_settings_catalog();
+
+// Validators shared with the per-service logging settings: nullopt when `text` is valid.
+// log_target: "stderr", "file:/absolute/path" or "syslog" / "syslog:FACILITY" (daemon, mail,
+// user, local0-local7).
+std::optional<std::string> check_log_target(std::string_view text);
+// log_level: debug, info, warn, error.
+std::optional<std::string> check_log_level(std::string_view text);
+// log_format: kv (key=value) or json (one JSON object per line).
+std::optional<std::string> check_log_format(std::string_view text);
+
+// metrics_listen: "off", "on" (= kDefaultMetricsListen) or an address and port
+// ("127.0.0.1:9154", "[::1]:9154").
+inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9154";
+std::optional<std::string> check_metrics_listen(std::string_view text);
+
+}  // namespace mailroom::config
