@@ -144,15 +144,28 @@ bool is_dns_name(std::string_view name) {
   return true;
 }
 
-Result<X509Ptr> load_certificate(const std::string& path) {
-  auto text = read_pem_file(path, "certificate");
+namespace {
+
+// Every certificate of a PEM file, the leaf first; an error when there is none.
+Result<std::vector<X509Ptr>> load_certificates(const std::string& path, const char* what) {
+  auto text = read_pem_file(path, what);
   if (!text) return text.error();
   BioPtr bio = memory_bio(*text);
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) {
+  std::vector<X509Ptr> certs;
+  while (X509Ptr c{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) certs.push_back(std::move(c));
+  if (certs.empty()) {
     return make_error(ErrorCode::kInvalidArgument, path + " is not a PEM certificate (" + drain_errors() + ")");
   }
-  return cert;
+  ERR_clear_error();  // the end of the file reads as an error
+  return certs;
+}
+
+}  // namespace
+
+Result<X509Ptr> load_certificate(const std::string& path) {
+  auto certs = load_certificates(path, "certificate");
+  if (!certs) return certs.error();
+  return std::move(certs->front());
 }
 
 Result<PkeyPtr> load_private_key(const std::string& path) {
@@ -194,13 +207,12 @@ Result<std::string> check_certificate(const std::string& cert_file, const std::s
                       "certificate " + cert_file + " expired on " + day_text(X509_get0_notAfter(cert->get())));
   }
   if (!chain_file.empty()) {
-    auto text = read_pem_file(chain_file, "chain");
-    if (!text) return text.error();
-    BioPtr bio = memory_bio(*text);
-    int count = 0;
-    while (X509Ptr c{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) ++count;
-    ERR_clear_error();
-    if (count == 0) return make_error(ErrorCode::kInvalidArgument, chain_file + " holds no PEM certificate");
+    auto chain = load_certificates(chain_file, "chain");
+    if (!chain && chain.error().code == ErrorCode::kInvalidArgument) {
+      ERR_clear_error();
+      return make_error(ErrorCode::kInvalidArgument, chain_file + " holds no PEM certificate");
+    }
+    if (!chain) return chain.error();
   }
   return summarize(cert->get());
 }
@@ -236,18 +248,11 @@ std::string sha256_fingerprint(X509* cert) {
 
 Result<CertificateInfo> inspect_certificate(const std::string& cert_file) {
   ERR_clear_error();
-  auto text = read_pem_file(cert_file, "certificate");
-  if (!text) return text.error();
-  BioPtr bio = memory_bio(*text);
-  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!leaf) {
-    return make_error(ErrorCode::kInvalidArgument, cert_file + " is not a PEM certificate (" + drain_errors() + ")");
-  }
+  auto certs = load_certificates(cert_file, "certificate");
+  if (!certs) return certs.error();
   CertificateInfo info;
-  info.chain_length = 1;
-  while (X509Ptr c{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) ++info.chain_length;
-  ERR_clear_error();
-  X509* cert = leaf.get();
+  info.chain_length = static_cast<int>(certs->size());
+  X509* cert = certs->front().get();
   info.subject = x509_name(X509_get_subject_name(cert));
   info.issuer = x509_name(X509_get_issuer_name(cert));
   info.not_before = certificate_time(X509_get0_notBefore(cert));
