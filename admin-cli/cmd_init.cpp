@@ -173,9 +173,16 @@ Status run_init(const Context& ctx) {
   }
 
   // TLS works out of the box: a self-signed certificate until the admin imports a real one.
+  // Its names: this host's, localhost, 127.0.0.1 and ::1. A certificate without its key is of no
+  // use: it is replaced too, kept as a backup when mailctl did not make it.
   bool generated_cert = false;
+  std::string cert_backup;
   if (!fs::exists(dir + "/tls/cert.pem", ec) || !fs::exists(dir + "/tls/key.pem", ec)) {
-    if (Status s = generate_default_certificate(ctx, "", 825); !s) return s;
+    CertificateRequest request;
+    request.force = true;
+    auto backup = generate_default_certificate(ctx, request);
+    if (!backup) return backup.error();
+    cert_backup = backup_note(*backup);
     generated_cert = true;
   }
 
@@ -184,6 +191,7 @@ Status run_init(const Context& ctx) {
 
   std::string message = already ? "already initialised " + dir : "initialised " + dir;
   if (generated_cert) message += " (self-signed TLS certificate in " + dir + "/tls)";
+  if (!cert_backup.empty()) message += "; " + cert_backup;
   if (already && !created_services.empty()) {
     message += " (added services: " + created_names + ")";
   }

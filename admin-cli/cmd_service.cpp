@@ -251,6 +251,9 @@ Status run_status(const Context& ctx, const std::string& only) {
       const auto& t = svc["tls"];
       if (!t.value("error", "").empty()) std::cout << "  TLS error: " << t.value("error", "") << "\n";
       if (!t.value("certificate", "").empty()) std::cout << "  TLS certificate: " << t.value("certificate", "") << "\n";
+      if (t.contains("warning") && t["warning"].is_string()) {
+        std::cout << "  TLS warning: " << t["warning"].get<std::string>() << " (renew it: docs/tls.md)\n";
+      }
     }
   }
   return {};

@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 #include "admin-cli/output.h"
 
 namespace mailroom::cli {
@@ -17,7 +20,25 @@ void add_cert_commands(CLI::App& app, Context& ctx);
 void add_access_commands(CLI::App& app, Context& ctx);  // the access and block groups
 void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
 
-// Writes a self-signed certificate to DATA/tls/{cert,key}.pem (used by init and cert generate).
-Status generate_default_certificate(const Context& ctx, const std::string& hostname, int days);
+// What `cert generate` (and init, with the defaults) asks for.
+struct CertificateRequest {
+  std::string hostname;            // CN and first DNS name; "" = this host's name
+  std::vector<std::string> names;  // more DNS names
+  std::vector<std::string> ips;    // IP addresses; with no names either: localhost, 127.0.0.1, ::1
+  int days = 825;
+  bool force = false;  // replace a certificate mailctl did not generate (a backup is kept)
+};
+// Where a replaced imported certificate and its key were kept ("" when nothing was).
+struct CertificateBackup {
+  std::string cert;
+  std::string key;
+};
+// "the replaced certificate is kept in X and its key in Y", or "".
+std::string backup_note(const CertificateBackup& backup);
+
+// Writes a self-signed certificate to DATA/tls/{cert,key}.pem and records it as mailctl's (used
+// by init and cert generate). A cert.pem mailctl did not make is refused (kAlreadyExists) unless
+// request.force, which first copies it and its key to "<file>.bak-<UTC time>".
+Result<CertificateBackup> generate_default_certificate(const Context& ctx, const CertificateRequest& request);
 
 }  // namespace mailroom::cli

@@ -60,6 +60,7 @@ void Daemon::poll() {
     if (ticks_ % kRetryBindsEveryTicks == 0 && service->has_failed_binds()) service->retry_failed_binds();
   }
   if (ticks_ % kFlushEveryTicks == 0) policy_sync_.flush_hits(running_.services());
+  running_.warn_expiring_certificates(static_cast<int64_t>(std::time(nullptr)));
   write_status();
   struct Probe {
     int64_t version = -1;

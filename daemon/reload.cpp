@@ -4,11 +4,13 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "core/config/daemon_settings.h"
 #include "core/config/network_settings.h"
 #include "core/config/tls_settings.h"
 #include "core/log/logger.h"
+#include "core/tls/certificate.h"
 #include "daemon/policy_sync.h"
 
 namespace mailroom::daemon {
@@ -110,6 +112,36 @@ void RunningServices::warn_if_too_few_descriptors() {
                         "limit (LimitNOFILE= in the systemd unit, ulimit -Hn) or lower max_connections"}});
 }
 
+std::optional<RunningServices::CertificateExpiry> RunningServices::certificate_expiry(const std::string& name,
+                                                                                     int64_t now) const {
+  auto state = tls_.find(name);
+  auto applied = applied_.find(name);
+  if (state == tls_.end() || !state->second.context || applied == applied_.end()) return std::nullopt;
+  const int64_t not_after = state->second.context->not_after();
+  return CertificateExpiry{not_after, tls::days_left(not_after, now),
+                           tls::expiry_warning(not_after, now, applied->second.settings.get_int("cert_warn_days"))};
+}
+
+void RunningServices::warn_expiring_certificates(int64_t now) {
+  constexpr int64_t kWarnEverySeconds = 24 * 3600;
+  for (const auto& [name, state] : tls_) {
+    auto applied = applied_.find(name);
+    auto expiry = certificate_expiry(name, now);
+    if (!expiry || !expiry->warning || applied == applied_.end() || !applied->second.enabled) {
+      expiry_warned_.erase(name);
+      continue;
+    }
+    ExpiryWarned& last = expiry_warned_[name];
+    if (last.context == state.context && now - last.at < kWarnEverySeconds) continue;
+    last = ExpiryWarned{state.context, now};
+    log::warn("tls.cert_expiring", {{"service", name},
+                                    {"not_after", tls::rfc3339_utc(expiry->not_after)},
+                                    {"days_left", std::to_string(expiry->days_left)},
+                                    {"certificate", state.context->summary()},
+                                    {"warning", *expiry->warning}});
+  }
+}
+
 void RunningServices::apply(Snapshot& snapshot) {
   for (const auto& w : snapshot.warnings) log::warn("policy.invalid", {{"what", w}});
   std::map<std::string, bool> seen;
@@ -167,12 +199,14 @@ void RunningServices::apply(Snapshot& snapshot) {
       log::info("service.removed", {{"service", it->first}});
       applied_.erase(it->first);
       tls_.erase(it->first);
+      expiry_warned_.erase(it->first);
       it = services_.erase(it);
     } else {
       ++it;
     }
   }
   warn_if_too_few_descriptors();
+  warn_expiring_certificates(static_cast<int64_t>(std::time(nullptr)));
 }
 
 core::Service& RunningServices::make_service(const std::string& name, const core::ModuleInstance& module) {

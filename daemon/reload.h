@@ -81,6 +81,18 @@ class RunningServices {
   const std::map<std::string, Applied>& applied() const { return applied_; }
   const std::map<std::string, TlsState>& tls() const { return tls_; }
 
+  // The certificate service `name` serves: its notAfter, days left and, within the service's
+  // cert_warn_days, the warning text. nullopt without a TLS context.
+  struct CertificateExpiry {
+    int64_t not_after = 0;
+    int64_t days_left = 0;
+    std::optional<std::string> warning;
+  };
+  std::optional<CertificateExpiry> certificate_expiry(const std::string& name, int64_t now) const;
+  // Logs tls.cert_expiring for each enabled service's certificate within its cert_warn_days: when it is
+  // loaded, then once a day while it stays so (called after each apply and every poll tick).
+  void warn_expiring_certificates(int64_t now);
+
  private:
   const core::ModuleInstance* find_module(const std::string& name) const;
   core::Service& make_service(const std::string& name, const core::ModuleInstance& module);
@@ -96,6 +108,12 @@ class RunningServices {
   Services services_;
   std::map<std::string, Applied> applied_;
   std::map<std::string, TlsState> tls_;
+  // The context each service was last warned about, and when (unix seconds).
+  struct ExpiryWarned {
+    std::shared_ptr<const tls::TlsContext> context;
+    int64_t at = 0;
+  };
+  std::map<std::string, ExpiryWarned> expiry_warned_;
   int64_t warned_sessions_ = -1;
 };
 

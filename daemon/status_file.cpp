@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/tls/certificate.h"
+
 namespace mailroom::daemon {
 
 namespace {
@@ -33,6 +35,10 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
     nlohmann::ordered_json tls = nullptr;
     if (auto t = running.tls().find(name); t != running.tls().end()) {
       tls = {{"certificate", t->second.context ? t->second.context->summary() : ""}, {"error", t->second.error}};
+      const auto expiry = running.certificate_expiry(name, static_cast<int64_t>(std::time(nullptr)));
+      tls["not_after_at"] = expiry ? nlohmann::ordered_json(tls::rfc3339_utc(expiry->not_after)) : nullptr;
+      tls["days_left"] = expiry ? nlohmann::ordered_json(expiry->days_left) : nullptr;
+      tls["warning"] = expiry && expiry->warning ? nlohmann::ordered_json(*expiry->warning) : nullptr;
     }
     services[name] = {{"module", service->descriptor().name},
                       {"enabled", applied != running.applied().end() && applied->second.enabled},

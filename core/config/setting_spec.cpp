@@ -78,8 +78,10 @@ Result<std::string> normalize_setting(const SettingSpec& spec, std::string_view 
       break;
     }
     case SettingType::kString: {
-      if (value.size() > spec.max_length) {
-        return bad("longer than " + std::to_string(spec.max_length) + " characters");
+      if (value.size() > spec.max_length) {  // named by its length: the value itself may be huge
+        return make_error(ErrorCode::kInvalidArgument, "invalid value for " + spec.key + ": " +
+                                                           std::to_string(value.size()) + " characters, longer than " +
+                                                           std::to_string(spec.max_length) + " characters (the limit)");
       }
       for (unsigned char c : value) {
         if (c < 0x20 || c == 0x7f) return bad("control characters are not allowed");

@@ -70,6 +70,10 @@ std::vector<SettingSpec> tls_setting_specs(int64_t default_tls_port) {
   specs.push_back(string_setting("key", "tls/key.pem", 4096,
                                  "Private key file (PEM, unencrypted) for cert; relative to the data "
                                  "directory."));
+  specs.push_back(int_setting("cert_warn_days", 21, 0, 3650,
+                              "Warn (log event tls.cert_expiring, and 'mailctl service status') when the "
+                              "certificate expires within this many days: when it is loaded, then once a day; "
+                              "0 never warns."));
   specs.push_back(string_setting("tls_min_version", "1.2", 16,
                                  "Lowest TLS version accepted: 1.2 (default), 1.3, or 1.1/1.0 for old "
                                  "clients; 'legacy' means TLS 1.0 with the old CBC-SHA1 ciphers allowed. "

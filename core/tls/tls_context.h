@@ -1,5 +1,6 @@
 // TlsContext: an immutable server SSL_CTX built from a service's TLS settings (certificate, key,
-// protocol floor, ciphers). Building reads files: do it off the loop thread. Sessions hold a
+// protocol floor, ciphers). Building reads files: do it off the loop thread. The files themselves
+// (loading, checks, generation) are core/tls/certificate.h's. Sessions hold a
 // shared_ptr, so a reload never disturbs a session already running on the old context.
 #pragma once
 
@@ -33,6 +34,8 @@ class TlsContext {
   const TlsConfig& config() const { return config_; }
   // "CN=mail.example.test, expires 2036-11-20" for logs and status.
   const std::string& summary() const { return summary_; }
+  // The certificate's notAfter, unix seconds (for the expiry warning).
+  int64_t not_after() const { return not_after_; }
 
  private:
   struct Token {};
@@ -44,16 +47,8 @@ class TlsContext {
   SslCtxPtr ctx_;
   TlsConfig config_;
   std::string summary_;
+  int64_t not_after_ = 0;
 };
-
-// Loads and checks a certificate + key pair: both parse, the key matches the certificate, the
-// certificate is not expired; optional chain file parses. Returns a summary of the certificate.
-Result<std::string> check_certificate(const std::string& cert_file, const std::string& key_file,
-                                      const std::string& chain_file = "");
-
-// Writes a new self-signed certificate (RSA 2048, SHA-256, SAN = hostname) valid for `days`.
-Status generate_self_signed(const std::string& cert_file, const std::string& key_file,
-                            const std::string& hostname, int days);
 
 // A stable fingerprint of the files' identity (mtime, size, inode): changes when they are replaced.
 std::string file_stamp(const std::string& path);

@@ -28,12 +28,15 @@ class Pop3Module : public core::Module {
   Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
       : accounts_(accounts), mail_(mail), host_(local_hostname()), pid_(std::to_string(getpid())) {}
 
-  // A unique "<pid.microseconds.counter@host>" per greeting.
+  // A unique "<pid.microseconds.counter@host>" per greeting, at most kMaxApopTimestampLength
+  // octets (the host name is cut to fit), so the longest banner is never cut for it.
   std::string next_timestamp() {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    return "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@" + host_ + ">";
+    std::string head = "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@";
+    const std::size_t room = kMaxApopTimestampLength - 1 /* ">" */;
+    return head + host_.substr(0, room > head.size() ? room - head.size() : 0) + ">";
   }
 
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,

@@ -3,6 +3,7 @@
 
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
+#include "modules/pop3/session.h"
 
 #include <cctype>
 
@@ -65,12 +66,14 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
                                          "Characters accepted in place of '@' in logins, e.g. '#$%' lets "
                                          "alice#example.test log in as alice@example.test.",
                                          check_alt_at_chars));
-  specs.push_back(config::string_setting("banner", "Mailroom POP3 server ready", 400,
-                                         "Text of the greeting after '+OK' (the APOP timestamp is appended). "
-                                         "Hide the product name here if you wish."));
+  specs.push_back(config::string_setting(
+      "banner", std::string(kDefaultBanner), kMaxBannerLength,
+      "Text of the greeting after '+OK' (with apop, the timestamp follows within the 512-octet line) and "
+      "of the sign-off after QUIT: the banner with a final 'ready' replaced by 'signing off'. Names no "
+      "product by default."));
   specs.push_back(config::bool_setting("capa_implementation", false,
-                                       "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: do not reveal the "
-                                       "server software)."));
+                                       "Advertise 'IMPLEMENTATION Mailroom' in CAPA (off: nothing on the wire names "
+                                       "the server software)."));
   specs.push_back(config::string_setting("auth_mechanisms", "PLAIN LOGIN", 256,
                                          "SASL mechanisms offered by AUTH (RFC 5034), space-separated, in CAPA "
                                          "order: PLAIN, LOGIN, CRAM-MD5, NTLM, SCRAM-SHA-1, SCRAM-SHA-256; empty "

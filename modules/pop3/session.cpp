@@ -17,8 +17,6 @@ namespace mailroom::pop3 {
 
 namespace {
 
-constexpr std::string_view kServerName = "Mailroom POP3 server";
-
 Step reply_only(std::string reply) { return Step{std::move(reply), NoEffect{}}; }
 
 // Strict decimal: digits only (no sign, no spaces), no overflow.
@@ -33,7 +31,21 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
   return value;
 }
 
+// "1 message", "3 messages".
+std::string messages(std::size_t n) { return std::to_string(n) + (n == 1 ? " message" : " messages"); }
+
+bool ends_with_word_ci(std::string_view text, std::string_view word) {
+  if (text.size() < word.size()) return false;
+  const std::string_view tail = text.substr(text.size() - word.size());
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(tail[i])) != word[i]) return false;
+  }
+  return text.size() == word.size() || text[text.size() - word.size() - 1] == ' ';
+}
+
 }  // namespace
+
+static_assert(kMaxApopTimestampLength == 105, "a 400-character banner and the timestamp fill 512 octets");
 
 Session::Session(SessionConfig config) : config_(std::move(config)), secure_(config_.secure) {}
 
@@ -150,8 +162,15 @@ uint64_t Session::live_octets() const {
 }
 
 std::string Session::maildrop_summary() const {
-  return "maildrop has " + std::to_string(live_count()) + " messages (" +
-         std::to_string(live_octets()) + " octets)";
+  return "maildrop has " + messages(live_count()) + " (" + std::to_string(live_octets()) + " octets)";
+}
+
+std::string Session::sign_off() const {
+  std::string_view name = config_.banner;
+  while (!name.empty() && (name.back() == ' ' || name.back() == '.' || name.back() == '!')) name.remove_suffix(1);
+  if (ends_with_word_ci(name, "ready")) name.remove_suffix(5);
+  while (!name.empty() && (name.back() == ' ' || name.back() == ',')) name.remove_suffix(1);
+  return name.empty() ? std::string("signing off") : std::string(name) + " signing off";
 }
 
 // ---- AUTHORIZATION ----
@@ -249,7 +268,7 @@ Step Session::cmd_quit(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("QUIT takes no arguments");
   if (state_ == State::kAuthorization) {
     state_ = State::kClosed;
-    return Step{ok_line(std::string(kServerName) + " signing off"), Close{}};
+    return Step{ok_line(sign_off()), Close{}};
   }
   CommitDeletions commit;
   for (std::size_t i = 0; i < deleted_.size(); ++i) {
@@ -266,9 +285,7 @@ Step Session::on_update_result(const Status& status) {
   if (!status) {
     return Step{err_line("some deleted messages not removed", RespCode::kSysTemp), Close{}};
   }
-  return Step{ok_line(std::string(kServerName) + " signing off (" + std::to_string(left_after_update_) +
-                      " messages left)"),
-              Close{}};
+  return Step{ok_line(sign_off() + " (" + messages(left_after_update_) + " left)"), Close{}};
 }
 
 Step Session::cmd_capa(const Command& cmd) {
@@ -464,8 +481,7 @@ Step Session::cmd_list(const Command& cmd) {
     if (!index) return reply;
     return reply_only(ok_line(std::to_string(*index + 1) + " " + std::to_string(list()[*index].size)));
   }
-  std::string text = ok_line(std::to_string(live_count()) + " messages (" + std::to_string(live_octets()) +
-                             " octets)");
+  std::string text = ok_line(messages(live_count()) + " (" + std::to_string(live_octets()) + " octets)");
   for (std::size_t i = 0; i < list().size(); ++i) {
     if (deleted_[i]) continue;
     text += std::to_string(i + 1) + " " + std::to_string(list()[i].size) + "\r\n";

@@ -21,9 +21,16 @@ namespace mailroom::pop3 {
 
 struct Command;
 
+// The banner setting's default: neutral, no product name (capa_implementation decides that).
+inline constexpr std::string_view kDefaultBanner = "POP3 server ready";
+// The longest banner the setting accepts, and the longest APOP timestamp the module makes: with
+// "+OK ", a space and CRLF they fill a reply line (512 octets) exactly, so neither is cut.
+inline constexpr std::size_t kMaxBannerLength = 400;
+inline constexpr std::size_t kMaxApopTimestampLength = 512 - 4 - kMaxBannerLength - 1 - 2;
+
 struct SessionConfig {
   std::string apop_timestamp;     // "<pid.clock@host>" (RFC 1939 section 7), made by the adapter
-  std::string banner = "Mailroom POP3 server ready";
+  std::string banner = std::string(kDefaultBanner);  // greeting text; also names the sign-off
   std::string alt_at_chars;       // alternate '@' characters accepted in logins
   bool capa_implementation = false;  // advertise "IMPLEMENTATION Mailroom" in CAPA
   int64_t max_bad_commands = 10;  // then the session ends
@@ -167,6 +174,8 @@ class Session {
   std::size_t live_count() const;
   uint64_t live_octets() const;
   std::string maildrop_summary() const;  // "maildrop has N messages (M octets)"
+  // The QUIT reply's text: the banner with a final "ready" replaced by "signing off".
+  std::string sign_off() const;
 
   Step cmd_user(const Command& cmd);
   Step cmd_pass(const Command& cmd);

@@ -35,7 +35,7 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
 Session::Session(SessionConfig config) : config_(std::move(config)), secure_(config_.secure) {}
 
 Step Session::greeting() const {
-  return {line(220, "", config_.hostname + (lmtp() ? " LMTP" : " ESMTP") + " Mailroom ready"), NoEffect{}};
+  return {line(220, "", config_.hostname + (lmtp() ? " LMTP" : " ESMTP") + " ready"), NoEffect{}};
 }
 
 std::string Session::recipient_mailboxes() const {

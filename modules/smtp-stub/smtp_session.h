@@ -107,7 +107,7 @@ class Session {
  public:
   explicit Session(SessionConfig config);
 
-  Step greeting() const;  // "220 <hostname> ESMTP Mailroom ready"
+  Step greeting() const;  // "220 <hostname> ESMTP ready" (LMTP: "LMTP ready"; no product name)
   // One command line without its ending. Only called when no effect is outstanding.
   Step on_line(std::string_view line, core::LineEnding ending);
   // A command line over the line limit was dropped (the adapter handles auto-deny first).

@@ -23,7 +23,7 @@ class LmtpTest(SmtpTestCase):
     def test_greeting_and_lhlo(self):
         conn = SmtpConnection(self.server.port)
         self.addCleanup(conn.close)
-        self.assertEqual(conn.readline(), b"220 " + self.server.hostname.encode() + b" LMTP Mailroom ready")
+        self.assertEqual(conn.readline(), b"220 " + self.server.hostname.encode() + b" LMTP ready")
         for hello in ("EHLO", "HELO"):
             reply = conn.cmd("%s %s" % (hello, CLIENT_NAME))
             self.assertEqual(reply.code, 500, reply)
@@ -153,7 +153,7 @@ class LmtpTest(SmtpTestCase):
         conn = SmtpConnection(None, sock=sock)
         self.addCleanup(conn.close)
         greeting = conn.reply()
-        self.assertEqual(greeting.raw, [b"220 " + self.server.hostname.encode() + b" LMTP Mailroom ready"])
+        self.assertEqual(greeting.raw, [b"220 " + self.server.hostname.encode() + b" LMTP ready"])
         self.assertEqual(conn.cmd("LHLO " + CLIENT_NAME).code, 250)
         self.assertEqual(conn.cmd("MAIL FROM:<%s>" % SENDER).code, 250)
         self.assertEqual(conn.cmd("RCPT TO:<%s>" % ALICE).code, 250)

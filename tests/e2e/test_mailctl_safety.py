@@ -204,8 +204,12 @@ class SecretFileModeTest(MailctlTestCase):
         self.assertEqual(mode(tls / "key.pem"), 0o600)
         self.assertEqual(mode(tls / "cert.pem"), 0o644)
         self.assertEqual(sorted(os.listdir(tls)), ["cert.pem", "key.pem"], "no temporary file is left")
-        self.run_umask0("cert", "generate", "--hostname", "mail.example.test")
+        # Over an imported certificate only with --force, which keeps a 0600 copy of the key.
+        self.run_umask0("cert", "generate", "--hostname", "mail.example.test", "--force")
         self.assertEqual(mode(tls / "key.pem"), 0o600)
+        backups = [name for name in os.listdir(tls) if name.startswith("key.pem.bak-")]
+        self.assertEqual(len(backups), 1, os.listdir(tls))
+        self.assertEqual(mode(tls / backups[0]), 0o600)
 
     def test_cert_import_never_writes_the_key_into_a_file_others_can_open(self):
         # Someone who could open the temporary file while it was world-readable keeps reading it

@@ -36,7 +36,7 @@ class SmtpDialogueTest(SmtpTestCase):
     def test_greeting_and_quit(self):
         conn = SmtpConnection(self.server.port)
         self.addCleanup(conn.close)
-        self.assertEqual(conn.readline(), b"220 " + self.server.hostname.encode() + b" ESMTP Mailroom ready")
+        self.assertEqual(conn.readline(), b"220 " + self.server.hostname.encode() + b" ESMTP ready")
         self.assertEqual(conn.cmd("QUIT").raw, [b"221 2.0.0 Bye"])
         self.assertEqual(conn.wait_closed(), b"")
 

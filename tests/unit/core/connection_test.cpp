@@ -30,6 +30,7 @@
 #include "core/net/listener.h"
 #include "core/tls/openssl_ptr.h"
 #include "core/tls/tls_context.h"
+#include "tests/unit/core/cert_fixture.h"
 #include "tests/unit/support/loopback_client.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -716,7 +717,7 @@ struct TestCert {
     dir = made;
     cert = dir + "/cert.pem";
     key = dir + "/key.pem";
-    REQUIRE(mailroom::tls::generate_self_signed(cert, key, "localhost", 30).ok());
+    REQUIRE(mailroom::test::write_self_signed(cert, key, "localhost", 30).ok());
     auto ctx = mailroom::tls::TlsContext::create({cert, key, "1.2", "", ""});
     REQUIRE(ctx.ok());
     context = *ctx;

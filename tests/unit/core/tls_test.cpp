@@ -4,17 +4,22 @@
 #include <doctest/doctest.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/tls/openssl_ptr.h"
+#include "core/tls/certificate.h"
 #include "core/tls/tls_context.h"
+#include "tests/unit/core/cert_fixture.h"
 #include "core/tls/tls_stream.h"
 
 using mailroom::ErrorCode;
@@ -40,9 +45,9 @@ struct CertFiles {
     other_cert = dir + "/other-cert.pem";
     other_key = dir + "/other-key.pem";
     garbage = dir + "/garbage.pem";
-    auto a = generate_self_signed(cert, key, "localhost", 30);
+    auto a = mailroom::test::write_self_signed(cert, key, "localhost", 30);
     REQUIRE_MESSAGE(a.ok(), (a.ok() ? "" : a.error().message));
-    auto b = generate_self_signed(other_cert, other_key, "other.example.test", 30);
+    auto b = mailroom::test::write_self_signed(other_cert, other_key, "other.example.test", 30);
     REQUIRE_MESSAGE(b.ok(), (b.ok() ? "" : b.error().message));
     std::ofstream(garbage) << "this is not PEM at all\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   }
@@ -195,10 +200,109 @@ TEST_CASE("a generated self-signed certificate passes check_certificate with its
   auto other = check_certificate(certs().other_cert, certs().other_key);
   REQUIRE(other.ok());
   CHECK(contains(*other, "other.example.test"));
-  // The key file is private.
-  CHECK((std::filesystem::status(certs().key).permissions() & std::filesystem::perms::others_read) ==
-        std::filesystem::perms::none);
-  CHECK_FALSE(std::filesystem::exists(certs().key + ".tmp"));
+}
+
+TEST_CASE("a self-signed certificate carries its DNS and IP names as SANs, and inspect reads them back") {
+  SelfSignedRequest request{"mail.example.test", {"localhost", "mail.example.test", "*.example.test"},
+                            {"127.0.0.1", "::1", "192.0.2.7", "0:0::1"}, 5};
+  auto pair = make_self_signed(request);
+  REQUIRE_MESSAGE(pair.ok(), (pair.ok() ? "" : pair.error().message));
+  const std::string path = certs().dir + "/sans.pem";
+  std::ofstream(path) << pair->cert << pair->cert;  // a "chain" of two
+  auto info = inspect_certificate(path);
+  REQUIRE_MESSAGE(info.ok(), (info.ok() ? "" : info.error().message));
+  // The CN first, duplicates dropped (also ::1 written another way).
+  CHECK(info->dns_names == std::vector<std::string>{"mail.example.test", "localhost", "*.example.test"});
+  CHECK(info->ip_addresses == std::vector<std::string>{"127.0.0.1", "::1", "192.0.2.7"});
+  CHECK(info->subject == "CN = mail.example.test");
+  CHECK(info->issuer == info->subject);
+  CHECK(info->self_signed);
+  CHECK(info->chain_length == 2);
+  CHECK(info->key_type == "RSA");
+  CHECK(info->key_bits == 2048);
+  CHECK(info->serial.size() >= 30);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  CHECK(info->not_before <= now);
+  CHECK(info->not_after - info->not_before == 5 * 86400 + 60);  // notBefore is a minute back
+  CHECK(days_left(info->not_after, info->not_after - 5 * 86400) == 5);
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("names that are not DNS names or IP addresses are refused before anything is made") {
+  auto comma = make_self_signed({"mail.example.test", {"a.example.test,IP:10.0.0.1"}, {}, 5});
+  REQUIRE_FALSE(comma.ok());
+  CHECK(comma.error().code == ErrorCode::kInvalidArgument);
+  CHECK(contains(comma.error().message, "is not a DNS name"));
+  CHECK_FALSE(make_self_signed({"bad name", {}, {}, 5}).ok());
+  CHECK_FALSE(make_self_signed({"", {}, {}, 5}).ok());
+  CHECK_FALSE(make_self_signed({"a..b", {}, {}, 5}).ok());
+  auto ip = make_self_signed({"mail.example.test", {}, {"10.0.0.256"}, 5});
+  REQUIRE_FALSE(ip.ok());
+  CHECK(contains(ip.error().message, "'10.0.0.256' is not an IPv4 or IPv6 address"));
+}
+
+TEST_CASE("the SHA-256 fingerprint is the digest of the DER form as AA:BB:... pairs") {
+  auto cert = load_certificate(certs().cert);
+  REQUIRE(cert.ok());
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert->get(), &der);
+  REQUIRE(len > 0);
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  REQUIRE(EVP_Digest(der, static_cast<std::size_t>(len), md, &md_len, EVP_sha256(), nullptr) == 1);
+  OPENSSL_free(der);
+  std::string expected;
+  for (unsigned int i = 0; i < md_len; ++i) {
+    char hex[4];
+    std::snprintf(hex, sizeof hex, i == 0 ? "%02X" : ":%02X", md[i]);
+    expected += hex;
+  }
+  CHECK(sha256_fingerprint(cert->get()) == expected);
+  CHECK(expected.size() == 95);
+  auto info = inspect_certificate(certs().cert);
+  REQUIRE(info.ok());
+  CHECK(info->sha256_fingerprint == expected);
+}
+
+TEST_CASE("the expiry warning: within cert_warn_days, never with 0, and after expiry") {
+  const int64_t now = 1'800'000'000;
+  CHECK(days_left(now + 5 * 86400 + 10, now) == 5);
+  CHECK(days_left(now + 86399, now) == 0);
+  CHECK(days_left(now - 1, now) == -1);
+  CHECK_FALSE(expiry_warning(now + 30 * 86400, now, 21).has_value());
+  CHECK_FALSE(expiry_warning(now + 21 * 86400, now, 21).has_value());  // 21 whole days left: not within
+  auto soon = expiry_warning(now + 5 * 86400 + 10, now, 21);
+  REQUIRE(soon.has_value());
+  CHECK(*soon == "certificate expires in 5 days (" + rfc3339_utc(now + 5 * 86400 + 10) + ")");
+  CHECK(*expiry_warning(now + 86400 + 5, now, 21) == "certificate expires in 1 day (" + rfc3339_utc(now + 86405) + ")");
+  CHECK(*expiry_warning(now - 5, now, 21) == "certificate expired on " + rfc3339_utc(now - 5));
+  CHECK_FALSE(expiry_warning(now + 86400, now, 0).has_value());
+  CHECK(rfc3339_utc(1'800'000'000) == "2027-01-15T08:00:00Z");
+}
+
+TEST_CASE("a passphrase-protected key is refused in one sentence that says how to remove it") {
+  const std::string path = certs().dir + "/encrypted-key.pem";
+  {
+    auto key = load_private_key(certs().key);
+    REQUIRE(key.ok());
+    BioPtr out(BIO_new_file(path.c_str(), "w"));
+    REQUIRE(out);
+    char pass[] = "secret";
+    REQUIRE(PEM_write_bio_PKCS8PrivateKey(out.get(), key->get(), EVP_aes_128_cbc(), pass, 6, nullptr, nullptr) == 1);
+  }
+  const std::string sentence = "the key file " + path +
+                               " is encrypted with a passphrase; Mailroom needs an unencrypted key: openssl pkey -in " +
+                               path + " -out " + certs().dir + "/encrypted-key-unencrypted.pem";
+  auto loaded = load_private_key(path);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().message == sentence);
+  auto checked = check_certificate(certs().cert, path);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.error().message == sentence);
+  auto ctx = TlsContext::create(TlsConfig{certs().cert, path, "1.2", "", ""});
+  REQUIRE_FALSE(ctx.ok());
+  CHECK(ctx.error().message == sentence);
+  CHECK(ERR_peek_error() == 0);
 }
 
 TEST_CASE("a key that belongs to another certificate is refused as not matching") {
@@ -237,7 +341,7 @@ TEST_CASE("garbage or missing certificate and key files are refused with the fil
 
 TEST_CASE("an expired certificate is refused") {
   std::string cert = certs().dir + "/expired-cert.pem", key = certs().dir + "/expired-key.pem";
-  REQUIRE(generate_self_signed(cert, key, "old.example.test", -1).ok());
+  REQUIRE(mailroom::test::write_self_signed(cert, key, "old.example.test", -1).ok());
   auto r = check_certificate(cert, key);
   REQUIRE_FALSE(r.ok());
   CHECK(contains(r.error().message, "expired on"));

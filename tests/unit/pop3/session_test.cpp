@@ -150,7 +150,7 @@ TEST_CASE("greeting carries the banner and the APOP timestamp") {
   config.apop_timestamp = "<1234.5678@mail.example.com>";
   Session session(config);
   Step step = session.greeting();
-  CHECK(step.reply == "+OK Mailroom POP3 server ready <1234.5678@mail.example.com>\r\n");
+  CHECK(step.reply == "+OK POP3 server ready <1234.5678@mail.example.com>\r\n");
   CHECK(std::holds_alternative<NoEffect>(step.effect));
   CHECK(session.state() == State::kAuthorization);
 }
@@ -172,6 +172,73 @@ TEST_CASE("control bytes in the banner cannot break reply framing") {
   config.banner = "evil\r\n+OK injected";
   Session session(config);
   CHECK(session.greeting().reply == "+OK evil  +OK injected <1.2@host>\r\n");
+}
+
+TEST_CASE("the longest banner and the longest APOP timestamp fill the 512-octet line, neither cut") {
+  SessionConfig config;
+  config.banner = std::string(kMaxBannerLength, 'b');
+  config.apop_timestamp = "<" + std::string(kMaxApopTimestampLength - 2, 't') + ">";
+  Session session(config);
+  const std::string reply = session.greeting().reply;
+  CHECK(reply == "+OK " + config.banner + " " + config.apop_timestamp + "\r\n");
+  CHECK(reply.size() == 512);
+}
+
+TEST_CASE("the default banner names no product, and the sign-off follows the banner") {
+  SessionConfig config;
+  CHECK(config.banner == "POP3 server ready");
+  config.apop_timestamp = "<1.2@host>";
+  CHECK(Session(config).greeting().reply == "+OK POP3 server ready <1.2@host>\r\n");
+
+  SessionConfig custom;
+  custom.banner = "Acme mail service READY.";
+  Harness h(custom);
+  CHECK(h.session.greeting().reply == "+OK Acme mail service READY.\r\n");
+  h.run(R"(
+    C: QUIT
+    S: +OK Acme mail service signing off
+  )");
+
+  custom.banner = "Welcome to Acme";  // no final "ready": the whole banner names the server
+  Harness welcome(custom);
+  welcome.login();
+  welcome.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: DELE 2
+    S: +OK message 2 deleted
+    C: QUIT
+    S: +OK Welcome to Acme signing off (1 message left)
+  )");
+
+  custom.banner = "already";  // "ready" only as a whole word
+  Harness word(custom);
+  word.run(R"(
+    C: QUIT
+    S: +OK already signing off
+  )");
+
+  custom.banner = "ready";
+  Harness bare(custom);
+  bare.run(R"(
+    C: QUIT
+    S: +OK signing off
+  )");
+}
+
+TEST_CASE("one message is counted in the singular") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: DELE 2
+    S: +OK message 2 deleted
+    C: LIST
+    S: +OK 1 message (1030 octets)
+    S: 3 1030
+    S: .
+  )");
 }
 
 TEST_CASE("login succeeds and reports the maildrop size") {
@@ -279,7 +346,7 @@ TEST_CASE("QUIT in AUTHORIZATION closes without an UPDATE") {
   Harness h;
   h.run(R"(
     C: QUIT
-    S: +OK Mailroom POP3 server signing off
+    S: +OK POP3 server signing off
   )");
   CHECK(h.closed);
   CHECK_FALSE(h.committed.has_value());
@@ -407,7 +474,7 @@ TEST_CASE("RSET restores deleted messages") {
     C: STAT
     S: +OK 3 1400
     C: QUIT
-    S: +OK Mailroom POP3 server signing off (3 messages left)
+    S: +OK POP3 server signing off (3 messages left)
   )");
   REQUIRE(h.committed.has_value());
   CHECK(h.committed->empty());
@@ -479,7 +546,7 @@ TEST_CASE("RETR or TOP of a message that cannot be opened answers SYS/TEMP; the 
     C: LIST 2
     S: +OK 2 250
     C: QUIT
-    S: +OK Mailroom POP3 server signing off (2 messages left)
+    S: +OK POP3 server signing off (2 messages left)
   )");
   REQUIRE(h.committed.has_value());
   CHECK(*h.committed == std::vector<std::size_t>{0});
@@ -541,7 +608,7 @@ TEST_CASE("QUIT in TRANSACTION commits exactly the deleted messages") {
     C: DELE 1
     S: +OK message 1 deleted
     C: QUIT
-    S: +OK Mailroom POP3 server signing off (1 messages left)
+    S: +OK POP3 server signing off (1 message left)
   )");
   REQUIRE(h.committed.has_value());
   CHECK(*h.committed == std::vector<std::size_t>{0, 2});

@@ -115,7 +115,7 @@ struct Harness {
 
 TEST_CASE("a whole SMTP transaction") {
   Harness h(smtp_config());
-  CHECK(h.session.greeting().reply == "220 mx.example.test ESMTP Mailroom ready\r\n");
+  CHECK(h.session.greeting().reply == "220 mx.example.test ESMTP ready\r\n");
   CHECK(h.send("EHLO client.example.org") ==
         "250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n250-8BITMIME\r\n"
         "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 HELP\r\n");
@@ -316,7 +316,7 @@ TEST_CASE("SMTP: 250 only when every copy is durable") {
 
 TEST_CASE("LMTP: LHLO only, one reply per accepted recipient after the data") {
   Harness h(lmtp_config());
-  CHECK(h.session.greeting().reply == "220 mx.example.test LMTP Mailroom ready\r\n");
+  CHECK(h.session.greeting().reply == "220 mx.example.test LMTP ready\r\n");
   CHECK(h.send("EHLO mta") == "500 5.5.1 this is an LMTP server: use LHLO\r\n");
   CHECK(h.send("HELO mta") == "500 5.5.1 this is an LMTP server: use LHLO\r\n");
   CHECK(h.send("LHLO mta").rfind("250-mx.example.test\r\n250-PIPELINING", 0) == 0);
