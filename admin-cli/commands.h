@@ -15,6 +15,8 @@ void add_deliver_command(CLI::App& app, Context& ctx);
 void add_service_commands(CLI::App& app, Context& ctx);
 void add_cert_commands(CLI::App& app, Context& ctx);
 void add_access_commands(CLI::App& app, Context& ctx);  // the access and block groups
+// status, sessions, reload, and service start|stop|restart|status (after add_service_commands).
+void add_control_commands(CLI::App& app, Context& ctx);
 
 // Writes a self-signed certificate to DATA/tls/{cert,key}.pem (used by init and cert generate).
 Status generate_default_certificate(const Context& ctx, const std::string& hostname, int days);

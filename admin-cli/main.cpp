@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   add_service_commands(app, ctx);
   add_cert_commands(app, ctx);
   add_access_commands(app, ctx);
+  add_control_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
