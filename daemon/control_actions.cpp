@@ -55,7 +55,9 @@ Result<Json> listening_report(const std::string& name, const core::Service& serv
     listeners.push_back(bind_report(b));
     if (b.listening) continue;
     ++failures;
-    failed += (failed.empty() ? "" : "; ") + b.spec.str() + ": " + b.error;
+    // Most errors name the bind already ("bind 127.0.0.1:110 failed: ...").
+    const bool named = b.error.find(b.spec.str()) != std::string::npos;
+    failed += (failed.empty() ? "" : "; ") + (named ? b.error : b.spec.str() + ": " + b.error);
   }
   if (failures > 0) {
     return make_error(ErrorCode::kIo, "service " + name + " is started, but " + std::to_string(failures) +
