@@ -11,26 +11,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "storage/maildir/unique_fd.h"
+
 namespace mailroom::cli {
 
 namespace {
 
 constexpr const char* kSocketFile = "run/control.sock";  // daemon/control_server.h
 constexpr std::size_t kMaxReply = 64 << 20;  // a sessions list of ~200,000 sessions
-
-class Socket {
- public:
-  Socket() : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Error not_running(const std::string& data_dir, const std::string& path, const char* why) {
   return make_error(ErrorCode::kUnavailable, "mailroomd is not running for " + data_dir + " (" + why + " " + path +
@@ -49,15 +37,15 @@ Result<nlohmann::ordered_json> control_request(const std::string& data_dir, cons
                                                        std::to_string(sizeof addr.sun_path - 1) + " bytes");
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Socket sock;
-  if (sock.fd() < 0) return make_error(ErrorCode::kIo, std::string("socket: ") + std::strerror(errno));
+  storage::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return make_error(ErrorCode::kIo, std::string("socket: ") + std::strerror(errno));
   timeval tv{};
   tv.tv_sec = timeout_seconds;
   // Linux bounds a blocking connect() on a unix socket by the send timeout, and each read by the
   // receive timeout.
-  ::setsockopt(sock.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  ::setsockopt(sock.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(sock.fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     if (err == ENOENT) return not_running(data_dir, path, "no control socket");
     if (err == ECONNREFUSED) return not_running(data_dir, path, "nothing listens on");
@@ -73,7 +61,7 @@ Result<nlohmann::ordered_json> control_request(const std::string& data_dir, cons
   }
   std::string line = request.dump() + "\n";
   for (std::size_t sent = 0; sent < line.size();) {
-    ssize_t n = ::send(sock.fd(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = ::send(sock.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return make_error(ErrorCode::kIo, std::string("sending to mailroomd: ") + std::strerror(errno));
     sent += static_cast<std::size_t>(n);
@@ -82,7 +70,7 @@ Result<nlohmann::ordered_json> control_request(const std::string& data_dir, cons
   char buf[65536];
   while (reply.find('\n') == std::string::npos) {
     if (reply.size() > kMaxReply) return make_error(ErrorCode::kIo, "the reply of mailroomd is too long");
-    ssize_t n = ::recv(sock.fd(), buf, sizeof buf, 0);
+    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return make_error(ErrorCode::kTemporary,
