@@ -1,12 +1,6 @@
 // mailctl service list|show|set|unset|enable|disable|settings-doc: a service is a module plus
-// its settings. Keys and values are checked against the module's settings catalog, so nothing
+// its settings (start, stop, restart and status act on the running daemon: cmd_control.cpp). Keys and values are checked against the module's settings catalog, so nothing
 // the daemon would reject is ever stored.
-#include <signal.h>
-
-#include <cerrno>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -18,13 +12,28 @@
 
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
-#include "admin-cli/setting_text.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 
 namespace mailroom::cli {
 
 namespace {
+
+std::string type_text(const config::SettingSpec& spec) {
+  std::string t = config::setting_type_name(spec.type);
+  if (spec.type == config::SettingType::kInt) {
+    t += ", " + std::to_string(spec.min) + "-" + std::to_string(spec.max);
+  } else if (spec.type == config::SettingType::kBool) {
+    t += ", on|off";
+  } else {
+    t += ", at most " + std::to_string(spec.max_length) + " chars";
+  }
+  return t;
+}
+
+std::string shown_value(const config::SettingSpec& spec, const std::string& v) {
+  return spec.type == config::SettingType::kString ? "\"" + v + "\"" : v;
+}
 
 Status run_list(const Context& ctx) {
   auto store = ctx.open_store();
@@ -179,86 +188,6 @@ Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
   return {};
 }
 
-// Reads DATA/run/status.json, which a running mailroomd rewrites every few seconds.
-Status run_status(const Context& ctx, const std::string& only) {
-  auto path = std::filesystem::path(ctx.data_dir()) / "run" / "status.json";
-  std::ifstream in(path);
-  if (!in) {
-    return make_error(ErrorCode::kNotFound, "mailroomd is not running for " + ctx.data_dir() + " (no " +
-                                                path.string() + "; start it with 'mailroomd --data " +
-                                                ctx.data_dir() + "')");
-  }
-  nlohmann::ordered_json doc;
-  try {
-    doc = nlohmann::ordered_json::parse(in);
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kIo, "cannot read " + path.string() + ": " + e.what());
-  }
-  int64_t pid = doc.value("pid", int64_t{0});
-  if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
-    return make_error(ErrorCode::kNotFound, "mailroomd is not running for " + ctx.data_dir() + " (process " +
-                                                std::to_string(pid) + " from " + path.string() + " is gone)");
-  }
-  auto& services = doc["services"];
-  if (!only.empty()) {
-    if (!services.contains(only)) {
-      return make_error(ErrorCode::kNotFound, "the running daemon has no service '" + only + "'");
-    }
-    nlohmann::ordered_json one = nlohmann::ordered_json::object();
-    one[only] = services[only];
-    services = one;
-  }
-  if (ctx.json) {
-    doc["running"] = true;
-    print_json(doc);
-    return {};
-  }
-  int64_t updated = doc.value("updated_at", int64_t{0});
-  std::cout << "mailroomd running (pid " << pid << ", user " << doc.value("user", std::string("?")) << ", since " << format_time(doc.value("started_at", int64_t{0}))
-            << ", status updated " << (static_cast<int64_t>(std::time(nullptr)) - updated) << " s ago)\n";
-  for (const auto& [name, svc] : services.items()) {
-    std::cout << "\nservice " << name << " (module " << svc.value("module", "") << ", "
-              << (svc.value("enabled", false) ? "enabled" : "disabled") << "): " << svc.value("connections", 0)
-              << " connections\n";
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& l : svc["listeners"]) {
-      // A superseded listener is an old bind kept open because its replacement failed.
-      const char* state = !l.value("listening", false) ? "FAILED" : l.value("superseded", false) ? "kept (old)" : "listening";
-      rows.push_back({state, l.value("bind", ""), l.value("kind", ""),
-                      l.value("superseded", false) ? "no longer configured; kept until the new bind works"
-                                                   : l.value("error", "")});
-    }
-    if (rows.empty()) {
-      std::cout << "  no listeners\n";
-    } else {
-      std::string table = format_table({"STATE", "BIND", "KIND", "ERROR"}, rows);
-      std::string line;
-      for (char c : table) {
-        line.push_back(c);
-        if (c == '\n') {
-          std::cout << "  " << line;
-          line.clear();
-        }
-      }
-    }
-    const auto& c = svc["counters"];
-    std::cout << "  accepted " << c.value("accepted", 0) << ", denied " << c.value("denied", 0) << ", over limit "
-              << c.value("over_limit", 0) << ", over per-IP limit " << c.value("over_ip_limit", 0)
-              << ", login failures " << c.value("login_failures", 0) << ", blocks placed "
-              << c.value("blocks_placed", 0) << ", auto-denied " << c.value("auto_denied", 0) << "; active blocks "
-              << svc.value("active_blocks", 0) << "\n";
-    if (svc.contains("tls") && svc["tls"].is_object()) {
-      const auto& t = svc["tls"];
-      if (!t.value("error", "").empty()) std::cout << "  TLS error: " << t.value("error", "") << "\n";
-      if (!t.value("certificate", "").empty()) std::cout << "  TLS certificate: " << t.value("certificate", "") << "\n";
-      if (t.contains("warning") && t["warning"].is_string()) {
-        std::cout << "  TLS warning: " << t["warning"].get<std::string>() << " (renew it: docs/tls.md)\n";
-      }
-    }
-  }
-  return {};
-}
-
 std::string markdown_cell(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -345,12 +274,6 @@ void add_service_commands(CLI::App& app, Context& ctx) {
       ctx.action = [&ctx, name, enabled] { return run_enable(ctx, *name, enabled); };
     });
   }
-
-  auto status_name = std::make_shared<std::string>();
-  CLI::App* status = group->add_subcommand(
-      "status", "Show what the running daemon serves: listeners (and binds that failed), connections, counters");
-  status->add_option("NAME", *status_name, "Only this service");
-  status->callback([&ctx, status_name] { ctx.action = [&ctx, status_name] { return run_status(ctx, *status_name); }; });
 
   auto doc_module = std::make_shared<std::string>();
   CLI::App* doc = group->add_subcommand("settings-doc", "Print a module's settings as the markdown table of docs/settings.md");

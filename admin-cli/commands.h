@@ -19,6 +19,8 @@ void add_service_commands(CLI::App& app, Context& ctx);
 void add_cert_commands(CLI::App& app, Context& ctx);
 void add_access_commands(CLI::App& app, Context& ctx);  // the access and block groups
 void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
+// status, sessions, reload, and service start|stop|restart|status (after add_service_commands).
+void add_control_commands(CLI::App& app, Context& ctx);
 
 // What `cert generate` (and init, with the defaults) asks for.
 struct CertificateRequest {

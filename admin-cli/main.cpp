@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_cert_commands(app, ctx);
   add_access_commands(app, ctx);
   add_daemon_commands(app, ctx);
+  add_control_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/time_text.h"
+
 namespace mailroom::cli {
 
 namespace fs = std::filesystem;
@@ -26,6 +28,8 @@ int exit_code_for(const Error& error) {
     case ErrorCode::kDatabase:
     case ErrorCode::kInternal:
       return kExitFailure;
+    case ErrorCode::kUnavailable:
+      return 3;  // the daemon is not running
   }
   return kExitFailure;
 }
@@ -164,7 +168,7 @@ std::string format_time(int64_t unix_seconds) {
   return strftime_utc(unix_seconds, "%Y-%m-%d %H:%M:%SZ");
 }
 
-std::string format_time_iso(int64_t unix_seconds) { return strftime_utc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string format_time_iso(int64_t unix_seconds) { return rfc3339_utc(unix_seconds); }
 
 std::string Context::data_dir() const {
   if (data_option.empty()) {

@@ -31,13 +31,18 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                    if (core::Service* s = running_.find(service)) s->block_saved(block);
                  });
                }),
+      control_actions_(work, accounts, running_, info_,
+                       [this](const char* why, std::function<void(const Status&)> done) {
+                         reload(why, std::move(done));
+                       }),
+      control_server_(loop, work, data_dir_, control_actions_),
       poll_timer_(loop) {}
 
 Daemon::~Daemon() { shutdown(); }
 
 Status Daemon::start() {
   const auto started_at = static_cast<int64_t>(std::time(nullptr));
-  status_file_.set_started_at(started_at);
+  info_.started_at = started_at;
   if (auto dropped = policy_sync_.drop_stale_blocks(started_at); !dropped) return dropped.error();
   auto version = accounts_.data_version();
   if (version) data_version_ = *version;
@@ -48,6 +53,11 @@ Status Daemon::start() {
   }
   apply(*snap);
   poll_timer_.start(kPollIntervalMs, kPollIntervalMs, [this] { poll(); });
+  if (Status s = control_server_.open(); !s) {
+    log::error("control.listen_failed", {{"error", s.error().message},
+                                         {"effect", "mailctl status, sessions, reload and service start|stop|restart "
+                                                    "cannot reach this daemon"}});
+  }
   return {};
 }
 
@@ -102,7 +112,7 @@ void Daemon::poll() {
       });
 }
 
-void Daemon::reload(const char* why, std::function<void()> done) {
+void Daemon::reload(const char* why, std::function<void(const Status&)> done) {
   if (stopping_) return;
   auto snap = std::make_shared<Result<Snapshot>>(make_error(ErrorCode::kInternal, "not loaded"));
   std::weak_ptr<int> alive = alive_;
@@ -116,13 +126,15 @@ void Daemon::reload(const char* why, std::function<void()> done) {
       },
       [this, alive, snap, reason, done = std::move(done)] {
         if (alive.expired() || stopping_) return;
+        Status outcome;
         if (!*snap) {
           log::error("config.reload", {{"reason", reason}, {"error", snap->error().message}});
+          outcome = snap->error();
         } else {
           log::debug("config.reload", {{"reason", reason}});
           apply(snap->value());
         }
-        if (done) done();
+        if (done) done(outcome);
       });
 }
 
@@ -147,13 +159,14 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
 
 void Daemon::write_status() {
   if (stopping_) return;
-  status_file_.write(running_, ticks_ % kStatusEveryTicks == 0);
+  status_file_.write(info_, running_, ticks_ % kStatusEveryTicks == 0);
 }
 
 void Daemon::shutdown() {
   if (stopping_) return;
   policy_sync_.flush_hits(running_.services());  // best effort: queued before the loop ends
   stopping_ = true;
+  control_server_.close();
   status_file_.remove();
   poll_timer_.close();
   running_.stop_all();

@@ -1,7 +1,8 @@
 // Daemon: runs the services stored in the database and keeps them in step with it: mailctl
 // writes settings, the daemon notices (PRAGMA data_version, polled off-loop; or SIGHUP) and
 // applies them live. The owner that wires the parts: reload.h (read and apply the stored
-// services), policy_sync.h (access rules, blocks and counters), status_file.h (run/status.json).
+// services), policy_sync.h (access rules, blocks and counters), status_file.h (run/status.json),
+// control_server.h and control_actions.h (the control socket, run/control.sock).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,8 @@
 
 #include "core/loop/event_loop.h"
 #include "core/module/service.h"
+#include "daemon/control_actions.h"
+#include "daemon/control_server.h"
 #include "daemon/policy_sync.h"
 #include "daemon/reload.h"
 #include "daemon/status_file.h"
@@ -27,13 +30,15 @@ class Daemon {
          storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir);
   ~Daemon();
 
-  // The user the daemon runs as, reported in the status file (call before start()).
-  void set_run_user(std::string name) { status_file_.set_user(std::move(name)); }
-  // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
+  // The user the daemon runs as, reported by `status` (call before start()).
+  void set_run_user(std::string name) { info_.user = std::move(name); }
+  // Loads and starts the stored services, then opens the control socket (before the loop runs).
+  // Fails if nothing is stored; a control socket that cannot be made is logged, not fatal.
   Status start();
   // Re-reads services and settings off the loop and applies what changed; `done` runs on the loop
-  // once the reload has finished (applied or failed), not when the daemon stops first.
-  void reload(const char* why, std::function<void()> done = {});
+  // once the reload has finished (applied, or failed with the error), not when the daemon stops
+  // first.
+  void reload(const char* why, std::function<void(const Status&)> done = {});
   // Stops listening, closes every connection and lets the loop end.
   void shutdown();
 
@@ -51,10 +56,13 @@ class Daemon {
   storage::PolicyStore& policy_;
   Modules modules_;
   std::string data_dir_;
+  DaemonInfo info_;
   PolicySync policy_sync_;
   StatusFile status_file_;
   RunningServices running_;
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
+  ControlActions control_actions_;
+  ControlServer control_server_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
   std::optional<int64_t> policy_generation_;

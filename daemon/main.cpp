@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
           auto* c = static_cast<SignalCtx*>(h->data);
           if (!c) return;
           tell_service_manager(sd::reloading_message());
-          c->d->reload("SIGHUP", [] { tell_service_manager(sd::kReady); });
+          c->d->reload("SIGHUP", [](const Status&) { tell_service_manager(sd::kReady); });
         },
         SIGHUP);
 

@@ -135,7 +135,7 @@ void RunningServices::warn_expiring_certificates(int64_t now) {
     if (last.context == state.context && now - last.at < kWarnEverySeconds) continue;
     last = ExpiryWarned{state.context, now};
     log::warn("tls.cert_expiring", {{"service", name},
-                                    {"not_after", tls::rfc3339_utc(expiry->not_after)},
+                                    {"not_after", rfc3339_utc(expiry->not_after)},
                                     {"days_left", std::to_string(expiry->days_left)},
                                     {"certificate", state.context->summary()},
                                     {"warning", *expiry->warning}});

@@ -1,15 +1,13 @@
 // Status file: DATA/run/status.json built from the running services, replaced whole (tmp + rename).
 #include "daemon/status_file.h"
 
-#include <unistd.h>
-
 #include <ctime>
 #include <fstream>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
 
-#include "core/tls/certificate.h"
+#include "core/base/time_text.h"
 
 namespace mailroom::daemon {
 
@@ -20,48 +18,13 @@ constexpr const char* kStatusFile = "run/status.json";
 StatusFile::StatusFile(core::WorkQueue& work, const std::string& data_dir)
     : work_(work), path_(std::filesystem::path(data_dir) / kStatusFile) {}
 
-void StatusFile::write(const RunningServices& running, bool refresh) {
+void StatusFile::write(const DaemonInfo& info, const RunningServices& running, bool refresh) {
   if (in_flight_) return;
-  nlohmann::ordered_json services = nlohmann::ordered_json::object();
-  for (const auto& [name, service] : running.services()) {
-    nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
-    for (const auto& b : service->bind_status()) {
-      listeners.push_back({{"bind", b.spec.str()}, {"kind", b.kind()}, {"listening", b.listening},
-                           {"superseded", b.superseded}, {"error", b.error}});
-    }
-    const auto& st = service->stats();
-    const auto& counters = service->policy().counters();
-    auto applied = running.applied().find(name);
-    nlohmann::ordered_json tls = nullptr;
-    if (auto t = running.tls().find(name); t != running.tls().end()) {
-      tls = {{"certificate", t->second.context ? t->second.context->summary() : ""}, {"error", t->second.error}};
-      const auto expiry = running.certificate_expiry(name, static_cast<int64_t>(std::time(nullptr)));
-      tls["not_after_at"] = expiry ? nlohmann::ordered_json(tls::rfc3339_utc(expiry->not_after)) : nullptr;
-      tls["days_left"] = expiry ? nlohmann::ordered_json(expiry->days_left) : nullptr;
-      tls["warning"] = expiry && expiry->warning ? nlohmann::ordered_json(*expiry->warning) : nullptr;
-    }
-    services[name] = {{"module", service->descriptor().name},
-                      {"enabled", applied != running.applied().end() && applied->second.enabled},
-                      {"connections", service->connection_count()},
-                      {"listeners", std::move(listeners)},
-                      {"tls", std::move(tls)},
-                      {"counters",
-                       {{"accepted", st.accepted},
-                        {"denied", st.denied},
-                        {"over_limit", st.over_limit},
-                        {"over_ip_limit", st.over_ip_limit},
-                        {"login_failures", st.login_failures},
-                        {"blocks_placed", st.blocks_placed},
-                        {"auto_denied", st.auto_denied},
-                        {"policy_checks", counters.checks}}},
-                      {"active_blocks", service->policy().guard().block_count()}};
-  }
-  nlohmann::ordered_json doc = {{"pid", static_cast<int64_t>(getpid())}, {"started_at", started_at_},
-                                {"user", user_}, {"services", std::move(services)}};
+  nlohmann::ordered_json doc = status_report(info, running);
   std::string body = doc.dump(2);
   if (body == last_ && !refresh) return;
   last_ = body;
-  doc["updated_at"] = static_cast<int64_t>(std::time(nullptr));
+  doc["updated_at"] = rfc3339_utc(static_cast<int64_t>(std::time(nullptr)));
   in_flight_ = true;
   std::weak_ptr<int> alive = alive_;
   work_.submit(

@@ -1,5 +1,5 @@
-// Status file: DATA/run/status.json, what `mailctl service status` shows (listeners and failed
-// binds, connections, TLS certificate, counters), written off the loop and removed at shutdown.
+// Status file: DATA/run/status.json, the control socket's `status` reply (status_report.h) kept on
+// disk for scripts and monitoring, written off the loop and removed at shutdown.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "core/loop/event_loop.h"
 #include "daemon/reload.h"
+#include "daemon/status_report.h"
 
 namespace mailroom::daemon {
 
@@ -16,21 +17,15 @@ class StatusFile {
  public:
   StatusFile(core::WorkQueue& work, const std::string& data_dir);
 
-  // When the daemon started (unix seconds), as the file reports it.
-  void set_started_at(int64_t unix_seconds) { started_at_ = unix_seconds; }
-  // The user the daemon runs as (mailroomd --user), as the file reports it.
-  void set_user(std::string name) { user_ = std::move(name); }
-  // Rewrites the file when what it says changed, or anyway when `refresh` (its updated_at then
-  // moves); skipped while the previous write is still under way.
-  void write(const RunningServices& running, bool refresh);
+  // Rewrites the file (status_report() plus "updated_at") when what it says changed, or anyway
+  // when `refresh` (its updated_at then moves); skipped while the previous write is still under way.
+  void write(const DaemonInfo& info, const RunningServices& running, bool refresh);
   // Removes the file (the daemon is stopping).
   void remove();
 
  private:
   core::WorkQueue& work_;
   std::filesystem::path path_;
-  int64_t started_at_ = 0;
-  std::string user_;
   std::string last_;  // the content last written, without updated_at
   bool in_flight_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

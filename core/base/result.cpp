@@ -15,8 +15,17 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kDatabase: return "database";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kUnavailable: return "unavailable";
   }
   return "internal";
+}
+
+std::optional<ErrorCode> error_code_from_name(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kUnavailable); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (name == error_code_name(code)) return code;
+  }
+  return std::nullopt;
 }
 
 }  // namespace mailroom

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -20,9 +21,12 @@ enum class ErrorCode {
   kIo,
   kDatabase,
   kInternal,
+  kUnavailable,  // the daemon (or another needed process) is not running
 };
 
 const char* error_code_name(ErrorCode code);
+// The code a name of error_code_name() stands for (the control socket's "code"); nullopt if none.
+std::optional<ErrorCode> error_code_from_name(std::string_view name);
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

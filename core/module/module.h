@@ -22,10 +22,19 @@ class Connection;
 enum class Timeout { kIdle, kCommand, kLogin, kHandshake };
 const char* timeout_name(Timeout which);
 
+// What a session says about itself (mailctl sessions): the mailbox once logged in (a full
+// address, empty before), and its protocol state in the protocol's own words (POP3
+// "AUTHORIZATION", "TRANSACTION"; SMTP "greeting", "mail", "data").
+struct SessionInfo {
+  std::string mailbox;
+  std::string state;
+};
+
 // What the core tells a protocol session about its connection's life.
 class ProtocolSession {
  public:
   virtual ~ProtocolSession() = default;
+  virtual SessionInfo describe() const { return {}; }
   virtual void on_open() = 0;
   // One command line without its line ending, and which ending it had (with lenient framing
   // only CRLF or LF); only called while input is not paused.

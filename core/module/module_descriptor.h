@@ -37,6 +37,9 @@ struct ModuleReplies {
   std::string command_timeout;  // command_timeout passed, then closed
   std::string login_timeout;    // login_timeout passed, then closed
   std::string auto_denied;      // an over-long line put the client on the deny list, then closed
+  // The administrator ended the session (mailctl sessions kill, service stop or restart), sent
+  // once no command of it is running, then closed.
+  std::string ended;
   // The reply for a deadline (kHandshake has none: nothing can be said before TLS is up).
   const std::string& for_timeout(Timeout which) const;
 };

@@ -105,6 +105,7 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   network_ = config::network_settings_from(*settings_);
   enabled_ = enabled;
   tls_ = std::move(tls);
+  binds_ = binds;
   policy_.set_mode(network_.access_mode);
   policy_.guard().configure(network_.hammer);
   // The per-address counts follow the (possibly changed) IPv6 grouping.
@@ -276,6 +277,54 @@ void Service::stop() {
   for (auto& [id, conn] : refused) conn->abort();
   conns.clear();
   refused.clear();
+}
+
+std::vector<SessionSummary> Service::sessions() const {
+  std::vector<SessionSummary> out;
+  out.reserve(connections_.size());
+  for (const auto& [id, client] : connections_) {
+    const Connection& c = *client.connection;
+    SessionSummary s;
+    s.id = id;
+    s.ip = c.peer_ip();
+    s.port = c.peer_port();
+    if (const ProtocolSession* session = c.session()) s.info = session->describe();
+    s.tls = c.tls_established() ? c.tls_version() : std::string();
+    s.connected_at = c.connected_at();
+    s.bytes_in = c.bytes_in();
+    s.bytes_out = c.bytes_out();
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const SessionSummary& a, const SessionSummary& b) { return a.id < b.id; });
+  return out;
+}
+
+std::vector<ConnectionId> Service::end_sessions(const std::function<bool(const Connection&)>& pick) {
+  std::vector<ConnectionId> ended;
+  for (auto& [id, client] : connections_) {
+    if (client.connection->closing() || client.connection->ending() || !pick(*client.connection)) continue;
+    ended.push_back(id);
+  }
+  std::sort(ended.begin(), ended.end());
+  // end() may close at once; the connection leaves connections_ only on a later iteration.
+  for (ConnectionId id : ended) {
+    log::info("service.session_ended", {{"service", name_}, {"cid", std::to_string(id)}});
+    connections_.at(id).connection->end(descriptor_.replies.ended, kEndGraceMs);
+  }
+  return ended;
+}
+
+std::vector<ConnectionId> Service::restart() {
+  log::info("service.restart", {{"service", name_}});
+  auto ended = end_sessions([](const Connection&) { return true; });
+  for (const auto& [key, listener] : listeners_) {
+    log::info("service.unlisten", {{"service", name_}, {"bind", key.second.str()}, {"kind", kind_name(key.first, key.second)}});
+  }
+  listeners_.clear();
+  superseded_.clear();
+  bind_errors_.clear();
+  if (settings_) apply(settings_, enabled_, tls_, BindPlan(binds_));
+  return ended;
 }
 
 std::vector<BindStatus> Service::bind_status() const {

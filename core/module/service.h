@@ -66,6 +66,17 @@ struct ServiceStats {
   uint64_t auto_denied = 0;       // over-long command lines that put the client on the deny list
 };
 
+// One session as `mailctl sessions` lists it.
+struct SessionSummary {
+  ConnectionId id = 0;
+  std::string ip;  // the client's address, or Connection::kUnixPeer for a unix socket client
+  int port = 0;
+  SessionInfo info;  // what the protocol session says (mailbox, state)
+  std::string tls;   // TLS protocol version ("TLSv1.3"); empty without TLS
+  std::chrono::system_clock::time_point connected_at;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
 class Service : private ClientPolicy {
  public:
   // Told of every block the service places itself (to store it); the daemon answers with
@@ -100,6 +111,19 @@ class Service : private ClientPolicy {
   void expire();
   // Closes every listener and connection (shutdown).
   void stop();
+
+  // How long an ended session's running command may take before its connection is dropped
+  // (Connection::end()): a RETR to a slow client, a login waiting for a check slot.
+  static constexpr uint64_t kEndGraceMs = 10000;
+  // The sessions open now (refused connections finishing their last line are not sessions).
+  std::vector<SessionSummary> sessions() const;
+  // Ends the sessions `pick` chooses, gracefully (Connection::end() with the module's `ended`
+  // line); returns their ids.
+  std::vector<ConnectionId> end_sessions(const std::function<bool(const Connection&)>& pick);
+  // mailctl service restart: ends every session, closes every listener and opens them again with
+  // what was applied last. Nothing is opened for a disabled service.
+  // Returns the ids of the sessions ended.
+  std::vector<ConnectionId> restart();
 
   std::vector<BindStatus> bind_status() const;
   std::size_t connection_count() const { return connections_.size(); }
@@ -172,6 +196,7 @@ class Service : private ClientPolicy {
   config::NetworkSettings network_;  // read from settings_ by apply()
   bool enabled_ = false;
   std::shared_ptr<const tls::TlsContext> tls_;
+  BindPlan binds_;  // applied last (restart())
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
   std::map<ListenKey, std::string> bind_errors_;
   std::set<ListenKey> superseded_;  // listening, no longer configured (see BindStatus)

@@ -205,7 +205,7 @@ void Connection::login_done() {
 // Points the deadline timer at the earliest running deadline (or stops it).
 void Connection::arm_deadline_timer() {
   uint64_t next = 0;
-  for (uint64_t d : {line_deadline_, login_deadline_, handshake_deadline_}) {
+  for (uint64_t d : {line_deadline_, login_deadline_, handshake_deadline_, end_deadline_}) {
     if (d != 0 && (next == 0 || d < next)) next = d;
   }
   if (next == deadline_armed_) return;
@@ -224,7 +224,12 @@ void Connection::on_deadline() {
   uint64_t now = uv_now(loop_.raw());
   auto due = [now](uint64_t d) { return d != 0 && d <= now; };
   if (closing_) {  // already on its way out (the idle timer bounds that): nothing more to say
-    line_deadline_ = login_deadline_ = handshake_deadline_ = 0;
+    line_deadline_ = login_deadline_ = handshake_deadline_ = end_deadline_ = 0;
+    return;
+  }
+  if (due(end_deadline_)) {  // end(): the running command did not finish in time
+    log::info("net.ended", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"how", "dropped: a command was still running"}});
+    drop_now();
     return;
   }
   Timeout which;
@@ -286,6 +291,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
+    bytes_in_ += static_cast<uint64_t>(nread);
     arm_idle_timer();
     handle_bytes(buf->base, static_cast<std::size_t>(nread));
   } else if (nread == UV_EOF) {
@@ -448,7 +454,12 @@ void Connection::post_process_input() {
   loop_.post([this, alive] {
     if (alive.expired()) return;
     resume_posted_ = false;
-    if (!paused_ && !closing_) process_input();
+    if (paused_ || closing_) return;
+    if (ending_) {
+      finish_ending();
+    } else {
+      process_input();
+    }
   });
 }
 
@@ -529,6 +540,7 @@ void Connection::send_pending() {
     return;
   }
   auto sent = static_cast<std::size_t>(n > 0 ? n : 0);
+  bytes_out_ += sent;
   queued_bytes_ -= sent;
   out_.consume(sent);
   if (!out_.empty()) {
@@ -578,6 +590,7 @@ void Connection::handle_write_done(std::size_t bytes, int status) {
     drop_now();
     return;
   }
+  bytes_out_ += bytes;
   arm_idle_timer();  // a client that is downloading is not idle
   if (!out_.empty()) {
     flush();
@@ -621,9 +634,35 @@ void Connection::abort() {
     std::array<uv_buf_t, kMaxSendBuffers> bufs;
     unsigned count = out_.gather(bufs.data(), kMaxSendBuffers);
     ++sends_issued_;
-    uv_try_write(socket_.stream(), bufs.data(), count);
+    int n = uv_try_write(socket_.stream(), bufs.data(), count);
+    if (n > 0) bytes_out_ += static_cast<uint64_t>(n);
   }
   drop_now();
+}
+
+void Connection::end(std::string last_line, uint64_t grace_ms) {
+  if (finished_ || closing_ || ending_) return;
+  ending_ = true;
+  end_line_ = std::move(last_line);
+  if (!paused_) {
+    finish_ending();
+    return;
+  }
+  // A command runs (a worker job, a failure delay): its reply goes first; resume_input() ends us.
+  end_deadline_ = uv_now(loop_.raw()) + grace_ms;
+  arm_deadline_timer();
+}
+
+void Connection::finish_ending() {
+  end_deadline_ = 0;
+  if (tls_ && !tls_->handshake_done()) {
+    log::info("net.ended", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"how", "dropped: TLS handshake not done"}});
+    drop_now();
+    return;
+  }
+  log::info("net.ended", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"how", "closed"}});
+  if (!end_line_.empty()) write(std::move(end_line_));
+  close();
 }
 
 // Closes without sending anything more: the socket failed, or abort() did what it could.

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -75,6 +76,13 @@ class Connection {
   WorkQueue& work() { return work_; }
   // Expires when the connection is destroyed: async completions check it before touching us.
   std::weak_ptr<void> liveness() const { return alive_; }
+  // The session (null before start()), for its describe().
+  const ProtocolSession* session() const { return session_.get(); }
+  // When the connection was accepted, and the bytes read from and written to the socket so far
+  // (ciphertext under TLS).
+  std::chrono::system_clock::time_point connected_at() const { return connected_at_; }
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
 
   // Queues `data` (encrypted first under TLS). Small writes are held until the loop's next idle
   // phase (after this iteration's callbacks) and then sent together, usually in one writev();
@@ -124,6 +132,15 @@ class Connection {
   std::string tls_version() const { return tls_ ? tls_->version() : std::string(); }
   std::string tls_cipher() const { return tls_ ? tls_->cipher_name() : std::string(); }
 
+  // Ends the session on the administrator's behalf (mailctl sessions kill, service stop or
+  // restart): once no command runs (input not paused), `last_line` is sent and the connection
+  // closed, as after a timeout. A command still running after `grace_ms` (a RETR to a client
+  // that does not read, a login waiting for a check slot) drops the connection instead: its
+  // worker job finishes under the liveness rules, and a POP3 session dropped deletes nothing.
+  // Before a TLS handshake is done nothing can be said: the connection is dropped at once.
+  void end(std::string last_line, uint64_t grace_ms);
+  bool ending() const { return ending_; }
+
   // Closes once the queued output is written.
   void close();
   // Closes now: output not yet handed to the kernel gets one non-blocking send, the rest is dropped.
@@ -165,6 +182,7 @@ class Connection {
   void on_deadline();
   void update_line_deadline();
   void post_process_input();
+  void finish_ending();
   void release_output_hold();
   void finish_close();
   void discard_unread_input();
@@ -183,12 +201,17 @@ class Connection {
   uint64_t line_deadline_ = 0;
   uint64_t login_deadline_ = 0;
   uint64_t handshake_deadline_ = 0;
+  uint64_t end_deadline_ = 0;  // end(): the running command's grace period
   uint64_t deadline_armed_ = 0;  // when deadline_timer_ fires, 0 = stopped
   UvHandle<uv_idle_t> flush_idle_;  // active only while batched output waits
   std::unique_ptr<tls::TlsStream> tls_;
 
   std::string peer_ip_, local_ip_;
   int peer_port_ = 0, local_port_ = 0;
+  std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool ending_ = false;     // end() was called: the last line waits for the running command
+  std::string end_line_;
 
   // input
   LineReader reader_;              // raw bytes not yet delivered as lines

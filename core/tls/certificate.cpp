@@ -223,15 +223,6 @@ int64_t certificate_time(const ASN1_TIME* t) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-std::string rfc3339_utc(int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string sha256_fingerprint(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/base/time_text.h"
 #include "core/tls/openssl_ptr.h"
 
 namespace mailroom::tls {
@@ -33,8 +34,6 @@ std::string summarize(X509* cert);
 
 // Unix seconds of a certificate time (notBefore, notAfter).
 int64_t certificate_time(const ASN1_TIME* t);
-// "2026-12-05T17:56:00Z".
-std::string rfc3339_utc(int64_t unix_seconds);
 
 // What `mailctl cert show` reports about a certificate file.
 struct CertificateInfo {

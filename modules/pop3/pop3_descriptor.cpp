@@ -25,6 +25,8 @@ core::ModuleDescriptor pop3_descriptor() {
   d.replies.command_timeout = "-ERR command line not completed in time, closing connection\r\n";
   d.replies.login_timeout = "-ERR login not completed in time, closing connection\r\n";
   d.replies.auto_denied = "-ERR [SYS/PERM] command line too long, closing connection\r\n";
+  // Never UPDATE: a session ended this way deletes nothing (RFC 1939 section 6).
+  d.replies.ended = "-ERR [SYS/TEMP] session ended by the administrator, try again later\r\n";
   d.default_services = {"pop3"};
   d.make = [](const core::ModuleStores& stores) { return make_pop3_module(stores.accounts, stores.mail); };
   d.wanted_secret_kinds = [](const config::ServiceSettings& settings) {

@@ -563,4 +563,19 @@ Step Session::cmd_noop(const Command& cmd) {
   return reply_only(ok_line(""));
 }
 
+const char* state_name(State state) {
+  switch (state) {
+    case State::kAuthorization:
+    case State::kSaslExchange:
+    case State::kSaslFinal:
+    case State::kAwaitingSecret:
+    case State::kAwaitingLogin: return "AUTHORIZATION";
+    case State::kTransaction:
+    case State::kStreaming: return "TRANSACTION";
+    case State::kUpdate: return "UPDATE";
+    case State::kClosed: return "closed";
+  }
+  return "closed";
+}
+
 }  // namespace mailroom::pop3

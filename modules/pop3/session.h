@@ -118,6 +118,9 @@ enum class State {
   kClosed
 };
 
+// The state's RFC 1939 name (AUTHORIZATION, TRANSACTION, UPDATE; "closed"), for mailctl sessions.
+const char* state_name(State state);
+
 // How a login ended (auth/login_outcome.h). kOk: the listing is valid; kAuthFailed -> "-ERR [AUTH] ...";
 // kInUse (maildrop locked by another session) -> "-ERR [IN-USE] ..."; kTemporary -> "-ERR [SYS/TEMP] ...".
 using LoginOutcome = auth::LoginOutcome;

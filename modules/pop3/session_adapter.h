@@ -34,6 +34,7 @@ class SessionAdapter : public core::ProtocolSession {
   void on_line_too_long() override;
   void on_drain() override;
   std::string on_timeout(core::Timeout which) override;
+  core::SessionInfo describe() const override { return {user_, state_name(session_.state())}; }
   void on_close() override;
 
  private:

@@ -35,6 +35,7 @@ class SessionAdapter : public core::ProtocolSession {
   void on_body_line(std::string_view line, core::LineEnding ending) override;
   void on_body_end(const core::BodySummary& summary) override;
   std::string on_timeout(core::Timeout which) override;
+  core::SessionInfo describe() const override { return {{}, state_name(session_.state())}; }
   void on_close() override;
 
  private:

@@ -28,6 +28,7 @@ core::ModuleDescriptor common(Protocol protocol) {
   d.replies.command_timeout = "421 4.4.2 Command line not completed in time, closing connection\r\n";
   d.replies.login_timeout = "421 4.4.2 Timeout, closing connection\r\n";
   d.replies.auto_denied = "421 4.7.0 Command line too long, closing connection\r\n";
+  d.replies.ended = "421 4.3.2 Service shutting down, closing connection\r\n";
   d.make = [protocol](const core::ModuleStores& stores) {
     return make_smtp_module(protocol, stores.accounts, stores.mail);
   };

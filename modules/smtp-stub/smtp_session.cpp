@@ -386,4 +386,18 @@ void Session::reset_transaction() {
   if (state_ != State::kFresh && state_ != State::kClosed) state_ = State::kReady;
 }
 
+const char* state_name(State state) {
+  switch (state) {
+    case State::kFresh: return "greeting";
+    case State::kReady: return "ready";
+    case State::kMail:
+    case State::kAwaitingLookup:
+    case State::kAwaitingCount: return "mail";
+    case State::kData: return "data";
+    case State::kCommitting: return "commit";
+    case State::kClosed: return "closed";
+  }
+  return "closed";
+}
+
 }  // namespace mailroom::smtp

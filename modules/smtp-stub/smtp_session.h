@@ -103,6 +103,10 @@ enum class State {
   kClosed
 };
 
+// The state in a word ("greeting", "ready", "mail", "data", "commit", "closed"), for mailctl
+// sessions.
+const char* state_name(State state);
+
 class Session {
  public:
   explicit Session(SessionConfig config);

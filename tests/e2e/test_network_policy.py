@@ -114,7 +114,7 @@ class NetworkPolicyTest(ServerTestCase):
     def test_service_status_without_a_daemon_says_so(self):
         self.server.stop()
         proc = self.server.mailctl("service", "status", check=False)
-        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.returncode, 3)  # daemon not running
         self.assertIn(b"not running", proc.stderr)
 
     # -- IPv6 -----------------------------------------------------------------------------------

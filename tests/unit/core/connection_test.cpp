@@ -1127,3 +1127,86 @@ TEST_CASE("STLS over a unix-domain socket: TLS runs above the socket as over TCP
   mailroom::testing::TempDir dir("unix-tls");
   check_stls_discards_pipelined_plaintext(dir.sub("test.sock"));
 }
+
+// ------------------------------------------------------------------ ended by the administrator
+
+TEST_CASE("end() on an idle session sends the last line and closes at once") {
+  Harness h;
+  h.greeting = "+OK hi\r\n";
+  h.on_line = [](Harness&, core::Connection& conn, std::string_view line) {
+    conn.write("got:" + std::string(line) + "\r\n");
+    conn.end("-ERR ended\r\n", 5000);
+    conn.end("-ERR twice\r\n", 5000);  // once only
+  };
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("A\r\n");
+    rc = c.recv_to_eof(got);
+  });
+  CHECK(rc == 0);
+  CHECK(got == "+OK hi\r\ngot:A\r\n-ERR ended\r\n");
+  CHECK(h.rec.closes == 1);
+}
+
+TEST_CASE("end() while a command runs waits for its reply; pipelined lines are not run; bytes are counted") {
+  Harness h;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  h.on_line = [&bytes_in, &bytes_out](Harness& hh, core::Connection& conn, std::string_view line) {
+    if (line != "WORK") {
+      conn.write("got:" + std::string(line) + "\r\n");
+      return;
+    }
+    conn.pause_input();          // a worker job runs
+    conn.end("bye\r\n", 5000);   // the administrator ends the session meanwhile
+    CHECK(conn.ending());
+    core::ConnectionId id = conn.id();
+    hh.extra_timer->start(100, 0, [&hh, id, &bytes_in, &bytes_out] {
+      core::Connection* c = hh.find(id);
+      if (c == nullptr) return;
+      c->write("done\r\n");  // the job's reply
+      c->resume_input();
+      bytes_in = c->bytes_in();
+      bytes_out = c->bytes_out();
+    });
+  };
+  std::string got;
+  int rc = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("FIRST\r\n");
+    if (!c.recv_until(got, "got:FIRST\r\n")) return;
+    c.send("WORK\r\nNEXT\r\n");
+    rc = c.recv_to_eof(got);
+  });
+  CHECK(rc == 0);
+  CHECK(got == "got:FIRST\r\ndone\r\nbye\r\n");
+  CHECK(h.rec.lines == std::vector<std::string>{"FIRST", "WORK"});
+  CHECK(bytes_in >= 13);  // FIRST and WORK at least
+  CHECK(bytes_out == 11);  // "got:FIRST\r\n"; done and bye were still queued
+}
+
+TEST_CASE("end() drops a connection whose command outlives the grace period, without the last line") {
+  Harness h;
+  h.on_line = [](Harness&, core::Connection& conn, std::string_view) {
+    conn.pause_input();  // a job that never finishes in time
+    conn.end("bye\r\n", 100);
+  };
+  std::string got;
+  long elapsed = -1;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    auto start = Clock::now();
+    c.send("WORK\r\n");
+    c.recv_to_eof(got);
+    elapsed = ms_between(start, Clock::now());
+  });
+  CHECK(got.empty());
+  CHECK(elapsed >= 90);
+  CHECK(elapsed < 3000);
+  CHECK(h.rec.closes == 1);
+}

@@ -24,6 +24,7 @@
 
 using mailroom::ErrorCode;
 using namespace mailroom::tls;
+using mailroom::rfc3339_utc;
 
 namespace {
 

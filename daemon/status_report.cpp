@@ -1,0 +1,56 @@
+// The daemon's state as JSON (control `status`, run/status.json).
+#include "daemon/status_report.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "core/base/time_text.h"
+
+namespace mailroom::daemon {
+
+nlohmann::ordered_json bind_report(const core::BindStatus& b) {
+  return {{"bind", b.spec.str()}, {"kind", b.kind()}, {"listening", b.listening},
+          {"superseded", b.superseded}, {"error", b.error}};
+}
+
+nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServices& running) {
+  nlohmann::ordered_json services = nlohmann::ordered_json::object();
+  for (const auto& [name, service] : running.services()) {
+    nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
+    for (const auto& b : service->bind_status()) listeners.push_back(bind_report(b));
+    const auto& st = service->stats();
+    const auto& counters = service->policy().counters();
+    auto applied = running.applied().find(name);
+    nlohmann::ordered_json tls = nullptr;
+    if (auto t = running.tls().find(name); t != running.tls().end()) {
+      tls = {{"certificate", t->second.context ? t->second.context->summary() : ""}, {"error", t->second.error}};
+      const auto expiry = running.certificate_expiry(name, static_cast<int64_t>(std::time(nullptr)));
+      tls["not_after_at"] = expiry ? nlohmann::ordered_json(rfc3339_utc(expiry->not_after)) : nullptr;
+      tls["days_left"] = expiry ? nlohmann::ordered_json(expiry->days_left) : nullptr;
+      tls["warning"] = expiry && expiry->warning ? nlohmann::ordered_json(*expiry->warning) : nullptr;
+    }
+    services[name] = {{"module", service->descriptor().name},
+                      {"enabled", applied != running.applied().end() && applied->second.enabled},
+                      {"connections", service->connection_count()},
+                      {"listeners", std::move(listeners)},
+                      {"tls", std::move(tls)},
+                      {"counters",
+                       {{"accepted", st.accepted},
+                        {"denied", st.denied},
+                        {"over_limit", st.over_limit},
+                        {"over_ip_limit", st.over_ip_limit},
+                        {"login_failures", st.login_failures},
+                        {"blocks_placed", st.blocks_placed},
+                        {"auto_denied", st.auto_denied},
+                        {"policy_checks", counters.checks}}},
+                      {"active_blocks", service->policy().guard().block_count()}};
+  }
+  return {{"pid", static_cast<int64_t>(getpid())},
+          {"version", MAILROOM_VERSION},
+          {"user", info.user},
+          {"started_at", rfc3339_utc(info.started_at)},
+          {"services", std::move(services)}};
+}
+
+}  // namespace mailroom::daemon
