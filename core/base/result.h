@@ -20,6 +20,7 @@ enum class ErrorCode {
   kIo,
   kDatabase,
   kInternal,
+  kUnavailable,  // the daemon (or another needed process) is not running
 };
 
 const char* error_code_name(ErrorCode code);

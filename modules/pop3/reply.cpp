@@ -43,7 +43,8 @@ RespCode resp_code_for(ErrorCode code) {
     case ErrorCode::kTemporary:
     case ErrorCode::kIo:
     case ErrorCode::kDatabase:
-    case ErrorCode::kInternal: return RespCode::kSysTemp;
+    case ErrorCode::kInternal:
+    case ErrorCode::kUnavailable: return RespCode::kSysTemp;
     case ErrorCode::kPermanent: return RespCode::kSysPerm;
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kNotFound:

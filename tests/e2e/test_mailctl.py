@@ -96,8 +96,8 @@ class InitTest(MailctlTestCase):
         out = self.ok("init")
         self.assertIn("already initialised", out)
         services = self.ok_json("service", "list")
-        self.assertEqual(sorted(s["name"] for s in services), ["lmtp", "pop3", "smtp"])
-        self.assertEqual({s["name"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
+        self.assertEqual(sorted(s["service"] for s in services), ["lmtp", "pop3", "smtp"])
+        self.assertEqual({s["service"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
 
     def test_init_json_reports_state(self):
         first = self.ok_json("init")
@@ -121,14 +121,14 @@ class InitTest(MailctlTestCase):
         env = {"MAILROOM_DATA": str(self.data)}
         self.ok("init", data=False, env=env)
         self.ok("postoffice", "add", "env.test", data=False, env=env)
-        names = [p["name"] for p in self.ok_json("postoffice", "list", data=False, env=env)]
+        names = [p["postoffice"] for p in self.ok_json("postoffice", "list", data=False, env=env)]
         self.assertEqual(names, ["env.test"])
 
     def test_data_option_wins_over_env(self):
         self.init()
         self.add_postoffice()
         env = {"MAILROOM_DATA": str(self.root / "elsewhere")}
-        names = [p["name"] for p in self.ok_json("postoffice", "list", env=env)]
+        names = [p["postoffice"] for p in self.ok_json("postoffice", "list", env=env)]
         self.assertEqual(names, ["example.test"])
 
     def test_help_exits_zero(self):
@@ -152,12 +152,12 @@ class PostofficeTest(MailctlTestCase):
         self.assertIn("example.test", self.ok("postoffice", "list"))
         listed = self.ok_json("postoffice", "list")
         self.assertEqual(len(listed), 1)
-        self.assertEqual(listed[0]["name"], "example.test")
+        self.assertEqual(listed[0]["postoffice"], "example.test")
         self.assertEqual(listed[0]["mailbox_count"], 0)
         self.assertIs(listed[0]["enabled"], True)
         shown = self.ok_json("postoffice", "show", "example.test")
-        self.assertEqual(shown["name"], "example.test")
-        self.assertIsInstance(shown["created_at"], int)
+        self.assertEqual(shown["postoffice"], "example.test")
+        self.assertRegex(shown["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         result = self.ok_json("postoffice", "remove", "example.test")
         self.assertEqual(result["ok"], True)
         self.assertEqual(self.ok_json("postoffice", "list"), [])
@@ -168,7 +168,7 @@ class PostofficeTest(MailctlTestCase):
         p = subprocess.run([MAILCTL, "postoffice", "list", "--json", "--data", str(self.data)],
                            capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(json.loads(p.stdout)[0]["name"], "example.test")
+        self.assertEqual(json.loads(p.stdout)[0]["postoffice"], "example.test")
 
     def test_duplicate_postoffice_fails(self):
         self.add_postoffice()
@@ -390,18 +390,18 @@ class ServiceTest(MailctlTestCase):
         self.init()
 
     def test_list_and_show(self):
-        services = {s["name"]: s for s in self.ok_json("service", "list")}
+        services = {s["service"]: s for s in self.ok_json("service", "list")}
         self.assertEqual(services["pop3"]["module"], "pop3")
         self.assertIn("pop3", self.ok("service", "list"))
         shown = self.ok_json("service", "show", "pop3")
-        self.assertEqual(shown["name"], "pop3")
+        self.assertEqual(shown["service"], "pop3")
         self.assertEqual(shown["module"], "pop3")
         self.assertIs(shown["enabled"], True)
         keys = [s["key"] for s in shown["settings"]]
         self.assertIn("port", keys)
         self.assertIn("max_bad_commands", keys)
         port = self.setting("port")
-        self.assertEqual(port, {"key": "port", "value": "110", "default": "110", "set": False,
+        self.assertEqual(port, {"key": "port", "value": 110, "default": 110, "set": False,
                                 "type": "int", "doc": port["doc"]})
         self.assertTrue(port["doc"])
         text = self.ok("service", "show", "pop3")
@@ -410,16 +410,16 @@ class ServiceTest(MailctlTestCase):
     def test_set_and_unset(self):
         out = self.ok("service", "set", "pop3", "port", "1110")
         self.assertIn("1110", out)
-        self.assertEqual(self.setting("port")["value"], "1110")
+        self.assertEqual(self.setting("port")["value"], 1110)
         self.assertIs(self.setting("port")["set"], True)
-        listed = {s["name"]: s for s in self.ok_json("service", "list")}
-        self.assertEqual(listed["pop3"]["overrides"], {"port": "1110"})
+        listed = {s["service"]: s for s in self.ok_json("service", "list")}
+        self.assertEqual(listed["pop3"]["overrides"], {"port": 1110})
         self.assertEqual(listed["smtp"]["overrides"], {})
         self.ok("service", "set", "pop3", "capa_implementation", "yes")
-        self.assertEqual(self.setting("capa_implementation")["value"], "on", "stored canonical")
+        self.assertIs(self.setting("capa_implementation")["value"], True, "stored canonical")
         result = self.ok_json("service", "unset", "pop3", "port")
-        self.assertEqual(result["value"], "110")
-        self.assertEqual(self.setting("port"), {**self.setting("port"), "value": "110", "set": False})
+        self.assertEqual(result["value"], 110)
+        self.assertEqual(self.setting("port"), {**self.setting("port"), "value": 110, "set": False})
 
     def test_unknown_setting_and_service(self):
         err = self.fails("service", "set", "pop3", "foo", "1")
@@ -436,17 +436,17 @@ class ServiceTest(MailctlTestCase):
             self.assertIn("port", err)
         self.fails("service", "set", "pop3", "capa_implementation", "maybe")
         self.fails("service", "set", "pop3", "binds", "not an address")
-        self.assertEqual(self.setting("port")["value"], "2110")
+        self.assertEqual(self.setting("port")["value"], 2110)
 
     def test_smtp_and_lmtp_services_have_their_own_settings(self):
         smtp = {s["key"]: s for s in self.ok_json("service", "show", "smtp")["settings"]}
-        self.assertEqual(smtp["port"]["value"], "25")
-        self.assertEqual(smtp["idle_timeout"]["value"], "300")
-        self.assertEqual(smtp["max_recipients"]["value"], "100")
-        self.assertEqual(smtp["count_unknown_recipients"]["value"], "on")
+        self.assertEqual(smtp["port"]["value"], 25)
+        self.assertEqual(smtp["idle_timeout"]["value"], 300)
+        self.assertEqual(smtp["max_recipients"]["value"], 100)
+        self.assertIs(smtp["count_unknown_recipients"]["value"], True)
         lmtp = {s["key"]: s for s in self.ok_json("service", "show", "lmtp")["settings"]}
-        self.assertEqual(lmtp["port"]["value"], "24")
-        self.assertEqual(lmtp["count_unknown_recipients"]["value"], "off")
+        self.assertEqual(lmtp["port"]["value"], 24)
+        self.assertIs(lmtp["count_unknown_recipients"]["value"], False)
         self.ok("service", "set", "smtp", "bare_line_endings", "normalise")
         err = self.fails("service", "set", "smtp", "bare_line_endings", "fix")
         self.assertIn("reject", err)
