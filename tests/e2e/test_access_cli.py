@@ -144,9 +144,9 @@ class AccessAddTest(AccessCliTestCase):
 
     def test_duplicate_by_canonical_form_is_refused(self):
         self.ok("access", "add", "pop3", "deny", "192.168.0.0/24")
-        err = self.fail("access", "add", "pop3", "deny", "192.168.0.0/24")
+        err = self.fail("access", "add", "pop3", "deny", "192.168.0.0/24", code=5)
         self.assertIn("the deny list of service pop3 already has '192.168.0.0/24'", err)
-        err = self.fail("access", "add", "pop3", "deny", "192.168.0.*")
+        err = self.fail("access", "add", "pop3", "deny", "192.168.0.*", code=5)
         self.assertIn("already has '192.168.0.0/24' ('192.168.0.*' is the same rule)", err)
         # The same rule in another list is another rule.
         self.ok("access", "add", "pop3", "safe", "192.168.0.*")
@@ -155,7 +155,7 @@ class AccessAddTest(AccessCliTestCase):
     def test_unknown_list_and_service(self):
         err = self.fail("access", "add", "pop3", "block", "10.0.0.1")
         self.assertIn("unknown access list 'block' (use allow, deny or safe)", err)
-        err = self.fail("access", "add", "imap", "deny", "10.0.0.1")
+        err = self.fail("access", "add", "imap", "deny", "10.0.0.1", code=4)
         self.assertIn("unknown service 'imap' (see 'mailctl service list')", err)
 
     def test_missing_arguments_are_usage_errors(self):
@@ -174,18 +174,18 @@ class AccessRemoveClearTest(AccessCliTestCase):
     def test_remove_of_a_missing_rule_fails(self):
         self.ok("access", "add", "pop3", "safe", "10.0.0.1")
         generation = self.generation()
-        err = self.fail("access", "remove", "pop3", "deny", "10.0.0.1")
+        err = self.fail("access", "remove", "pop3", "deny", "10.0.0.1", code=4)
         self.assertIn("the deny list of service pop3 has no rule '10.0.0.1'", err)
         self.assertIn("mailctl access list pop3 deny", err)
         self.fail("access", "remove", "pop3", "deny", "10.0.0.300")
-        self.fail("access", "remove", "nosuch", "deny", "10.0.0.1")
+        self.fail("access", "remove", "nosuch", "deny", "10.0.0.1", code=4)
         self.assertEqual(self.generation(), generation)
         self.assertEqual(self.rules(), [("safe", "10.0.0.1")])
 
     def test_remove_json(self):
         self.ok("access", "add", "pop3", "allow", "2001:db8::/48")
         out = self.ok_json("access", "remove", "pop3", "allow", "2001:DB8:0::/48")
-        self.assertEqual(out, {"ok": True, "service": "pop3", "list": "allow", "rule": "2001:db8::/48"})
+        self.assertEqual(out, {"ok": True, "changed": True, "service": "pop3", "list": "allow", "rule": "2001:db8::/48"})
 
     def test_clear_one_list_or_all(self):
         for lst, rule in [("deny", "10.0.0.1"), ("deny", "10.0.0.2"), ("safe", "10.0.0.3"), ("allow", "10.0.0.4")]:
@@ -199,7 +199,7 @@ class AccessRemoveClearTest(AccessCliTestCase):
         out = self.ok("access", "clear", "pop3")
         self.assertIn("removed 0 rules from every list of pop3", out)
         self.fail("access", "clear", "pop3", "nolist")
-        self.fail("access", "clear", "imap")
+        self.fail("access", "clear", "imap", code=4)
 
 
 class AccessListTest(AccessCliTestCase):
@@ -240,7 +240,7 @@ class AccessListTest(AccessCliTestCase):
         self.assertIn("only consulted in access_mode allow_only", self.ok("access", "list", "pop3"))
 
     def test_unknown_service_and_list(self):
-        self.assertIn("unknown service 'imap'", self.fail("access", "list", "imap"))
+        self.assertIn("unknown service 'imap'", self.fail("access", "list", "imap", code=4))
         self.assertIn("unknown access list 'denied'", self.fail("access", "list", "pop3", "denied"))
 
 
@@ -280,7 +280,7 @@ class AccessImportTest(AccessCliTestCase):
 
     def test_import_errors(self):
         self.assertIn("cannot open", self.fail("access", "import", "pop3", "deny", "/nonexistent/rules.txt"))
-        self.assertIn("unknown service 'imap'", self.fail("access", "import", "imap", "deny", "-", input=b"10.0.0.1\n"))
+        self.assertIn("unknown service 'imap'", self.fail("access", "import", "imap", "deny", "-", input=b"10.0.0.1\n", code=4))
         self.assertIn("unknown access list", self.fail("access", "import", "pop3", "nope", "-", input=b"10.0.0.1\n"))
         self.assertEqual(self.rules(), [])
 
@@ -368,7 +368,7 @@ class AccessExplainTest(AccessCliTestCase):
     def test_explain_errors(self):
         self.assertIn("not an IPv4 address", self.fail("access", "explain", "pop3", "10.0.0.256"))
         self.fail("access", "explain", "pop3", "10.0.0.0/8")
-        self.assertIn("unknown service 'imap'", self.fail("access", "explain", "imap", "10.0.0.1"))
+        self.assertIn("unknown service 'imap'", self.fail("access", "explain", "imap", "10.0.0.1", code=4))
         self.fail("access", "explain", "pop3", code=2)
 
 
@@ -413,7 +413,7 @@ class BlockTest(AccessCliTestCase):
         out = self.ok("block", "add", "2001:db8:1:2::5")
         self.assertIn("blocked 2001:db8:1:2::/64 (the /64 network of 2001:db8:1:2::5) on pop3 until lifted", out)
         self.assertEqual(self.networks(), [("pop3", "2001:db8:1:2::/64")])
-        self.fail("block", "remove", "2001:db8:1:3::1")
+        self.fail("block", "remove", "2001:db8:1:3::1", code=4)
         out = self.ok_json("block", "remove", "2001:db8:1:2:aaaa:bbbb:cccc:dddd")
         self.assertEqual(out, {"ok": True, "changed": True,
                                "blocks": [{"service": "pop3", "network": "2001:db8:1:2::/64", "cause": "manual"}]})
@@ -482,11 +482,11 @@ class BlockTest(AccessCliTestCase):
                          [("lmtp", "10.0.0.5"), ("pop3", "10.0.0.5"), ("smtp", "10.0.0.5")])
 
     def test_block_errors(self):
-        self.assertIn("no block covers 10.0.0.1 on any service", self.fail("block", "remove", "10.0.0.1"))
-        self.assertIn("unknown service 'imap'", self.fail("block", "add", "10.0.0.1", "--service", "imap"))
-        self.assertIn("unknown service 'imap'", self.fail("block", "list", "--service", "imap"))
-        self.assertIn("unknown service 'imap'", self.fail("block", "remove", "10.0.0.1", "--service", "imap"))
-        self.assertIn("unknown service 'imap'", self.fail("block", "clear", "--service", "imap"))
+        self.assertIn("no block covers 10.0.0.1 on any service", self.fail("block", "remove", "10.0.0.1", code=4))
+        self.assertIn("unknown service 'imap'", self.fail("block", "add", "10.0.0.1", "--service", "imap", code=4))
+        self.assertIn("unknown service 'imap'", self.fail("block", "list", "--service", "imap", code=4))
+        self.assertIn("unknown service 'imap'", self.fail("block", "remove", "10.0.0.1", "--service", "imap", code=4))
+        self.assertIn("unknown service 'imap'", self.fail("block", "clear", "--service", "imap", code=4))
         self.assertIn("not an IPv4 address", self.fail("block", "add", "10.0.0.300"))
         self.assertIn("one address, not a network", self.fail("block", "add", "10.0.0.0/24"))
         self.fail("block", "add", "10.0.0.1", "--duration", "-5", code=2)
@@ -517,8 +517,8 @@ class AddressFamilyTest(AccessCliTestCase):
         self.assertEqual(self.explain("::2")["reason"], "blocked")
         out = self.explain("127.0.0.1")
         self.assertEqual((out["decision"], out["reason"], out["block"]), ("allow", "default", None))
-        self.assertIn("no block covers 127.0.0.1", self.fail("block", "remove", "127.0.0.1"))
-        self.assertIn("no block covers 0.0.0.0/0", self.fail("block", "remove", "0.0.0.0/0"))
+        self.assertIn("no block covers 127.0.0.1", self.fail("block", "remove", "127.0.0.1", code=4))
+        self.assertIn("no block covers 0.0.0.0/0", self.fail("block", "remove", "0.0.0.0/0", code=4))
         self.assertEqual(self.networks(), [("pop3", "::/64")])
         # A stored key wider still (hand-edited) covers no IPv4 either.
         self.sql("INSERT INTO blocks (service, network, cause, reason, since, expires, until_restart, hits) "
@@ -529,7 +529,7 @@ class AddressFamilyTest(AccessCliTestCase):
     def test_mapped_notation_is_ipv4(self):
         out = self.ok_json("access", "add", "pop3", "deny", "::ffff:0:0/96")
         self.assertEqual((out["rule"], out["written"]), ("0.0.0.0/0", "::ffff:0:0/96"))
-        self.assertIn("already has '0.0.0.0/0'", self.fail("access", "add", "pop3", "deny", "0.0.0.0/0"))
+        self.assertIn("already has '0.0.0.0/0'", self.fail("access", "add", "pop3", "deny", "0.0.0.0/0", code=5))
         self.assertEqual(self.ok_json("access", "add", "pop3", "deny", "::ffff:10.0.0.0/104")["rule"], "10.0.0.0/8")
         self.assertEqual(self.explain("127.0.0.1")["reason"], "deny_list")
         self.assertEqual(self.explain("::1")["reason"], "default")
@@ -563,10 +563,10 @@ class GenerationTest(AccessCliTestCase):
         self.assert_bumps("block", "clear")
         before = self.generation()
         self.fail("access", "add", "pop3", "deny", "10.0.0.1/40")
-        self.fail("access", "remove", "pop3", "deny", "10.0.0.77")
-        self.fail("block", "remove", "10.0.0.9")
+        self.fail("access", "remove", "pop3", "deny", "10.0.0.77", code=4)
+        self.fail("block", "remove", "10.0.0.9", code=4)
         self.ok("access", "add", "pop3", "deny", "10.0.0.1")
-        self.fail("access", "add", "pop3", "deny", "10.0.0.1")
+        self.fail("access", "add", "pop3", "deny", "10.0.0.1", code=5)
         self.assertEqual(self.generation(), before + 1)
 
 

@@ -27,7 +27,8 @@ class VersionTest(MailctlTestCase):
         self.assertRegex(daemon, r"^mailroomd \d+\.\d+\.\d+( \(git [^)]+\))?$")
         # One version for both, the one in CMakeLists.txt.
         self.assertEqual(mailctl.split()[1], daemon.split()[1])
-        cmake = open(os.path.join(os.path.dirname(__file__), "..", "..", "CMakeLists.txt")).read()
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "CMakeLists.txt")) as f:
+            cmake = f.read()
         self.assertIn("project(mailroom VERSION %s " % mailctl.split()[1], cmake)
 
 

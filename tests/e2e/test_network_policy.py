@@ -114,7 +114,9 @@ class NetworkPolicyTest(ServerTestCase):
     def test_service_status_without_a_daemon_says_so(self):
         self.server.stop()
         proc = self.server.mailctl("service", "status", check=False)
-        self.assertEqual(proc.returncode, 1)
+        # 4 while run_status reports a missing daemon as kNotFound; 3 (kUnavailable) once the
+        # control-socket work moves it.
+        self.assertIn(proc.returncode, (3, 4))
         self.assertIn(b"not running", proc.stderr)
 
     # -- IPv6 -----------------------------------------------------------------------------------
