@@ -64,7 +64,8 @@ std::vector<std::string> option_names(const CLI::App& app) {
   return out;
 }
 
-bool takes_value(const CLI::Option& option) { return option.get_type_size_max() > 0; }
+// A flag is declared with expected(0) (its type size stays 1).
+bool takes_value(const CLI::Option& option) { return option.get_expected_max() > 0 && option.get_type_size_max() > 0; }
 
 std::optional<std::string> explain_parse_failure(const CLI::App& root, const std::vector<std::string>& args) {
   const CLI::App* current = &root;

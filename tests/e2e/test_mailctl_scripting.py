@@ -36,6 +36,8 @@ class UsageTest(MailctlTestCase):
     def test_unknown_command_names_it_and_suggests_the_nearest(self):
         err = self.fails("mailbox", "lst", code=2)
         self.assertEqual(err, "mailctl: unknown command 'lst' for 'mailctl mailbox' (did you mean 'list'?)\n")
+        err = self.fails("--json", "mailbox", "lst", code=2)
+        self.assertIn("unknown command 'lst' for 'mailctl mailbox'", err)
         err = self.fails("postofice", "list", code=2)
         self.assertIn("unknown command 'postofice' for 'mailctl' (did you mean 'postoffice'?)", err)
 
@@ -295,6 +297,7 @@ class CompletionAndHelpTest(MailctlTestCase):
         self.assertEqual(self.complete("service", "settings-doc", "sm"), ["smtp"])
         self.assertEqual(self.complete("access", "add", "pop3", "d"), ["deny"])
         self.assertEqual(self.complete("block", "list", "--service", "lm"), ["lmtp"])
+        self.assertEqual(self.complete("--json", "mailbox", "l"), ["list"])  # a flag takes no value
 
     def test_help_topics(self):
         listing = self.ok("help", data=False)

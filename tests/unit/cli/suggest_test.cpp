@@ -82,6 +82,9 @@ TEST_CASE("a mistyped command is named with the level where parsing stopped") {
         "unknown command 'lst' for 'mailctl mailbox' (did you mean 'list'?)");
   CHECK(explain_parse_failure(t.app, {"--data", "/x", "mailbx", "list"}) ==
         "unknown command 'mailbx' for 'mailctl' (did you mean 'mailbox'?)");
+  // A flag takes no value: the next word is still a command.
+  CHECK(explain_parse_failure(t.app, {"--json", "mailbox", "lst"}) ==
+        "unknown command 'lst' for 'mailctl mailbox' (did you mean 'list'?)");
   CHECK(explain_parse_failure(t.app, {"mailbox", "frobnicate"}) ==
         "unknown command 'frobnicate' for 'mailctl mailbox' (commands: add, list, remove)");
 }
