@@ -40,8 +40,6 @@ int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 std::string iso_time(int64_t unix_seconds) { return format_time_iso(unix_seconds); }
 
 std::string iso_or_dash(const std::optional<int64_t>& t) { return t ? iso_time(*t) : "-"; }
-json unix_or_null(const std::optional<int64_t>& t) { return t ? json(*t) : json(nullptr); }
-json iso_or_null(const std::optional<int64_t>& t) { return t ? json(iso_time(*t)) : json(nullptr); }
 
 // Tables stay one row per line whatever an admin wrote in a comment or reason.
 std::string one_line(const std::string& s) {
@@ -125,15 +123,14 @@ json rule_json(const AccessRuleRecord& r) {
           {"rule", r.rule},
           {"comment", r.comment},
           {"hits", r.hits},
-          {"last_hit", unix_or_null(r.last_hit)},
-          {"last_hit_utc", iso_or_null(r.last_hit)},
-          {"created_at", r.created_at},
-          {"created_utc", iso_time(r.created_at)}};
+          {"last_hit_at", json_time(r.last_hit)},
+          {"created_at", json_time(r.created_at)}};
 }
 
 struct AddArgs {
   std::string service, list, comment;
   std::vector<std::string> rule;  // one argument, or an address and its mask given unquoted
+  bool if_not_exists = false;
 };
 
 Status run_access_add(const Context& ctx, const AddArgs& a) {
@@ -150,6 +147,10 @@ Status run_access_add(const Context& ctx, const AddArgs& a) {
 
   auto added = stores->policy->add_access_rule(a.service, a.list, rule->canonical, a.comment);
   if (!added) {
+    if (added.error().code == ErrorCode::kAlreadyExists && a.if_not_exists) {
+      ctx.nothing_done(added.error(), {{"service", a.service}, {"list", a.list}, {"rule", rule->canonical}});
+      return {};
+    }
     if (added.error().code == ErrorCode::kAlreadyExists && rule->source != rule->canonical) {
       return make_error(ErrorCode::kAlreadyExists,
                         added.error().message + " ('" + rule->source + "' is the same rule)");
@@ -158,7 +159,10 @@ Status run_access_add(const Context& ctx, const AddArgs& a) {
   }
   std::string message = "added " + added->rule + " to the " + a.list + " list of " + a.service;
   if (rule->source != rule->canonical) message += " (written '" + rule->source + "')";
-  json extra = {{"service", a.service}, {"written", rule->source}, {"form", ipf::rule_form_name(rule->form)}};
+  json extra = {{"changed", true},
+               {"service", a.service},
+               {"written", rule->source},
+               {"form", ipf::rule_form_name(rule->form)}};
   const json stored = rule_json(*added);
   for (const auto& [k, v] : stored.items()) extra[k] = v;
   ctx.done(message, extra);
@@ -211,7 +215,7 @@ Status run_access_import(const Context& ctx, const ImportArgs& a) {
            {{"service", a.service},
             {"list", a.list},
             {"file", name},
-            {"rules", total},
+            {"rules_read", total},
             {"added", *added},
             {"already_present", present}});
   return {};
@@ -220,6 +224,7 @@ Status run_access_import(const Context& ctx, const ImportArgs& a) {
 struct RemoveArgs {
   std::string service, list;
   std::vector<std::string> rule;
+  bool if_exists = false;
 };
 
 Status run_access_remove(const Context& ctx, const RemoveArgs& a) {
@@ -233,6 +238,10 @@ Status run_access_remove(const Context& ctx, const RemoveArgs& a) {
   if (!stores) return stores.error();
   if (auto svc = load_service(*stores->accounts, a.service); !svc) return svc.error();
   if (auto st = stores->policy->remove_access_rule(a.service, a.list, rule->canonical); !st) {
+    if (st.error().code == ErrorCode::kNotFound && a.if_exists) {
+      ctx.nothing_done(st.error(), {{"service", a.service}, {"list", a.list}, {"rule", rule->canonical}});
+      return {};
+    }
     if (st.error().code == ErrorCode::kNotFound) {
       return make_error(ErrorCode::kNotFound,
                         st.error().message + " (see 'mailctl access list " + a.service + " " + a.list + "')");
@@ -241,7 +250,7 @@ Status run_access_remove(const Context& ctx, const RemoveArgs& a) {
   }
   std::string message = "removed " + rule->canonical + " from the " + a.list + " list of " + a.service;
   if (rule->source != rule->canonical) message += " (written '" + rule->source + "')";
-  ctx.done(message, {{"service", a.service}, {"list", a.list}, {"rule", rule->canonical}});
+  ctx.done(message, {{"changed", true}, {"service", a.service}, {"list", a.list}, {"rule", rule->canonical}});
   return {};
 }
 
@@ -324,14 +333,11 @@ json block_json(const BlockRecord& b) {
           {"network", b.network},
           {"cause", b.cause},
           {"reason", b.reason},
-          {"since", b.since},
-          {"since_utc", iso_time(b.since)},
-          {"expires", unix_or_null(b.expires)},
-          {"expires_utc", iso_or_null(b.expires)},
+          {"placed_at", json_time(b.since)},
+          {"expires_at", json_time(b.expires)},
           {"until_restart", b.until_restart},
           {"hits", b.hits},
-          {"last_hit", unix_or_null(b.last_hit)},
-          {"last_hit_utc", iso_or_null(b.last_hit)}};
+          {"last_hit_at", json_time(b.last_hit)}};
 }
 
 
@@ -497,7 +503,7 @@ Status run_access_explain(const Context& ctx, const ExplainArgs& a) {
                 {"rule_id", deciding ? json(deciding->id) : json(nullptr)},
                 {"list", deciding ? json(deciding->list) : json(nullptr)},
                 {"comment", deciding ? json(deciding->comment) : json(nullptr)},
-                {"block_expires", block ? unix_or_null(block->expires) : json(nullptr)},
+                {"block_expires_at", block ? json_time(block->expires) : json(nullptr)},
                 {"block", block_details},
                 {"text", text}});
     return {};
@@ -513,6 +519,8 @@ struct BlockArgs {
   std::string ip;
   int64_t duration = 0;
   std::string reason;
+  bool if_not_exists = false;  // add
+  bool if_exists = false;      // remove
 };
 
 std::optional<std::string> service_option(const BlockArgs& a) {
@@ -571,6 +579,7 @@ Status run_block_add(const Context& ctx, const BlockArgs& a) {
   const int64_t now = now_seconds();
   json placed = json::array();
   std::string message;
+  std::string unchanged;  // services that already block it (--if-not-exists)
   for (const auto& svc : *services) {
     // The same key the daemon counts and blocks this client under.
     const int prefix = ip->is_v4() ? 128 : config::network_settings_from(svc.effective()).hammer.ipv6_failure_prefix;
@@ -584,11 +593,17 @@ Status run_block_add(const Context& ctx, const BlockArgs& a) {
     auto existing = stores->policy->list_blocks(b.service, now);
     if (!existing) return existing.error();
     std::string replaced;
+    bool already = false;
     for (const auto& old : *existing) {
       if (old.network != b.network) continue;
+      already = true;
       b.hits = old.hits;  // the same clients keep being counted
       b.last_hit = old.last_hit;
       replaced = " (replaces its " + old.cause + " block, " + expires_text(old) + ")";
+    }
+    if (already && a.if_not_exists) {
+      unchanged += (unchanged.empty() ? "" : ", ") + b.service;
+      continue;
     }
     if (auto st = stores->policy->put_block(b, /*bump_generation=*/true); !st) return st;
     if (!message.empty()) message += "\n";
@@ -600,7 +615,13 @@ Status run_block_add(const Context& ctx, const BlockArgs& a) {
                replaced;
     placed.push_back(block_json(b));
   }
-  ctx.done(message, {{"ip", ip->str()}, {"blocks", placed}});
+  if (placed.empty()) {
+    ctx.nothing_done(make_error(ErrorCode::kAlreadyExists, ip->str() + " is already blocked on " + unchanged),
+                     {{"ip", ip->str()}, {"blocks", placed}});
+    return {};
+  }
+  if (!unchanged.empty()) message += "\n" + ip->str() + " was already blocked on " + unchanged;
+  ctx.done(message, {{"changed", true}, {"ip", ip->str()}, {"blocks", placed}});
   return {};
 }
 
@@ -637,12 +658,15 @@ Status run_block_remove(const Context& ctx, const BlockArgs& a) {
     }
   }
   if (removed.empty()) {
-    return make_error(ErrorCode::kNotFound, "no block covers " + a.ip +
-                                                (a.service.empty() ? std::string(" on any service")
-                                                                   : " on " + a.service) +
-                                                " (see 'mailctl block list')");
+    Error none = make_error(ErrorCode::kNotFound, "no block covers " + a.ip +
+                                                      (a.service.empty() ? std::string(" on any service")
+                                                                         : " on " + a.service) +
+                                                      " (see 'mailctl block list')");
+    if (!a.if_exists) return none;
+    ctx.nothing_done(none, {{"blocks", removed}});
+    return {};
   }
-  ctx.done(message, {{"removed", removed}});
+  ctx.done(message, {{"changed", true}, {"blocks", removed}});
   return {};
 }
 
@@ -681,6 +705,7 @@ void add_access_commands(CLI::App& app, Context& ctx) {
   add->add_option("LIST", add_args->list, "allow, deny or safe")->required();
   add->add_option("RULE", add_args->rule, rule_help)->required()->expected(1, 2);
   add->add_option("--comment", add_args->comment, "A note kept with the rule")->type_name("TEXT");
+  add_if_not_exists_flag(add, add_args->if_not_exists);
   add->callback([&ctx, add_args] { ctx.action = [&ctx, add_args] { return run_access_add(ctx, *add_args); }; });
 
   auto import_args = std::make_shared<ImportArgs>();
@@ -698,6 +723,7 @@ void add_access_commands(CLI::App& app, Context& ctx) {
   remove->add_option("SERVICE", remove_args->service, "Service name")->required();
   remove->add_option("LIST", remove_args->list, "allow, deny or safe")->required();
   remove->add_option("RULE", remove_args->rule, rule_help)->required()->expected(1, 2);
+  add_if_exists_flag(remove, remove_args->if_exists);
   remove->callback([&ctx, remove_args] {
     ctx.action = [&ctx, remove_args] { return run_access_remove(ctx, *remove_args); };
   });
@@ -746,6 +772,7 @@ void add_access_commands(CLI::App& app, Context& ctx) {
       ->type_name("SECONDS")
       ->check(CLI::Range(int64_t{0}, kMaxBlockSeconds));
   block_add->add_option("--reason", block_add_args->reason, "Why, for 'block list'")->type_name("TEXT");
+  add_if_not_exists_flag(block_add, block_add_args->if_not_exists);
   block_add->callback([&ctx, block_add_args] {
     ctx.action = [&ctx, block_add_args] { return run_block_add(ctx, *block_add_args); };
   });
@@ -754,6 +781,7 @@ void add_access_commands(CLI::App& app, Context& ctx) {
   CLI::App* block_remove = blocks->add_subcommand("remove", "Lift every block covering an address (or a listed network)");
   block_remove->add_option("IP", block_remove_args->ip, "An address, or a NETWORK as 'block list' shows it")->required();
   add_service_option(block_remove, *block_remove_args);
+  add_if_exists_flag(block_remove, block_remove_args->if_exists);
   block_remove->callback([&ctx, block_remove_args] {
     ctx.action = [&ctx, block_remove_args] { return run_block_remove(ctx, *block_remove_args); };
   });

@@ -134,9 +134,9 @@ Status run_sessions(const Context& ctx, const std::string& service) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : sessions) {
     rows.push_back({std::to_string(s.value("id", uint64_t{0})), s.value("service", ""), s.value("peer", ""),
-                    escape_control(string_or(s["mailbox"], "-")), s.value("state", ""), string_or(s["tls"], "-"),
-                    duration_text(s.value("age_seconds", int64_t{0})), std::to_string(s.value("bytes_in", uint64_t{0})),
-                    std::to_string(s.value("bytes_out", uint64_t{0}))});
+                    escape_control(string_or(s["address"], "-")), s.value("state", ""), string_or(s["tls"], "-"),
+                    duration_text(s.value("age_seconds", int64_t{0})), std::to_string(s.value("received_bytes", uint64_t{0})),
+                    std::to_string(s.value("sent_bytes", uint64_t{0}))});
   }
   std::cout << format_table({"ID", "SERVICE", "PEER", "MAILBOX", "STATE", "TLS", "AGE", "BYTES IN", "BYTES OUT"}, rows);
   return {};

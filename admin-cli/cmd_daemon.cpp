@@ -25,13 +25,6 @@ Error unknown_key(const std::string& key) {
                     "unknown daemon setting '" + key + "' (see 'mailctl daemon show')");
 }
 
-// A stored value as JSON, typed from its spec.
-nlohmann::ordered_json typed(const config::SettingSpec& spec, const std::string& value) {
-  if (spec.type == config::SettingType::kBool) return value == "on";
-  if (spec.type == config::SettingType::kInt) return std::stoll(value);
-  return value;
-}
-
 Status run_show(const Context& ctx) {
   auto store = ctx.open_store();
   if (!store) return store.error();
@@ -44,8 +37,8 @@ Status run_show(const Context& ctx) {
       auto it = stored->find(spec.key);
       const bool set = it != stored->end();
       settings.push_back({{"key", spec.key},
-                          {"value", typed(spec, set ? it->second : spec.default_value)},
-                          {"default", typed(spec, spec.default_value)},
+                          {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
+                          {"default", json_setting_value(spec, spec.default_value)},
                           {"set", set},
                           {"type", config::setting_type_name(spec.type)},
                           {"doc", spec.doc}});
@@ -85,7 +78,7 @@ Status run_set(const Context& ctx, const std::string& key, const std::optional<s
     const std::string def = spec ? spec->default_value : "";
     ctx.done("unset daemon " + key + (spec ? " (back to the default " + shown_value(*spec, def) + ")" : ""),
              {{"key", key},
-              {"value", spec ? typed(*spec, def) : nlohmann::ordered_json()},
+              {"value", spec ? json_setting_value(*spec, def) : nlohmann::ordered_json()},
               {"set", false},
               {"was_set", was_set}});
     return {};
@@ -95,7 +88,7 @@ Status run_set(const Context& ctx, const std::string& key, const std::optional<s
   if (!canonical) return canonical.error();
   if (Status s = (*store)->set_daemon_setting(key, *canonical); !s) return s;
   ctx.done("set daemon " + key + " = " + shown_value(*spec, *canonical),
-           {{"key", key}, {"value", typed(*spec, *canonical)}, {"set", true}});
+           {{"key", key}, {"value", json_setting_value(*spec, *canonical)}, {"set", true}});
   return {};
 }
 

@@ -98,8 +98,8 @@ Status run_deliver(const Context& ctx, const DeliverArgs& args) {
                delivered->uid + ")",
            {{"address", address->str()},
             {"uid", delivered->uid},
-            {"size", delivered->stored_size},
-            {"wire_size", delivered->wire_size}});
+            {"size_bytes", delivered->stored_size},
+            {"wire_size_bytes", delivered->wire_size}});
   return {};
 }
 

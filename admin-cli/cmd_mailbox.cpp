@@ -122,7 +122,7 @@ nlohmann::ordered_json mailbox_json(const storage::MailboxInfo& m) {
           {"maildir", m.maildir},
           {"password_scheme", m.password_scheme},
           {"secret_kinds", m.secret_kinds},
-          {"created_at", m.created_at},
+          {"created_at", json_time(m.created_at)},
           {"id", m.id}};
 }
 
@@ -172,7 +172,9 @@ Result<fs::path> existing_maildir(const std::string& raw) {
     path = path.parent_path();  // "dir/" normalises to "dir/" with an empty filename
   }
   if (!fs::is_directory(path, ec)) {
-    return make_error(ErrorCode::kNotFound, "--maildir " + path.string() + " does not exist or is not a directory");
+    // Exit 1, not 4: 4 says the mailbox or its postoffice is missing.
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--maildir " + path.string() + " does not exist or is not a directory");
   }
   if (!fs::is_directory(path / "cur", ec) || !fs::is_directory(path / "new", ec)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -182,7 +184,7 @@ Result<fs::path> existing_maildir(const std::string& raw) {
 }
 
 Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions& pw,
-               const std::optional<std::string>& maildir_option) {
+               const std::optional<std::string>& maildir_option, bool if_not_exists) {
   auto address = parse(raw);
   if (!address) return address.error();
   auto secret = read_password(pw, "mailbox add");
@@ -206,7 +208,10 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
     return po.error();
   }
   if ((*store)->get_mailbox(*address).ok()) {
-    return make_error(ErrorCode::kAlreadyExists, "mailbox " + address->str() + " already exists");
+    Error exists = make_error(ErrorCode::kAlreadyExists, "mailbox " + address->str() + " already exists");
+    if (!if_not_exists) return exists;
+    ctx.nothing_done(exists, {{"address", address->str()}});
+    return {};
   }
 
   const fs::path root = ctx.mail_root();
@@ -243,7 +248,8 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   }
   const bool pending = secret->second == storage::PasswordKind::kHash;
   if (pending) message += std::string("; imported hash: ") + kSecretsPendingNote;
-  ctx.done(message, {{"address", address->str()},
+  ctx.done(message, {{"changed", true},
+                     {"address", address->str()},
                      {"maildir", maildir.string()},
                      {"reused_maildir", reused},
                      {"secret_kinds", kinds_json(*derived)},
@@ -251,7 +257,7 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   return {};
 }
 
-Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
+Status run_remove(const Context& ctx, const std::string& raw, bool purge, bool if_exists) {
   auto address = parse(raw);
   if (!address) return address.error();
   auto store = ctx.open_store();
@@ -261,6 +267,10 @@ Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
   auto info = (*store)->remove_mailbox(*address, purge ? storage::MaildirAfterRemove::kDelete
                                                        : storage::MaildirAfterRemove::kKeep);
   if (!info) {
+    if (if_exists && info.error().code == ErrorCode::kNotFound) {
+      ctx.nothing_done(info.error(), {{"address", address->str()}});
+      return {};
+    }
     if (purge && info.error().code == ErrorCode::kInUse) {
       return Error{info.error().code, info.error().message + "; nothing was removed (without --purge the record goes "
                                                              "and the Maildir stays)"};
@@ -271,13 +281,13 @@ Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
   const fs::path maildir = info->maildir;
   if (!purge) {
     ctx.done("removed mailbox " + address->str() + " (its Maildir is kept on disk: " + maildir.string() + ")",
-             {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", false}});
+             {{"changed", true}, {"address", address->str()}, {"maildir", maildir.string()}, {"purged", false}});
     return {};
   }
   std::error_code ec;
   if (!fs::exists(maildir, ec)) {
     ctx.done("removed mailbox " + address->str() + " (its Maildir " + maildir.string() + " was already gone)",
-             {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
+             {{"changed", true}, {"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
     return {};
   }
   // Only delete something that looks like a Maildir: a corrupt record must not wipe a tree.
@@ -292,7 +302,7 @@ Status run_remove(const Context& ctx, const std::string& raw, bool purge) {
   }
   fs::remove(maildir.parent_path(), ec);  // the <mailbox> folder, only if now empty
   ctx.done("removed mailbox " + address->str() + " and deleted its Maildir " + maildir.string(),
-           {{"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
+           {{"changed", true}, {"address", address->str()}, {"maildir", maildir.string()}, {"purged", true}});
   return {};
 }
 
@@ -400,22 +410,29 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   auto add_pw = std::make_shared<PasswordOptions>();
   auto add_maildir = std::make_shared<std::string>();
   auto add_maildir_opt = std::make_shared<CLI::Option*>(nullptr);
-  CLI::App* add = address_command(group, ctx, "add", "Create a mailbox and its Maildir",
-                                  [add_pw, add_maildir, add_maildir_opt](const Context& c, const std::string& a) {
-                                    std::optional<std::string> maildir;
-                                    if ((*add_maildir_opt)->count() > 0) maildir = *add_maildir;
-                                    return run_add(c, a, *add_pw, maildir);
-                                  });
+  auto add_if_not_exists = std::make_shared<bool>(false);
+  CLI::App* add = address_command(
+      group, ctx, "add", "Create a mailbox and its Maildir",
+      [add_pw, add_maildir, add_maildir_opt, add_if_not_exists](const Context& c, const std::string& a) {
+        std::optional<std::string> maildir;
+        if ((*add_maildir_opt)->count() > 0) maildir = *add_maildir;
+        return run_add(c, a, *add_pw, maildir, *add_if_not_exists);
+      });
   add_password_options(add, *add_pw);
+  add_if_not_exists_flag(add, *add_if_not_exists);
   *add_maildir_opt = add->add_option("--maildir", *add_maildir,
                   "Use this existing Maildir (with cur/ and new/) instead of creating "
                   "DATA/mail/<postoffice>/<mailbox>/Maildir; relative to the current directory")
       ->type_name("PATH");
 
   auto purge = std::make_shared<bool>(false);
+  auto rm_if_exists = std::make_shared<bool>(false);
   CLI::App* rm = address_command(group, ctx, "remove", "Remove a mailbox (its Maildir stays unless --purge)",
-                                 [purge](const Context& c, const std::string& a) { return run_remove(c, a, *purge); });
+                                 [purge, rm_if_exists](const Context& c, const std::string& a) {
+                                   return run_remove(c, a, *purge, *rm_if_exists);
+                                 });
   rm->add_flag("--purge", *purge, "Also delete its Maildir and every message in it");
+  add_if_exists_flag(rm, *rm_if_exists);
 
   address_command(group, ctx, "show", "Show one mailbox", run_show);
 

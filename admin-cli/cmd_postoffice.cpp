@@ -12,33 +12,45 @@ namespace mailroom::cli {
 namespace {
 
 nlohmann::ordered_json postoffice_json(const storage::PostofficeInfo& p) {
-  return {{"name", p.name},
+  return {{"postoffice", p.name},
           {"enabled", p.enabled},
           {"mailbox_count", p.mailbox_count},
-          {"created_at", p.created_at}};
+          {"created_at", json_time(p.created_at)}};
 }
 
 std::string plural(int64_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "es");
 }
 
-Status run_add(const Context& ctx, const std::string& raw) {
+Status run_add(const Context& ctx, const std::string& raw, bool if_not_exists) {
   auto name = storage::normalize_postoffice_name(raw);
   if (!name) return name.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
-  if (Status s = (*store)->add_postoffice(*name); !s) return s;
-  ctx.done("created postoffice " + *name, {{"name", *name}});
+  if (Status s = (*store)->add_postoffice(*name); !s) {
+    if (if_not_exists && s.error().code == ErrorCode::kAlreadyExists) {
+      ctx.nothing_done(s.error(), {{"postoffice", *name}});
+      return {};
+    }
+    return s;
+  }
+  ctx.done("created postoffice " + *name, {{"changed", true}, {"postoffice", *name}});
   return {};
 }
 
-Status run_remove(const Context& ctx, const std::string& raw, bool force) {
+Status run_remove(const Context& ctx, const std::string& raw, bool force, bool if_exists) {
   auto name = storage::normalize_postoffice_name(raw);
   if (!name) return name.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
   auto info = (*store)->get_postoffice(*name);
-  if (!info) return info.error();
+  if (!info) {
+    if (if_exists && info.error().code == ErrorCode::kNotFound) {
+      ctx.nothing_done(info.error(), {{"postoffice", *name}});
+      return {};
+    }
+    return info.error();
+  }
   if (info->mailbox_count > 0 && !force) {
     return make_error(ErrorCode::kInvalidArgument,
                       "postoffice " + *name + " still has " + plural(info->mailbox_count, "mailbox") +
@@ -50,7 +62,10 @@ Status run_remove(const Context& ctx, const std::string& raw, bool force) {
     message += " and the records of its " + plural(info->mailbox_count, "mailbox") +
                " (their Maildirs are kept on disk under " + ctx.mail_root() + "/" + *name + ")";
   }
-  ctx.done(message, {{"name", *name}, {"removed_mailboxes", info->mailbox_count}, {"maildirs_kept", true}});
+  ctx.done(message, {{"changed", true},
+                     {"postoffice", *name},
+                     {"removed_mailboxes", info->mailbox_count},
+                     {"maildirs_kept", true}});
   return {};
 }
 
@@ -114,18 +129,24 @@ void add_postoffice_commands(CLI::App& app, Context& ctx) {
   group->require_subcommand(1);
 
   auto add_name = std::make_shared<std::string>();
+  auto add_if_not_exists = std::make_shared<bool>(false);
   CLI::App* add = group->add_subcommand("add", "Create a postoffice");
   add->add_option("NAME", *add_name, "Postoffice name, e.g. example.test")->required();
-  add->callback([&ctx, add_name] { ctx.action = [&ctx, add_name] { return run_add(ctx, *add_name); }; });
+  add_if_not_exists_flag(add, *add_if_not_exists);
+  add->callback([&ctx, add_name, add_if_not_exists] {
+    ctx.action = [&ctx, add_name, add_if_not_exists] { return run_add(ctx, *add_name, *add_if_not_exists); };
+  });
 
   auto rm_name = std::make_shared<std::string>();
   auto rm_force = std::make_shared<bool>(false);
+  auto rm_if_exists = std::make_shared<bool>(false);
   CLI::App* rm = group->add_subcommand("remove", "Remove a postoffice");
   rm->add_option("NAME", *rm_name, "Postoffice name")->required();
   rm->add_flag("--force", *rm_force,
                "Also remove the records of its mailboxes (their Maildirs stay on disk)");
-  rm->callback([&ctx, rm_name, rm_force] {
-    ctx.action = [&ctx, rm_name, rm_force] { return run_remove(ctx, *rm_name, *rm_force); };
+  add_if_exists_flag(rm, *rm_if_exists);
+  rm->callback([&ctx, rm_name, rm_force, rm_if_exists] {
+    ctx.action = [&ctx, rm_name, rm_force, rm_if_exists] { return run_remove(ctx, *rm_name, *rm_force, *rm_if_exists); };
   });
 
   CLI::App* list = group->add_subcommand("list", "List postoffices");

@@ -1,6 +1,9 @@
 // mailctl service list|show|set|unset|enable|disable|settings-doc: a service is a module plus
 // its settings (start, stop, restart and status act on the running daemon: cmd_control.cpp). Keys and values are checked against the module's settings catalog, so nothing
 // the daemon would reject is ever stored.
+#include <ifaddrs.h>
+
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -12,28 +15,18 @@
 
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
+#include "admin-cli/setting_text.h"
+#include "admin-cli/settings_check.h"
 #include "auth/secrets.h"
+#include "core/config/tls_settings.h"
+#include "core/ipfilter/ip_address.h"
+#include "core/tls/certificate.h"
+#include "core/tls/tls_context.h"
 #include "daemon/builtin_modules.h"
 
 namespace mailroom::cli {
 
 namespace {
-
-std::string type_text(const config::SettingSpec& spec) {
-  std::string t = config::setting_type_name(spec.type);
-  if (spec.type == config::SettingType::kInt) {
-    t += ", " + std::to_string(spec.min) + "-" + std::to_string(spec.max);
-  } else if (spec.type == config::SettingType::kBool) {
-    t += ", on|off";
-  } else {
-    t += ", at most " + std::to_string(spec.max_length) + " chars";
-  }
-  return t;
-}
-
-std::string shown_value(const config::SettingSpec& spec, const std::string& v) {
-  return spec.type == config::SettingType::kString ? "\"" + v + "\"" : v;
-}
 
 Status run_list(const Context& ctx) {
   auto store = ctx.open_store();
@@ -43,7 +36,13 @@ Status run_list(const Context& ctx) {
   if (ctx.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& s : *list) {
-      out.push_back({{"name", s.name}, {"module", s.module}, {"enabled", s.enabled}, {"overrides", s.settings}});
+      const config::SettingsCatalog* catalog = builtin::settings_catalog(s.module);
+      nlohmann::ordered_json overrides = nlohmann::ordered_json::object();
+      for (const auto& [key, value] : s.settings) {
+        const config::SettingSpec* spec = catalog ? catalog->find(key) : nullptr;
+        overrides[key] = spec ? json_setting_value(*spec, value) : nlohmann::ordered_json(value);
+      }
+      out.push_back({{"service", s.name}, {"module", s.module}, {"enabled", s.enabled}, {"overrides", overrides}});
     }
     print_json(out);
     return {};
@@ -73,13 +72,13 @@ Status run_show(const Context& ctx, const std::string& name) {
       auto it = rec.settings.find(spec.key);
       const bool set = it != rec.settings.end();
       settings.push_back({{"key", spec.key},
-                          {"value", set ? it->second : spec.default_value},
-                          {"default", spec.default_value},
+                          {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
+                          {"default", json_setting_value(spec, spec.default_value)},
                           {"set", set},
                           {"type", config::setting_type_name(spec.type)},
                           {"doc", spec.doc}});
     }
-    print_json({{"name", rec.name}, {"module", rec.module}, {"enabled", rec.enabled}, {"settings", settings}});
+    print_json({{"service", rec.name}, {"module", rec.module}, {"enabled", rec.enabled}, {"settings", settings}});
     return {};
   }
   std::cout << "service " << rec.name << " (module " << rec.module << ", "
@@ -140,6 +139,57 @@ Error purge_failed(const std::string& name, const std::string& key, const Error&
                            "more: " + error.message + " (run the command again)"};
 }
 
+// Whether this machine has `address` (numeric): one of its interfaces' addresses, or loopback
+// (all of 127.0.0.0/8 is local on Linux).
+bool machine_has_address(std::string_view address) {
+  auto wanted = ipfilter::IpAddress::parse(address);
+  if (!wanted) return true;  // not ours to judge: the setting's own check parsed it
+  if (wanted->is_v4() && (wanted->v4() >> 24) == 127) return true;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return true;  // cannot tell: no warning
+  std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> owner(list, &::freeifaddrs);
+  for (const ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+    if (ifa->ifa_addr == nullptr) continue;
+    auto have = ipfilter::IpAddress::from_sockaddr(ifa->ifa_addr);
+    if (have && *have == *wanted) return true;
+  }
+  return false;
+}
+
+// Checks the service's listener settings, as they would be stored, against each other and against
+// the other services (settings_check.h). Refused: kInvalidArgument naming every conflict, nothing
+// stored. Warnings go to stderr.
+Status check_before_storing(const Context& ctx, storage::AccountStore& store, const ServiceView& svc,
+                            const std::map<std::string, std::string>& settings, bool enabled, const std::string& key) {
+  ServiceView changed = svc;
+  changed.record.settings = settings;
+  const config::ServiceSettings effective = changed.effective();
+  SettingsCheckInput input;
+  input.changed = {svc.record.name, enabled, config::network_settings_from(effective)};
+  input.key = key;
+  auto all = store.list_services();
+  if (!all) return all.error();
+  for (const auto& rec : *all) {
+    if (rec.name == svc.record.name) continue;
+    auto other = load_service(store, rec.name);
+    if (!other) continue;  // a module this build lacks: its listeners are unknown
+    input.others.push_back({rec.name, rec.enabled, config::network_settings_from(other->effective())});
+  }
+  input.certificate_problem = [&]() -> std::optional<std::string> {
+    const tls::TlsConfig tls = config::tls_config_from(effective, ctx.data_dir());
+    auto ok = tls::check_certificate(tls.cert_file, tls.key_file);
+    if (ok) return std::nullopt;
+    return ok.error().message;
+  };
+  input.has_address = machine_has_address;
+  const SettingsCheck result = check_settings(input);
+  for (const auto& warning : result.warnings) print_error("warning: " + warning);
+  if (result.errors.empty()) return {};
+  std::string message;
+  for (const auto& e : result.errors) message += (message.empty() ? "" : "; ") + e;
+  return make_error(ErrorCode::kInvalidArgument, message + " (nothing was stored)");
+}
+
 Status run_set(const Context& ctx, const std::string& name, const std::string& key,
                const std::optional<std::string>& value) {
   auto store = ctx.open_store();
@@ -154,24 +204,37 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
                                                 " (see 'mailctl service show " + name + "')");
   }
   if (!value) {
+    if (spec != nullptr) {
+      std::map<std::string, std::string> after = svc->record.settings;
+      after.erase(key);
+      if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key); !s) return s;
+    }
     if (Status s = (*store)->set_service_setting(name, key, std::nullopt); !s) return s;
     auto purged = purge_unwanted_secrets(**store);
     if (!purged) return purge_failed(name, key, purged.error());
     const std::string def = spec ? spec->default_value : "";
     std::string message =
         "unset " + name + " " + key + (spec ? " (back to the default " + shown_value(*spec, def) + ")" : "");
-    nlohmann::ordered_json extra = {{"service", name}, {"key", key}, {"value", def}, {"set", false}, {"was_set", stored}};
+    nlohmann::ordered_json extra = {{"service", name},
+                                    {"key", key},
+                                    {"value", spec ? json_setting_value(*spec, def) : nlohmann::ordered_json(nullptr)},
+                                    {"set", false},
+                                    {"was_set", stored}};
     note_purged(*purged, message, extra);
     ctx.done(message, std::move(extra));
     return {};
   }
   auto canonical = config::normalize_setting(*spec, *value);
   if (!canonical) return canonical.error();
+  std::map<std::string, std::string> after = svc->record.settings;
+  after[key] = *canonical;
+  if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key); !s) return s;
   if (Status s = (*store)->set_service_setting(name, key, *canonical); !s) return s;
   auto purged = purge_unwanted_secrets(**store);
   if (!purged) return purge_failed(name, key, purged.error());
   std::string message = "set " + name + " " + key + " = " + shown_value(*spec, *canonical);
-  nlohmann::ordered_json extra = {{"service", name}, {"key", key}, {"value", *canonical}, {"set", true}};
+  nlohmann::ordered_json extra = {
+      {"service", name}, {"key", key}, {"value", json_setting_value(*spec, *canonical)}, {"set", true}};
   note_purged(*purged, message, extra);
   ctx.done(message, std::move(extra));
   return {};
@@ -182,6 +245,9 @@ Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
   if (!store) return store.error();
   auto svc = load_service(**store, name);
   if (!svc) return svc.error();
+  if (enabled && !svc->record.enabled) {
+    if (Status s = check_before_storing(ctx, **store, *svc, svc->record.settings, true, ""); !s) return s;
+  }
   if (Status s = (*store)->set_service_enabled(name, enabled); !s) return s;
   ctx.done(std::string(enabled ? "enabled" : "disabled") + " service " + name,
            {{"service", name}, {"enabled", enabled}});
@@ -210,7 +276,7 @@ Status run_settings_doc(const Context& ctx, const std::string& module) {
     for (const auto& spec : catalog->all()) {
       nlohmann::ordered_json item = {{"key", spec.key},
                              {"type", config::setting_type_name(spec.type)},
-                             {"default", spec.default_value},
+                             {"default", json_setting_value(spec, spec.default_value)},
                              {"doc", spec.doc}};
       if (spec.type == config::SettingType::kInt) {
         item["min"] = spec.min;

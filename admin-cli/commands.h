@@ -21,6 +21,19 @@ void add_access_commands(CLI::App& app, Context& ctx);  // the access and block 
 void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
 // status, sessions, reload, and service start|stop|restart|status (after add_service_commands).
 void add_control_commands(CLI::App& app, Context& ctx);
+// `help [TOPIC|COMMAND...]` and `completion bash`: both read the whole tree under `app`, so they
+// are added last.
+void add_help_command(CLI::App& app, Context& ctx);
+void add_completion_command(CLI::App& app, Context& ctx);
+
+// --if-not-exists on an add command / --if-exists on a remove command: what is already there (or
+// already gone) is not an error; the command says nothing was done and exits 0.
+inline void add_if_not_exists_flag(CLI::App* command, bool& flag) {
+  command->add_flag("--if-not-exists", flag, "Succeed without doing anything if it already exists (exit 0, not 5)");
+}
+inline void add_if_exists_flag(CLI::App* command, bool& flag) {
+  command->add_flag("--if-exists", flag, "Succeed without doing anything if it does not exist (exit 0, not 4)");
+}
 
 // What `cert generate` (and init, with the defaults) asks for.
 struct CertificateRequest {

@@ -5,13 +5,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "admin-cli/command_tree.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/output.h"
+#include "core/base/version.h"
 
 namespace {
 
 // "mailctl mailbox add": the subcommands parsed before the error, so the hint names the right help.
-std::string command_path(const CLI::App& app) {
+std::string parsed_command_path(const CLI::App& app) {
   std::string path = app.get_name();
   const CLI::App* current = &app;
   while (true) {
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
       ->envname("MAILROOM_DATA")
       ->type_name("DIR");
   app.add_flag("--json", ctx.json, "Print listings, details and results as JSON");
+  app.set_version_flag("--version", mailroom::version_line("mailctl"), "Print the version and exit");
 
   add_init_command(app, ctx);
   add_postoffice_commands(app, ctx);
@@ -47,12 +50,21 @@ int main(int argc, char** argv) {
   add_access_commands(app, ctx);
   add_daemon_commands(app, ctx);
   add_control_commands(app, ctx);
+  add_help_command(app, ctx);
+  add_completion_command(app, ctx);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
-    print_error(std::string(e.what()) + " (see '" + command_path(app) + " --help')");
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+    // An unknown command or option is named with the nearest known one; anything else (a
+    // missing or extra argument, a bad number) in CLI11's words.
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (auto why = explain_parse_failure(app, args)) {
+      print_error(*why);
+    } else {
+      print_error(std::string(e.what()) + " (see '" + parsed_command_path(app) + " --help')");
+    }
     return kExitUsage;
   }
 

@@ -1,6 +1,7 @@
 // mailctl output helpers, the error -> exit-code mapping and the command context.
 #include "admin-cli/output.h"
 
+#include <charconv>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -14,12 +15,17 @@ namespace mailroom::cli {
 namespace fs = std::filesystem;
 
 int exit_code_for(const Error& error) {
-  // Every failure an admin can cause or fix (bad input, unknown names, duplicates, disk or
-  // database trouble) is 1; 2 is reserved for a command line that does not parse.
+  // Scripts branch on these (docs/mailctl.md, `mailctl help exit-codes`): a missing name, an
+  // existing one and a daemon that is not running each have their own code; every other
+  // failure (bad value, disk or database trouble) is 1; 2 is a command line that does not parse.
   switch (error.code) {
-    case ErrorCode::kInvalidArgument:
     case ErrorCode::kNotFound:
+      return kExitNotFound;
     case ErrorCode::kAlreadyExists:
+      return kExitAlreadyExists;
+    case ErrorCode::kUnavailable:
+      return kExitNotRunning;
+    case ErrorCode::kInvalidArgument:
     case ErrorCode::kAuthFailed:
     case ErrorCode::kInUse:
     case ErrorCode::kTemporary:
@@ -28,8 +34,6 @@ int exit_code_for(const Error& error) {
     case ErrorCode::kDatabase:
     case ErrorCode::kInternal:
       return kExitFailure;
-    case ErrorCode::kUnavailable:
-      return 3;  // the daemon is not running
   }
   return kExitFailure;
 }
@@ -170,6 +174,29 @@ std::string format_time(int64_t unix_seconds) {
 
 std::string format_time_iso(int64_t unix_seconds) { return rfc3339_utc(unix_seconds); }
 
+nlohmann::ordered_json json_time(std::optional<int64_t> unix_seconds) {
+  if (!unix_seconds || *unix_seconds <= 0) return nullptr;
+  return format_time_iso(*unix_seconds);
+}
+
+nlohmann::ordered_json json_setting_value(const config::SettingSpec& spec, const std::string& text) {
+  switch (spec.type) {
+    case config::SettingType::kInt: {
+      int64_t n = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec == std::errc() && end == text.data() + text.size()) return n;
+      return text;
+    }
+    case config::SettingType::kBool:
+      if (text == "on") return true;
+      if (text == "off") return false;
+      return text;
+    case config::SettingType::kString:
+      return text;
+  }
+  return text;
+}
+
 std::string Context::data_dir() const {
   if (data_option.empty()) {
     throw UsageError("no data directory: pass --data DIR or set MAILROOM_DATA");
@@ -182,12 +209,24 @@ std::string Context::mail_root() const { return storage::mail_root(data_dir()); 
 Result<std::unique_ptr<storage::AccountStore>> Context::open_store() const {
   const std::string dir = data_dir();
   std::error_code ec;
+  // A missing or uninitialised data directory is exit 1, not 4: 4 says the named postoffice,
+  // mailbox or service does not exist, which a script must not conclude from a wrong --data.
   if (!fs::is_directory(dir, ec)) {
-    return make_error(ErrorCode::kNotFound, "data directory " + dir +
-                                                " does not exist (run 'mailctl --data " + dir +
-                                                " init' first)");
+    return make_error(ErrorCode::kPermanent, "data directory " + dir +
+                                                 " does not exist (run 'mailctl --data " + dir +
+                                                 " init' first)");
   }
-  return storage::open_sqlite_account_store(dir, /*create=*/false);
+  auto store = storage::open_sqlite_account_store(dir, /*create=*/false);
+  if (!store && store.error().code == ErrorCode::kNotFound) {
+    return Error{ErrorCode::kPermanent, store.error().message};
+  }
+  return store;
+}
+
+void Context::nothing_done(const Error& why, nlohmann::ordered_json extra) const {
+  nlohmann::ordered_json out = {{"changed", false}};
+  for (auto& [k, v] : extra.items()) out[k] = v;
+  done("nothing to do: " + why.message, std::move(out));
 }
 
 void Context::done(const std::string& message) const { done(message, nlohmann::ordered_json::object()); }

@@ -14,14 +14,18 @@
 #include <nlohmann/json_fwd.hpp>  // the full json.hpp only in the .cpp files that build JSON
 
 #include "core/base/result.h"
+#include "core/config/setting_spec.h"
 #include "storage/account_store.h"
 
 namespace mailroom::cli {
 
 // Exit codes (docs/mailctl.md lists them; scripts depend on them).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // runtime or user error: duplicate, unknown name, bad value
+inline constexpr int kExitFailure = 1;  // any other failure: a bad value, disk or database trouble
 inline constexpr int kExitUsage = 2;    // bad command line (CLI11 parse errors, missing options)
+inline constexpr int kExitNotRunning = 3;     // ErrorCode::kUnavailable: the daemon is not running
+inline constexpr int kExitNotFound = 4;       // ErrorCode::kNotFound: no such postoffice, mailbox, ...
+inline constexpr int kExitAlreadyExists = 5;  // ErrorCode::kAlreadyExists
 
 // A command line that parsed but cannot be acted on (no password option, no data directory).
 // Thrown by commands; main() turns it into one line on stderr and kExitUsage.
@@ -54,8 +58,14 @@ std::string format_table(const std::vector<std::string>& headers,
 
 // "2024-05-01 12:00:00Z" for unix seconds (UTC); "-" for 0.
 std::string format_time(int64_t unix_seconds);
-// "2024-05-01T12:00:00Z" (ISO 8601, UTC), for listings that scripts parse too.
+// "2024-05-01T12:00:00Z" (RFC 3339, UTC): every time in JSON, under a key ending in _at.
 std::string format_time_iso(int64_t unix_seconds);
+// The same as a JSON value: the string, or null when unset (nullopt, or 0 meaning "never").
+nlohmann::ordered_json json_time(std::optional<int64_t> unix_seconds);
+
+// A setting's canonical text as a JSON value typed by its spec: an int a number, a bool
+// true/false, a string a string (a stored value that does not read as its type stays a string).
+nlohmann::ordered_json json_setting_value(const config::SettingSpec& spec, const std::string& text);
 
 inline const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
@@ -84,6 +94,9 @@ struct Context {
   // Prints the outcome of an action: `message` as a line, or {"ok":true, ...extra} with --json.
   void done(const std::string& message) const;
   void done(const std::string& message, nlohmann::ordered_json extra) const;
+  // --if-exists / --if-not-exists found nothing to do: "nothing to do: <why>" as a line, or
+  // {"ok":true,"changed":false,...extra}; the command succeeds (exit 0).
+  void nothing_done(const Error& why, nlohmann::ordered_json extra) const;
 };
 
 }  // namespace mailroom::cli

@@ -25,7 +25,7 @@ Result<ServiceView> load_service(storage::AccountStore& store, const std::string
   }
   const config::SettingsCatalog* catalog = builtin::settings_catalog(record->module);
   if (catalog == nullptr) {
-    return make_error(ErrorCode::kNotFound, "service " + name + " uses module '" + record->module +
+    return make_error(ErrorCode::kPermanent, "service " + name + " uses module '" + record->module +
                                                 "', which this build of Mailroom does not have");
   }
   return ServiceView{std::move(record).value(), catalog};

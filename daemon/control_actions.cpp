@@ -37,13 +37,13 @@ Json session_report(const std::string& service, const core::SessionSummary& s, i
           {"service", service},
           {"ip", s.ip},
           {"peer", peer_text(s)},
-          {"mailbox", text_or_null(s.info.mailbox)},
+          {"address", text_or_null(s.info.mailbox)},
           {"state", s.info.state},
           {"tls", text_or_null(s.tls)},
           {"connected_at", rfc3339_utc(connected)},
           {"age_seconds", std::max<int64_t>(0, now - connected)},
-          {"bytes_in", s.bytes_in},
-          {"bytes_out", s.bytes_out}};
+          {"received_bytes", s.bytes_in},
+          {"sent_bytes", s.bytes_out}};
 }
 
 // The service's listeners, or an error naming every bind that failed.

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/base/result.h"
+#include "core/base/version.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
 #include "core/net/listener.h"
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
       usage(std::cout);
       return 0;
     } else if (arg == "--version") {
-      std::cout << "mailroomd 0.1.0\n";
+      std::cout << version_line("mailroomd") << "\n";
       return 0;
     } else {
       std::cerr << "mailroomd: unknown argument '" << arg << "'\n";

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "core/base/time_text.h"
+#include "core/base/version.h"
 
 namespace mailroom::daemon {
 
@@ -47,7 +48,7 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
                       {"active_blocks", service->policy().guard().block_count()}};
   }
   return {{"pid", static_cast<int64_t>(getpid())},
-          {"version", MAILROOM_VERSION},
+          {"version", std::string(kVersion)},
           {"user", info.user},
           {"started_at", rfc3339_utc(info.started_at)},
           {"services", std::move(services)}};

@@ -32,13 +32,6 @@ std::vector<net::BindSpec> effective_binds(const std::vector<net::BindSpec>& wan
   }
   return out;
 }
-// Two listeners that cannot exist at once: the same address and port, or a wildcard and any
-// address on the same port (Linux refuses that with EADDRINUSE even under SO_REUSEADDR), or the
-// same unix socket path.
-bool binds_collide(const net::BindSpec& a, const net::BindSpec& b) {
-  if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
-  return a.port == b.port && (a.address == "*" || b.address == "*" || a.address == b.address);
-}
 const char* kind_name(bool tls, const net::BindSpec& spec) { return tls ? "tls" : spec.is_unix() ? "unix" : "plain"; }
 std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint now) {
   if (!b.expires) return "until lifted or restart";
@@ -192,7 +185,7 @@ bool Service::open_listener(const ListenKey& key) {
 bool Service::open_replacing(const ListenKey& key) {
   std::vector<ListenKey> moved;
   for (const auto& old : superseded_) {
-    if (listeners_.count(old) && binds_collide(old.second, key.second)) moved.push_back(old);
+    if (listeners_.count(old) && net::binds_collide(old.second, key.second)) moved.push_back(old);
   }
   for (const auto& old : moved) listeners_.erase(old);
   if (open_listener(key)) {

@@ -132,6 +132,11 @@ bool is_host_name(std::string_view s) {
   return label > 0 && s.back() != '-' && any_alpha;
 }
 
+bool binds_collide(const BindSpec& a, const BindSpec& b) {
+  if (a.is_unix() || b.is_unix()) return a.unix_path == b.unix_path;
+  return a.port == b.port && (a.address == "*" || b.address == "*" || a.address == b.address);
+}
+
 bool BindSpec::is_numeric() const { return is_unix() || address == "*" || is_ipv4(address) || is_ipv6(address); }
 
 ResolvedBinds resolve_binds(const std::vector<BindSpec>& specs) {

@@ -34,6 +34,11 @@ struct BindSpec {
   bool is_numeric() const;  // not a host name (a unix socket path is not one either)
 };
 
+// Two listeners that cannot exist at once: the same address and port, or a wildcard and any
+// address on the same port (Linux refuses that with EADDRINUSE even under SO_REUSEADDR), or the
+// same unix socket path. Host names are compared as written.
+bool binds_collide(const BindSpec& a, const BindSpec& b);
+
 // RFC 1123 host name syntax (letters, digits, '-', dots; at least one letter).
 bool is_host_name(std::string_view text);
 

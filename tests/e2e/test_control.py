@@ -64,7 +64,7 @@ class ControlTest(ServerTestCase):
         return conn
 
     def session_of(self, mailbox: str) -> dict:
-        mine = [s for s in self.mailctl_json("sessions") if s["mailbox"] == mailbox]
+        mine = [s for s in self.mailctl_json("sessions") if s["address"] == mailbox]
         self.assertEqual(len(mine), 1, mine)
         return mine[0]
 
@@ -85,7 +85,7 @@ class ControlTest(ServerTestCase):
             return True
 
     def stored_enabled(self, name: str) -> bool:
-        return {s["name"]: s["enabled"] for s in self.mailctl_json("service", "list")}[name]
+        return {s["service"]: s["enabled"] for s in self.mailctl_json("service", "list")}[name]
 
     # -- the socket and status --------------------------------------------------------------------
 
@@ -163,12 +163,12 @@ class ControlTest(ServerTestCase):
         self.assertRegex(pop3["connected_at"], RFC3339)
         self.assertIsInstance(pop3["age_seconds"], int)
         self.assertIsInstance(pop3["id"], int)
-        self.assertGreater(pop3["bytes_in"], len("USER %s\r\nPASS %s\r\n" % (ALICE, ALICE_PW)) - 1)
-        self.assertGreater(pop3["bytes_out"], 0)
+        self.assertGreater(pop3["received_bytes"], len("USER %s\r\nPASS %s\r\n" % (ALICE, ALICE_PW)) - 1)
+        self.assertGreater(pop3["sent_bytes"], 0)
         smtp_row = [s for s in sessions if s["service"] == "smtp"]
         self.assertEqual(len(smtp_row), 1)
         self.assertEqual(smtp_row[0]["state"], "mail")
-        self.assertIsNone(smtp_row[0]["mailbox"])
+        self.assertIsNone(smtp_row[0]["address"])
         # One service only.
         self.assertEqual([s["service"] for s in self.mailctl_json("sessions", "smtp")], ["smtp"])
         text = self.server.mailctl("sessions").stdout.decode()

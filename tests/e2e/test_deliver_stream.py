@@ -104,7 +104,7 @@ class DeliverStreamTest(MailctlTestCase):
         path = only_file(self.box / "new")
         self.assertTrue(path.name.endswith(f",S={stored},W={wire}"), path.name)
         self.assertEqual(path.stat().st_size, stored)
-        self.assertIn(f'"wire_size": {wire}', out)
+        self.assertIn(f'"wire_size_bytes": {wire}', out)
         sha = hashlib.sha256()
         with open(path, "rb") as f:
             while chunk := f.read(4 * MIB):

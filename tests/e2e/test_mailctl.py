@@ -96,8 +96,8 @@ class InitTest(MailctlTestCase):
         out = self.ok("init")
         self.assertIn("already initialised", out)
         services = self.ok_json("service", "list")
-        self.assertEqual(sorted(s["name"] for s in services), ["lmtp", "pop3", "smtp"])
-        self.assertEqual({s["name"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
+        self.assertEqual(sorted(s["service"] for s in services), ["lmtp", "pop3", "smtp"])
+        self.assertEqual({s["service"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
 
     def test_init_json_reports_state(self):
         first = self.ok_json("init")
@@ -121,14 +121,14 @@ class InitTest(MailctlTestCase):
         env = {"MAILROOM_DATA": str(self.data)}
         self.ok("init", data=False, env=env)
         self.ok("postoffice", "add", "env.test", data=False, env=env)
-        names = [p["name"] for p in self.ok_json("postoffice", "list", data=False, env=env)]
+        names = [p["postoffice"] for p in self.ok_json("postoffice", "list", data=False, env=env)]
         self.assertEqual(names, ["env.test"])
 
     def test_data_option_wins_over_env(self):
         self.init()
         self.add_postoffice()
         env = {"MAILROOM_DATA": str(self.root / "elsewhere")}
-        names = [p["name"] for p in self.ok_json("postoffice", "list", env=env)]
+        names = [p["postoffice"] for p in self.ok_json("postoffice", "list", env=env)]
         self.assertEqual(names, ["example.test"])
 
     def test_help_exits_zero(self):
@@ -152,27 +152,27 @@ class PostofficeTest(MailctlTestCase):
         self.assertIn("example.test", self.ok("postoffice", "list"))
         listed = self.ok_json("postoffice", "list")
         self.assertEqual(len(listed), 1)
-        self.assertEqual(listed[0]["name"], "example.test")
+        self.assertEqual(listed[0]["postoffice"], "example.test")
         self.assertEqual(listed[0]["mailbox_count"], 0)
         self.assertIs(listed[0]["enabled"], True)
         shown = self.ok_json("postoffice", "show", "example.test")
-        self.assertEqual(shown["name"], "example.test")
-        self.assertIsInstance(shown["created_at"], int)
+        self.assertEqual(shown["postoffice"], "example.test")
+        self.assertRegex(shown["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         result = self.ok_json("postoffice", "remove", "example.test")
         self.assertEqual(result["ok"], True)
         self.assertEqual(self.ok_json("postoffice", "list"), [])
-        self.fails("postoffice", "show", "example.test")
+        self.fails("postoffice", "show", "example.test", code=4)
 
     def test_global_options_after_subcommand(self):
         self.add_postoffice()
         p = subprocess.run([MAILCTL, "postoffice", "list", "--json", "--data", str(self.data)],
                            capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(json.loads(p.stdout)[0]["name"], "example.test")
+        self.assertEqual(json.loads(p.stdout)[0]["postoffice"], "example.test")
 
     def test_duplicate_postoffice_fails(self):
         self.add_postoffice()
-        err = self.fails("postoffice", "add", "example.test")
+        err = self.fails("postoffice", "add", "example.test", code=5)
         self.assertIn("example.test", err)
         self.assertEqual(len(self.ok_json("postoffice", "list")), 1)
 
@@ -193,7 +193,7 @@ class PostofficeTest(MailctlTestCase):
         self.assertTrue(self.maildir("alice@example.test").is_dir())
 
     def test_remove_unknown_postoffice_fails(self):
-        self.fails("postoffice", "remove", "nowhere.test")
+        self.fails("postoffice", "remove", "nowhere.test", code=4)
 
 
 class MailboxTest(MailctlTestCase):
@@ -217,7 +217,7 @@ class MailboxTest(MailctlTestCase):
             self.assertTrue((maildir / sub).is_dir())
 
     def test_add_to_unknown_postoffice_fails_and_creates_nothing(self):
-        err = self.fails("mailbox", "add", "bob@nowhere.test", "--password", "x1")
+        err = self.fails("mailbox", "add", "bob@nowhere.test", "--password", "x1", code=4)
         self.assertIn("nowhere.test", err)
         self.assertFalse((self.data / "mail" / "nowhere.test").exists())
 
@@ -226,9 +226,9 @@ class MailboxTest(MailctlTestCase):
         self.ok("deliver", "alice@example.test", stdin=b"Subject: keep me\n\nbody\n")
         before = self.ok_json("mailbox", "show", "alice@example.test")
         files_before = sorted(os.listdir(self.maildir("alice@example.test") / "new"))
-        err = self.fails("mailbox", "add", "alice@example.test", "--password", "pw-other-2")
+        err = self.fails("mailbox", "add", "alice@example.test", "--password", "pw-other-2", code=5)
         self.assertIn("already exists", err)
-        self.fails("mailbox", "add", "alice@example.test", "--password-hash", SHA512_HASH)
+        self.fails("mailbox", "add", "alice@example.test", "--password-hash", SHA512_HASH, code=5)
         after = self.ok_json("mailbox", "show", "alice@example.test")
         self.assertEqual(before, after)
         self.assertEqual(files_before, sorted(os.listdir(self.maildir("alice@example.test") / "new")))
@@ -249,14 +249,14 @@ class MailboxTest(MailctlTestCase):
                          "carol@example.test")
         self.fails("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"")
         self.fails("mailbox", "add", "dave@example.test", "--password-stdin", stdin=b"\r\n")
-        self.fails("mailbox", "show", "dave@example.test")
+        self.fails("mailbox", "show", "dave@example.test", code=4)
 
     def test_password_hash_valid_and_invalid(self):
         self.ok("mailbox", "add", "erin@example.test", "--password-hash", SHA512_HASH)
         scheme = self.ok_json("mailbox", "show", "erin@example.test")["password_scheme"]
         self.assertIn("sha512", scheme.lower())
         self.fails("mailbox", "add", "frank@example.test", "--password-hash", "{SHA512-CRYPT}not-a-hash")
-        self.fails("mailbox", "show", "frank@example.test")
+        self.fails("mailbox", "show", "frank@example.test", code=4)
         self.assertFalse(self.maildir("frank@example.test").exists(),
                          "the maildir created for a failed add is removed")
         self.assertFalse(self.maildir("frank@example.test").parent.exists())
@@ -266,7 +266,7 @@ class MailboxTest(MailctlTestCase):
         self.assertIn("--password", err)
         self.fails("mailbox", "add", "gina@example.test", "--password", "a1", "--password-hash",
                   SHA512_HASH, code=2)
-        self.fails("mailbox", "show", "gina@example.test")
+        self.fails("mailbox", "show", "gina@example.test", code=4)
         self.assertFalse(self.maildir("gina@example.test").exists())
 
     def test_passwd_changes_scheme_and_does_not_echo(self):
@@ -281,7 +281,7 @@ class MailboxTest(MailctlTestCase):
         self.assertNotIn("new-pw-9", out)
         self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["password_scheme"], before)
         self.fails("mailbox", "passwd", "alice@example.test", code=2)
-        self.fails("mailbox", "passwd", "nobody@example.test", "--password", "x1")
+        self.fails("mailbox", "passwd", "nobody@example.test", "--password", "x1", code=4)
 
     def test_enable_disable_reflected_in_show(self):
         self.add_mailbox()
@@ -290,7 +290,7 @@ class MailboxTest(MailctlTestCase):
         self.assertIn("disabled", self.ok("mailbox", "show", "alice@example.test"))
         self.ok("mailbox", "enable", "alice@example.test")
         self.assertIs(self.ok_json("mailbox", "show", "alice@example.test")["enabled"], True)
-        self.fails("mailbox", "disable", "nobody@example.test")
+        self.fails("mailbox", "disable", "nobody@example.test", code=4)
 
     def test_list_filters_by_postoffice(self):
         self.add_postoffice("other.test")
@@ -304,7 +304,7 @@ class MailboxTest(MailctlTestCase):
         table = self.ok("mailbox", "list", "example.test")
         self.assertIn("bob@example.test", table)
         self.assertNotIn("carl@other.test", table)
-        self.fails("mailbox", "list", "nowhere.test")
+        self.fails("mailbox", "list", "nowhere.test", code=4)
 
     def test_remove_keeps_maildir_unless_purge(self):
         self.add_mailbox("alice@example.test")
@@ -312,11 +312,11 @@ class MailboxTest(MailctlTestCase):
         out = self.ok("mailbox", "remove", "alice@example.test")
         self.assertIn("kept", out)
         self.assertTrue(self.maildir("alice@example.test").is_dir())
-        self.fails("mailbox", "show", "alice@example.test")
+        self.fails("mailbox", "show", "alice@example.test", code=4)
         out = self.ok("mailbox", "remove", "--purge", "bob@example.test")
         self.assertIn("deleted", out)
         self.assertFalse(self.maildir("bob@example.test").exists())
-        self.fails("mailbox", "remove", "bob@example.test")
+        self.fails("mailbox", "remove", "bob@example.test", code=4)
         # Re-adding reuses the kept Maildir with its mail.
         out = self.add_mailbox("alice@example.test")
         self.assertIn("reusing", out)
@@ -353,7 +353,7 @@ class MailboxTest(MailctlTestCase):
         plain_dir.mkdir()
         err = self.fails("mailbox", "add", "ghost@example.test", "--password", "x1", "--maildir", str(plain_dir))
         self.assertIn("cur/", err)
-        self.fails("mailbox", "show", "ghost@example.test")
+        self.fails("mailbox", "show", "ghost@example.test", code=4)
         self.assertEqual(self.ok_json("mailbox", "list"), [])
 
 
@@ -375,8 +375,8 @@ class DeliverTest(MailctlTestCase):
         self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["messages"], 1)
 
     def test_deliver_to_unknown_mailbox_fails(self):
-        self.fails("deliver", "nobody@example.test", stdin=b"Subject: x\n\nx\n")
-        self.fails("deliver", "alice@nowhere.test", stdin=b"Subject: x\n\nx\n")
+        self.fails("deliver", "nobody@example.test", stdin=b"Subject: x\n\nx\n", code=4)
+        self.fails("deliver", "alice@nowhere.test", stdin=b"Subject: x\n\nx\n", code=4)
         self.fails("deliver", "not-an-address", stdin=b"Subject: x\n\nx\n")
 
     def test_deliver_empty_message_fails(self):
@@ -390,18 +390,18 @@ class ServiceTest(MailctlTestCase):
         self.init()
 
     def test_list_and_show(self):
-        services = {s["name"]: s for s in self.ok_json("service", "list")}
+        services = {s["service"]: s for s in self.ok_json("service", "list")}
         self.assertEqual(services["pop3"]["module"], "pop3")
         self.assertIn("pop3", self.ok("service", "list"))
         shown = self.ok_json("service", "show", "pop3")
-        self.assertEqual(shown["name"], "pop3")
+        self.assertEqual(shown["service"], "pop3")
         self.assertEqual(shown["module"], "pop3")
         self.assertIs(shown["enabled"], True)
         keys = [s["key"] for s in shown["settings"]]
         self.assertIn("port", keys)
         self.assertIn("max_bad_commands", keys)
         port = self.setting("port")
-        self.assertEqual(port, {"key": "port", "value": "110", "default": "110", "set": False,
+        self.assertEqual(port, {"key": "port", "value": 110, "default": 110, "set": False,
                                 "type": "int", "doc": port["doc"]})
         self.assertTrue(port["doc"])
         text = self.ok("service", "show", "pop3")
@@ -410,24 +410,24 @@ class ServiceTest(MailctlTestCase):
     def test_set_and_unset(self):
         out = self.ok("service", "set", "pop3", "port", "1110")
         self.assertIn("1110", out)
-        self.assertEqual(self.setting("port")["value"], "1110")
+        self.assertEqual(self.setting("port")["value"], 1110)
         self.assertIs(self.setting("port")["set"], True)
-        listed = {s["name"]: s for s in self.ok_json("service", "list")}
-        self.assertEqual(listed["pop3"]["overrides"], {"port": "1110"})
+        listed = {s["service"]: s for s in self.ok_json("service", "list")}
+        self.assertEqual(listed["pop3"]["overrides"], {"port": 1110})
         self.assertEqual(listed["smtp"]["overrides"], {})
         self.ok("service", "set", "pop3", "capa_implementation", "yes")
-        self.assertEqual(self.setting("capa_implementation")["value"], "on", "stored canonical")
+        self.assertIs(self.setting("capa_implementation")["value"], True, "stored canonical")
         result = self.ok_json("service", "unset", "pop3", "port")
-        self.assertEqual(result["value"], "110")
-        self.assertEqual(self.setting("port"), {**self.setting("port"), "value": "110", "set": False})
+        self.assertEqual(result["value"], 110)
+        self.assertEqual(self.setting("port"), {**self.setting("port"), "value": 110, "set": False})
 
     def test_unknown_setting_and_service(self):
-        err = self.fails("service", "set", "pop3", "foo", "1")
+        err = self.fails("service", "set", "pop3", "foo", "1", code=4)
         self.assertIn("unknown setting 'foo' for service pop3", err)
         self.assertIn("mailctl service show pop3", err)
-        self.fails("service", "unset", "pop3", "foo")
-        self.fails("service", "set", "imap9", "port", "1")
-        self.fails("service", "show", "imap9")
+        self.fails("service", "unset", "pop3", "foo", code=4)
+        self.fails("service", "set", "imap9", "port", "1", code=4)
+        self.fails("service", "show", "imap9", code=4)
 
     def test_bad_values_are_rejected_and_nothing_changes(self):
         self.ok("service", "set", "pop3", "port", "2110")
@@ -436,17 +436,17 @@ class ServiceTest(MailctlTestCase):
             self.assertIn("port", err)
         self.fails("service", "set", "pop3", "capa_implementation", "maybe")
         self.fails("service", "set", "pop3", "binds", "not an address")
-        self.assertEqual(self.setting("port")["value"], "2110")
+        self.assertEqual(self.setting("port")["value"], 2110)
 
     def test_smtp_and_lmtp_services_have_their_own_settings(self):
         smtp = {s["key"]: s for s in self.ok_json("service", "show", "smtp")["settings"]}
-        self.assertEqual(smtp["port"]["value"], "25")
-        self.assertEqual(smtp["idle_timeout"]["value"], "300")
-        self.assertEqual(smtp["max_recipients"]["value"], "100")
-        self.assertEqual(smtp["count_unknown_recipients"]["value"], "on")
+        self.assertEqual(smtp["port"]["value"], 25)
+        self.assertEqual(smtp["idle_timeout"]["value"], 300)
+        self.assertEqual(smtp["max_recipients"]["value"], 100)
+        self.assertIs(smtp["count_unknown_recipients"]["value"], True)
         lmtp = {s["key"]: s for s in self.ok_json("service", "show", "lmtp")["settings"]}
-        self.assertEqual(lmtp["port"]["value"], "24")
-        self.assertEqual(lmtp["count_unknown_recipients"]["value"], "off")
+        self.assertEqual(lmtp["port"]["value"], 24)
+        self.assertIs(lmtp["count_unknown_recipients"]["value"], False)
         self.ok("service", "set", "smtp", "bare_line_endings", "normalise")
         err = self.fails("service", "set", "smtp", "bare_line_endings", "fix")
         self.assertIn("reject", err)

@@ -88,7 +88,7 @@ class MaildirOwnershipTest(MailctlTestCase):
                         "--maildir", str(outer))
         self.assertIn("carol@example.test", err)
         self.assertEqual(tree(outer), before)
-        self.fails("mailbox", "show", "bob@example.test")
+        self.fails("mailbox", "show", "bob@example.test", code=4)
 
     def test_default_maildir_of_another_address_is_refused(self):
         # zed@example.test has no mailbox (yet): its place in DATA/mail is still not bob's.
@@ -103,7 +103,7 @@ class MaildirOwnershipTest(MailctlTestCase):
         (self.data / "mail" / "example.test" / "bob").symlink_to(self.alice.parent)
         err = self.fails("mailbox", "add", "bob@example.test", "--password", "pw-bob-1")
         self.assertIn("alice@example.test", err)
-        self.fails("mailbox", "show", "bob@example.test")
+        self.fails("mailbox", "show", "bob@example.test", code=4)
         self.assertEqual(len(os.listdir(self.alice / "new")), 1)
 
     def test_a_separate_maildir_is_still_accepted(self):

@@ -29,6 +29,7 @@ EXPECTED_FILES = {
     "etc/logrotate.d/mailroom": 0o644,
     "usr/share/man/man8/mailroomd.8.gz": 0o644,
     "usr/share/man/man1/mailctl.1.gz": 0o644,
+    "usr/share/bash-completion/completions/mailctl": 0o644,
     "usr/share/doc/mailroom/copyright": 0o644,
     "usr/share/doc/mailroom/changelog.Debian.gz": 0o644,
     "usr/share/doc/mailroom/README.md": 0o644,
