@@ -29,6 +29,8 @@ class Daemon {
 
   // The user the daemon runs as, reported in the status file (call before start()).
   void set_run_user(std::string name) { status_file_.set_user(std::move(name)); }
+  // mailroomd --log-level: the daemon's level until the stored log_level changes (call before start()).
+  void set_log_level_override(std::string level) { log_level_override_ = std::move(level); }
   // Loads and starts the stored services (before the loop runs). Fails if nothing is stored.
   Status start();
   // Re-reads services and settings off the loop and applies what changed; `done` runs on the loop
@@ -55,6 +57,7 @@ class Daemon {
   StatusFile status_file_;
   RunningServices running_;
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
+  std::optional<std::string> log_level_override_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
   std::optional<int64_t> policy_generation_;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/log/transcript.h"
 #include "modules/pop3/command.h"
 #include "modules/pop3/reply.h"
 #include "auth/sasl/apop.h"
@@ -545,6 +546,16 @@ Step Session::cmd_rset(const Command& cmd) {
 Step Session::cmd_noop(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("NOOP takes no arguments");
   return reply_only(ok_line(""));
+}
+
+std::string Session::loggable_line(std::string_view line) const {
+  if (state_ == State::kSaslExchange || state_ == State::kSaslFinal) return log::redact_after(line, 0);
+  const std::string_view verb = log::first_word(line);
+  if (!is_secret_command(verb)) return std::string(line);
+  // AUTH keeps its mechanism's name (no secret); PASS and APOP keep nothing.
+  std::string upper(verb);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return log::redact_after(line, upper == "AUTH" ? 2 : 1);
 }
 
 }  // namespace mailroom::pop3

@@ -2,6 +2,8 @@
 // replies. Every reply carries an RFC 3463 enhanced status code (ENHANCEDSTATUSCODES).
 #include "modules/smtp-stub/smtp_session.h"
 
+#include "core/log/transcript.h"
+
 #include <cctype>
 
 namespace mailroom::smtp {
@@ -384,6 +386,11 @@ void Session::reset_transaction() {
   pending_rcpt_.reset();
   any_rcpt_refused_ = false;
   if (state_ != State::kFresh && state_ != State::kClosed) state_ = State::kReady;
+}
+
+std::string Session::loggable_line(std::string_view line) {
+  if (parse_command(log::first_word(line)).verb != Verb::kAuth) return std::string(line);
+  return log::redact_after(line, 2);
 }
 
 }  // namespace mailroom::smtp
