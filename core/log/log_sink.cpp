@@ -95,6 +95,7 @@ class FileSink final : public Sink {
     failed_at_.reset();
     open();  // the new file exists right after the rotation, even before the next line
   }
+  bool joins_lines() const override { return true; }
 
  private:
   bool open() {

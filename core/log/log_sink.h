@@ -16,7 +16,8 @@ namespace mailroom::log {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Writes one line (ending with '\n'). Queued sinks: only ever called by the writer thread.
+  // Writes one line (ending with '\n'), or several if joins_lines(). Queued sinks: only ever
+  // called by the writer thread.
   virtual void write(Level level, std::string_view line) = 0;
   // Files: the next write opens the path again (after logrotate renamed the file).
   virtual void reopen() {}
@@ -24,6 +25,8 @@ class Sink {
   virtual bool queued() const { return true; }
   // false: kv lines are written without their time (syslog stamps its own).
   virtual bool wants_time() const { return true; }
+  // true: write() may be given several lines at once (a file: one write() for a batch).
+  virtual bool joins_lines() const { return false; }
 
   // Lines for this sink dropped because the queue was full, not yet reported (log.dropped).
   std::atomic<uint64_t> dropped{0};

@@ -79,20 +79,45 @@ std::size_t LogWriter::queued_bytes() const {
 
 void LogWriter::run() {
   std::unique_lock<std::mutex> lock(mutex_);
+  std::deque<Entry> batch;
+  std::string joined;
   for (;;) {
     wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
     if (queue_.empty()) break;  // stopping, and everything is written
-    Entry entry = std::move(queue_.front());
-    queue_.pop_front();
+    batch.swap(queue_);  // everything queued so far; producers go on meanwhile
     writing_ = true;
     lock.unlock();
-    if (entry.line.empty()) {
-      entry.sink->reopen();
-    } else {
-      entry.sink->write(entry.level, entry.line);
+    std::size_t written = 0;
+    for (std::size_t i = 0; i < batch.size();) {
+      Entry& entry = batch[i];
+      written += entry.line.size();
+      if (entry.line.empty()) {
+        entry.sink->reopen();
+        ++i;
+        continue;
+      }
+      if (!entry.sink->joins_lines()) {
+        entry.sink->write(entry.level, entry.line);
+        ++i;
+        continue;
+      }
+      // A file: the following lines for it leave in the same write().
+      joined = std::move(entry.line);
+      std::size_t j = i + 1;
+      for (; j < batch.size() && batch[j].sink == entry.sink && !batch[j].line.empty() &&
+             joined.size() < kMaxJoinedBytes;
+           ++j) {
+        written += batch[j].line.size();
+        joined += batch[j].line;
+      }
+      entry.sink->write(entry.level, joined);
+      i = j;
     }
+    batch.clear();  // the sinks' last references may go here, outside the lock
+    joined.clear();
+    if (joined.capacity() > kMaxJoinedBytes) joined.shrink_to_fit();
     lock.lock();
-    bytes_ -= entry.line.size();
+    bytes_ -= written;
     writing_ = false;
     if (queue_.empty()) drained_.notify_all();
   }

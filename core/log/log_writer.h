@@ -50,6 +50,8 @@ class LogWriter {
     Level level = Level::kInfo;
     std::string line;  // empty: reopen the sink
   };
+  // Lines for one file joined into one write(), at most about this many bytes.
+  static constexpr std::size_t kMaxJoinedBytes = 256 * 1024;
   void run();
   void start_locked();
 
