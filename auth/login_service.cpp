@@ -30,7 +30,7 @@ std::string LoginService::sid() const { return std::to_string(conn_.id()); }
 
 void LoginService::refuse_blocked(const LoginRequest& request, const LoginReplyFn& reply) {
   // Blocked (anti-hammering, auto-deny or by the admin): no password is even checked.
-  log::info(login_event_, {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", request.mechanism},
+  log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", request.mechanism},
                            {"user", request.address.str()}, {"result", "blocked"}});
   reply(LoginReply{LoginOutcome::kAuthFailed, true});
 }
@@ -99,13 +99,13 @@ void LoginService::run_check(std::shared_ptr<Check> check, std::shared_ptr<core:
         check->outcome = step.outcome;
         if (step.outcome != LoginOutcome::kOk) check->reason = std::move(step.reason);
       },
-      [this, check, alive, admitted = std::move(admitted), session_id = sid(), ip = conn_.peer_ip(),
+      [this, check, alive, admitted = std::move(admitted), session_id = sid(), service = conn_.service(), ip = conn_.peer_ip(),
        event = login_event_] {
         if (alive.expired()) {
           // Client gone (`this` with it): what the protocol's step holds is released with the
           // check. A wrong password was a guess all the same: it counts against the address.
           if (admitted && counts_as_guess(check->skipped, check->outcome)) admitted->failed();
-          log::info(event, {{"sid", session_id}, {"ip", ip}, {"mech", check->request.mechanism},
+          log::info(event, {{"service", service}, {"sid", session_id}, {"ip", ip}, {"mech", check->request.mechanism},
                             {"user", check->request.address.str()},
                             {"result", std::string(gone_result_name(check->skipped, check->outcome))},
                             {"reason", check->skipped ? "client closed before the check" : "client closed"}});
@@ -129,7 +129,7 @@ void LoginService::on_checked(Check& check, const std::shared_ptr<core::LoginChe
     check.outcome = LoginOutcome::kAuthFailed;
     check.reason = "address blocked";
   }
-  log::info(login_event_, {{"sid", sid()},
+  log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()},
                            {"ip", conn_.peer_ip()},
                            {"mech", check.request.mechanism},
                            {"user", check.request.address.str()},
@@ -147,7 +147,7 @@ void LoginService::on_checked(Check& check, const std::shared_ptr<core::LoginChe
 void LoginService::reject(const std::string& mechanism, const std::string& user, const std::string& reason,
                           LoginReplyFn reply) {
   conn_.pause_input();
-  log::info(login_event_, {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism}, {"user", user},
+  log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism}, {"user", user},
                            {"result", "auth_failed"}, {"reason", reason}});
   finish(LoginOutcome::kAuthFailed, std::move(reply));
 }
@@ -177,7 +177,7 @@ bool LoginService::fetch_secret(const storage::Address& address, std::vector<sas
                                 const std::string& mechanism, SecretLookupFn done) {
   conn_.pause_input();
   if (policy_.login_blocked(conn_)) {
-    log::info(login_event_, {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism},
+    log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism},
                              {"user", address.str()}, {"result", "blocked"}});
     return false;
   }
@@ -213,9 +213,9 @@ bool LoginService::fetch_secret(const storage::Address& address, std::vector<sas
       [this, job, alive, done = std::move(done)] {
         if (alive.expired()) return;
         if (job->lookup.error) {
-          log::error(secret_lookup_event_, {{"sid", sid()}, {"user", job->address.str()}, {"error", job->reason}});
+          log::error(secret_lookup_event_, {{"service", conn_.service()}, {"sid", sid()}, {"user", job->address.str()}, {"error", job->reason}});
         } else if (!job->lookup.secret) {
-          log::debug(secret_lookup_event_, {{"sid", sid()}, {"user", job->address.str()}, {"reason", job->reason}});
+          log::debug(secret_lookup_event_, {{"service", conn_.service()}, {"sid", sid()}, {"user", job->address.str()}, {"reason", job->reason}});
         }
         done(std::move(job->lookup));  // the caller wipes the secret once used
       });

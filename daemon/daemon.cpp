@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/config/daemon_settings.h"
+#include "core/log/log_router.h"
 #include "core/log/logger.h"
 
 namespace mailroom::daemon {
@@ -128,11 +129,11 @@ void Daemon::reload(const char* why, std::function<void(const Status&)> done) {
         if (alive.expired() || stopping_) return;
         Status outcome;
         if (!*snap) {
-          log::error("config.reload", {{"reason", reason}, {"error", snap->error().message}});
+          log::error("daemon.reload", {{"reason", reason}, {"result", "failed"}, {"error", snap->error().message}});
           outcome = snap->error();
         } else {
-          log::debug("config.reload", {{"reason", reason}});
           apply(snap->value());
+          log::info("daemon.reload", {{"reason", reason}, {"result", "applied"}});
         }
         if (done) done(outcome);
       });
@@ -140,8 +141,9 @@ void Daemon::reload(const char* why, std::function<void(const Status&)> done) {
 
 void Daemon::apply(Snapshot& snapshot) {
   if (snapshot.policy_generation) policy_generation_ = snapshot.policy_generation;
-  running_.apply(snapshot);
+  // Logging first: what the services log while they apply goes to the new targets.
   if (snapshot.daemon_settings) apply_daemon_settings(std::move(snapshot.daemon_settings));
+  running_.apply(snapshot);
   write_status();  // `mailctl service status` shows the new state without waiting for a tick
 }
 
@@ -152,8 +154,18 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
     const std::string& before = daemon_settings_ ? daemon_settings_->values().at(key)
                                                  : config::daemon_settings_catalog().find(key)->default_value;
     if (before == value) continue;
+    // Logged before it applies: a new target or a higher level would hide it.
     log::info("daemon.setting", {{"key", key}, {"value", value}});
   }
+  std::string level = settings->get_string("log_level");
+  if (log_level_override_) {  // mailroomd --log-level wins until the stored level changes
+    if (daemon_settings_ && daemon_settings_->get_string("log_level") != level) {
+      log_level_override_.reset();
+    } else {
+      level = *log_level_override_;
+    }
+  }
+  log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
   daemon_settings_ = std::move(settings);
 }
 

@@ -32,6 +32,8 @@ class Daemon {
 
   // The user the daemon runs as, reported by `status` (call before start()).
   void set_run_user(std::string name) { info_.user = std::move(name); }
+  // mailroomd --log-level: the daemon's level until the stored log_level changes (call before start()).
+  void set_log_level_override(std::string level) { log_level_override_ = std::move(level); }
   // Loads and starts the stored services, then opens the control socket (before the loop runs).
   // Fails if nothing is stored; a control socket that cannot be made is logged, not fatal.
   Status start();
@@ -63,6 +65,7 @@ class Daemon {
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
   ControlActions control_actions_;
   ControlServer control_server_;
+  std::optional<std::string> log_level_override_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
   std::optional<int64_t> policy_generation_;

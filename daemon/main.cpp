@@ -12,11 +12,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/base/result.h"
 #include "core/base/version.h"
+#include "core/log/log_router.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
 #include "core/net/listener.h"
@@ -37,7 +39,10 @@ void usage(std::ostream& out) {
          "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
          "  --user NAME  Started as root, run as NAME (default: $MAILROOM_USER, else mailroom; 'root' keeps\n"
          "               root): root is kept only to open the listeners. Not root, mailroomd runs as itself.\n"
-         "Runs in the foreground and logs to stderr. SIGTERM/SIGINT stop it, SIGHUP reloads.\n";
+         "  --log-level  The daemon's least severe level logged until the stored 'log_level' changes\n"
+         "               (mailctl daemon set log_level ...); services that set no 'log_level' follow it.\n"
+         "Runs in the foreground and logs to stderr until 'log_target' says otherwise (docs/logging.md).\n"
+         "SIGTERM/SIGINT stop it; SIGHUP reopens file logs (log rotation) and reloads.\n";
 }
 
 }  // namespace
@@ -86,6 +91,7 @@ int main(int argc, char** argv) {
   using namespace mailroom;
   std::string data_dir;
   std::string user;
+  std::optional<std::string> log_level;  // --log-level
   if (const char* env = std::getenv("MAILROOM_DATA")) data_dir = env;
   if (const char* env = std::getenv("MAILROOM_USER")) user = env;
   for (int i = 1; i < argc; ++i) {
@@ -100,14 +106,12 @@ int main(int argc, char** argv) {
       user = arg.substr(7);
     } else if (arg == "--log-level" && i + 1 < argc) {
       std::string level = argv[++i];
-      if (level == "debug") log::set_min_level(log::Level::kDebug);
-      else if (level == "info") log::set_min_level(log::Level::kInfo);
-      else if (level == "warn") log::set_min_level(log::Level::kWarn);
-      else if (level == "error") log::set_min_level(log::Level::kError);
-      else {
+      if (!log::parse_level(level)) {
         std::cerr << "mailroomd: unknown log level '" << level << "'\n";
         return 2;
       }
+      log::router().configure_daemon({"stderr", level, "kv"});
+      log_level = std::move(level);
     } else if (arg == "--help" || arg == "-h") {
       usage(std::cout);
       return 0;
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
     core::WorkQueue work(loop);
     daemon::Daemon d(loop, work, **accounts, **policy, builtin::make_modules(**accounts, *mail), data_dir);
     d.set_run_user(run_as->user.name);
+    if (log_level) d.set_log_level_override(*log_level);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;
     auto stop_all = [&]() {
@@ -213,9 +218,11 @@ int main(int argc, char** argv) {
       h->mark_initialized();
       h->get()->data = &ctx;
     }
-    auto on_stop = [](uv_signal_t* h, int) {
+    auto on_stop = [](uv_signal_t* h, int signum) {
       auto* c = static_cast<SignalCtx*>(h->data);
-      if (c) c->stop();
+      if (!c) return;
+      log::info("daemon.signal", {{"signal", signum == SIGINT ? "INT" : "TERM"}, {"action", "stop"}});
+      c->stop();
     };
     uv_signal_start(sigterm.get(), on_stop, SIGTERM);
     uv_signal_start(sigint.get(), on_stop, SIGINT);
@@ -224,6 +231,8 @@ int main(int argc, char** argv) {
         [](uv_signal_t* h, int) {
           auto* c = static_cast<SignalCtx*>(h->data);
           if (!c) return;
+          log::info("daemon.signal", {{"signal", "HUP"}, {"action", "reopen logs and reload"}});
+          log::router().reopen_files();  // logrotate renamed them: new lines go to new files
           tell_service_manager(sd::reloading_message());
           c->d->reload("SIGHUP", [](const Status&) { tell_service_manager(sd::kReady); });
         },
@@ -248,5 +257,6 @@ int main(int argc, char** argv) {
     loop.run();
   }
   log::info("daemon.exit", {{"code", std::to_string(exit_code)}});
+  log::router().flush();  // every queued line is in its file (or with syslog) before the process ends
   return exit_code;
 }

@@ -1,20 +1,19 @@
-// Structured logging: one `key=value` line per event on stderr (thread-safe). Never pass secrets.
+// Structured logging: one line per event (kv or json), routed to the daemon's or a service's
+// target (log_router.h; an event with a `service` field belongs to that service). Thread-safe.
+// Never pass secrets.
 #pragma once
 
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <utility>
+
+#include "core/log/log_format.h"
 
 namespace mailroom::log {
 
-enum class Level { kDebug, kInfo, kWarn, kError };
-
-using Field = std::pair<std::string_view, std::string>;
-
-void set_min_level(Level level);
+// Some route logs this level (lets callers skip building the fields of a debug event).
 bool enabled(Level level);
-// e.g. event(Level::kInfo, "pop3.login", {{"sid", "12"}, {"ip", "127.0.0.1"}, {"result", "ok"}})
+// e.g. event(Level::kInfo, "pop3.login", {{"service", "pop3"}, {"sid", "12"}, {"result", "ok"}})
 void event(Level level, std::string_view name, std::initializer_list<Field> fields = {});
 
 inline void info(std::string_view name, std::initializer_list<Field> fields = {}) {
@@ -29,8 +28,5 @@ inline void error(std::string_view name, std::initializer_list<Field> fields = {
 inline void debug(std::string_view name, std::initializer_list<Field> fields = {}) {
   if (enabled(Level::kDebug)) event(Level::kDebug, name, fields);
 }
-
-// Quotes a value when it holds spaces, quotes, '=' or control bytes (escaped), so lines stay parseable.
-std::string quote(std::string_view value);
 
 }  // namespace mailroom::log

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/config/setting_spec.h"
+#include "core/log/transcript.h"
 #include "core/net/line_reader.h"
 #include "core/tls/tls_context.h"
 
@@ -39,6 +40,10 @@ class ProtocolSession {
   // One command line without its line ending, and which ending it had (with lenient framing
   // only CRLF or LF); only called while input is not paused.
   virtual void on_line(std::string_view line, LineEnding ending) = 0;
+  // The form of a command line a transcript may show (debug_transcript), asked just before
+  // on_line() gets it: the protocol replaces secrets (passwords, every line of a SASL exchange)
+  // with "<redacted>". The default shows only the line's first word.
+  virtual std::string loggable_line(std::string_view line) const { return log::redact_after(line, 1); }
   // A command line longer than the line limit arrived; it has been discarded.
   virtual void on_line_too_long() = 0;
   // Body mode (Connection::begin_body): one line of data, un-stuffed, without its ending; then

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/config/network_settings.h"
+#include "core/config/service_log_settings.h"
 #include "core/config/tls_settings.h"
 
 namespace mailroom::core {
@@ -11,6 +12,7 @@ namespace mailroom::core {
 config::SettingsCatalog compose_settings_catalog(const ModuleDescriptor& descriptor) {
   std::vector<config::SettingSpec> specs = config::network_setting_specs(descriptor.port);
   for (auto& spec : config::tls_setting_specs(descriptor.tls_port)) specs.push_back(std::move(spec));
+  for (auto& spec : config::service_log_setting_specs()) specs.push_back(std::move(spec));
   auto find = [&specs](const std::string& key) -> config::SettingSpec* {
     for (auto& spec : specs) {
       if (spec.key == key) return &spec;

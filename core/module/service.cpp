@@ -8,6 +8,7 @@
 
 #include "core/ipfilter/address_rule.h"
 
+#include "core/log/log_router.h"
 #include "core/log/logger.h"
 
 namespace mailroom::core {
@@ -33,6 +34,13 @@ std::vector<net::BindSpec> effective_binds(const std::vector<net::BindSpec>& wan
   return out;
 }
 const char* kind_name(bool tls, const net::BindSpec& spec) { return tls ? "tls" : spec.is_unix() ? "unix" : "plain"; }
+// A setting of the service's logging (service_log_settings.h); "" when the catalog has none
+// (a module seam test's own catalog).
+const std::string& log_setting(const config::ServiceSettings& settings, std::string_view key) {
+  static const std::string kNone;
+  auto it = settings.values().find(key);
+  return it == settings.values().end() ? kNone : it->second;
+}
 std::string block_duration_text(const ipfilter::Block& b, ipfilter::TimePoint now) {
   if (!b.expires) return "until lifted or restart";
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*b.expires - now).count()) + " s";
@@ -78,7 +86,10 @@ Service::Service(EventLoop& loop, WorkQueue& work, std::string name, const Modul
                  Module& module)
     : loop_(loop), work_(work), name_(std::move(name)), descriptor_(descriptor), module_(module) {}
 
-Service::~Service() { stop(); }
+Service::~Service() {
+  stop();
+  log::router().forget_service(name_);
+}
 
 ConnectionLimits Service::limits() const {
   ConnectionLimits l;
@@ -96,6 +107,10 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
                     std::shared_ptr<const tls::TlsContext> tls, const BindPlan& binds) {
   settings_ = std::move(settings);
   network_ = config::network_settings_from(*settings_);
+  // Before anything below logs: those events already go where the new settings say.
+  log::router().configure_service(name_, {log_setting(*settings_, "log_target"), log_setting(*settings_, "log_level"),
+                                          log_setting(*settings_, "log_format")});
+  transcript_ = log_setting(*settings_, "debug_transcript") == "on";
   enabled_ = enabled;
   tls_ = std::move(tls);
   binds_ = binds;
@@ -360,6 +375,7 @@ void Service::on_accept(StreamHandle socket, bool tls) {
                                            [this, alive](ConnectionId closed) {
                                              if (!alive.expired()) on_closed(closed);
                                            });
+  conn->set_log_context(name_, transcript_);
   if (conn->is_unix()) {
     accept_unix(std::move(conn));
     return;

@@ -195,6 +195,7 @@ class Service : private ClientPolicy {
   std::shared_ptr<const config::ServiceSettings> settings_;
   config::NetworkSettings network_;  // read from settings_ by apply()
   bool enabled_ = false;
+  bool transcript_ = false;  // debug_transcript: new sessions are transcribed
   std::shared_ptr<const tls::TlsContext> tls_;
   BindPlan binds_;  // applied last (restart())
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;

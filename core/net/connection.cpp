@@ -144,10 +144,10 @@ bool Connection::call_session(const char* callback, F&& f) {
     f();
     return !alive.expired();
   } catch (const std::exception& e) {
-    log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
+    log::error("net.session_error", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
                                      {"error", e.what()}});
   } catch (...) {
-    log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
+    log::error("net.session_error", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", callback},
                                      {"error", "unknown exception"}});
   }
   // The session's state is unknown now: nothing more of it runs, except on_close() (guarded).
@@ -188,7 +188,7 @@ void Connection::arm_idle_timer() {
       drop_now();
       return;
     }
-    log::info("net.idle_timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}});
+    log::info("net.idle_timeout", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}});
     std::string last;
     if (session_ && !call_session("on_timeout", [&] { last = session_->on_timeout(Timeout::kIdle); })) return;
     if (!last.empty()) write(std::move(last));
@@ -244,7 +244,7 @@ void Connection::on_deadline() {
     return;
   }
   line_deadline_ = login_deadline_ = handshake_deadline_ = 0;
-  log::info("net.timeout", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"deadline", timeout_name(which)}});
+  log::info("net.timeout", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"deadline", timeout_name(which)}});
   std::string last;
   if (session_ && !call_session("on_timeout", [&] { last = session_->on_timeout(which); })) return;
   if (which == Timeout::kHandshake) {  // no channel to say anything on yet
@@ -301,7 +301,7 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
     process_input();
   } else if (nread < 0) {
     // A reset right after connecting is what scanners and some attacks do: say who it was.
-    log::info("net.read_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_},
+    log::info("net.read_error", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_},
                                  {"error", uv_strerror(static_cast<int>(nread))}});
     peer_eof_ = true;
     drop_now();
@@ -328,7 +328,7 @@ void Connection::handle_bytes(const char* data, std::size_t len) {
       handshake_deadline_ = 0;
       arm_deadline_timer();
     }
-    log::debug("tls.handshake", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"version", tls_->version()},
+    log::debug("tls.handshake", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"version", tls_->version()},
                                  {"cipher", tls_->cipher_name()}});
   }
   if (!plain.empty()) {
@@ -346,7 +346,7 @@ void Connection::on_tls_error(const Error& error, std::string alert) {
   static uint64_t failures = 0;
   ++failures;
   log::warn(tls_->handshake_done() ? "tls.error" : "tls.handshake_failed",
-            {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"error", error.message},
+            {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"error", error.message},
              {"count", std::to_string(failures)}});
   if (!alert.empty()) write_raw(std::move(alert));
   closing_ = true;  // nothing more is read or encrypted; the alert is flushed, then closed
@@ -396,15 +396,22 @@ void Connection::process_input() {
 void Connection::deliver(const LineReader::Event& event) {
   switch (event.kind) {
     case LineReader::Kind::kLine:
+      if (transcript_) {
+        std::string shown;
+        if (!call_session("loggable_line", [&] { shown = session_->loggable_line(event.text); })) return;
+        transcript_->client_line(shown);
+      }
       call_session("on_line", [&] { session_->on_line(event.text, event.ending); });
       break;
     case LineReader::Kind::kTooLong:
+      if (transcript_) transcript_->client_line("[over-long line discarded]");
       call_session("on_line_too_long", [&] { session_->on_line_too_long(); });
       break;
     case LineReader::Kind::kBodyLine:
       call_session("on_body_line", [&] { session_->on_body_line(event.text, event.ending); });
       break;
     case LineReader::Kind::kBodyEnd:
+      if (transcript_) transcript_->data(true, event.summary.octets);
       call_session("on_body_end", [&] { session_->on_body_end(event.summary); });
       break;
     case LineReader::Kind::kNone:
@@ -465,9 +472,27 @@ void Connection::post_process_input() {
 
 // ---------------------------------------------------------------- output
 
-void Connection::write(std::string data) {
+void Connection::set_log_context(std::string service, bool transcript) {
+  service_ = std::move(service);
+  if (transcript) {
+    transcript_ = std::make_unique<log::Transcript>(service_, id_);
+  } else {
+    transcript_.reset();
+  }
+}
+
+void Connection::write(std::string data) { write_text(std::move(data), std::string::npos); }
+
+void Connection::write_data(std::string data, std::size_t reply_octets) { write_text(std::move(data), reply_octets); }
+
+void Connection::write_text(std::string data, std::size_t shown) {
   if (closing_ && !close_after_flush_) return;
   if (finished_ || data.empty()) return;
+  if (transcript_) {
+    const std::string_view text(data);
+    transcript_->server_text(text.substr(0, shown));
+    if (shown < text.size()) transcript_->data(false, text.size() - shown);
+  }
   if (tls_) {
     std::string cipher;
     if (Status s = tls_->write(data, cipher); !s) {
@@ -692,7 +717,7 @@ void Connection::finish_close() {
     try {
       session_->on_close();
     } catch (...) {
-      log::error("net.session_error", {{"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", "on_close"}});
+      log::error("net.session_error", {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"callback", "on_close"}});
     }
   }
   // Destruction happens on the next iteration via the owner, never inside our own callbacks.

@@ -18,6 +18,7 @@
 
 #include "core/loop/event_loop.h"
 #include "core/loop/stream_handle.h"
+#include "core/log/transcript.h"
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
 #include "core/net/line_reader.h"
@@ -57,6 +58,11 @@ class Connection {
   // Starts reading and calls session->on_open().
   void start(std::unique_ptr<ProtocolSession> session);
 
+  // The service the connection belongs to: its events carry it (service=NAME) and so go to the
+  // service's log target. With `transcript`, every line in and out is logged (debug_transcript).
+  void set_log_context(std::string service, bool transcript);
+  const std::string& service() const { return service_; }
+
   ConnectionId id() const { return id_; }
   // The client came through a unix-domain socket: it has no IP address; peer_ip() is then
   // kUnixPeer, local_ip() the socket's path and both ports 0.
@@ -91,6 +97,9 @@ class Connection {
   // waiting, they go at once. Held bytes never count as over the high-water mark; a send error
   // closes the connection (on_close()) when it happens, possibly after write() returned.
   void write(std::string data);
+  // write() for message data (RETR, TOP): a transcript shows the first `reply_octets` (the reply
+  // line in front of the data) as lines and the rest as "[N octets]".
+  void write_data(std::string data, std::size_t reply_octets = 0);
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool over_high_water() const { return queued_bytes_ >= limits_.output_high_water; }
   // Socket sends issued so far (uv_try_write and uv_write calls): for tests and diagnostics.
@@ -161,6 +170,8 @@ class Connection {
   void handle_write_done(std::size_t bytes, int status);
   void handle_bytes(const char* data, std::size_t len);
   void write_raw(std::string data);
+  // write(): a transcript shows the first `shown` octets as lines, the rest as a count.
+  void write_text(std::string data, std::size_t shown);
   void on_tls_error(const Error& error, std::string alert);
   void process_input();
   void update_reading();
@@ -207,6 +218,8 @@ class Connection {
   std::unique_ptr<tls::TlsStream> tls_;
 
   std::string peer_ip_, local_ip_;
+  std::string service_;                         // set_log_context()
+  std::unique_ptr<log::Transcript> transcript_;  // debug_transcript on
   int peer_port_ = 0, local_port_ = 0;
   std::chrono::system_clock::time_point connected_at_ = std::chrono::system_clock::now();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

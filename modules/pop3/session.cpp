@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/log/transcript.h"
 #include "modules/pop3/command.h"
 #include "modules/pop3/reply.h"
 #include "auth/sasl/apop.h"
@@ -576,6 +577,16 @@ const char* state_name(State state) {
     case State::kClosed: return "closed";
   }
   return "closed";
+}
+
+std::string Session::loggable_line(std::string_view line) const {
+  if (state_ == State::kSaslExchange || state_ == State::kSaslFinal) return log::redact_after(line, 0);
+  const std::string_view verb = log::first_word(line);
+  if (!is_secret_command(verb)) return std::string(line);
+  // AUTH keeps its mechanism's name (no secret); PASS and APOP keep nothing.
+  std::string upper(verb);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return log::redact_after(line, upper == "AUTH" ? 2 : 1);
 }
 
 }  // namespace mailroom::pop3

@@ -133,6 +133,9 @@ class Session {
   Step greeting();
   // One command line without its CRLF. Only called when no effect is outstanding.
   Step on_line(std::string_view line);
+  // How `line`, about to be given to on_line(), may appear in a transcript: the arguments of
+  // PASS and APOP, AUTH's initial response and every line of a SASL exchange are "<redacted>".
+  std::string loggable_line(std::string_view line) const;
   // The line reader dropped a line over the length limit: "-ERR line too long", counts as bad.
   Step on_line_too_long();
   // Result of FetchSecret: the secret, or nullopt when the mailbox is unknown, disabled or has

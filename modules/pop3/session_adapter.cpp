@@ -34,6 +34,7 @@ struct SessionAdapter::Stream {
   // The session's +OK line: the first worker job puts it in front of the first chunk, so it leaves
   // only once the message is open and read (a failure before that is answered with -ERR instead).
   std::string ok_reply;
+  std::size_t ok_octets = 0;  // its length: a transcript shows it, not the message
   bool replied = false;  // loop thread: the +OK went out, a failure can only drop the connection
   bool finished = false;
   // filled by the worker, consumed on the loop thread
@@ -117,15 +118,17 @@ SessionAdapter::~SessionAdapter() = default;
 std::string SessionAdapter::sid() const { return std::to_string(conn_.id()); }
 
 void SessionAdapter::on_open() {
-  log::info("pop3.connect", {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
+  log::info("pop3.connect", {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
   run(session_.greeting());
 }
 
 // POP3 frames leniently (RFC 1939 clients send bare LF too): the ending does not matter.
 void SessionAdapter::on_line(std::string_view line, core::LineEnding) { run(session_.on_line(line)); }
 
+std::string SessionAdapter::loggable_line(std::string_view line) const { return session_.loggable_line(line); }
+
 void SessionAdapter::on_line_too_long() {
-  log::warn("pop3.line_too_long", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+  log::warn("pop3.line_too_long", {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}});
   if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
     conn_.write(replies_.auto_denied);
     conn_.close();
@@ -139,7 +142,7 @@ std::string SessionAdapter::on_timeout(core::Timeout which) {
 }
 
 void SessionAdapter::on_close() {
-  log::info("pop3.disconnect", {{"sid", sid()},
+  log::info("pop3.disconnect", {{"service", conn_.service()}, {"sid", sid()},
                                 {"ip", conn_.peer_ip()},
                                 {"user", user_},
                                 {"retrieved", std::to_string(retrieved_)},
@@ -186,7 +189,7 @@ void SessionAdapter::run(Step step) {
         } else if constexpr (std::is_same_v<T, StartTls>) {
           if (!conn_.start_tls(tls_)) return;
           session_.on_tls_started();
-          log::debug("pop3.stls", {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+          log::debug("pop3.stls", {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}});
         }
       },
       step.effect);
@@ -265,6 +268,7 @@ void SessionAdapter::start_stream(const StreamMessage& msg) {
   stream_->drop = maildrop_;
   stream_->index = msg.index;
   stream_->ok_reply = msg.ok_reply;
+  stream_->ok_octets = msg.ok_reply.size();
   if (msg.top_lines) {
     stream_->top.emplace(*msg.top_lines);
   } else if (readahead_bytes_ > 0) {
@@ -302,7 +306,7 @@ bool SessionAdapter::serve_read_ahead(const StreamMessage& msg) {
   terminate(out, out.empty() || out.back() == '\n');
   if (!msg.top_lines) count_retrieved(msg.index);
   conn_.write(msg.ok_reply);  // read whole already: it cannot fail any more
-  conn_.write(std::move(out));
+  conn_.write_data(std::move(out));
   if (!conn_.closing()) session_.on_stream_done();
   return true;
 }
@@ -329,7 +333,7 @@ void SessionAdapter::on_chunk() {
   if (!stream_) return;  // the connection closed meanwhile
   if (stream_->error) {
     const bool replied = stream_->replied;
-    log::warn("pop3.retr_failed", {{"sid", sid()},
+    log::warn("pop3.retr_failed", {{"service", conn_.service()}, {"sid", sid()},
                                    {"user", user_},
                                    {"msg", std::to_string(stream_->index + 1)},
                                    {"error", stream_->error->message},
@@ -349,12 +353,13 @@ void SessionAdapter::on_chunk() {
   }
   std::string out = std::move(stream_->out);
   stream_->out = std::string();
+  const std::size_t reply_octets = stream_->replied ? 0 : stream_->ok_octets;  // the +OK leads the first chunk
   stream_->replied = true;
   if (stream_->finished) {
     read_ahead_ = std::move(stream_->read_ahead);
     if (!stream_->top) count_retrieved(stream_->index);
     stream_.reset();
-    conn_.write(std::move(out));
+    conn_.write_data(std::move(out), reply_octets);
     if (conn_.closing()) return;  // a failed write closed it
     session_.on_stream_done();
     conn_.resume_input();
@@ -364,7 +369,7 @@ void SessionAdapter::on_chunk() {
   // large message. The output stays bounded: the next read starts only below the high-water
   // mark, so at most output_buffer_size plus two chunks are held.
   pump();
-  conn_.write(std::move(out));
+  conn_.write_data(std::move(out), reply_octets);
 }
 
 void SessionAdapter::on_drain() { pump(); }
@@ -399,7 +404,7 @@ void SessionAdapter::start_update(CommitDeletions del) {
         if (alive.expired()) return;
         // A failed UPDATE (e.g. no room for the deletion intent on a full disk) is a warning.
         log::event(job->status.ok() ? log::Level::kInfo : log::Level::kWarn, "pop3.update",
-                   {{"sid", sid()},
+                   {{"service", conn_.service()}, {"sid", sid()},
                     {"user", user_},
                     {"deleted", std::to_string(job->indexes.size())},
                     {"result", job->status.ok() ? "ok" : job->status.error().message}});

@@ -31,6 +31,7 @@ class SessionAdapter : public core::ProtocolSession {
 
   void on_open() override;
   void on_line(std::string_view line, core::LineEnding ending) override;
+  std::string loggable_line(std::string_view line) const override;
   void on_line_too_long() override;
   void on_drain() override;
   std::string on_timeout(core::Timeout which) override;

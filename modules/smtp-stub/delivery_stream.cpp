@@ -24,6 +24,7 @@ struct DeliveryStream::Job {
   // outputs (read on the loop once the job finished)
   std::optional<Error> error;
   StreamCommit committed;
+  std::string service;  // the connection's, for a log line after it has gone
 
   void run() {
     if (!error && !writer) {
@@ -66,7 +67,7 @@ void DeliveryStream::log_orphan_commit(const Job& job) {
     ++stored;
     if (uid.empty()) uid = copy->uid;
   }
-  log::warn("delivery.client_gone", {{"stored_copies", std::to_string(stored)},
+  log::warn("delivery.client_gone", {{"service", job.service}, {"stored_copies", std::to_string(stored)},
                                      {"copies", std::to_string(job.maildirs.size())},
                                      {"uid", uid},
                                      {"error", job.committed.error ? job.committed.error->message : ""}});
@@ -75,7 +76,8 @@ void DeliveryStream::log_orphan_commit(const Job& job) {
 DeliveryStream::DeliveryStream(core::Connection& connection, storage::MailStore& mail,
                                std::vector<std::string> maildirs, storage::DeliveryLimits limits, std::string head)
     : conn_(connection),
-      job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {}})) {
+      job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {},
+                                     connection.service()})) {
   pending_.reserve(kChunk + 1024);
 }
 

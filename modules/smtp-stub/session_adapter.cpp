@@ -60,7 +60,7 @@ std::string SessionAdapter::next_message_id() {
 
 void SessionAdapter::on_open() {
   log::info(event("connect"),
-            {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
+            {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"local", conn_.local_endpoint()}});
   // SMTP has no login: the login deadline does not apply. Command lines are framed strictly
   // (the ending is reported: a bare CR is refused).
   conn_.login_done();
@@ -70,8 +70,10 @@ void SessionAdapter::on_open() {
 
 void SessionAdapter::on_line(std::string_view line, core::LineEnding ending) { run(session_.on_line(line, ending)); }
 
+std::string SessionAdapter::loggable_line(std::string_view line) const { return Session::loggable_line(line); }
+
 void SessionAdapter::on_line_too_long() {
-  log::warn(event("line_too_long"), {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+  log::warn(event("line_too_long"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}});
   if (policy_.command_too_long(conn_)) {  // auto-deny: the address is on the deny list now
     conn_.write(replies_.auto_denied);
     conn_.close();
@@ -96,7 +98,7 @@ std::string SessionAdapter::on_timeout(core::Timeout which) { return replies_.fo
 void SessionAdapter::on_close() {
   delay_timer_.stop();
   stream_.reset();  // an unfinished delivery is dropped (its tmp file removed on a worker)
-  log::info(event("disconnect"), {{"sid", sid()},
+  log::info(event("disconnect"), {{"service", conn_.service()}, {"sid", sid()},
                                   {"ip", conn_.peer_ip()},
                                   {"helo", session_.helo()},
                                   {"delivered", std::to_string(session_.delivered())}});
@@ -116,7 +118,7 @@ void SessionAdapter::run(Step step) {
         } else if constexpr (std::is_same_v<T, CommitData>) {
           commit();
         } else if constexpr (std::is_same_v<T, DiscardData>) {
-          log::info(event("refused"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
+          log::info(event("refused"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
                                        {"octets", std::to_string(data_octets_)}});
           stream_.reset();
         } else if constexpr (std::is_same_v<T, CountFailure>) {
@@ -126,7 +128,7 @@ void SessionAdapter::run(Step step) {
         } else if constexpr (std::is_same_v<T, StartTls>) {
           if (!conn_.start_tls(tls_)) return;
           session_.on_tls_started();
-          log::debug(event("starttls"), {{"sid", sid()}, {"ip", conn_.peer_ip()}});
+          log::debug(event("starttls"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}});
         }
       },
       step.effect);
@@ -143,7 +145,7 @@ void SessionAdapter::lookup(const RcptTo& rcpt) {
                         // Gone, or closing (a timeout's 421 is out): nothing may follow.
                         if (alive.expired() || conn_.closing()) return;
                         if (verdict->status == RecipientStatus::kTemporary) {
-                          log::warn(event("rcpt_lookup_failed"), {{"sid", sid()}, {"rcpt", address}});
+                          log::warn(event("rcpt_lookup_failed"), {{"service", conn_.service()}, {"sid", sid()}, {"rcpt", address}});
                         }
                         conn_.resume_input();
                         run(session_.on_recipient(*verdict));
@@ -152,7 +154,7 @@ void SessionAdapter::lookup(const RcptTo& rcpt) {
 
 void SessionAdapter::count_failure() {
   const core::LoginFailure failure = policy_.login_failed(conn_);
-  log::info(event("unknown_recipient"), {{"sid", sid()}, {"ip", conn_.peer_ip()},
+  log::info(event("unknown_recipient"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()},
                                          {"blocked", failure.blocked ? "yes" : "no"}});
   conn_.pause_input();
   delay_timer_.start(static_cast<uint64_t>(failure.delay.count()), 0, [this, blocked = failure.blocked] {
@@ -198,10 +200,10 @@ void SessionAdapter::commit() {
     }
     const std::string rcpts = session_.recipient_mailboxes();
     if (committed.error) {
-      log::warn(event("delivery_failed"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
+      log::warn(event("delivery_failed"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
                                            {"rcpt", rcpts}, {"error", committed.error->message}});
     } else {
-      log::info(event("delivered"), {{"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_}, {"rcpt", rcpts},
+      log::info(event("delivered"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_}, {"rcpt", rcpts},
                                      {"octets", std::to_string(data_octets_)}, {"uid", stored}});
     }
     conn_.resume_input();

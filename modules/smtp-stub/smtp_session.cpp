@@ -2,6 +2,8 @@
 // replies. Every reply carries an RFC 3463 enhanced status code (ENHANCEDSTATUSCODES).
 #include "modules/smtp-stub/smtp_session.h"
 
+#include "core/log/transcript.h"
+
 #include <cctype>
 
 namespace mailroom::smtp {
@@ -398,6 +400,11 @@ const char* state_name(State state) {
     case State::kClosed: return "closed";
   }
   return "closed";
+}
+
+std::string Session::loggable_line(std::string_view line) {
+  if (parse_command(log::first_word(line)).verb != Verb::kAuth) return std::string(line);
+  return log::redact_after(line, 2);
 }
 
 }  // namespace mailroom::smtp

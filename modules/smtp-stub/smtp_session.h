@@ -114,6 +114,9 @@ class Session {
   Step greeting() const;  // "220 <hostname> ESMTP ready" (LMTP: "LMTP ready"; no product name)
   // One command line without its ending. Only called when no effect is outstanding.
   Step on_line(std::string_view line, core::LineEnding ending);
+  // How `line` may appear in a transcript: AUTH's arguments past the mechanism are "<redacted>"
+  // (AUTH is refused, but a client may send its credentials with it all the same).
+  static std::string loggable_line(std::string_view line);
   // A command line over the line limit was dropped (the adapter handles auto-deny first).
   Step on_line_too_long();
   Step on_recipient(const RecipientVerdict& verdict);

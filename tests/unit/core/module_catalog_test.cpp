@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/config/network_settings.h"
+#include "core/config/service_log_settings.h"
 #include "core/config/tls_settings.h"
 #include "core/module/module_catalog.h"
 
@@ -34,14 +35,18 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("a module's catalog is the core's network and TLS settings with its defaults, then its own") {
+TEST_CASE("a module's catalog is the core's network, TLS and logging settings with its defaults, then its own") {
   const config::SettingsCatalog catalog = core::compose_settings_catalog(fake_descriptor());
   const auto network = config::network_setting_specs(2525);
   const auto tls = config::tls_setting_specs(4465);
-  REQUIRE(catalog.all().size() == network.size() + tls.size() + 1);
-  // In order: network, TLS, own.
+  const auto logging = config::service_log_setting_specs();
+  REQUIRE(catalog.all().size() == network.size() + tls.size() + logging.size() + 1);
+  // In order: network, TLS, logging, own.
   for (std::size_t i = 0; i < network.size(); ++i) CHECK(catalog.all()[i].key == network[i].key);
   for (std::size_t i = 0; i < tls.size(); ++i) CHECK(catalog.all()[network.size() + i].key == tls[i].key);
+  for (std::size_t i = 0; i < logging.size(); ++i) {
+    CHECK(catalog.all()[network.size() + tls.size() + i].key == logging[i].key);
+  }
   CHECK(catalog.all().back().key == "greeting");
 
   CHECK(catalog.find("port")->default_value == "2525");

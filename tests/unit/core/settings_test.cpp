@@ -11,6 +11,7 @@
 
 #include "core/config/daemon_settings.h"
 #include "core/config/network_settings.h"
+#include "core/config/service_log_settings.h"
 #include "core/config/setting_spec.h"
 #include "core/config/tls_settings.h"
 #include "tests/unit/support/setting_checks.h"
@@ -345,4 +346,22 @@ TEST_CASE("daemon-wide settings: log targets, levels, formats and the metrics ad
   for (const auto& spec : daemon_settings_catalog().all()) {
     CHECK_MESSAGE(normalize_setting(spec, spec.default_value).ok(), spec.key);
   }
+}
+
+TEST_CASE("per-service logging settings: empty follows the daemon, anything else is checked like it") {
+  const SettingsCatalog catalog(service_log_setting_specs());
+  mailroom::testing::check_catalog_consistent(catalog);
+  const auto& target = mailroom::testing::find_spec(catalog, "log_target");
+  CHECK(target.default_value == "");
+  CHECK(mailroom::testing::norm_ok(target, "") == "");
+  CHECK(mailroom::testing::norm_ok(target, "file:/var/log/mailroom/pop3.log") == "file:/var/log/mailroom/pop3.log");
+  CHECK(contains(norm_error(target, "file:pop3.log"), "absolute"));
+  const auto& level = mailroom::testing::find_spec(catalog, "log_level");
+  CHECK(mailroom::testing::norm_ok(level, "debug") == "debug");
+  CHECK(contains(norm_error(level, "loud"), "debug, info, warn or error"));
+  const auto& format = mailroom::testing::find_spec(catalog, "log_format");
+  CHECK(contains(norm_error(format, "xml"), "kv"));
+  const auto& transcript = mailroom::testing::find_spec(catalog, "debug_transcript");
+  CHECK(transcript.type == SettingType::kBool);
+  CHECK(transcript.default_value == "off");
 }

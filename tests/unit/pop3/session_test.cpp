@@ -1192,3 +1192,35 @@ TEST_CASE("a database error while fetching a secret answers SYS/TEMP and returns
   CHECK(s.on_secret_error().reply == "-ERR [SYS/TEMP] temporary failure, try again later\r\n");
   CHECK(s.state() == State::kAuthorization);
 }
+
+// debug_transcript: what a transcript may show of each client line (asked before the line is
+// handled, so an AUTH exchange's lines are known to be secret).
+TEST_CASE("loggable_line redacts PASS, APOP, AUTH's initial response and every SASL exchange line") {
+  Harness h;
+  CHECK(h.session.loggable_line("USER bob@example.com") == "USER bob@example.com");
+  CHECK(h.session.loggable_line("PASS my secret pw") == "PASS <redacted>");
+  CHECK(h.session.loggable_line("pass secret") == "pass <redacted>");
+  CHECK(h.session.loggable_line("  PASS\tsecret") == "  PASS <redacted>");  // even a line the parser refuses
+  CHECK(h.session.loggable_line("PASS") == "PASS");
+  CHECK(h.session.loggable_line("APOP bob@example.com c4c9334bac560ecc979e58001b3e22fb") == "APOP <redacted>");
+  CHECK(h.session.loggable_line("AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=") == "AUTH PLAIN <redacted>");
+  CHECK(h.session.loggable_line("AUTH") == "AUTH");
+  CHECK(h.session.loggable_line("STAT") == "STAT");
+
+  // AUTH LOGIN: the user name and password lines are redacted while the exchange runs.
+  CHECK(h.session.loggable_line("AUTH LOGIN") == "AUTH LOGIN");
+  CHECK(h.send("AUTH LOGIN") == "+ VXNlcm5hbWU6\r\n");
+  CHECK(h.session.loggable_line("Ym9iQGV4YW1wbGUuY29t") == "<redacted>");
+  CHECK(h.send("Ym9iQGV4YW1wbGUuY29t") == "+ UGFzc3dvcmQ6\r\n");
+  CHECK(h.session.loggable_line("c2VjcmV0") == "<redacted>");
+  CHECK(h.session.loggable_line("*") == "<redacted>");
+  CHECK(h.send("c2VjcmV0") == "+OK maildrop has 3 messages (1400 octets)\r\n");
+  // Logged in: commands are shown again.
+  CHECK(h.session.loggable_line("RETR 1") == "RETR 1");
+}
+
+TEST_CASE("loggable_line redacts the continuation of AUTH PLAIN without an initial response") {
+  Harness h;
+  CHECK(h.send("AUTH PLAIN") == "+ \r\n");
+  CHECK(h.session.loggable_line("AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=") == "<redacted>");
+}

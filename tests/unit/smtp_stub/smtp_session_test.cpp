@@ -403,3 +403,10 @@ TEST_CASE("SMTPUTF8: a UTF-8 transaction is recorded as such; off, it is not adv
   Harness off(c);
   CHECK(off.send("EHLO c").find("SMTPUTF8") == std::string::npos);
 }
+
+TEST_CASE("loggable_line redacts AUTH's arguments past the mechanism, nothing else") {
+  CHECK(Session::loggable_line("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == "AUTH PLAIN <redacted>");
+  CHECK(Session::loggable_line("auth login") == "auth login");
+  CHECK(Session::loggable_line("MAIL FROM:<a@example.test>") == "MAIL FROM:<a@example.test>");
+  CHECK(Session::loggable_line("EHLO client.example.test") == "EHLO client.example.test");
+}
