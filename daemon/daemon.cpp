@@ -6,6 +6,8 @@
 
 #include "core/config/daemon_settings.h"
 #include "core/log/logger.h"
+#include "core/metrics/registry.h"
+#include "daemon/daemon_metrics.h"
 
 namespace mailroom::daemon {
 
@@ -31,14 +33,20 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                    if (core::Service* s = running_.find(service)) s->block_saved(block);
                  });
                }),
+      metrics_endpoint_(loop, work,
+                        [this] {
+                          auto families = daemon_metric_families(running_, started_at_, MAILROOM_VERSION);
+                          for (auto& f : metrics::process_registry().collect()) families.push_back(std::move(f));
+                          return families;
+                        }),
       poll_timer_(loop) {}
 
 Daemon::~Daemon() { shutdown(); }
 
 Status Daemon::start() {
-  const auto started_at = static_cast<int64_t>(std::time(nullptr));
-  status_file_.set_started_at(started_at);
-  if (auto dropped = policy_sync_.drop_stale_blocks(started_at); !dropped) return dropped.error();
+  started_at_ = static_cast<int64_t>(std::time(nullptr));
+  status_file_.set_started_at(started_at_);
+  if (auto dropped = policy_sync_.drop_stale_blocks(started_at_); !dropped) return dropped.error();
   auto version = accounts_.data_version();
   if (version) data_version_ = *version;
   auto snap = load_snapshot(accounts_, policy_, modules_, data_dir_, running_.tls(), std::nullopt);
@@ -59,6 +67,7 @@ void Daemon::poll() {
     service->expire();
     if (ticks_ % kRetryBindsEveryTicks == 0 && service->has_failed_binds()) service->retry_failed_binds();
   }
+  if (ticks_ % kRetryBindsEveryTicks == 0 && metrics_endpoint_.bind_failed()) metrics_endpoint_.retry_failed_bind();
   if (ticks_ % kFlushEveryTicks == 0) policy_sync_.flush_hits(running_.services());
   write_status();
   struct Probe {
@@ -141,11 +150,13 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
     if (before == value) continue;
     log::info("daemon.setting", {{"key", key}, {"value", value}});
   }
+  metrics_endpoint_.apply(settings->get_string("metrics_listen"));
   daemon_settings_ = std::move(settings);
 }
 
 void Daemon::write_status() {
   if (stopping_) return;
+  status_file_.set_metrics(metrics_endpoint_.state());
   status_file_.write(running_, ticks_ % kStatusEveryTicks == 0);
 }
 
@@ -155,6 +166,7 @@ void Daemon::shutdown() {
   stopping_ = true;
   status_file_.remove();
   poll_timer_.close();
+  metrics_endpoint_.stop();
   running_.stop_all();
 }
 

@@ -1,7 +1,8 @@
 // Daemon: runs the services stored in the database and keeps them in step with it: mailctl
 // writes settings, the daemon notices (PRAGMA data_version, polled off-loop; or SIGHUP) and
 // applies them live. The owner that wires the parts: reload.h (read and apply the stored
-// services), policy_sync.h (access rules, blocks and counters), status_file.h (run/status.json).
+// services), policy_sync.h (access rules, blocks and counters), status_file.h (run/status.json),
+// metrics_endpoint.h (GET /metrics, with daemon_metrics.h's families and the process registry's).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "core/loop/event_loop.h"
 #include "core/module/service.h"
+#include "daemon/metrics_endpoint.h"
 #include "daemon/policy_sync.h"
 #include "daemon/reload.h"
 #include "daemon/status_file.h"
@@ -54,6 +56,8 @@ class Daemon {
   PolicySync policy_sync_;
   StatusFile status_file_;
   RunningServices running_;
+  MetricsEndpoint metrics_endpoint_;  // metrics_listen
+  int64_t started_at_ = 0;            // unix seconds
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
   core::Timer poll_timer_;
   int64_t data_version_ = -1;

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
       usage(std::cout);
       return 0;
     } else if (arg == "--version") {
-      std::cout << "mailroomd 0.1.0\n";
+      std::cout << "mailroomd " MAILROOM_VERSION "\n";
       return 0;
     } else {
       std::cerr << "mailroomd: unknown argument '" << arg << "'\n";

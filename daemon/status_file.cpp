@@ -52,6 +52,10 @@ void StatusFile::write(const RunningServices& running, bool refresh) {
   }
   nlohmann::ordered_json doc = {{"pid", static_cast<int64_t>(getpid())}, {"started_at", started_at_},
                                 {"user", user_}, {"services", std::move(services)}};
+  doc["metrics"] = metrics_.bind.empty() ? nlohmann::ordered_json()
+                                         : nlohmann::ordered_json{{"bind", metrics_.bind},
+                                                                  {"listening", metrics_.listening},
+                                                                  {"error", metrics_.error}};
   std::string body = doc.dump(2);
   if (body == last_ && !refresh) return;
   last_ = body;

@@ -286,6 +286,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread > 0) {
+    bytes_in_ += static_cast<uint64_t>(nread);
     arm_idle_timer();
     handle_bytes(buf->base, static_cast<std::size_t>(nread));
   } else if (nread == UV_EOF) {
@@ -529,6 +530,7 @@ void Connection::send_pending() {
     return;
   }
   auto sent = static_cast<std::size_t>(n > 0 ? n : 0);
+  bytes_out_ += sent;
   queued_bytes_ -= sent;
   out_.consume(sent);
   if (!out_.empty()) {
@@ -578,6 +580,7 @@ void Connection::handle_write_done(std::size_t bytes, int status) {
     drop_now();
     return;
   }
+  bytes_out_ += bytes;
   arm_idle_timer();  // a client that is downloading is not idle
   if (!out_.empty()) {
     flush();
@@ -621,7 +624,8 @@ void Connection::abort() {
     std::array<uv_buf_t, kMaxSendBuffers> bufs;
     unsigned count = out_.gather(bufs.data(), kMaxSendBuffers);
     ++sends_issued_;
-    uv_try_write(socket_.stream(), bufs.data(), count);
+    int n = uv_try_write(socket_.stream(), bufs.data(), count);
+    if (n > 0) bytes_out_ += static_cast<uint64_t>(n);
   }
   drop_now();
 }

@@ -87,6 +87,9 @@ class Connection {
   bool over_high_water() const { return queued_bytes_ >= limits_.output_high_water; }
   // Socket sends issued so far (uv_try_write and uv_write calls): for tests and diagnostics.
   uint64_t sends_issued() const { return sends_issued_; }
+  // Octets read from and written to the socket so far (TLS records included).
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
 
   static constexpr std::size_t kBatchLimit = 64 * 1024;
 
@@ -209,6 +212,7 @@ class Connection {
   std::size_t queued_bytes_ = 0;      // out_ plus in flight
   bool above_high_water_ = false;
   uint64_t sends_issued_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
 
   bool closing_ = false;      // no more input is processed
   bool close_after_flush_ = false;
