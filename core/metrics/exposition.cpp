@@ -9,8 +9,9 @@ namespace mailroom::metrics {
 
 namespace {
 
-// HELP text: backslash and line feed escaped (OpenMetrics also escapes the double quote).
-std::string escape_help(std::string_view text, TextFormat format) {
+// Backslash and line feed escaped, and the double quote when `quote` (label values, and HELP
+// text in OpenMetrics).
+std::string escape(std::string_view text, bool quote) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -18,7 +19,7 @@ std::string escape_help(std::string_view text, TextFormat format) {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
-    } else if (c == '"' && format == TextFormat::kOpenMetrics) {
+    } else if (c == '"' && quote) {
       out += "\\\"";
     } else {
       out += c;
@@ -84,7 +85,7 @@ void render_family(std::string& out, const Family& f, TextFormat format) {
   // Prometheus 0.0.4 names a counter's family by its sample name (with _total).
   const std::string total = f.name + "_total";
   const std::string& declared = f.type == MetricType::kCounter && format == TextFormat::kPrometheus ? total : f.name;
-  out += "# HELP " + declared + ' ' + escape_help(f.help, format) + '\n';
+  out += "# HELP " + declared + ' ' + escape(f.help, format == TextFormat::kOpenMetrics) + '\n';
   out += "# TYPE " + declared + ' ' + type_name(f.type) + '\n';
   if (f.type != MetricType::kHistogram) {
     const std::string& sample_name = f.type == MetricType::kCounter ? total : f.name;
@@ -111,22 +112,7 @@ std::string_view content_type(TextFormat format) {
                                             : "text/plain; version=0.0.4; charset=utf-8";
 }
 
-std::string escape_label_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape_label_value(std::string_view value) { return escape(value, true); }
 
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";

@@ -1,7 +1,8 @@
 """The metrics endpoint (daemon setting metrics_listen): scraped with urllib and parsed with
-prometheus_client's OpenMetrics and Prometheus text parsers; POP3 logins (ok and failed), a RETR,
+prometheus_client's OpenMetrics and Prometheus text parsers; POP3 logins (USER ok and failed, AUTH PLAIN), a RETR,
 a DELE and an SMTP delivery move the counters by exactly what they did; other paths, methods and
 malformed requests get 404/405/400; `off` closes the port and a live change reopens it."""
+import base64
 import json
 import os
 import poplib
@@ -108,6 +109,13 @@ class MetricsTest(ServerTestCase):
         with self.assertRaises(poplib.error_proto):
             bad.pass_("wrong")
         bad.close()
+        # A SASL login: the mechanism's name in lower case.
+        sasl = self.server.raw()
+        self.assertTrue(sasl.readline().startswith(b"+OK"))
+        proof = base64.b64encode(b"\0" + ALICE.encode() + b"\0" + ALICE_PW.encode()).decode()
+        self.assertTrue(sasl.command("AUTH PLAIN " + proof).startswith(b"+OK"), "AUTH PLAIN")
+        self.assertTrue(sasl.command("QUIT").startswith(b"+OK"))
+        sasl.close()
         # SMTP: one message delivered.
         message = make_message("second", b"two\n").replace(b"\n", b"\r\n")
         smtp = smtplib.SMTP(LOOPBACK, self.server.ports["smtp"], timeout=IO_TIMEOUT)
@@ -121,14 +129,15 @@ class MetricsTest(ServerTestCase):
         def settled():
             nonlocal after
             after = self.scrape(port)
-            return (moved("mailroom_session_duration_seconds_count", service="pop3") == 2 and
+            return (moved("mailroom_session_duration_seconds_count", service="pop3") == 3 and
                     moved("mailroom_session_duration_seconds_count", service="smtp") == 1)
         after = None
-        self.wait_until(settled, what="both POP3 sessions and the SMTP session are counted as ended")
+        self.wait_until(settled, what="the three POP3 sessions and the SMTP session are counted as ended")
         self.assertEqual(moved("mailroom_logins_total", service="pop3", mechanism="user", outcome="ok"), 1)
+        self.assertEqual(moved("mailroom_logins_total", service="pop3", mechanism="plain", outcome="ok"), 1)
         self.assertEqual(moved("mailroom_logins_total", service="pop3", mechanism="user", outcome="auth_failed"), 1)
         self.assertEqual(moved("mailroom_login_failures_total", service="pop3"), 1)
-        self.assertEqual(moved("mailroom_connections_total", service="pop3"), 2)
+        self.assertEqual(moved("mailroom_connections_total", service="pop3"), 3)
         self.assertEqual(moved("mailroom_connections_total", service="smtp"), 1)
         self.assertEqual(value(after, "mailroom_connections_active", service="pop3"), 0)
         self.assertEqual(moved("mailroom_messages_retrieved_total", service="pop3"), 1)
@@ -138,7 +147,7 @@ class MetricsTest(ServerTestCase):
         self.assertGreater(moved("mailroom_bytes_received_total", service="pop3"), len("USER PASS RETR DELE QUIT"))
         self.assertGreater(moved("mailroom_bytes_sent_total", service="pop3"), 0)
         self.assertGreater(moved("mailroom_bytes_received_total", service="smtp"), len(message))
-        self.assertEqual(moved("mailroom_session_duration_seconds_bucket", service="pop3", le="+Inf"), 2)
+        self.assertEqual(moved("mailroom_session_duration_seconds_bucket", service="pop3", le="+Inf"), 3)
         for reason in ("access_list", "blocked", "max_connections", "max_connections_per_ip"):
             self.assertEqual(moved("mailroom_denied_total", service="pop3", reason=reason), 0)
 
