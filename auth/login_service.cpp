@@ -17,14 +17,16 @@ struct LoginService::Check {
 };
 
 LoginService::LoginService(core::Connection& connection, storage::AccountStore& accounts,
-                           core::ClientPolicy& policy, std::string log_prefix, std::set<std::string> wanted_secrets)
+                           core::ClientPolicy& policy, std::string log_prefix, std::set<std::string> wanted_secrets,
+                           std::string service)
     : conn_(connection),
       accounts_(accounts),
       policy_(policy),
       login_event_(log_prefix + ".login"),
       secret_lookup_event_(log_prefix + ".secret_lookup"),
       wanted_secrets_(std::move(wanted_secrets)),
-      delay_timer_(connection.loop()) {}
+      delay_timer_(connection.loop()),
+      metrics_(std::move(service)) {}
 
 std::string LoginService::sid() const { return std::to_string(conn_.id()); }
 
@@ -32,6 +34,7 @@ void LoginService::refuse_blocked(const LoginRequest& request, const LoginReplyF
   // Blocked (anti-hammering, auto-deny or by the admin): no password is even checked.
   log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", request.mechanism},
                            {"user", request.address.str()}, {"result", "blocked"}});
+  metrics_.count(request.mechanism, "blocked");
   reply(LoginReply{LoginOutcome::kAuthFailed, true});
 }
 
@@ -100,14 +103,16 @@ void LoginService::run_check(std::shared_ptr<Check> check, std::shared_ptr<core:
         if (step.outcome != LoginOutcome::kOk) check->reason = std::move(step.reason);
       },
       [this, check, alive, admitted = std::move(admitted), session_id = sid(), service = conn_.service(), ip = conn_.peer_ip(),
-       event = login_event_] {
+       event = login_event_, metrics = metrics_] {
         if (alive.expired()) {
           // Client gone (`this` with it): what the protocol's step holds is released with the
           // check. A wrong password was a guess all the same: it counts against the address.
           if (admitted && counts_as_guess(check->skipped, check->outcome)) admitted->failed();
+          const std::string_view result = gone_result_name(check->skipped, check->outcome);
+          metrics.count(check->request.mechanism, result);
           log::info(event, {{"service", service}, {"sid", session_id}, {"ip", ip}, {"mech", check->request.mechanism},
                             {"user", check->request.address.str()},
-                            {"result", std::string(gone_result_name(check->skipped, check->outcome))},
+                            {"result", std::string(result)},
                             {"reason", check->skipped ? "client closed before the check" : "client closed"}});
           return;
         }
@@ -129,11 +134,13 @@ void LoginService::on_checked(Check& check, const std::shared_ptr<core::LoginChe
     check.outcome = LoginOutcome::kAuthFailed;
     check.reason = "address blocked";
   }
+  const std::string_view result = refused_blocked ? "blocked" : login_result_name(check.outcome);
+  metrics_.count(check.request.mechanism, result);
   log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()},
                            {"ip", conn_.peer_ip()},
                            {"mech", check.request.mechanism},
                            {"user", check.request.address.str()},
-                           {"result", refused_blocked ? "blocked" : std::string(login_result_name(check.outcome))},
+                           {"result", std::string(result)},
                            {"reason", check.reason}});
   if (refused_blocked) {
     finish(check.outcome, std::move(check.reply), core::LoginFailure{{}, true});
@@ -147,6 +154,7 @@ void LoginService::on_checked(Check& check, const std::shared_ptr<core::LoginChe
 void LoginService::reject(const std::string& mechanism, const std::string& user, const std::string& reason,
                           LoginReplyFn reply) {
   conn_.pause_input();
+  metrics_.count(mechanism, "auth_failed");
   log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism}, {"user", user},
                            {"result", "auth_failed"}, {"reason", reason}});
   finish(LoginOutcome::kAuthFailed, std::move(reply));
@@ -179,6 +187,7 @@ bool LoginService::fetch_secret(const storage::Address& address, std::vector<sas
   if (policy_.login_blocked(conn_)) {
     log::info(login_event_, {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"mech", mechanism},
                              {"user", address.str()}, {"result", "blocked"}});
+    metrics_.count(mechanism, "blocked");
     return false;
   }
   struct Job {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/login_metrics.h"
 #include "auth/login_outcome.h"
 #include "auth/sasl/auth_mechanism.h"
 #include "core/loop/event_loop.h"
@@ -63,9 +64,10 @@ using SecretLookupFn = std::function<void(SecretLookup lookup)>;
 class LoginService {
  public:
   // `log_prefix` names the module in the log ("pop3" -> pop3.login, pop3.secret_lookup);
-  // `wanted_secrets` are the kinds a password login fills in when missing (needed_secret_kinds).
+  // `wanted_secrets` are the kinds a password login fills in when missing (needed_secret_kinds);
+  // `service` labels the login metrics.
   LoginService(core::Connection& connection, storage::AccountStore& accounts, core::ClientPolicy& policy,
-               std::string log_prefix, std::set<std::string> wanted_secrets);
+               std::string log_prefix, std::set<std::string> wanted_secrets, std::string service);
 
   // Checks the login (a password check waits for admission), then calls `reply`. A blocked
   // address is refused without a check.
@@ -96,6 +98,7 @@ class LoginService {
   std::string secret_lookup_event_;  // "<prefix>.secret_lookup"
   std::set<std::string> wanted_secrets_;
   core::Timer delay_timer_;  // holds a failed login's reply (anti-hammering)
+  LoginMetrics metrics_;     // every login log line is counted too
 };
 
 }  // namespace mailroom::auth

@@ -5,8 +5,11 @@
 #include <map>
 
 #include "core/config/daemon_settings.h"
+#include "core/base/version.h"
 #include "core/log/log_router.h"
 #include "core/log/logger.h"
+#include "core/metrics/registry.h"
+#include "daemon/daemon_metrics.h"
 
 namespace mailroom::daemon {
 
@@ -32,6 +35,12 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                    if (core::Service* s = running_.find(service)) s->block_saved(block);
                  });
                }),
+      metrics_endpoint_(loop, work,
+                        [this] {
+                          auto families = daemon_metric_families(running_, info_.started_at, kVersion);
+                          for (auto& f : metrics::process_registry().collect()) families.push_back(std::move(f));
+                          return families;
+                        }),
       control_actions_(work, accounts, running_, info_,
                        [this](const char* why, std::function<void(const Status&)> done) {
                          reload(why, std::move(done));
@@ -70,6 +79,7 @@ void Daemon::poll() {
     service->expire();
     if (ticks_ % kRetryBindsEveryTicks == 0 && service->has_failed_binds()) service->retry_failed_binds();
   }
+  if (ticks_ % kRetryBindsEveryTicks == 0 && metrics_endpoint_.bind_failed()) metrics_endpoint_.retry_failed_bind();
   if (ticks_ % kFlushEveryTicks == 0) policy_sync_.flush_hits(running_.services());
   running_.warn_expiring_certificates(static_cast<int64_t>(std::time(nullptr)));
   write_status();
@@ -166,11 +176,13 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
     }
   }
   log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
+  metrics_endpoint_.apply(settings->get_string("metrics_listen"));
   daemon_settings_ = std::move(settings);
 }
 
 void Daemon::write_status() {
   if (stopping_) return;
+  info_.metrics = metrics_endpoint_.state();
   status_file_.write(info_, running_, ticks_ % kStatusEveryTicks == 0);
 }
 
@@ -181,6 +193,7 @@ void Daemon::shutdown() {
   control_server_.close();
   status_file_.remove();
   poll_timer_.close();
+  metrics_endpoint_.stop();
   running_.stop_all();
 }
 

@@ -3,6 +3,7 @@
 // applies them live. The owner that wires the parts: reload.h (read and apply the stored
 // services), policy_sync.h (access rules, blocks and counters), status_file.h (run/status.json),
 // control_server.h and control_actions.h (the control socket, run/control.sock).
+// metrics_endpoint.h (GET /metrics, with daemon_metrics.h's families and the process registry's).
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "core/module/service.h"
 #include "daemon/control_actions.h"
 #include "daemon/control_server.h"
+#include "daemon/metrics_endpoint.h"
 #include "daemon/policy_sync.h"
 #include "daemon/reload.h"
 #include "daemon/status_file.h"
@@ -62,6 +64,7 @@ class Daemon {
   PolicySync policy_sync_;
   StatusFile status_file_;
   RunningServices running_;
+  MetricsEndpoint metrics_endpoint_;  // metrics_listen
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
   ControlActions control_actions_;
   ControlServer control_server_;

@@ -47,11 +47,16 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
                         {"policy_checks", counters.checks}}},
                       {"active_blocks", service->policy().guard().block_count()}};
   }
+  nlohmann::ordered_json metrics = nullptr;
+  if (!info.metrics.bind.empty()) {
+    metrics = {{"bind", info.metrics.bind}, {"listening", info.metrics.listening}, {"error", info.metrics.error}};
+  }
   return {{"pid", static_cast<int64_t>(getpid())},
           {"version", std::string(kVersion)},
           {"user", info.user},
           {"started_at", rfc3339_utc(info.started_at)},
-          {"services", std::move(services)}};
+          {"services", std::move(services)},
+          {"metrics", std::move(metrics)}};
 }
 
 }  // namespace mailroom::daemon

@@ -84,7 +84,12 @@ BindPlan plan_binds(const config::NetworkSettings& settings, const std::string& 
 
 Service::Service(EventLoop& loop, WorkQueue& work, std::string name, const ModuleDescriptor& descriptor,
                  Module& module)
-    : loop_(loop), work_(work), name_(std::move(name)), descriptor_(descriptor), module_(module) {}
+    : loop_(loop),
+      work_(work),
+      name_(std::move(name)),
+      descriptor_(descriptor),
+      module_(module),
+      session_metrics_(name_) {}
 
 Service::~Service() {
   stop();
@@ -346,6 +351,7 @@ void Service::on_closed(ConnectionId id) {
   if (refused_.erase(id) > 0) return;
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  session_metrics_.session_ended(*it->second.connection, std::chrono::steady_clock::now() - it->second.started);
   if (it->second.limit_key) {
     auto count = per_ip_.find(*it->second.limit_key);
     if (count != per_ip_.end() && --count->second == 0) per_ip_.erase(count);
@@ -392,6 +398,7 @@ void Service::on_accept(StreamHandle socket, bool tls) {
   ipfilter::Verdict verdict = policy_.check(*ip, now);
   if (!verdict.allowed()) {
     ++stats_.denied;
+    if (verdict.reason == ipfilter::Reason::kBlocked) ++stats_.denied_by_block;
     log::info("net.denied", {{"service", name_}, {"ip", conn->peer_ip()}, {"reason", ipfilter::reason_name(verdict.reason)},
                              {"rule", verdict.rule_text}});
     refuse(std::move(conn), {});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "core/config/network_settings.h"
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
+#include "core/module/session_metrics.h"
 #include "core/net/bind_spec.h"
 #include "core/net/connection.h"
 #include "core/net/listener.h"
@@ -59,6 +61,7 @@ struct PolicyData {
 struct ServiceStats {
   uint64_t accepted = 0;          // connections handed to a session
   uint64_t denied = 0;            // refused by the IP lists or a block, before any banner
+  uint64_t denied_by_block = 0;   // of those, refused by a block (the rest by the IP lists)
   uint64_t over_limit = 0;        // refused by max_connections
   uint64_t over_ip_limit = 0;     // refused by max_connections_per_ip
   uint64_t login_failures = 0;
@@ -138,6 +141,7 @@ class Service : private ClientPolicy {
     std::unique_ptr<Connection> connection;
     std::optional<ipfilter::IpAddress> ip;  // nullopt: a unix-domain socket client (no IP policy)
     std::optional<ipfilter::IpAddress> limit_key;  // counted in per_ip_ under this key
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   };
 
   void on_accept(StreamHandle socket, bool tls);
@@ -212,6 +216,7 @@ class Service : private ClientPolicy {
   std::set<std::pair<ipfilter::IpAddress, int>> unsaved_blocks_;
   BlockListener block_listener_;
   ServiceStats stats_;
+  SessionMetrics session_metrics_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

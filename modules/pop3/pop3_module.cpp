@@ -62,7 +62,7 @@ class Pop3Module : public core::Module {
       wanted_ = auth::needed_secret_kinds(login_offer(s));
     }
     return std::make_unique<SessionAdapter>(connection, accounts_, mail_, std::move(config), context.tls,
-                                            *context.policy, *context.replies, wanted_,
+                                            *context.policy, *context.replies, wanted_, context.service_name,
                                             static_cast<uint64_t>(s.get_int("retr_readahead")));
   }
 

@@ -103,14 +103,15 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
                                storage::MailStore& mail, SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
-                               uint64_t readahead_bytes)
+                               const std::string& service, uint64_t readahead_bytes)
     : conn_(connection),
       mail_(mail),
       session_(std::move(config)),
       tls_(std::move(tls)),
       policy_(policy),
       replies_(replies),
-      login_(connection, accounts, policy, "pop3", std::move(wanted_secrets)),
+      login_(connection, accounts, policy, "pop3", std::move(wanted_secrets), service),
+      metrics_(service),
       readahead_bytes_(readahead_bytes) {}
 
 SessionAdapter::~SessionAdapter() = default;
@@ -314,6 +315,7 @@ bool SessionAdapter::serve_read_ahead(const StreamMessage& msg) {
 void SessionAdapter::count_retrieved(std::size_t index) {
   ++retrieved_;
   retrieved_bytes_ += maildrop_->messages()[index].size;
+  metrics_.retrieved.inc();
 }
 
 void SessionAdapter::pump() {
@@ -400,7 +402,8 @@ void SessionAdapter::start_update(CommitDeletions del) {
         job->drop.reset();
         job->lock.reset();
       },
-      [this, alive, job] {
+      [this, alive, job, &metrics_deleted = metrics_.deleted] {
+        if (job->status.ok()) metrics_deleted.inc(job->indexes.size());
         if (alive.expired()) return;
         // A failed UPDATE (e.g. no room for the deletion intent on a full disk) is a warning.
         log::event(job->status.ok() ? log::Level::kInfo : log::Level::kWarn, "pop3.update",

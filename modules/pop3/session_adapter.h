@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth/login_service.h"
+#include "modules/pop3/pop3_metrics.h"
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
 #include "core/net/connection.h"
@@ -25,7 +26,7 @@ class SessionAdapter : public core::ProtocolSession {
  public:
   SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
-                 const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
+                 const core::ModuleReplies& replies, std::set<std::string> wanted_secrets, const std::string& service,
                  uint64_t readahead_bytes = 0);
   ~SessionAdapter() override;
 
@@ -68,6 +69,7 @@ class SessionAdapter : public core::ProtocolSession {
   core::ClientPolicy& policy_;
   const core::ModuleReplies& replies_;  // the descriptor's fixed lines (timeouts, auto-deny)
   auth::LoginService login_;
+  Pop3Metrics metrics_;
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> maildrop_;
   std::shared_ptr<Stream> stream_;

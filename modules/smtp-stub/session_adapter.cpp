@@ -47,7 +47,8 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
       tls_(std::move(tls)),
       policy_(policy),
       replies_(replies),
-      delay_timer_(connection.loop()) {}
+      delay_timer_(connection.loop()),
+      metrics_(adapter_.service) {}
 
 SessionAdapter::~SessionAdapter() = default;
 
@@ -120,6 +121,7 @@ void SessionAdapter::run(Step step) {
         } else if constexpr (std::is_same_v<T, DiscardData>) {
           log::info(event("refused"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},
                                        {"octets", std::to_string(data_octets_)}});
+          metrics_.refused();
           stream_.reset();
         } else if constexpr (std::is_same_v<T, CountFailure>) {
           count_failure();
@@ -190,14 +192,17 @@ void SessionAdapter::commit() {
     CommitResult result;
     result.error = committed.error;
     std::string stored;
+    std::size_t copies_failed = 0;
     for (const auto& copy : committed.copies) {
       if (copy.ok()) {
         result.per_recipient.push_back(Status());
         if (stored.empty()) stored = copy->uid;
       } else {
         result.per_recipient.push_back(copy.error());
+        ++copies_failed;
       }
     }
+    metrics_.committed(committed.error ? 0 : committed.copies.size(), copies_failed, data_octets_);
     const std::string rcpts = session_.recipient_mailboxes();
     if (committed.error) {
       log::warn(event("delivery_failed"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},

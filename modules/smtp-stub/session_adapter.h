@@ -10,6 +10,7 @@
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
 #include "core/net/connection.h"
+#include "modules/smtp-stub/delivery_metrics.h"
 #include "modules/smtp-stub/delivery_stream.h"
 #include "modules/smtp-stub/smtp_session.h"
 #include "storage/account_store.h"
@@ -20,6 +21,7 @@ namespace mailroom::smtp {
 struct AdapterConfig {
   std::string log_prefix = "smtp";  // smtp.connect, lmtp.delivered, ...
   uint64_t data_timeout_ms = 600000;
+  std::string service;  // the service's name (metrics label)
 };
 
 class SessionAdapter : public core::ProtocolSession {
@@ -60,6 +62,7 @@ class SessionAdapter : public core::ProtocolSession {
   std::unique_ptr<DeliveryStream> stream_;  // the data of the current transaction
   core::Timer delay_timer_;  // holds an unknown recipient's reply (anti-hammering delay)
   std::string message_id_;   // of the data being received
+  DeliveryMetrics metrics_;
   uint64_t message_count_ = 0;
   uint64_t data_octets_ = 0;
 };

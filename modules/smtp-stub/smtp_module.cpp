@@ -34,6 +34,7 @@ class SmtpModule : public core::Module {
     AdapterConfig adapter;
     adapter.log_prefix = protocol_ == Protocol::kLmtp ? "lmtp" : "smtp";
     adapter.data_timeout_ms = static_cast<uint64_t>(s.get_int("data_timeout")) * 1000;
+    adapter.service = context.service_name;
     return std::make_unique<SessionAdapter>(connection, accounts_, mail_, std::move(config), std::move(adapter),
                                             context.tls, *context.policy, *context.replies);
   }
