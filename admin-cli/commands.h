@@ -15,6 +15,8 @@ void add_deliver_command(CLI::App& app, Context& ctx);
 void add_service_commands(CLI::App& app, Context& ctx);
 void add_cert_commands(CLI::App& app, Context& ctx);
 void add_access_commands(CLI::App& app, Context& ctx);  // the access and block groups
+void add_provision_commands(CLI::App& app, Context& ctx);  // export and apply
+void add_backup_commands(CLI::App& app, Context& ctx);     // backup and restore
 
 // Writes a self-signed certificate to DATA/tls/{cert,key}.pem (used by init and cert generate).
 Status generate_default_certificate(const Context& ctx, const std::string& hostname, int days);

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   add_service_commands(app, ctx);
   add_cert_commands(app, ctx);
   add_access_commands(app, ctx);
+  add_provision_commands(app, ctx);
+  add_backup_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
