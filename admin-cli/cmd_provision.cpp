@@ -98,22 +98,15 @@ void show_progress(std::size_t done, std::size_t total) {
   std::fflush(stderr);
 }
 
-// Creates the Maildirs of the mailboxes the plan adds; on failure undoes those made so far.
+// Creates the Maildirs of the mailboxes the plan adds (undone if that fails).
 Result<std::vector<MaildirSetup>> create_maildirs(const Context& ctx, const pv::Plan& plan) {
-  auto mail = storage::make_maildir_store();
-  std::vector<MaildirSetup> made;
-  const std::filesystem::path root = ctx.mail_root();
+  std::vector<std::string> dirs;
   for (const auto& change : plan.changes) {
-    const auto* add = std::get_if<storage::provision_op::AddMailbox>(&change.op);
-    if (add == nullptr) continue;
-    auto setup = MaildirSetup::create(*mail, add->maildir, root);
-    if (!setup) {
-      for (const auto& m : made) m.undo();
-      return Error{setup.error().code, "cannot create the Maildir of " + add->address.str() + ": " +
-                                           setup.error().message + "; nothing was changed"};
-    }
-    made.push_back(std::move(*setup));
+    if (const auto* add = std::get_if<storage::provision_op::AddMailbox>(&change.op)) dirs.push_back(add->maildir);
   }
+  auto mail = storage::make_maildir_store();
+  auto made = MaildirSetup::create_all(*mail, dirs, ctx.mail_root());
+  if (!made) return Error{made.error().code, "cannot create the Maildirs: " + made.error().message + "; nothing was changed"};
   return made;
 }
 
@@ -182,7 +175,7 @@ Status run_apply(const Context& ctx, const ApplyArgs& a) {
     ops.reserve(plan.changes.size());
     for (const auto& change : plan.changes) ops.push_back(change.op);
     if (Status s = (*store)->apply_provisioning(ops); !s) {
-      for (const auto& m : *maildirs) m.undo();
+      for (auto it = maildirs->rbegin(); it != maildirs->rend(); ++it) it->undo();
       return Error{s.error().code, s.error().message + "; nothing was changed"};
     }
     if (Status s = purge_after(ctx, plan); !s) return s;

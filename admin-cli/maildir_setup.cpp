@@ -29,6 +29,20 @@ Result<MaildirSetup> MaildirSetup::create(storage::MailStore& mail, const fs::pa
   return setup;
 }
 
+Result<std::vector<MaildirSetup>> MaildirSetup::create_all(storage::MailStore& mail,
+                                                           const std::vector<std::string>& maildirs,
+                                                           const fs::path& mail_root) {
+  std::vector<MaildirSetup> setups;
+  setups.reserve(maildirs.size());
+  // Noted before anything is made: a later Maildir's missing folders may be made by an earlier's.
+  for (const auto& dir : maildirs) setups.push_back(MaildirSetup(dir, missing_dirs(dir, mail_root)));
+  if (Status s = mail.create_maildirs(maildirs); !s) {
+    for (auto it = setups.rbegin(); it != setups.rend(); ++it) it->undo();
+    return s.error();
+  }
+  return setups;
+}
+
 void MaildirSetup::undo() const {
   std::error_code ec;
   if (created_.empty() || created_.front() != maildir_) return;

@@ -17,6 +17,11 @@ class MaildirSetup {
   // failure, with nothing left behind.
   static Result<MaildirSetup> create(storage::MailStore& mail, const std::filesystem::path& maildir,
                                      const std::filesystem::path& mail_root);
+  // Many at once (apply): one sync of the file system at the end (MailStore::create_maildirs).
+  // On failure every folder made is undone.
+  static Result<std::vector<MaildirSetup>> create_all(storage::MailStore& mail,
+                                                      const std::vector<std::string>& maildirs,
+                                                      const std::filesystem::path& mail_root);
   // The Maildir existed already (its folders were at most completed).
   bool reused() const { return created_.empty(); }
   // Removes the folders create() made, where empty: mail that arrived meanwhile is never deleted.
