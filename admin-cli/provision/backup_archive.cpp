@@ -54,6 +54,20 @@ Result<std::size_t> read_full(int fd, char* buf, std::size_t size, const std::st
   return got;
 }
 
+// `size` bytes from `read` to `fd` (the file `path`, entry `name`), in bounded pieces.
+Status copy_exactly(const ReadFn& read, int64_t size, int fd, const std::string& name, const std::string& path) {
+  std::vector<char> buf(kArchiveCopyBufferBytes);
+  int64_t left = size;
+  while (left > 0) {
+    auto n = read(buf.data(), static_cast<std::size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf.size()))));
+    if (!n) return n.error();
+    if (*n == 0) return make_error(ErrorCode::kIo, name + " became shorter while it was copied");
+    if (auto st = write_all(fd, buf.data(), *n, path); !st) return st;
+    left -= static_cast<int64_t>(*n);
+  }
+  return {};
+}
+
 void put_octal(char* field, std::size_t width, int64_t value) {
   // width-1 digits and a NUL.
   std::string digits(width - 1, '0');
@@ -84,15 +98,7 @@ class TarSink final : public BackupSink {
 
   Status add_stream(const std::string& name, mode_t mode, int64_t mtime, int64_t size, const ReadFn& read) override {
     if (auto st = header(name, '0', mode, mtime, size); !st) return st;
-    std::vector<char> buf(kArchiveCopyBufferBytes);
-    int64_t left = size;
-    while (left > 0) {
-      auto n = read(buf.data(), static_cast<std::size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf.size()))));
-      if (!n) return n.error();
-      if (*n == 0) return make_error(ErrorCode::kIo, name + " became shorter while it was copied");
-      if (auto st = write_all(fd_.get(), buf.data(), *n, path_); !st) return st;
-      left -= static_cast<int64_t>(*n);
-    }
+    if (auto st = copy_exactly(read, size, fd_.get(), name, path_); !st) return st;
     return pad(size);
   }
 
@@ -169,15 +175,7 @@ class DirectorySink final : public BackupSink {
     // Created 0600 and given its mode once written: a key is never readable by others meanwhile.
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return io_error("cannot create " + path);
-    std::vector<char> buf(kArchiveCopyBufferBytes);
-    int64_t left = size;
-    while (left > 0) {
-      auto n = read(buf.data(), static_cast<std::size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf.size()))));
-      if (!n) return n.error();
-      if (*n == 0) return make_error(ErrorCode::kIo, name + " became shorter while it was copied");
-      if (auto st = write_all(fd.get(), buf.data(), *n, path); !st) return st;
-      left -= static_cast<int64_t>(*n);
-    }
+    if (auto st = copy_exactly(read, size, fd.get(), name, path); !st) return st;
     if (::fchmod(fd.get(), mode & 07777) != 0) return io_error("cannot set the mode of " + path);
     const struct timespec times[2] = {{mtime, 0}, {mtime, 0}};
     (void)::futimens(fd.get(), times);

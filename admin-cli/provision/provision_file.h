@@ -18,8 +18,6 @@
 namespace mailroom::cli::provision {
 
 inline constexpr int kFileVersion = 1;
-// How many problems a refused file reports (the first is in the error line, the rest counted).
-inline constexpr std::size_t kMaxReportedProblems = 50;
 
 struct Problem {
   std::string path;  // "mailboxes[12].address"; "" for the file as a whole

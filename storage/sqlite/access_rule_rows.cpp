@@ -3,6 +3,12 @@
 
 namespace mailroom::storage::sqlite {
 
+Result<bool> service_exists(Db& db, const std::string& name) {
+  auto stmt = db.prepare("SELECT 1 FROM services WHERE name = ?1");
+  if (!stmt) return stmt.error();
+  return stmt->bind(1, name).step();
+}
+
 Result<bool> insert_access_rule(Db& db, const std::string& service, const std::string& list, const std::string& rule,
                                 const std::string& comment, int64_t created_at) {
   auto stmt = db.prepare(

@@ -10,6 +10,8 @@
 
 namespace mailroom::storage::sqlite {
 
+// Whether the services table has `name` (rules and blocks belong to a service).
+Result<bool> service_exists(Db& db, const std::string& name);
 // Inserts a rule (canonical text); false when the same rule is already in that list.
 Result<bool> insert_access_rule(Db& db, const std::string& service, const std::string& list, const std::string& rule,
                                 const std::string& comment, int64_t created_at);

@@ -186,12 +186,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
-    auto id = find_postoffice_id(*norm);
-    if (!id) return id.error();
-    if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(*norm) + " already exists");
-    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, 1, ?2)");
-    if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, *norm).bind(2, now_seconds()).run(); !st) return st;
+    if (auto id = insert_postoffice(*norm, /*enabled=*/true); !id) return id.error();
     return tx->commit();
   }
 
@@ -212,11 +207,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
                             (*count == 1 ? " mailbox" : " mailboxes") +
                             " (remove them first or use --force)");
     }
-    for (const char* sql : {"DELETE FROM mailboxes WHERE postoffice_id = ?1", "DELETE FROM postoffices WHERE id = ?1"}) {
-      auto stmt = db_.prepare(sql);
-      if (!stmt) return stmt.error();
-      if (auto st = stmt->bind(1, **id).run(); !st) return st;
-    }
+    if (auto st = delete_postoffice_rows(**id); !st) return st;
     return tx->commit();
   }
 
@@ -728,6 +719,27 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     return {};
   }
 
+  // A new postoffice row (kAlreadyExists if the name is taken); returns its id.
+  Result<int64_t> insert_postoffice(const std::string& name, bool enabled) {
+    auto id = find_postoffice_id(name);
+    if (!id) return id.error();
+    if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(name) + " already exists");
+    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, ?2, ?3)");
+    if (!stmt) return stmt.error();
+    if (auto st = stmt->bind(1, name).bind(2, enabled).bind(3, now_seconds()).run(); !st) return st.error();
+    return db_.last_insert_rowid();
+  }
+
+  // A postoffice row and its mailboxes' records.
+  Status delete_postoffice_rows(int64_t id) {
+    for (const char* sql : {"DELETE FROM mailboxes WHERE postoffice_id = ?1", "DELETE FROM postoffices WHERE id = ?1"}) {
+      auto stmt = db_.prepare(sql);
+      if (!stmt) return stmt.error();
+      if (auto st = stmt->bind(1, id).run(); !st) return st;
+    }
+    return {};
+  }
+
   // Inserts a mailbox row and its secrets (in the caller's transaction, checks done).
   Status insert_mailbox(int64_t postoffice_id, const Address& addr, bool enabled, const pw::StoredHash& hash,
                         const std::string& maildir, const std::vector<StoredSecret>& secrets) {
@@ -801,11 +813,9 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   }
 
   Status require_service_row(const std::string& name) {
-    auto stmt = db_.prepare("SELECT 1 FROM services WHERE name = ?1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, name).step();
-    if (!row) return row.error();
-    if (!*row) return no_service(name);
+    auto exists = sqlite::service_exists(db_, name);
+    if (!exists) return exists.error();
+    if (!*exists) return no_service(name);
     return {};
   }
 
@@ -824,13 +834,9 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   Status apply_op(ProvisionRun& run, const provision_op::AddPostoffice& o) {
     auto norm = normalize_postoffice_name(o.name);
     if (!norm) return norm.error();
-    auto id = find_postoffice_id(*norm);
+    auto id = insert_postoffice(*norm, o.enabled);
     if (!id) return id.error();
-    if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(*norm) + " already exists");
-    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, ?2, ?3)");
-    if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, *norm).bind(2, o.enabled).bind(3, now_seconds()).run(); !st) return st;
-    run.postoffice_ids[*norm] = db_.last_insert_rowid();
+    run.postoffice_ids[*norm] = *id;
     return {};
   }
 
@@ -841,11 +847,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   Status apply_op(ProvisionRun& run, const provision_op::RemovePostoffice& o) {
     auto id = provision_postoffice_id(run, o.name);
     if (!id) return id.error();
-    for (const char* sql : {"DELETE FROM mailboxes WHERE postoffice_id = ?1", "DELETE FROM postoffices WHERE id = ?1"}) {
-      auto stmt = db_.prepare(sql);
-      if (!stmt) return stmt.error();
-      if (auto st = stmt->bind(1, *id).run(); !st) return st;
-    }
+    if (auto st = delete_postoffice_rows(*id); !st) return st;
     run.postoffice_ids.erase(o.name);
     return {};
   }

@@ -332,11 +332,9 @@ class SqlitePolicyStore final : public PolicyStore {
   // The helpers below expect mu_ to be held.
 
   Status require_service(const std::string& name) {
-    auto stmt = db_.prepare("SELECT 1 FROM services WHERE name = ?1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, name).step();
-    if (!row) return row.error();
-    if (!*row) return no_service(name);
+    auto exists = sqlite::service_exists(db_, name);
+    if (!exists) return exists.error();
+    if (!*exists) return no_service(name);
     return {};
   }
 
