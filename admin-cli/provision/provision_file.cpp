@@ -335,6 +335,26 @@ void read_rules(Checker& c, const json& doc, DesiredState& out) {
   }
 }
 
+// "not valid JSON at line 3, column 14: syntax error while parsing value - invalid literal".
+// Never the "last read" text nlohmann appends: it may be part of a plaintext password.
+std::string json_syntax_problem(const std::string& text, const json::parse_error& e) {
+  const std::size_t end = std::min<std::size_t>(e.byte, text.size());
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i + 1 < end; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  std::string reason = e.what();
+  if (auto colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
+  if (auto last = reason.find("; last read"); last != std::string::npos) reason.resize(last);
+  return "not valid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + reason;
+}
+
 }  // namespace
 
 ParsedFile parse_provisioning_file(const std::string& text) {
@@ -344,8 +364,7 @@ ParsedFile parse_provisioning_file(const std::string& text) {
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    // e.what() names the byte offset and what was expected; it never quotes the file's content.
-    c.problem("", std::string("not valid JSON: ") + e.what());
+    c.problem("", json_syntax_problem(text, e));
     return out;
   }
   if (!c.object(doc, "", kTopKeys)) return out;

@@ -66,7 +66,15 @@ TEST_CASE("malformed JSON is one problem for the whole file") {
   pv::ParsedFile parsed = pv::parse_provisioning_file("{\"version\": 1, \"mailboxes\": [");
   REQUIRE(parsed.problems.size() == 1);
   CHECK(parsed.problems[0].path.empty());
-  CHECK(parsed.problems[0].message.find("not valid JSON") == 0);
+  CHECK(parsed.problems[0].message.find("not valid JSON at line 1, column ") == 0);
+}
+
+TEST_CASE("a JSON syntax error never quotes the file (it may hold a password)") {
+  pv::ParsedFile parsed =
+      pv::parse_provisioning_file("{\"version\": 1,\n \"mailboxes\": [{\"password\": \"s3cret-pw\nx\"}]}");
+  REQUIRE(parsed.problems.size() == 1);
+  CHECK(parsed.problems[0].message.find("line 2") != std::string::npos);
+  CHECK(parsed.problems[0].message.find("s3cret") == std::string::npos);
 }
 
 TEST_CASE("the version is required and must be 1") {
