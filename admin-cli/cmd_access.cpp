@@ -31,7 +31,7 @@ using json = nlohmann::ordered_json;
 using storage::AccessRuleRecord;
 using storage::BlockRecord;
 
-constexpr std::size_t kMaxCommentLength = 200;
+constexpr std::size_t kMaxCommentLength = storage::kMaxRuleCommentLength;
 constexpr int64_t kMaxBlockSeconds = 31536000;  // a year, like the block_duration setting
 constexpr const char* kDefaultBlockReason = "blocked with mailctl";
 

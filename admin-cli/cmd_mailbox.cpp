@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin-cli/commands.h"
+#include "admin-cli/maildir_setup.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 #include "storage/address.h"
@@ -140,27 +141,6 @@ std::optional<int64_t> count_messages(const std::string& maildir) {
   return n;
 }
 
-// Directories from `leaf` up to (not including) `root` that do not exist yet, deepest first.
-std::vector<fs::path> missing_dirs(const fs::path& leaf, const fs::path& root) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (fs::path p = leaf; p != root && p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path()) {
-    out.push_back(p);
-  }
-  return out;
-}
-
-// Undoes a maildir this call created, only where empty: fs::remove fails on a non-empty
-// directory, so mail that arrived meanwhile is never deleted.
-void remove_if_empty(const fs::path& maildir, const std::vector<fs::path>& created) {
-  std::error_code ec;
-  if (created.empty() || created.front() != maildir) return;
-  for (const char* sub : {"tmp", "new", "cur"}) fs::remove(maildir / sub, ec);
-  for (const auto& dir : created) {
-    if (!fs::remove(dir, ec) || ec) return;
-  }
-}
-
 // --maildir PATH: an existing Maildir (absolute, or relative to the current directory) that
 // the new mailbox uses as it is, e.g. mail imported from another server.
 Result<fs::path> existing_maildir(const std::string& raw) {
@@ -220,24 +200,19 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   // Before anything is created: another mailbox's Maildir (however it is spelled) is refused
   // untouched. add_mailbox() checks again in its transaction.
   if (Status s = (*store)->check_maildir(*address, maildir.string()); !s) return s;
-  // A given Maildir already exists, so `created` is empty and a failure below leaves it alone.
-  const std::vector<fs::path> created = missing_dirs(maildir, root);
-  const bool reused = created.empty();
-
+  // A given Maildir already exists, so nothing is created and a failure below leaves it alone.
   auto mail = storage::make_maildir_store();
-  // Also adds tmp/ to an imported Maildir that lacks it (deliveries need it).
-  if (Status s = mail->create_maildir(maildir.string()); !s) {
-    remove_if_empty(maildir, created);
-    return s;
-  }
+  auto setup = MaildirSetup::create(*mail, maildir, root);
+  if (!setup) return setup.error();
+  const bool reused = setup->reused();
   auto derived = secrets_for(**store, secret->first, secret->second);
   if (!derived) {
-    remove_if_empty(maildir, created);
+    setup->undo();
     return derived.error();
   }
   auto info = (*store)->add_mailbox(*address, secret->first, secret->second, maildir.string(), *derived);
   if (!info) {
-    remove_if_empty(maildir, created);
+    setup->undo();
     return info.error();
   }
   std::string message = "created mailbox " + address->str();

@@ -100,31 +100,6 @@ Status run_show(const Context& ctx, const std::string& name) {
   return {};
 }
 
-// Deletes the stored plaintext equivalents that no service's settings ask for any more (a
-// legacy mechanism was switched off). Disabled services count as if enabled, so disabling one
-// for a while loses nothing; a stored value the catalog rejects counts as its default.
-Result<int64_t> purge_unwanted_secrets(storage::AccountStore& store) {
-  auto services = store.list_services();
-  if (!services) return services.error();
-  for (auto& rec : *services) {
-    rec.enabled = true;
-    const config::SettingsCatalog* catalog = builtin::settings_catalog(rec.module);
-    if (catalog == nullptr) continue;
-    std::map<std::string, std::string> usable;
-    for (const auto& [key, value] : rec.settings) {
-      const config::SettingSpec* spec = catalog->find(key);
-      if (spec != nullptr && config::normalize_setting(*spec, value)) usable.emplace(key, value);
-    }
-    rec.settings = std::move(usable);
-  }
-  const std::set<std::string> wanted = builtin::wanted_secret_kinds(*services);
-  std::vector<std::string> unwanted;
-  for (std::string& kind : auth::plaintext_equivalent_kinds()) {
-    if (wanted.count(kind) == 0) unwanted.push_back(std::move(kind));
-  }
-  return store.purge_secrets(unwanted);
-}
-
 // Appends the purge count to a set/unset outcome when something was deleted.
 void note_purged(int64_t purged, std::string& message, nlohmann::ordered_json& extra) {
   if (purged <= 0) return;

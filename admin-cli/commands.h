@@ -21,6 +21,8 @@ void add_access_commands(CLI::App& app, Context& ctx);  // the access and block 
 void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
 // status, sessions, reload, and service start|stop|restart|status (after add_service_commands).
 void add_control_commands(CLI::App& app, Context& ctx);
+void add_provision_commands(CLI::App& app, Context& ctx);  // export and apply
+void add_backup_commands(CLI::App& app, Context& ctx);     // backup and restore
 // `help [TOPIC|COMMAND...]` and `completion bash`: both read the whole tree under `app`, so they
 // are added last.
 void add_help_command(CLI::App& app, Context& ctx);

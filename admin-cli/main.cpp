@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   add_access_commands(app, ctx);
   add_daemon_commands(app, ctx);
   add_control_commands(app, ctx);
+  add_provision_commands(app, ctx);
+  add_backup_commands(app, ctx);
   add_help_command(app, ctx);
   add_completion_command(app, ctx);
 

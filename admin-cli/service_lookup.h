@@ -23,4 +23,8 @@ struct ServiceView {
 // kNotFound "unknown service 'x' (see 'mailctl service list')", or a module this build lacks.
 Result<ServiceView> load_service(storage::AccountStore& store, const std::string& name);
 
+// Deletes the stored plaintext equivalents that no service's settings ask for any more (a
+// legacy mechanism was switched off); returns how many. Run after settings changed.
+Result<int64_t> purge_unwanted_secrets(storage::AccountStore& store);
+
 }  // namespace mailroom::cli

@@ -114,6 +114,10 @@ class MailStore {
   virtual ~MailStore() = default;
   // Creates DIR/{cur,new,tmp} (and parents), durable.
   virtual Status create_maildir(const std::string& dir) = 0;
+  // The same for many (a provisioning apply of thousands of mailboxes): made durable by one
+  // syncfs() per file system at the end instead of an fsync per folder (10,000 Maildirs: ~30,000
+  // directory fsyncs). Stops at the first failure; what was created stays (the caller undoes it).
+  virtual Status create_maildirs(const std::vector<std::string>& dirs) = 0;
   // Starts a delivery into DIR: creates its file in DIR/tmp/ (exclusive, 0600).
   virtual Result<std::unique_ptr<DeliveryWriter>> begin_delivery(const std::string& dir,
                                                                  const DeliveryLimits& limits) = 0;

@@ -10,6 +10,7 @@
 // Thread-safe like AccountStore: any worker thread, never the loop.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,6 +20,9 @@
 #include "core/base/result.h"
 
 namespace mailroom::storage {
+
+// The longest comment of a rule (and reason of a block) mailctl stores.
+inline constexpr std::size_t kMaxRuleCommentLength = 200;
 
 struct AccessRuleRecord {
   int64_t id = 0;

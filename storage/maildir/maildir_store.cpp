@@ -5,9 +5,12 @@
 // maildir is in message_files.h.
 #include "storage/maildir/maildir_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -20,6 +23,7 @@
 #include "storage/maildir/fs_util.h"
 #include "storage/maildir/maildir_scan.h"
 #include "storage/maildir/maildrop.h"
+#include "storage/maildir/unique_fd.h"
 
 namespace mailroom::storage {
 
@@ -54,29 +58,31 @@ class MaildirStore final : public MailStore {
   explicit MaildirStore(const maildir::StoreOptions& options) : options_(options) {}
 
   Status create_maildir(const std::string& dir) override {
-    if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "empty maildir path");
-    std::string path = dir;
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
-    // mkdir -p: every prefix, then the three subfolders; each new entry is made durable by
-    // fsyncing the directory that holds it.
+    // Each new entry is made durable by fsyncing the directory that holds it.
     std::vector<std::string> created;
-    for (std::size_t pos = path.find('/', 1); ; pos = path.find('/', pos + 1)) {
-      std::string prefix = pos == std::string::npos ? path : path.substr(0, pos);
-      auto r = make_dir(prefix);
-      if (!r) return r.error();
-      if (*r) created.push_back(prefix);
-      if (pos == std::string::npos) break;
-    }
-    for (const char* sub : {"cur", "new", "tmp"}) {
-      std::string p = join(path, sub);
-      auto r = make_dir(p);
-      if (!r) return r.error();
-      if (*r) created.push_back(p);
-    }
+    if (auto s = make_tree(dir, created); !s) return s;
     std::set<std::string> parents;
     for (const auto& c : created) parents.insert(parent_of(c));
     for (const auto& p : parents) {
       if (auto s = fsync_dir(p); !s) return s;
+    }
+    return {};
+  }
+
+  Status create_maildirs(const std::vector<std::string>& dirs) override {
+    std::vector<std::string> created;
+    for (const auto& dir : dirs) {
+      if (auto s = make_tree(dir, created); !s) return s;
+    }
+    // One syncfs() per file system the new folders are on commits them all.
+    std::set<dev_t> synced;
+    for (const auto& c : created) {
+      struct stat st{};
+      if (::stat(c.c_str(), &st) != 0 || !synced.insert(st.st_dev).second) continue;
+      UniqueFd fd(::open(c.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!fd.valid() || ::syncfs(fd.get()) != 0) {
+        return make_error(ErrorCode::kIo, "cannot sync the file system of " + c + ": " + std::strerror(errno));
+      }
     }
     return {};
   }
@@ -120,6 +126,27 @@ class MaildirStore final : public MailStore {
   }
 
  private:
+  // mkdir -p DIR, then DIR/{cur,new,tmp}; appends what it created to `created` (not yet durable).
+  static Status make_tree(const std::string& dir, std::vector<std::string>& created) {
+    if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "empty maildir path");
+    std::string path = dir;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    for (std::size_t pos = path.find('/', 1); ; pos = path.find('/', pos + 1)) {
+      std::string prefix = pos == std::string::npos ? path : path.substr(0, pos);
+      auto r = make_dir(prefix);
+      if (!r) return r.error();
+      if (*r) created.push_back(prefix);
+      if (pos == std::string::npos) break;
+    }
+    for (const char* sub : {"cur", "new", "tmp"}) {
+      std::string p = join(path, sub);
+      auto r = make_dir(p);
+      if (!r) return r.error();
+      if (*r) created.push_back(p);
+    }
+    return {};
+  }
+
   maildir::StoreOptions options_;
 };
 

@@ -1,4 +1,6 @@
 // AccountStore on SQLite: one connection serialised by a mutex; password hashing runs outside it.
+// The same class is the ProvisioningStore (mailctl apply): its connection writes accounts,
+// services and access rules in one transaction.
 // Plaintext-equivalent secrets are sealed with the SecretBox (key in DATA/secrets.key, loaded on
 // first need) and bound to their mailbox row and kind.
 #include <algorithm>
@@ -15,7 +17,9 @@
 #include "storage/account_store.h"
 #include "storage/maildir_overlap.h"
 #include "storage/password/password_hash.h"
+#include "storage/provisioning.h"
 #include "storage/secrets/secret_box.h"
+#include "storage/sqlite/access_rule_rows.h"
 #include "storage/sqlite/migrations.h"
 #include "storage/sqlite/sqlite_db.h"
 
@@ -141,7 +145,37 @@ std::string and_others(size_t others) {
   return " (and " + std::to_string(others) + (others == 1 ? " other mailbox's" : " other mailboxes'") + " Maildir too)";
 }
 
-class SqliteAccountStore final : public AccountStore {
+// What a provisioning op is about, for the error that rolls the apply back.
+struct OpSubject {
+  std::string operator()(const provision_op::AddPostoffice& o) const { return "adding postoffice " + o.name; }
+  std::string operator()(const provision_op::SetPostofficeEnabled& o) const { return "changing postoffice " + o.name; }
+  std::string operator()(const provision_op::RemovePostoffice& o) const { return "removing postoffice " + o.name; }
+  std::string operator()(const provision_op::AddMailbox& o) const { return "adding mailbox " + o.address.str(); }
+  std::string operator()(const provision_op::SetPassword& o) const {
+    return "changing the password of " + o.address.str();
+  }
+  std::string operator()(const provision_op::SetMailboxEnabled& o) const {
+    return "changing mailbox " + o.address.str();
+  }
+  std::string operator()(const provision_op::RemoveMailbox& o) const { return "removing mailbox " + o.address.str(); }
+  std::string operator()(const provision_op::AddService& o) const { return "adding service " + o.name; }
+  std::string operator()(const provision_op::SetServiceEnabled& o) const { return "changing service " + o.name; }
+  std::string operator()(const provision_op::RemoveService& o) const { return "removing service " + o.name; }
+  std::string operator()(const provision_op::SetSetting& o) const {
+    return "setting " + o.service + " " + o.key;
+  }
+  std::string operator()(const provision_op::AddRule& o) const {
+    return "adding " + o.rule.rule + " to the " + o.rule.list + " list of " + o.rule.service;
+  }
+  std::string operator()(const provision_op::SetRuleComment& o) const {
+    return "changing the comment of " + o.rule.rule + " in the " + o.rule.list + " list of " + o.rule.service;
+  }
+  std::string operator()(const provision_op::RemoveRule& o) const {
+    return "removing " + o.rule.rule + " from the " + o.rule.list + " list of " + o.rule.service;
+  }
+};
+
+class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
  public:
   SqliteAccountStore(Db db, const std::string& data_dir)
       : db_(std::move(db)), data_dir_(data_dir), key_path_(secret_key_path(data_dir)) {}
@@ -152,12 +186,7 @@ class SqliteAccountStore final : public AccountStore {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
-    auto id = find_postoffice_id(*norm);
-    if (!id) return id.error();
-    if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(*norm) + " already exists");
-    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, 1, ?2)");
-    if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, *norm).bind(2, now_seconds()).run(); !st) return st;
+    if (auto id = insert_postoffice(*norm, /*enabled=*/true); !id) return id.error();
     return tx->commit();
   }
 
@@ -178,11 +207,7 @@ class SqliteAccountStore final : public AccountStore {
                             (*count == 1 ? " mailbox" : " mailboxes") +
                             " (remove them first or use --force)");
     }
-    for (const char* sql : {"DELETE FROM mailboxes WHERE postoffice_id = ?1", "DELETE FROM postoffices WHERE id = ?1"}) {
-      auto stmt = db_.prepare(sql);
-      if (!stmt) return stmt.error();
-      if (auto st = stmt->bind(1, **id).run(); !st) return st;
-    }
+    if (auto st = delete_postoffice_rows(**id); !st) return st;
     return tx->commit();
   }
 
@@ -234,13 +259,7 @@ class SqliteAccountStore final : public AccountStore {
     }
     // Checked here, in the transaction, whatever the caller checked before.
     if (auto st = maildir_available(*addr, maildir); !st) return st.error();
-    auto stmt = db_.prepare(
-        "INSERT INTO mailboxes (postoffice_id, name, enabled, password_hash, password_scheme, maildir, "
-        "created_at) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, **po).bind(2, addr->mailbox).bind(3, hash->stored).bind(4, hash->scheme).bind(5, maildir);
-    if (auto st = stmt->bind(6, now_seconds()).run(); !st) return st.error();
-    if (auto st = write_secrets(db_.last_insert_rowid(), *addr, secrets); !st) return st.error();
+    if (auto st = insert_mailbox(**po, *addr, /*enabled=*/true, *hash, maildir, secrets); !st) return st.error();
     auto created = select_mailbox(*addr);
     if (!created) return created.error();
     if (!*created) return make_error(ErrorCode::kInternal, "mailbox " + in_quotes(addr->str()) + " vanished after insert");
@@ -292,14 +311,7 @@ class SqliteAccountStore final : public AccountStore {
     if (!tx) return tx.error();
     auto id = require_mailbox_id(*addr);
     if (!id) return id.error();
-    auto update = db_.prepare("UPDATE mailboxes SET password_hash = ?2, password_scheme = ?3 WHERE id = ?1");
-    if (!update) return update.error();
-    if (auto st = update->bind(1, *id).bind(2, hash->stored).bind(3, hash->scheme).run(); !st) return st;
-    // Every secret derived from the old password is wrong now, including kinds not given here.
-    auto clear = db_.prepare("DELETE FROM mailbox_secrets WHERE mailbox_id = ?1");
-    if (!clear) return clear.error();
-    if (auto st = clear->bind(1, *id).run(); !st) return st;
-    if (auto st = write_secrets(*id, *addr, secrets); !st) return st;
+    if (auto st = replace_password(*id, *addr, *hash, secrets); !st) return st;
     return tx->commit();
   }
 
@@ -530,6 +542,34 @@ class SqliteAccountStore final : public AccountStore {
     return db_.query_int("PRAGMA data_version");
   }
 
+  // ---- ProvisioningStore ----
+
+  Result<ProvisioningSnapshot> provisioning_snapshot() override {
+    std::lock_guard lock(mu_);
+    // A read transaction: every table from the same moment.
+    if (auto st = db_.exec("BEGIN"); !st) return st.error();
+    auto snapshot = read_snapshot();
+    (void)db_.exec("COMMIT");
+    return snapshot;
+  }
+
+  Status apply_provisioning(const std::vector<ProvisionOp>& ops) override {
+    if (ops.empty()) return {};
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    ProvisionRun run;
+    for (const auto& op : ops) {
+      if (auto st = std::visit([&](const auto& o) { return apply_op(run, o); }, op); !st) {
+        return Error{st.error().code, std::visit(OpSubject{}, op) + ": " + st.error().message};
+      }
+    }
+    if (run.rules_changed) {
+      if (auto st = sqlite::bump_policy_generation(db_); !st) return st;
+    }
+    return tx->commit();
+  }
+
  private:
   struct MailboxRow {
     MailboxInfo info;
@@ -708,6 +748,246 @@ class SqliteAccountStore final : public AccountStore {
     return {};
   }
 
+  // A new postoffice row (kAlreadyExists if the name is taken); returns its id.
+  Result<int64_t> insert_postoffice(const std::string& name, bool enabled) {
+    auto id = find_postoffice_id(name);
+    if (!id) return id.error();
+    if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(name) + " already exists");
+    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, ?2, ?3)");
+    if (!stmt) return stmt.error();
+    if (auto st = stmt->bind(1, name).bind(2, enabled).bind(3, now_seconds()).run(); !st) return st.error();
+    return db_.last_insert_rowid();
+  }
+
+  // A postoffice row and its mailboxes' records.
+  Status delete_postoffice_rows(int64_t id) {
+    for (const char* sql : {"DELETE FROM mailboxes WHERE postoffice_id = ?1", "DELETE FROM postoffices WHERE id = ?1"}) {
+      auto stmt = db_.prepare(sql);
+      if (!stmt) return stmt.error();
+      if (auto st = stmt->bind(1, id).run(); !st) return st;
+    }
+    return {};
+  }
+
+  // Inserts a mailbox row and its secrets (in the caller's transaction, checks done).
+  Status insert_mailbox(int64_t postoffice_id, const Address& addr, bool enabled, const pw::StoredHash& hash,
+                        const std::string& maildir, const std::vector<StoredSecret>& secrets) {
+    auto stmt = db_.prepare(
+        "INSERT INTO mailboxes (postoffice_id, name, enabled, password_hash, password_scheme, maildir, "
+        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, postoffice_id).bind(2, addr.mailbox).bind(3, enabled).bind(4, hash.stored).bind(5, hash.scheme);
+    if (auto st = stmt->bind(6, maildir).bind(7, now_seconds()).run(); !st) return st;
+    return write_secrets(db_.last_insert_rowid(), addr, secrets);
+  }
+
+  // Replaces the hash of mailbox row `id` and every derived secret (in the caller's transaction).
+  Status replace_password(int64_t id, const Address& addr, const pw::StoredHash& hash,
+                          const std::vector<StoredSecret>& secrets) {
+    auto update = db_.prepare("UPDATE mailboxes SET password_hash = ?2, password_scheme = ?3 WHERE id = ?1");
+    if (!update) return update.error();
+    if (auto st = update->bind(1, id).bind(2, hash.stored).bind(3, hash.scheme).run(); !st) return st;
+    // Every secret derived from the old password is wrong now, including kinds not given here.
+    auto clear = db_.prepare("DELETE FROM mailbox_secrets WHERE mailbox_id = ?1");
+    if (!clear) return clear.error();
+    if (auto st = clear->bind(1, id).run(); !st) return st;
+    return write_secrets(id, addr, secrets);
+  }
+
+  // ---- provisioning helpers (mu_ held, inside apply_provisioning's transaction) ----
+
+  struct ProvisionRun {
+    std::map<std::string, int64_t> postoffice_ids;  // looked up or added during this apply
+    bool rules_changed = false;
+  };
+
+  Result<ProvisioningSnapshot> read_snapshot() {
+    ProvisioningSnapshot out;
+    auto pos = select_postoffices(std::nullopt);
+    if (!pos) return pos.error();
+    for (const auto& p : *pos) out.postoffices.push_back(ProvisionedPostoffice{p.name, p.enabled});
+    auto mb = db_.prepare(
+        "SELECT m.name, p.name, m.enabled, m.password_hash, m.maildir FROM mailboxes m "
+        "JOIN postoffices p ON p.id = m.postoffice_id ORDER BY p.name, m.name");
+    if (!mb) return mb.error();
+    while (true) {
+      auto row = mb->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.mailboxes.push_back(ProvisionedMailbox{Address{mb->column_text(0), mb->column_text(1)}, mb->column_bool(2),
+                                                 mb->column_text(3), mb->column_text(4)});
+    }
+    auto services = select_services(std::nullopt);
+    if (!services) return services.error();
+    out.services = std::move(*services);
+    auto rules = db_.prepare("SELECT service, list, rule, comment FROM access_rules ORDER BY service, list, id");
+    if (!rules) return rules.error();
+    while (true) {
+      auto row = rules->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.rules.push_back(ProvisionedRule{rules->column_text(0), rules->column_text(1), rules->column_text(2),
+                                          rules->column_text(3)});
+    }
+    return out;
+  }
+
+  Result<int64_t> provision_postoffice_id(ProvisionRun& run, const std::string& name) {
+    if (auto it = run.postoffice_ids.find(name); it != run.postoffice_ids.end()) return it->second;
+    auto id = find_postoffice_id(name);
+    if (!id) return id.error();
+    if (!*id) return no_postoffice(name);
+    run.postoffice_ids.emplace(name, **id);
+    return **id;
+  }
+
+  Status require_service_row(const std::string& name) {
+    auto exists = sqlite::service_exists(db_, name);
+    if (!exists) return exists.error();
+    if (!*exists) return no_service(name);
+    return {};
+  }
+
+  // Runs `sql` with the bound values; kNotFound (`missing`) when no row changed.
+  template <class... Values>
+  Status change_one(const std::string& sql, const Error& missing, const Values&... values) {
+    auto stmt = db_.prepare(sql);
+    if (!stmt) return stmt.error();
+    int index = 0;
+    (stmt->bind(++index, values), ...);
+    if (auto st = stmt->run(); !st) return st;
+    if (db_.changes() == 0) return missing;
+    return {};
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::AddPostoffice& o) {
+    auto norm = normalize_postoffice_name(o.name);
+    if (!norm) return norm.error();
+    auto id = insert_postoffice(*norm, o.enabled);
+    if (!id) return id.error();
+    run.postoffice_ids[*norm] = *id;
+    return {};
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetPostofficeEnabled& o) {
+    return change_one("UPDATE postoffices SET enabled = ?1 WHERE name = ?2", no_postoffice(o.name), o.enabled, o.name);
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::RemovePostoffice& o) {
+    auto id = provision_postoffice_id(run, o.name);
+    if (!id) return id.error();
+    if (auto st = delete_postoffice_rows(*id); !st) return st;
+    run.postoffice_ids.erase(o.name);
+    return {};
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::AddMailbox& o) {
+    auto addr = normalize(o.address);
+    if (!addr) return addr.error();
+    if (auto st = check_absolute(o.maildir); !st) return st;
+    if (auto st = check_secrets(o.secrets); !st) return st;
+    auto hash = pw::parse_imported_hash(o.password_hash);
+    if (!hash) return hash.error();
+    auto po = provision_postoffice_id(run, addr->postoffice);
+    if (!po) return po.error();
+    auto existing = require_mailbox_id(*addr);
+    if (existing) return make_error(ErrorCode::kAlreadyExists, "mailbox " + in_quotes(addr->str()) + " already exists");
+    if (existing.error().code != ErrorCode::kNotFound) return existing.error();
+    // The default Maildir is the address's own place (no other mailbox may be in DATA/mail):
+    // only another path needs the overlap check, which reads every mailbox's Maildir.
+    if (o.maildir != default_maildir(data_dir_, *addr)) {
+      if (auto st = maildir_available(*addr, o.maildir); !st) return st;
+    }
+    return insert_mailbox(*po, *addr, o.enabled, *hash, o.maildir, o.secrets);
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetPassword& o) {
+    auto addr = normalize(o.address);
+    if (!addr) return addr.error();
+    if (auto st = check_secrets(o.secrets); !st) return st;
+    auto hash = pw::parse_imported_hash(o.password_hash);
+    if (!hash) return hash.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    return replace_password(*id, *addr, *hash, o.secrets);
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetMailboxEnabled& o) {
+    auto addr = normalize(o.address);
+    if (!addr) return addr.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    return change_one("UPDATE mailboxes SET enabled = ?1 WHERE id = ?2", no_mailbox(*addr), o.enabled, *id);
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::RemoveMailbox& o) {
+    auto addr = normalize(o.address);
+    if (!addr) return addr.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    return change_one("DELETE FROM mailboxes WHERE id = ?1", no_mailbox(*addr), *id);
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::AddService& o) {
+    if (o.name.empty() || o.module.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "a service needs a name and a module");
+    }
+    auto stmt = db_.prepare("INSERT INTO services (name, module, enabled) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
+    if (!stmt) return stmt.error();
+    if (auto st = stmt->bind(1, o.name).bind(2, o.module).bind(3, o.enabled).run(); !st) return st;
+    if (db_.changes() == 0) return make_error(ErrorCode::kAlreadyExists, "service " + in_quotes(o.name) + " already exists");
+    return {};
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetServiceEnabled& o) {
+    return change_one("UPDATE services SET enabled = ?1 WHERE name = ?2", no_service(o.name), o.enabled, o.name);
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::RemoveService& o) {
+    // Settings, rules and blocks go with it (ON DELETE CASCADE).
+    if (auto st = change_one("DELETE FROM services WHERE name = ?1", no_service(o.name), o.name); !st) return st;
+    run.rules_changed = true;
+    return {};
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetSetting& o) {
+    if (o.key.empty()) return make_error(ErrorCode::kInvalidArgument, "the setting key is empty");
+    if (auto st = require_service_row(o.service); !st) return st;
+    if (!o.value) {
+      return change_one("DELETE FROM service_settings WHERE service = ?1 AND key = ?2",
+                        make_error(ErrorCode::kNotFound, "the setting is not set"), o.service, o.key);
+    }
+    auto stmt = db_.prepare(
+        "INSERT INTO service_settings (service, key, value) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (service, key) DO UPDATE SET value = excluded.value");
+    if (!stmt) return stmt.error();
+    return stmt->bind(1, o.service).bind(2, o.key).bind(3, *o.value).run();
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::AddRule& o) {
+    if (auto st = require_service_row(o.rule.service); !st) return st;
+    auto inserted = sqlite::insert_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule, o.rule.comment,
+                                               now_seconds());
+    if (!inserted) return inserted.error();
+    if (!*inserted) return make_error(ErrorCode::kAlreadyExists, "the rule is already in that list");
+    run.rules_changed = true;
+    return {};
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetRuleComment& o) {
+    return change_one("UPDATE access_rules SET comment = ?4 WHERE service = ?1 AND list = ?2 AND rule = ?3",
+                      make_error(ErrorCode::kNotFound, "no such rule"), o.rule.service, o.rule.list, o.rule.rule,
+                      o.rule.comment);
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::RemoveRule& o) {
+    auto deleted = sqlite::delete_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule);
+    if (!deleted) return deleted.error();
+    if (!*deleted) return make_error(ErrorCode::kNotFound, "no such rule");
+    run.rules_changed = true;
+    return {};
+  }
+
   // Runs "`sql` WHERE <the mailbox>" in a transaction; kNotFound if no row matched.
   Status update_mailbox(const Address& addr, const std::string& sql) {
     std::lock_guard lock(mu_);
@@ -784,7 +1064,10 @@ std::string default_maildir(const std::string& data_dir, const Address& address)
   return (std::filesystem::path(mail_root(data_dir)) / address.postoffice / address.mailbox / "Maildir").string();
 }
 
-Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create) {
+namespace {
+
+// DATA_DIR/mailroom.db opened (created when `create`) and migrated.
+Result<Db> open_database(const std::string& data_dir, bool create) {
   namespace fs = std::filesystem;
   if (data_dir.empty()) return make_error(ErrorCode::kInvalidArgument, "the data directory is empty");
   fs::path path = fs::path(data_dir) / kDbFileName;
@@ -803,7 +1086,21 @@ Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::strin
   auto db = Db::open(path.string(), create);
   if (!db) return db.error();
   if (auto st = sqlite::migrate(*db); !st) return st.error();
+  return db;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create) {
+  auto db = open_database(data_dir, create);
+  if (!db) return db.error();
   return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(*db), data_dir));
+}
+
+Result<std::unique_ptr<ProvisioningStore>> open_sqlite_provisioning_store(const std::string& data_dir) {
+  auto db = open_database(data_dir, /*create=*/false);
+  if (!db) return db.error();
+  return std::unique_ptr<ProvisioningStore>(std::make_unique<SqliteAccountStore>(std::move(*db), data_dir));
 }
 
 }  // namespace mailroom::storage

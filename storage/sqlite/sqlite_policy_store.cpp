@@ -9,6 +9,7 @@
 
 #include "core/ipfilter/address_rule.h"
 #include "storage/policy_store.h"
+#include "storage/sqlite/access_rule_rows.h"
 #include "storage/sqlite/migrations.h"
 #include "storage/sqlite/sqlite_db.h"
 
@@ -88,13 +89,9 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto stmt = db_.prepare(
-        "INSERT INTO access_rules (service, list, rule, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT (service, list, rule) DO NOTHING");
-    if (!stmt) return stmt.error();
-    stmt->bind(1, service).bind(2, list).bind(3, rule).bind(4, comment).bind(5, now_seconds());
-    if (auto st = stmt->run(); !st) return st.error();
-    if (db_.changes() == 0) {
+    auto inserted = sqlite::insert_access_rule(db_, service, list, rule, comment, now_seconds());
+    if (!inserted) return inserted.error();
+    if (!*inserted) {
       return make_error(ErrorCode::kAlreadyExists,
                         "the " + list + " list of service " + service + " already has " + in_quotes(rule));
     }
@@ -144,10 +141,9 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st;
-    auto stmt = db_.prepare("DELETE FROM access_rules WHERE service = ?1 AND list = ?2 AND rule = ?3");
-    if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, service).bind(2, list).bind(3, rule).run(); !st) return st;
-    if (db_.changes() == 0) {
+    auto deleted = sqlite::delete_access_rule(db_, service, list, rule);
+    if (!deleted) return deleted.error();
+    if (!*deleted) {
       return make_error(ErrorCode::kNotFound,
                         "the " + list + " list of service " + service + " has no rule " + in_quotes(rule));
     }
@@ -336,16 +332,13 @@ class SqlitePolicyStore final : public PolicyStore {
   // The helpers below expect mu_ to be held.
 
   Status require_service(const std::string& name) {
-    auto stmt = db_.prepare("SELECT 1 FROM services WHERE name = ?1");
-    if (!stmt) return stmt.error();
-    auto row = stmt->bind(1, name).step();
-    if (!row) return row.error();
-    if (!*row) return no_service(name);
+    auto exists = sqlite::service_exists(db_, name);
+    if (!exists) return exists.error();
+    if (!*exists) return no_service(name);
     return {};
   }
 
-  // Inside the caller's transaction, so the change and the new generation commit together.
-  Status bump() { return db_.exec("UPDATE policy_meta SET generation = generation + 1 WHERE id = 1"); }
+  Status bump() { return sqlite::bump_policy_generation(db_); }
 
   std::mutex mu_;
   Db db_;
