@@ -14,6 +14,7 @@
 
 #include "admin-cli/commands.h"
 #include "admin-cli/maildir_setup.h"
+#include "admin-cli/service_checks.h"
 #include "admin-cli/service_lookup.h"
 #include "admin-cli/provision/provision_diff.h"
 #include "admin-cli/provision/provision_file.h"
@@ -86,6 +87,24 @@ std::vector<storage::ServiceRecord> services_after(const storage::ProvisioningSn
     for (const auto& [key, value] : d.settings) rec->settings[key] = value;
   }
   return out;
+}
+
+// The listener checks of 'service set' (ports used twice, implicit TLS without a certificate, a
+// bind address the machine lacks) for every service the file adds or changes, against the
+// services as they will be.
+Status check_changed_services(const Context& ctx, const storage::ProvisioningSnapshot& current,
+                              const pv::DesiredState& desired, bool prune) {
+  const std::vector<storage::ServiceRecord> after = services_after(current, desired, prune);
+  for (const auto& rec : after) {
+    bool unchanged = false;
+    for (const auto& before : current.services) {
+      unchanged = unchanged || (before.name == rec.name && before.enabled == rec.enabled &&
+                                before.settings == rec.settings && before.module == rec.module);
+    }
+    if (unchanged) continue;
+    if (Status s = check_service_listeners(ctx.data_dir(), after, rec.name, ""); !s) return s;
+  }
+  return {};
 }
 
 // "\rhashing passwords  4,000/10,000 [#######.........]" on stderr, only on a terminal.
@@ -166,6 +185,9 @@ Status run_apply(const Context& ctx, const ApplyArgs& a) {
   if (!plan.problems.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "refused " + source + ": " + pv::problems_summary(plan.problems) + "; nothing was changed");
+  }
+  if (Status s = check_changed_services(ctx, *current, parsed.state, a.prune); !s) {
+    return Error{s.error().code, "refused " + source + ": " + s.error().message + "; nothing was changed"};
   }
 
   if (!a.dry_run && !plan.changes.empty()) {

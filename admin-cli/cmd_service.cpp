@@ -1,8 +1,6 @@
 // mailctl service list|show|set|unset|enable|disable|settings-doc: a service is a module plus
 // its settings (start, stop, restart and status act on the running daemon: cmd_control.cpp). Keys and values are checked against the module's settings catalog, so nothing
 // the daemon would reject is ever stored.
-#include <ifaddrs.h>
-
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -16,12 +14,8 @@
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "admin-cli/setting_text.h"
-#include "admin-cli/settings_check.h"
+#include "admin-cli/service_checks.h"
 #include "auth/secrets.h"
-#include "core/config/tls_settings.h"
-#include "core/ipfilter/ip_address.h"
-#include "core/tls/certificate.h"
-#include "core/tls/tls_context.h"
 #include "daemon/builtin_modules.h"
 
 namespace mailroom::cli {
@@ -114,55 +108,21 @@ Error purge_failed(const std::string& name, const std::string& key, const Error&
                            "more: " + error.message + " (run the command again)"};
 }
 
-// Whether this machine has `address` (numeric): one of its interfaces' addresses, or loopback
-// (all of 127.0.0.0/8 is local on Linux).
-bool machine_has_address(std::string_view address) {
-  auto wanted = ipfilter::IpAddress::parse(address);
-  if (!wanted) return true;  // not ours to judge: the setting's own check parsed it
-  if (wanted->is_v4() && (wanted->v4() >> 24) == 127) return true;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return true;  // cannot tell: no warning
-  std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> owner(list, &::freeifaddrs);
-  for (const ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
-    if (ifa->ifa_addr == nullptr) continue;
-    auto have = ipfilter::IpAddress::from_sockaddr(ifa->ifa_addr);
-    if (have && *have == *wanted) return true;
-  }
-  return false;
-}
-
 // Checks the service's listener settings, as they would be stored, against each other and against
-// the other services (settings_check.h). Refused: kInvalidArgument naming every conflict, nothing
+// the other services (service_checks.h). Refused: kInvalidArgument naming every conflict, nothing
 // stored. Warnings go to stderr.
 Status check_before_storing(const Context& ctx, storage::AccountStore& store, const ServiceView& svc,
                             const std::map<std::string, std::string>& settings, bool enabled, const std::string& key) {
-  ServiceView changed = svc;
-  changed.record.settings = settings;
-  const config::ServiceSettings effective = changed.effective();
-  SettingsCheckInput input;
-  input.changed = {svc.record.name, enabled, config::network_settings_from(effective)};
-  input.key = key;
   auto all = store.list_services();
   if (!all) return all.error();
-  for (const auto& rec : *all) {
-    if (rec.name == svc.record.name) continue;
-    auto other = load_service(store, rec.name);
-    if (!other) continue;  // a module this build lacks: its listeners are unknown
-    input.others.push_back({rec.name, rec.enabled, config::network_settings_from(other->effective())});
+  for (auto& rec : *all) {
+    if (rec.name != svc.record.name) continue;
+    rec.settings = settings;
+    rec.enabled = enabled;
   }
-  input.certificate_problem = [&]() -> std::optional<std::string> {
-    const tls::TlsConfig tls = config::tls_config_from(effective, ctx.data_dir());
-    auto ok = tls::check_certificate(tls.cert_file, tls.key_file);
-    if (ok) return std::nullopt;
-    return ok.error().message;
-  };
-  input.has_address = machine_has_address;
-  const SettingsCheck result = check_settings(input);
-  for (const auto& warning : result.warnings) print_error("warning: " + warning);
-  if (result.errors.empty()) return {};
-  std::string message;
-  for (const auto& e : result.errors) message += (message.empty() ? "" : "; ") + e;
-  return make_error(ErrorCode::kInvalidArgument, message + " (nothing was stored)");
+  Status checked = check_service_listeners(ctx.data_dir(), *all, svc.record.name, key);
+  if (!checked) return Error{checked.error().code, checked.error().message + " (nothing was stored)"};
+  return {};
 }
 
 Status run_set(const Context& ctx, const std::string& name, const std::string& key,

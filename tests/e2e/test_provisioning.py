@@ -120,6 +120,22 @@ class ExportApplyTest(unittest.TestCase):
         self.assertEqual(export(self.server), before)
         self.assertEqual(maildir_paths(self.server), dirs_before)
 
+    def test_a_port_used_twice_is_refused_whole_as_service_set_refuses_it(self):
+        before = export(self.server)
+        doc = json.loads(json.dumps(before))
+        pop3 = [s for s in doc["services"] if s["service"] == "pop3"][0]
+        smtp = [s for s in doc["services"] if s["service"] == "smtp"][0]
+        smtp["enabled"] = True
+        smtp["settings"]["port"] = 1110  # pop3's port, on the same addresses
+        pop3["settings"]["banner"] = "changed with the conflict"
+        p = apply(self.server, doc, check=False)
+        self.assertEqual(p.returncode, 1)
+        err = p.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertIn("1110", err)
+        self.assertIn("nothing was changed", err)
+        self.assertEqual(export(self.server), before)
+
     def test_prune_removes_only_with_the_flag(self):
         before = export(self.server)
         doc = json.loads(json.dumps(before))
