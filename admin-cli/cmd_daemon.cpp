@@ -32,35 +32,11 @@ Status run_show(const Context& ctx) {
   if (!stored) return stored.error();
   const auto& catalog = config::daemon_settings_catalog();
   if (ctx.json) {
-    nlohmann::ordered_json settings = nlohmann::ordered_json::array();
-    for (const auto& spec : catalog.all()) {
-      auto it = stored->find(spec.key);
-      const bool set = it != stored->end();
-      settings.push_back({{"key", spec.key},
-                          {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
-                          {"default", json_setting_value(spec, spec.default_value)},
-                          {"set", set},
-                          {"type", config::setting_type_name(spec.type)},
-                          {"doc", spec.doc}});
-    }
-    print_json({{"settings", settings}});
+    print_json({{"settings", settings_json(catalog, *stored)}});
     return {};
   }
   std::cout << "daemon-wide settings\n";
-  for (const auto& spec : catalog.all()) {
-    auto it = stored->find(spec.key);
-    const bool set = it != stored->end();
-    std::cout << "\n" << spec.key << " = " << shown_value(spec, set ? it->second : spec.default_value) << "\n"
-              << "    " << type_text(spec) << "; default " << shown_value(spec, spec.default_value)
-              << (set ? "; set" : "; not set") << "\n"
-              << "    " << spec.doc << "\n";
-  }
-  for (const auto& [key, value] : *stored) {
-    if (find_spec(key) == nullptr) {
-      std::cout << "\n" << key << " = " << value << "\n    unknown setting, ignored (remove it with "
-                << "'mailctl daemon unset " << key << "')\n";
-    }
-  }
+  print_settings(std::cout, catalog, *stored, "mailctl daemon unset");
   return {};
 }
 

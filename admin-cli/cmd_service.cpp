@@ -61,36 +61,15 @@ Status run_show(const Context& ctx, const std::string& name) {
   const auto& rec = svc->record;
 
   if (ctx.json) {
-    nlohmann::ordered_json settings = nlohmann::ordered_json::array();
-    for (const auto& spec : svc->catalog->all()) {
-      auto it = rec.settings.find(spec.key);
-      const bool set = it != rec.settings.end();
-      settings.push_back({{"key", spec.key},
-                          {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
-                          {"default", json_setting_value(spec, spec.default_value)},
-                          {"set", set},
-                          {"type", config::setting_type_name(spec.type)},
-                          {"doc", spec.doc}});
-    }
-    print_json({{"service", rec.name}, {"module", rec.module}, {"enabled", rec.enabled}, {"settings", settings}});
+    print_json({{"service", rec.name},
+                {"module", rec.module},
+                {"enabled", rec.enabled},
+                {"settings", settings_json(*svc->catalog, rec.settings)}});
     return {};
   }
   std::cout << "service " << rec.name << " (module " << rec.module << ", "
             << (rec.enabled ? "enabled" : "disabled") << ")\n";
-  for (const auto& spec : svc->catalog->all()) {
-    auto it = rec.settings.find(spec.key);
-    const bool set = it != rec.settings.end();
-    std::cout << "\n" << spec.key << " = " << shown_value(spec, set ? it->second : spec.default_value) << "\n"
-              << "    " << type_text(spec) << "; default " << shown_value(spec, spec.default_value)
-              << (set ? "; set" : "; not set") << "\n"
-              << "    " << spec.doc << "\n";
-  }
-  for (const auto& [key, value] : rec.settings) {
-    if (svc->catalog->find(key) == nullptr) {
-      std::cout << "\n" << key << " = " << value << "\n    unknown setting, ignored (remove it with "
-                << "'mailctl service unset " << rec.name << " " << key << "')\n";
-    }
-  }
+  print_settings(std::cout, *svc->catalog, rec.settings, "mailctl service unset " + rec.name);
   return {};
 }
 

@@ -1,6 +1,10 @@
 // Setting display helpers shared by `service show` and `daemon show`.
 #include "admin-cli/setting_text.h"
 
+#include <nlohmann/json.hpp>
+
+#include "admin-cli/output.h"
+
 namespace mailroom::cli {
 
 std::string type_text(const config::SettingSpec& spec) {
@@ -17,6 +21,40 @@ std::string type_text(const config::SettingSpec& spec) {
 
 std::string shown_value(const config::SettingSpec& spec, const std::string& value) {
   return spec.type == config::SettingType::kString ? "\"" + value + "\"" : value;
+}
+
+nlohmann::ordered_json settings_json(const config::SettingsCatalog& catalog,
+                                     const std::map<std::string, std::string>& stored) {
+  nlohmann::ordered_json settings = nlohmann::ordered_json::array();
+  for (const auto& spec : catalog.all()) {
+    auto it = stored.find(spec.key);
+    const bool set = it != stored.end();
+    settings.push_back({{"key", spec.key},
+                        {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
+                        {"default", json_setting_value(spec, spec.default_value)},
+                        {"set", set},
+                        {"type", config::setting_type_name(spec.type)},
+                        {"doc", spec.doc}});
+  }
+  return settings;
+}
+
+void print_settings(std::ostream& out, const config::SettingsCatalog& catalog,
+                    const std::map<std::string, std::string>& stored, const std::string& unset_command) {
+  for (const auto& spec : catalog.all()) {
+    auto it = stored.find(spec.key);
+    const bool set = it != stored.end();
+    out << "\n" << spec.key << " = " << shown_value(spec, set ? it->second : spec.default_value) << "\n"
+        << "    " << type_text(spec) << "; default " << shown_value(spec, spec.default_value)
+        << (set ? "; set" : "; not set") << "\n"
+        << "    " << spec.doc << "\n";
+  }
+  for (const auto& [key, value] : stored) {
+    if (catalog.find(key) == nullptr) {
+      out << "\n" << key << " = " << value << "\n    unknown setting, ignored (remove it with '" << unset_command
+          << " " << key << "')\n";
+    }
+  }
 }
 
 }  // namespace mailroom::cli

@@ -1,7 +1,11 @@
 // How mailctl shows a setting from its SettingSpec (service settings and daemon settings alike).
 #pragma once
 
+#include <map>
+#include <ostream>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "core/config/setting_spec.h"
 
@@ -11,5 +15,14 @@ namespace mailroom::cli {
 std::string type_text(const config::SettingSpec& spec);
 // A value as `show` prints it: strings quoted, ints and bools bare.
 std::string shown_value(const config::SettingSpec& spec, const std::string& value);
+
+// Every setting of `catalog` with its effective value (`stored` over the default) as `show --json`
+// prints them: [{"key", "value", "default", "set", "type", "doc"}], values typed by their spec.
+nlohmann::ordered_json settings_json(const config::SettingsCatalog& catalog,
+                                     const std::map<std::string, std::string>& stored);
+// The same for people: one block per setting, then the stored keys the catalog does not know,
+// each with the command that removes it (`unset_command` + " KEY").
+void print_settings(std::ostream& out, const config::SettingsCatalog& catalog,
+                    const std::map<std::string, std::string>& stored, const std::string& unset_command);
 
 }  // namespace mailroom::cli
