@@ -12,6 +12,7 @@
 // are refused and with no more Received: headers than allowed, and only for accepted
 // recipients (at most max_recipients, one maildir each); LMTP answers the data once per accepted
 // recipient, SMTP once; the bad-command limit closes the session.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -54,7 +55,10 @@ void check_reply(const std::string& reply) {
 bool starts_nocase(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if ((text[i] | 0x20) != (prefix[i] | 0x20)) return false;
+    // tolower, not `| 0x20`: that maps 0x1a to ':' and counted "received\x1a" as a header.
+    if (std::tolower(static_cast<unsigned char>(text[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
   }
   return true;
 }
