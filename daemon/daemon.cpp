@@ -1,6 +1,8 @@
 // Daemon: starts the stored services, polls for changes and reloads, shuts down.
 #include "daemon/daemon.h"
 
+#include <algorithm>
+
 #include <ctime>
 #include <map>
 
@@ -125,27 +127,52 @@ void Daemon::poll() {
 
 void Daemon::reload(const char* why, std::function<void(const Status&)> done) {
   if (stopping_) return;
+  if (std::find(reload_reasons_.begin(), reload_reasons_.end(), why) == reload_reasons_.end()) {
+    reload_reasons_.emplace_back(why);
+  }
+  if (done) reload_waiters_.push_back(std::move(done));
+  if (!reload_in_flight_) start_reload();
+}
+
+void Daemon::start_reload() {
+  reload_in_flight_ = true;
+  // The first request names it; the others that came while the previous reload ran go in `also`.
+  std::string reason = reload_reasons_.front(), also;
+  for (std::size_t i = 1; i < reload_reasons_.size(); ++i) also += (also.empty() ? "" : ", ") + reload_reasons_[i];
+  reload_reasons_.clear();
+  auto waiters = std::make_shared<std::vector<std::function<void(const Status&)>>>(std::move(reload_waiters_));
+  reload_waiters_.clear();
   auto snap = std::make_shared<Result<Snapshot>>(make_error(ErrorCode::kInternal, "not loaded"));
   std::weak_ptr<int> alive = alive_;
   storage::AccountStore& accounts = accounts_;
   storage::PolicyStore& policy = policy_;
-  std::string reason = why;
   work_.submit(
       [snap, &accounts, &policy, &modules = modules_, data_dir = data_dir_, known = running_.tls(),
        generation = policy_generation_] {
         *snap = load_snapshot(accounts, policy, modules, data_dir, known, generation);
       },
-      [this, alive, snap, reason, done = std::move(done)] {
-        if (alive.expired() || stopping_) return;
+      [this, alive, snap, reason, also, waiters] {
+        if (alive.expired()) return;
+        reload_in_flight_ = false;
+        if (stopping_) return;
         Status outcome;
         if (!*snap) {
-          log::error("daemon.reload", {{"reason", reason}, {"result", "failed"}, {"error", snap->error().message}});
+          if (also.empty()) {
+            log::error("daemon.reload", {{"reason", reason}, {"result", "failed"}, {"error", snap->error().message}});
+          } else {
+            log::error("daemon.reload", {{"reason", reason}, {"result", "failed"}, {"error", snap->error().message}, {"also", also}});
+          }
           outcome = snap->error();
         } else {
           apply(snap->value());
-          log::info("daemon.reload", {{"reason", reason}, {"result", "applied"}});
+          if (also.empty()) {
+            log::info("daemon.reload", {{"reason", reason}, {"result", "applied"}});
+          } else {
+            log::info("daemon.reload", {{"reason", reason}, {"result", "applied"}, {"also", also}});
+          }
         }
-        if (done) done(outcome);
+        for (auto& done : *waiters) done(outcome);
+        if (!reload_reasons_.empty() && !stopping_) start_reload();  // asked for while this one ran
       });
 }
 

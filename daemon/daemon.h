@@ -40,8 +40,10 @@ class Daemon {
   // Fails if nothing is stored; a control socket that cannot be made is logged, not fatal.
   Status start();
   // Re-reads services and settings off the loop and applies what changed; `done` runs on the loop
-  // once the reload has finished (applied, or failed with the error), not when the daemon stops
-  // first.
+  // once a reload that read the database after this call has finished (applied, or failed with
+  // the error), not when the daemon stops first. One reload runs at a time: a request while one
+  // runs starts one more after it (requests meanwhile share it), so a snapshot read earlier is
+  // never applied over one read later.
   void reload(const char* why, std::function<void(const Status&)> done = {});
   // Stops listening, closes every connection and lets the loop end.
   void shutdown();
@@ -50,6 +52,7 @@ class Daemon {
   // Once a second: expire sessions, retry failed binds, flush counters, refresh the status file
   // and probe (off the loop) whether the database or the certificate files changed.
   void poll();
+  void start_reload();
   void apply(Snapshot& snapshot);
   // Applies changed daemon-wide settings (logging, metrics endpoint); logs what changed.
   void apply_daemon_settings(std::shared_ptr<const config::ServiceSettings> settings);
@@ -74,6 +77,10 @@ class Daemon {
   std::optional<int64_t> policy_generation_;
   uint64_t ticks_ = 0;
   bool poll_in_flight_ = false;
+  bool reload_in_flight_ = false;
+  // The next reload to start (reload() while one runs): why, and who waits for it.
+  std::vector<std::string> reload_reasons_;
+  std::vector<std::function<void(const Status&)>> reload_waiters_;
   bool stopping_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
