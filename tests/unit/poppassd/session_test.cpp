@@ -50,6 +50,11 @@ struct Harness {
     return out;
   }
   std::string line(const std::string& l) { return perform(session.on_line(l)); }
+  // USER and PASS accepted: NEWPASS is next.
+  void logged_in() {
+    line("USER alice@example.test");
+    line("PASS old-password");
+  }
 };
 
 }  // namespace
@@ -95,8 +100,7 @@ TEST_CASE("a user name that is no address is refused like a wrong password, and 
 
 TEST_CASE("a policy refusal is a 500 with the reason; another NEWPASS may follow") {
   Harness h;
-  h.line("USER alice@example.test");
-  h.line("PASS old-password");
+  h.logged_in();
   h.change_result = {ChangeResult::Outcome::kRefused, "The new password is too short: at least 8 characters."};
   CHECK(h.line("NEWPASS short") == "500 The new password is too short: at least 8 characters.\r\n");
   CHECK(h.session.state() == State::kNewPass);
@@ -148,8 +152,7 @@ TEST_CASE("transcripts redact PASS and NEWPASS arguments") {
 
 TEST_CASE("reply text cannot break framing") {
   Harness h;
-  h.line("USER alice@example.test");
-  h.line("PASS old-password");
+  h.logged_in();
   h.change_result = {ChangeResult::Outcome::kRefused, "bad\r\n200 fake"};
   CHECK(h.line("NEWPASS x") == "500 bad  200 fake\r\n");
 }
