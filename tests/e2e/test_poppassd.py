@@ -6,6 +6,8 @@ wire and in `mailctl mailbox passwd` (--force); allow_password_change off; no pa
 import base64
 import json
 import poplib
+import socket
+import ssl
 import unittest
 
 from harness import RawConnection, ServerTestCase, connect_from, first_bytes
@@ -119,6 +121,25 @@ class PoppassdTest(ServerTestCase):
         self.assertNotIn("tiny", out.stderr.decode())
         self.server.mailctl("mailbox", "passwd", ALICE, "--password", "tiny", "--force")
         self.assertTrue(self.pop3_login("tiny"))
+
+    def test_tls_required_for_login_and_the_implicit_tls_port(self):
+        self.server.set("plaintext_login_from_loopback", "off")
+        self.server.set("implicit_tls", "on")
+        self.wait_until(lambda: self._user_reply() == b"500 Password changes need an encrypted connection: "
+                        b"use the TLS port.", what="plaintext refused")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # init's self-signed certificate
+
+        def tls_connection():
+            sock = socket.create_connection(("127.0.0.1", self.server.tls_port), timeout=5)
+            return RawConnection(self.server.tls_port, sock=ctx.wrap_socket(sock))
+        conn = self.wait_until(tls_connection, what="implicit TLS listener")
+        self.addCleanup(conn.close)
+        self.assertTrue(conn.readline().startswith(b"200 "))
+        _, reply, new_reply = self.change(OLD_PW, NEW_PW, conn=conn)
+        self.assertEqual((reply, new_reply), (b"200 Your new password please.", b"200 Password changed, thank-you."))
+        self.assertTrue(self.pop3_login(NEW_PW))
 
     def test_allow_password_change_off_refuses_before_any_password(self):
         self.server.set("allow_password_change", "off")
