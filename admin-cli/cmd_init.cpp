@@ -167,7 +167,8 @@ Status run_init(const Context& ctx) {
   std::string created_names;
   for (const auto& [name, module] : builtin::default_services()) {
     if ((*store)->get_service(name).ok()) continue;
-    if (Status s = (*store)->ensure_service(name, module, /*enabled=*/true); !s) return s;
+    const bool enabled = builtin::find_module(module)->default_services_enabled;
+    if (Status s = (*store)->ensure_service(name, module, enabled); !s) return s;
     created_services.push_back(name);
     created_names += (created_names.empty() ? "" : ", ") + name;
   }

@@ -10,6 +10,7 @@
 
 #include "admin-cli/commands.h"
 #include "admin-cli/maildir_setup.h"
+#include "auth/password_change.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 #include "storage/address.h"
@@ -78,9 +79,9 @@ constexpr const char* kSecretsPendingNote =
 Result<std::vector<storage::StoredSecret>> secrets_for(storage::AccountStore& store, const std::string& password,
                                                        storage::PasswordKind kind) {
   if (kind != storage::PasswordKind::kPlaintext) return std::vector<storage::StoredSecret>{};
-  auto services = store.list_services();
-  if (!services) return services.error();
-  return auth::derive_secrets(password, builtin::wanted_secret_kinds(*services));
+  auto wanted = builtin::wanted_secret_kinds(store);
+  if (!wanted) return wanted.error();
+  return auth::derive_secrets(password, *wanted);
 }
 
 nlohmann::ordered_json kinds_json(const std::vector<storage::StoredSecret>& secrets) {
@@ -308,16 +309,33 @@ Status run_show(const Context& ctx, const std::string& raw) {
   return {};
 }
 
-Status run_passwd(const Context& ctx, const std::string& raw, const PasswordOptions& pw) {
+// A plaintext password must pass the password policy (auth/password_policy.h) unless `force`;
+// a hash cannot be checked. The old password is not known here: setting the same one again is
+// allowed (it rebuilds the derived secrets).
+Status check_policy(storage::AccountStore& store, const storage::Address& address, const std::string& password) {
+  if (auto mailbox = store.get_mailbox(address); !mailbox) return mailbox.error();  // unknown: exit 4 first
+  auto policy = auth::load_password_policy(store);
+  if (!policy) return policy.error();
+  if (auto refusal = auth::password_refusal(*policy, password, address)) {
+    return make_error(ErrorCode::kInvalidArgument, "password refused: " + *refusal + " (--force sets it anyway)");
+  }
+  return {};
+}
+
+Status run_passwd(const Context& ctx, const std::string& raw, const PasswordOptions& pw, bool force) {
   auto address = parse(raw);
   if (!address) return address.error();
   auto secret = read_password(pw, "mailbox passwd");
   if (!secret) return secret.error();
   auto store = ctx.open_store();
   if (!store) return store.error();
-  auto derived = secrets_for(**store, secret->first, secret->second);
+  if (secret->second == storage::PasswordKind::kPlaintext && !force) {
+    if (Status s = check_policy(**store, *address, secret->first); !s) return s;
+  }
+  auto wanted = builtin::wanted_secret_kinds(**store);
+  if (!wanted) return wanted.error();
+  auto derived = auth::change_password(**store, *address, secret->first, secret->second, *wanted);
   if (!derived) return derived.error();
-  if (Status s = (*store)->set_password(*address, secret->first, secret->second, *derived); !s) return s;
   const bool pending = secret->second == storage::PasswordKind::kHash;
   ctx.done("changed the password of " + address->str() +
                (pending ? std::string("; imported hash: ") + kSecretsPendingNote : std::string()),
@@ -412,9 +430,15 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   address_command(group, ctx, "show", "Show one mailbox", run_show);
 
   auto passwd_pw = std::make_shared<PasswordOptions>();
+  auto passwd_force = std::make_shared<bool>(false);
   CLI::App* passwd = address_command(group, ctx, "passwd", "Change a mailbox's password",
-                                     [passwd_pw](const Context& c, const std::string& a) { return run_passwd(c, a, *passwd_pw); });
+                                     [passwd_pw, passwd_force](const Context& c, const std::string& a) {
+                                       return run_passwd(c, a, *passwd_pw, *passwd_force);
+                                     });
   add_password_options(passwd, *passwd_pw);
+  passwd->add_flag("--force", *passwd_force,
+                   "Set the password even if the password policy refuses it (password_min_length, the "
+                   "mailbox's name; docs/poppassd.md)");
 
   address_command(group, ctx, "enable", "Allow logins to a mailbox",
                   [](const Context& c, const std::string& a) { return run_enable(c, a, true); });

@@ -5,6 +5,7 @@
 
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
+#include "modules/poppassd/poppassd_descriptor.h"
 #include "modules/smtp-stub/smtp_descriptor.h"
 
 namespace mailroom::builtin {
@@ -14,6 +15,7 @@ std::span<const core::ModuleDescriptor> builtin_modules() {
       pop3::pop3_descriptor(),
       smtp::smtp_descriptor(),
       smtp::lmtp_descriptor(),
+      poppassd::poppassd_descriptor(),
   };
   return table;
 }
@@ -77,12 +79,18 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
   return kinds;
 }
 
+Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& accounts) {
+  auto services = accounts.list_services();
+  if (!services) return services.error();
+  return wanted_secret_kinds(*services);
+}
+
 }  // namespace mailroom::builtin
 
 namespace mailroom::builtin {
 
 std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail) {
-  const core::ModuleStores stores{accounts, mail};
+  const core::ModuleStores stores{accounts, mail, [&accounts] { return wanted_secret_kinds(accounts); }};
   std::vector<core::ModuleInstance> modules;
   for (const auto& d : builtin_modules()) modules.push_back({&d, settings_catalog(d.name), d.make(stores)});
   return modules;

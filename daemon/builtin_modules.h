@@ -40,6 +40,9 @@ namespace mailroom::builtin {
 // settings offer, auth/secrets.h decides the kinds); services whose settings do not build are
 // skipped. Deriving them: auth::derive_secrets().
 std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceRecord>& services);
+// The same for the services stored now (blocking: reads the store). A password change derives
+// these: `mailctl mailbox add|passwd` and poppassd (through core::ModuleStores).
+Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& accounts);
 
 // Creates one instance of every built-in module, wired to the stores, with its descriptor and
 // catalog.

@@ -34,6 +34,11 @@ SettingsCatalog build_catalog() {
                            ", loopback only) or an address and port ('127.0.0.1:9154', '[::1]:9154'). "
                            "It has no authentication: keep it on loopback or a management network.",
                        check_metrics_listen));
+  // Password policy (issue 17, poppassd): auth/password_policy.h reads it.
+  c.add(int_setting("password_min_length", 8, 1, 1024,
+                    "Shortest password (in octets) a password change accepts: poppassd's NEWPASS and 'mailctl "
+                    "mailbox passwd' (unless --force). The policy also refuses the old password and the "
+                    "mailbox's name (docs/poppassd.md)."));
   return c;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/result.h"
 #include "core/config/setting_spec.h"
 #include "core/module/module.h"
 
@@ -48,6 +49,10 @@ struct ModuleReplies {
 struct ModuleStores {
   storage::AccountStore& accounts;
   storage::MailStore& mail;
+  // The password-derived secret kinds the enabled services want (auth/secrets.h names them),
+  // read from the store now (blocking: call it on a worker). A module that changes passwords
+  // (poppassd) derives these, as `mailctl mailbox passwd` does. Unset: none.
+  std::function<Result<std::set<std::string>>()> wanted_secret_kinds;
 };
 
 struct ModuleDescriptor {
@@ -59,8 +64,9 @@ struct ModuleDescriptor {
   // The module's own settings, after the core's in the catalog; no key may repeat a core one.
   std::vector<config::SettingSpec> settings;
   ModuleReplies replies;
-  // The services `mailctl init` creates for this module (at least one).
+  // The services `mailctl init` creates for this module (at least one), enabled or not.
   std::vector<std::string> default_services;
+  bool default_services_enabled = true;
   std::function<std::unique_ptr<Module>(const ModuleStores&)> make;
   // The password-derived secret kinds a service of this module with these settings needs kept
   // (auth/secrets.h names them); unset for a module without logins.

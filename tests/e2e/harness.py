@@ -195,11 +195,13 @@ def first_bytes(source, port: int, host: str = LOOPBACK) -> bytes:
 # The services `mailctl init` creates. A test's daemon serves only the one it drives and those it
 # asks for with `also`: the others are disabled, so that e.g. a POP3 test never binds smtp's port
 # 25 (as root that bind would succeed and collide between parallel tests).
-DEFAULT_SERVICES = ("pop3", "smtp", "lmtp")
+DEFAULT_SERVICES = ("pop3", "smtp", "lmtp", "poppassd")
+# Those `mailctl init` creates disabled: enabled when a test drives them or asks for them.
+DISABLED_BY_DEFAULT = ("poppassd",)
 # How each service's greeting begins when it is up, and which of its settings puts the test's
 # unique token into that greeting.
-READY = {"pop3": b"+OK", "smtp": b"220", "lmtp": b"220"}
-GREETING_SETTING = {"pop3": "banner", "smtp": "hostname", "lmtp": "hostname"}
+READY = {"pop3": b"+OK", "smtp": b"220", "lmtp": b"220", "poppassd": b"200"}
+GREETING_SETTING = {"pop3": "banner", "smtp": "hostname", "lmtp": "hostname", "poppassd": "banner"}
 
 
 class Server:
@@ -234,9 +236,11 @@ class Server:
         self.hostname = self.banner + ".e2e.test"
         self.mailctl("init")
         for name in DEFAULT_SERVICES:
-            if name != service and name not in self.also:
+            if name != service and name not in self.also and name not in DISABLED_BY_DEFAULT:
                 self.mailctl("service", "disable", name)
         for name in (service,) + self.also:
+            if name in DISABLED_BY_DEFAULT:
+                self.mailctl("service", "enable", name)
             self._set_greeting(name)
 
     def _set_greeting(self, name: str):

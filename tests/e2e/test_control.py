@@ -103,7 +103,7 @@ class ControlTest(ServerTestCase):
         self.assertRegex(doc["started_at"], RFC3339)
         self.assertIsInstance(doc["uptime_seconds"], int)
         self.assertIsInstance(doc["user"], str)
-        self.assertEqual(set(doc["services"]), {"pop3", "smtp", "lmtp"})
+        self.assertEqual(set(doc["services"]), {"pop3", "smtp", "lmtp", "poppassd"})
         pop3 = doc["services"]["pop3"]
         self.assertEqual(pop3["module"], "pop3")
         self.assertIs(pop3["enabled"], True)

@@ -96,14 +96,17 @@ class InitTest(MailctlTestCase):
         out = self.ok("init")
         self.assertIn("already initialised", out)
         services = self.ok_json("service", "list")
-        self.assertEqual(sorted(s["service"] for s in services), ["lmtp", "pop3", "smtp"])
-        self.assertEqual({s["service"]: s["module"] for s in services}, {"lmtp": "lmtp", "pop3": "pop3", "smtp": "smtp"})
+        self.assertEqual(sorted(s["service"] for s in services), ["lmtp", "pop3", "poppassd", "smtp"])
+        self.assertEqual({s["service"]: s["module"] for s in services},
+                         {"lmtp": "lmtp", "pop3": "pop3", "poppassd": "poppassd", "smtp": "smtp"})
+        # poppassd exists but is off until the admin enables it (remote password changes are opt-in).
+        self.assertEqual({s["service"]: s["enabled"] for s in services}["poppassd"], False)
 
     def test_init_json_reports_state(self):
         first = self.ok_json("init")
         self.assertEqual(first["ok"], True)
         self.assertEqual(first["already_initialised"], False)
-        self.assertEqual(first["created_services"], ["pop3", "smtp", "lmtp"])
+        self.assertEqual(first["created_services"], ["pop3", "smtp", "lmtp", "poppassd"])
         second = self.ok_json("init")
         self.assertEqual(second["already_initialised"], True)
         self.assertEqual(second["created_services"], [])
