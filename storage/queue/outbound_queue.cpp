@@ -55,25 +55,13 @@ std::optional<int64_t> age_of(int folder, const char* name, int64_t now) {
 
 // The names in an open directory (`path` for errors), "." and ".." left out.
 Result<std::vector<std::string>> names_in(int folder, const std::string& path) {
-  int copy = ::fcntl(folder, F_DUPFD_CLOEXEC, 0);  // fdopendir() takes it over
-  if (copy < 0) return io_error("cannot list " + path, errno);
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(copy), &::closedir);
-  if (!d) {
-    int err = errno;
-    ::close(copy);
-    return io_error("cannot list " + path, err);
-  }
   std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(d.get());
-    if (e == nullptr) {
-      if (errno != 0) return io_error("cannot list " + path, errno);
-      return names;
-    }
-    std::string_view name = e->d_name;
+  auto s = maildir::for_each_dir_entry(folder, path, [&](const dirent& e) {
+    std::string_view name = e.d_name;
     if (name != "." && name != "..") names.emplace_back(name);
-  }
+  });
+  if (!s) return s.error();
+  return names;
 }
 
 }  // namespace

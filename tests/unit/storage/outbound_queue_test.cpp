@@ -48,6 +48,13 @@ std::size_t count_files(const std::string& dir) {
   return n;
 }
 
+// A queue in a fresh temp directory, its folders made.
+struct QueueDir {
+  explicit QueueDir(const std::string& name) : tmp(name), q(tmp.sub("queue")) { REQUIRE(q.ensure_dirs()); }
+  TempDir tmp;
+  OutboundQueue q;
+};
+
 const std::string kMessage = "From: a@example.test\nTo: b@remote.test\nSubject: hi\n\nbody\n.dot line\n";
 
 }  // namespace
@@ -105,9 +112,8 @@ TEST_CASE("envelope text: written and read back the same") {
 }
 
 TEST_CASE("enqueue, list oldest first, get, update, open_message, remove") {
-  TempDir tmp("queue");
-  OutboundQueue q(tmp.sub("queue"));
-  REQUIRE(q.ensure_dirs());
+  QueueDir d("queue");
+  auto& [tmp, q] = d;
   CHECK(q.list()->empty());
 
   auto m1 = commit_message(q, kMessage);
@@ -177,9 +183,8 @@ TEST_CASE("enqueue, list oldest first, get, update, open_message, remove") {
 }
 
 TEST_CASE("lock: a second holder gets kInUse until the first lets go") {
-  TempDir tmp("queue-lock");
-  OutboundQueue q(tmp.sub("queue"));
-  REQUIRE(q.ensure_dirs());
+  QueueDir d("queue-lock");
+  auto& [tmp, q] = d;
   auto e = q.enqueue(commit_message(q, kMessage), "a@example.test", {"b@remote.test"}, 1);
   REQUIRE(e);
   auto first = q.lock(e->id);
@@ -194,9 +199,8 @@ TEST_CASE("lock: a second holder gets kInUse until the first lets go") {
 }
 
 TEST_CASE("remove_orphans: message files without an envelope, old enough; queued ones stay") {
-  TempDir tmp("queue-orphans");
-  OutboundQueue q(tmp.sub("queue"));
-  REQUIRE(q.ensure_dirs());
+  QueueDir d("queue-orphans");
+  auto& [tmp, q] = d;
   auto queued = q.enqueue(commit_message(q, kMessage), "a@example.test", {"b@remote.test"}, 1);
   REQUIRE(queued);
   auto orphan = commit_message(q, "Subject: never queued\n\nx\n");  // a crash before enqueue()
@@ -218,9 +222,8 @@ TEST_CASE("remove_orphans: message files without an envelope, old enough; queued
 }
 
 TEST_CASE("a broken envelope is listed with its error, never hidden, never 'finished'") {
-  TempDir tmp("queue-broken");
-  OutboundQueue q(tmp.sub("queue"));
-  REQUIRE(q.ensure_dirs());
+  QueueDir d("queue-broken");
+  auto& [tmp, q] = d;
   auto good = q.enqueue(commit_message(q, kMessage), "a@example.test", {"b@remote.test"}, 5);
   REQUIRE(good);
   write_text(tmp.sub("queue/envelopes/1.M1P1Q1.broken.json"), "{not json");
@@ -254,9 +257,8 @@ TEST_CASE("a broken envelope is listed with its error, never hidden, never 'fini
 }
 
 TEST_CASE("a failed enqueue leaves nothing; the envelope comes after the durable message") {
-  TempDir tmp("queue-fail");
-  OutboundQueue q(tmp.sub("queue"));
-  REQUIRE(q.ensure_dirs());
+  QueueDir d("queue-fail");
+  auto& [tmp, q] = d;
 
   SUBCASE("no recipients") {
     auto m = commit_message(q, kMessage);
