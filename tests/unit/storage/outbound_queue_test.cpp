@@ -254,6 +254,16 @@ TEST_CASE("a broken envelope is listed with its error, never hidden, never 'fini
   REQUIRE(held);
   REQUIRE(q.remove(by_id));
   CHECK(q.list()->size() == 2);
+
+  // A real entry whose envelope got damaged: removing it by id finds its message file by name.
+  write_text(tmp.sub("queue/envelopes/" + good->id + ".json"), "[]");
+  QueueEntry damaged;
+  damaged.id = good->id;
+  auto held_good = q.lock(damaged.id);
+  REQUIRE(held_good);
+  REQUIRE(q.remove(damaged));
+  CHECK_FALSE(fs::exists(good->message_path));
+  CHECK(q.list()->size() == 1);
 }
 
 TEST_CASE("a failed enqueue leaves nothing; the envelope comes after the durable message") {
