@@ -123,8 +123,10 @@ class QueueCliTest(MailctlTestCase):
     def test_a_broken_envelope_is_listed_and_can_be_removed(self):
         good = self.fill("add", "alice@example.test", "bob@remote.test", stdin=MESSAGE)
         broken = "1796475000.M1P1Q1.broken"
-        with open(self.data / "queue" / "envelopes" / (broken + ".json"), "w") as f:
+        path = self.data / "queue" / "envelopes" / (broken + ".json")
+        with open(path, "w") as f:
             f.write("{not json")
+        os.utime(path, (1796475000, 1796475000))  # a broken entry is listed by its file's time
         listed = self.ok_json("queue", "list")
         self.assertEqual([e["id"] for e in listed], [broken, good])
         self.assertIn("broken envelope", listed[0]["last_error"])
