@@ -56,10 +56,10 @@ Result<MessageFile> checked_message_file(UniqueFd fd, const std::string& path);
 // there is no such entry; `path` is for error messages.
 Result<MessageFile> open_message_file(int folder, std::string_view name, const std::string& path);
 
-// Calls fn(name) for each message file in an open folder (`path` names it in errors): regular
-// files with names message_name_ok() accepts.
+// Calls fn(entry) for each entry of an open folder (`path` names it in errors), "." and ".."
+// included: the one directory walk of the store (the message listing, the outbound queue's).
 template <class Fn>
-Status for_each_message_file(int folder, const std::string& path, Fn&& fn) {
+Status for_each_dir_entry(int folder, const std::string& path, Fn&& fn) {
   // fdopendir() takes its descriptor over: it gets a duplicate (sharing the read position, which
   // rewinddir() resets), the caller keeps the folder for openat().
   int copy = ::fcntl(folder, F_DUPFD_CLOEXEC, 0);
@@ -76,18 +76,26 @@ Status for_each_message_file(int folder, const std::string& path, Fn&& fn) {
     dirent* e = ::readdir(d.get());
     if (e == nullptr) {
       if (errno != 0) return io_error("cannot list " + path, errno);
-      break;
+      return {};
     }
-    std::string_view name = e->d_name;
-    if (!message_name_ok(name)) continue;
-    bool regular = e->d_type == DT_REG;
-    if (e->d_type == DT_UNKNOWN) {
+    fn(*e);
+  }
+}
+
+// Calls fn(name) for each message file in an open folder (`path` names it in errors): regular
+// files with names message_name_ok() accepts.
+template <class Fn>
+Status for_each_message_file(int folder, const std::string& path, Fn&& fn) {
+  return for_each_dir_entry(folder, path, [&](const dirent& e) {
+    std::string_view name = e.d_name;
+    if (!message_name_ok(name)) return;
+    bool regular = e.d_type == DT_REG;
+    if (e.d_type == DT_UNKNOWN) {
       struct stat st{};
-      regular = ::fstatat(dirfd(d.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+      regular = ::fstatat(folder, e.d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     }
     if (regular) fn(name);
-  }
-  return {};
+  });
 }
 
 // Where a message with this stem lives now, as "new/NAME" or "cur/NAME": another client may
