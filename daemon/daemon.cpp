@@ -165,7 +165,9 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
                                                  : config::daemon_settings_catalog().find(key)->default_value;
     if (before == value) continue;
     // Logged before it applies: a new target or a higher level would hide it.
-    log::info("daemon.setting", {{"key", key}, {"value", value}});
+    const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+    const bool secret = spec != nullptr && spec->secret;
+    log::info("daemon.setting", {{"key", key}, {"value", secret ? std::string(config::kSecretShown) : value}});
   }
   std::string level = settings->get_string("log_level");
   if (log_level_override_) {  // mailroomd --log-level wins until the stored level changes
