@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/config/daemon_settings.h"
+#include "core/system/host_name.h"
 #include "core/base/version.h"
 #include "core/log/log_router.h"
 #include "core/log/logger.h"
@@ -21,7 +22,8 @@ constexpr uint64_t kRetryBindsEveryTicks = 30;  // failed binds are tried again 
 }  // namespace
 
 Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-               storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir)
+               storage::PolicyStore& policy, storage::MailStore& mail, std::vector<core::ModuleInstance> modules,
+               std::string data_dir)
     : work_(work),
       accounts_(accounts),
       policy_(policy),
@@ -46,7 +48,9 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                          reload(why, std::move(done));
                        }),
       control_server_(loop, work, data_dir_, control_actions_),
-      poll_timer_(loop) {}
+      poll_timer_(loop) {
+  relay_ = std::make_unique<relay::Relay>(data_dir_ + "/queue", accounts, mail, core::system_host_name());
+}
 
 Daemon::~Daemon() { shutdown(); }
 
@@ -179,6 +183,10 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
   }
   log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
   metrics_endpoint_.apply(settings->get_string("metrics_listen"));
+  if (!stopping_) {
+    relay_->apply(relay::RelaySettings::from(*settings));
+    relay_->start();  // once; later applies only hand it the new settings
+  }
   daemon_settings_ = std::move(settings);
 }
 
@@ -196,6 +204,7 @@ void Daemon::shutdown() {
   status_file_.remove();
   poll_timer_.close();
   metrics_endpoint_.stop();
+  relay_->stop();  // joins its thread: every wait there is cut within a 200 ms poll slice
   running_.stop_all();
 }
 
