@@ -81,6 +81,9 @@ void Relay::stop() {
 }
 
 void Relay::run() {
+  if (Status s = queue_.ensure_dirs(); !s) {
+    log::error("relay.error", {{"error", "cannot create the queue directories: " + s.error().message}});
+  }
   while (!stop_.load()) {
     {
       std::unique_lock lock(mu_);
@@ -89,7 +92,17 @@ void Relay::run() {
     }
     if (stop_.load()) break;
     try {
-      scan(unix_now());
+      const int64_t now = unix_now();
+      if (now >= next_orphan_sweep_) {
+        next_orphan_sweep_ = now + kOrphanSweepSeconds;
+        auto removed = queue_.remove_orphans(now, kOrphanMinAgeSeconds);
+        if (!removed) {
+          log::error("relay.error", {{"error", "cannot remove the queue's orphans: " + removed.error().message}});
+        } else if (*removed > 0) {
+          log::info("relay.orphans_removed", {{"count", std::to_string(*removed)}});
+        }
+      }
+      scan(now);
     } catch (const std::exception& e) {  // nothing leaves the thread: log it, try again next scan
       log::error("relay.error", {{"error", std::string("unexpected: ") + e.what()}});
     }
@@ -105,11 +118,13 @@ void Relay::scan(int64_t now) {
   if (!settings) return;  // not configured yet
   auto entries = queue_.list();
   if (!entries) {
-    if (entries.error().code != ErrorCode::kNotFound) {
+    if (entries.error().message != last_scan_error_) {  // once per distinct problem, not every scan
       log::error("relay.error", {{"error", "cannot list the queue: " + entries.error().message}});
+      last_scan_error_ = entries.error().message;
     }
     return;
   }
+  last_scan_error_.clear();
   for (const auto& entry : *entries) {
     if (stop_.load()) return;
     const bool due = entry.next_attempt_at <= now;
@@ -185,6 +200,7 @@ void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, i
   SmtpClientSession session(ClientConfig{host_name_, settings.starttls, settings.user, settings.password},
                             entry.sender, pending, entry.size);
   const auto timeout = std::chrono::seconds(settings.timeout_seconds);
+  std::string tls_version = "none";  // what the conversation ran over, for relay.sent
 
   // The driver: performs each step the session asks for until it is finished.
   auto drive = [&]() -> Status {
@@ -200,6 +216,7 @@ void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, i
         auto context = tls_context(settings);
         if (!context) return make_error(ErrorCode::kTemporary, "TLS: " + context.error().message);
         if (Status s = (*conn)->start_tls(*context, settings.host); !s) return s;
+        tls_version = (*conn)->tls_version();
         step = session.on_tls_started();
         continue;
       }
@@ -236,7 +253,7 @@ void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, i
       switch (result.outcome) {
         case RecipientOutcome::kDelivered:
           r.state = storage::RecipientState::kDelivered;
-          log::info("relay.sent", {{"id", entry.id}, {"rcpt", r.address}, {"reply", result.reply}});
+          log::info("relay.sent", {{"id", entry.id}, {"rcpt", r.address}, {"reply", result.reply}, {"tls", tls_version}});
           break;
         case RecipientOutcome::kPermanent:
           r.state = storage::RecipientState::kFailed;

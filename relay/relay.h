@@ -35,6 +35,10 @@ class Relay {
  public:
   // How often the queue is listed when nothing wakes the relay.
   static constexpr std::chrono::seconds kScanInterval{2};
+  // At start and then hourly, message files with no envelope older than an hour (an enqueue a
+  // crash interrupted; a running one takes milliseconds) are removed.
+  static constexpr int64_t kOrphanSweepSeconds = 3600;
+  static constexpr int64_t kOrphanMinAgeSeconds = 3600;
 
   // `queue_dir` is DATA/queue. Nothing runs until start().
   Relay(std::string queue_dir, storage::AccountStore& accounts, storage::MailStore& mail, std::string host_name);
@@ -77,6 +81,8 @@ class Relay {
 
   // The relay thread's own: the client context for the current TLS settings.
   std::shared_ptr<const tls::TlsClientContext> tls_;
+  std::string last_scan_error_;  // the queue listing's last failure, logged once
+  int64_t next_orphan_sweep_ = 0;
 };
 
 }  // namespace mailroom::relay
