@@ -182,16 +182,6 @@ void Relay::process(const std::string& id, const RelaySettings& settings, int64_
   }
 }
 
-Result<std::shared_ptr<const tls::TlsClientContext>> Relay::tls_context(const RelaySettings& settings) {
-  tls::TlsClientConfig config{settings.tls_verify, settings.ca_file};
-  if (!tls_ || !(tls_->config() == config)) {
-    auto made = tls::TlsClientContext::create(config);
-    if (!made) return made.error();
-    tls_ = std::move(*made);
-  }
-  return tls_;
-}
-
 void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, int64_t now) {
   std::vector<std::string> pending;
   for (const auto& r : entry.recipients) {
@@ -213,7 +203,8 @@ void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, i
       }
       if (step.close) break;
       if (step.start_tls) {
-        auto context = tls_context(settings);
+        // Made per attempt: a replaced CA file counts from the next attempt on.
+        auto context = tls::TlsClientContext::create(tls::TlsClientConfig{settings.tls_verify, settings.ca_file});
         if (!context) return make_error(ErrorCode::kTemporary, "TLS: " + context.error().message);
         if (Status s = (*conn)->start_tls(*context, settings.host); !s) return s;
         tls_version = (*conn)->tls_version();
@@ -240,15 +231,20 @@ void Relay::attempt(storage::QueueEntry& entry, const RelaySettings& settings, i
     (*conn)->close();
     return {};
   };
-  if (Status s = drive(); !s) session.on_connection_lost(s.error().message);
-
-  entry.attempts += 1;
-  entry.last_attempt_at = now;
-  entry.last_error = session.failure();
-  entry.next_attempt_at = now + retry_delay(settings, entry.attempts);
+  Status driven = drive();
+  if (!driven) session.on_connection_lost(driven.error().message);
+  // Cut off by a shutdown: not a failed attempt (no backoff); only what was decided is recorded.
+  const bool cut = !driven && stop_.load();
+  if (!cut) {
+    entry.attempts += 1;
+    entry.last_attempt_at = now;
+    entry.last_error = session.failure();
+    entry.next_attempt_at = now + retry_delay(settings, entry.attempts);
+  }
   for (const auto& result : session.results()) {
     for (auto& r : entry.recipients) {
       if (r.address != result.address || r.state != storage::RecipientState::kPending) continue;
+      if (cut && result.outcome == RecipientOutcome::kTemporary) continue;
       r.last_reply = result.reply;
       switch (result.outcome) {
         case RecipientOutcome::kDelivered:

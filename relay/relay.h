@@ -23,7 +23,6 @@
 #include <string>
 #include <thread>
 
-#include "core/tls/tls_client_context.h"
 #include "relay/relay_settings.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
@@ -52,7 +51,7 @@ class Relay {
   // Scan the queue now (thread-safe).
   void wake();
   // Ends the thread: the attempt in progress is cut off at its next wait (its undecided
-  // recipients stay pending). Idempotent.
+  // recipients stay pending, and it does not count as an attempt). Idempotent.
   void stop();
 
   // One pass over the queue with `now` (the thread's loop body; tests call it directly).
@@ -65,7 +64,6 @@ class Relay {
   void attempt(storage::QueueEntry& entry, const RelaySettings& settings, int64_t now);
   // Delivers the bounce for the failed recipients; true when it is out (or cannot ever be).
   bool bounce(const storage::QueueEntry& entry, const RelaySettings& settings, int64_t now);
-  Result<std::shared_ptr<const tls::TlsClientContext>> tls_context(const RelaySettings& settings);
 
   storage::OutboundQueue queue_;
   storage::AccountStore& accounts_;
@@ -78,9 +76,7 @@ class Relay {
   bool woken_ = false;                     // guarded by mu_
   std::atomic<bool> stop_{false};
   std::thread thread_;
-
-  // The relay thread's own: the client context for the current TLS settings.
-  std::shared_ptr<const tls::TlsClientContext> tls_;
+  // The relay thread's own.
   std::string last_scan_error_;  // the queue listing's last failure, logged once
   int64_t next_orphan_sweep_ = 0;
 };
