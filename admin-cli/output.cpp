@@ -180,6 +180,10 @@ nlohmann::ordered_json json_time(std::optional<int64_t> unix_seconds) {
 }
 
 nlohmann::ordered_json json_setting_value(const config::SettingSpec& spec, const std::string& text) {
+  if (spec.secret) {  // never the value: "(set)" or null
+    if (text.empty()) return nullptr;
+    return std::string(config::kSecretShown);
+  }
   switch (spec.type) {
     case config::SettingType::kInt: {
       int64_t n = 0;

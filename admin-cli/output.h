@@ -65,6 +65,7 @@ nlohmann::ordered_json json_time(std::optional<int64_t> unix_seconds);
 
 // A setting's canonical text as a JSON value typed by its spec: an int a number, a bool
 // true/false, a string a string (a stored value that does not read as its type stays a string).
+// A secret setting is "(set)", or null when empty: never its value.
 nlohmann::ordered_json json_setting_value(const config::SettingSpec& spec, const std::string& text);
 
 inline const char* yes_no(bool b) { return b ? "yes" : "no"; }

@@ -20,6 +20,7 @@ std::string type_text(const config::SettingSpec& spec) {
 }
 
 std::string shown_value(const config::SettingSpec& spec, const std::string& value) {
+  if (spec.secret) return value.empty() ? "(not set)" : std::string(config::kSecretShown);
   return spec.type == config::SettingType::kString ? "\"" + value + "\"" : value;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/config/daemon_settings.h"
+#include "core/system/host_name.h"
 #include "core/base/version.h"
 #include "core/log/log_router.h"
 #include "core/log/logger.h"
@@ -23,7 +24,8 @@ constexpr uint64_t kRetryBindsEveryTicks = 30;  // failed binds are tried again 
 }  // namespace
 
 Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-               storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir)
+               storage::PolicyStore& policy, storage::MailStore& mail, std::vector<core::ModuleInstance> modules,
+               std::string data_dir)
     : work_(work),
       accounts_(accounts),
       policy_(policy),
@@ -48,7 +50,9 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                          reload(why, std::move(done));
                        }),
       control_server_(loop, work, data_dir_, control_actions_),
-      poll_timer_(loop) {}
+      poll_timer_(loop) {
+  relay_ = std::make_unique<relay::Relay>(data_dir_ + "/queue", accounts, mail, core::system_host_name());
+}
 
 Daemon::~Daemon() { shutdown(); }
 
@@ -192,7 +196,9 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
                                                  : config::daemon_settings_catalog().find(key)->default_value;
     if (before == value) continue;
     // Logged before it applies: a new target or a higher level would hide it.
-    log::info("daemon.setting", {{"key", key}, {"value", value}});
+    const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+    const bool secret = spec != nullptr && spec->secret;
+    log::info("daemon.setting", {{"key", key}, {"value", secret ? std::string(config::kSecretShown) : value}});
   }
   std::string level = settings->get_string("log_level");
   if (log_level_override_) {  // mailroomd --log-level wins until the stored level changes
@@ -204,6 +210,10 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
   }
   log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
   metrics_endpoint_.apply(settings->get_string("metrics_listen"));
+  if (!stopping_) {
+    relay_->apply(relay::RelaySettings::from(*settings));
+    relay_->start();  // once; later applies only hand it the new settings
+  }
   daemon_settings_ = std::move(settings);
 }
 
@@ -221,6 +231,7 @@ void Daemon::shutdown() {
   status_file_.remove();
   poll_timer_.close();
   metrics_endpoint_.stop();
+  relay_->stop();  // joins its thread: every wait there is cut within a 200 ms poll slice
   running_.stop_all();
 }
 

@@ -21,7 +21,9 @@
 #include "daemon/policy_sync.h"
 #include "daemon/reload.h"
 #include "daemon/status_file.h"
+#include "relay/relay.h"
 #include "storage/account_store.h"
+#include "storage/mail_store.h"
 #include "storage/policy_store.h"
 
 namespace mailroom::daemon {
@@ -29,7 +31,8 @@ namespace mailroom::daemon {
 class Daemon {
  public:
   Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountStore& accounts,
-         storage::PolicyStore& policy, std::vector<core::ModuleInstance> modules, std::string data_dir);
+         storage::PolicyStore& policy, storage::MailStore& mail, std::vector<core::ModuleInstance> modules,
+         std::string data_dir);
   ~Daemon();
 
   // The user the daemon runs as, reported by `status` (call before start()).
@@ -54,7 +57,7 @@ class Daemon {
   void poll();
   void start_reload();
   void apply(Snapshot& snapshot);
-  // Applies changed daemon-wide settings (logging, metrics endpoint); logs what changed.
+  // Applies changed daemon-wide settings (logging, metrics endpoint, the relay); logs what changed.
   void apply_daemon_settings(std::shared_ptr<const config::ServiceSettings> settings);
   void write_status();
 
@@ -69,6 +72,8 @@ class Daemon {
   RunningServices running_;
   MetricsEndpoint metrics_endpoint_;  // metrics_listen
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
+  // The outbound queue's relay to the smarthost: its own thread, started at the first apply.
+  std::unique_ptr<relay::Relay> relay_;
   ControlActions control_actions_;
   ControlServer control_server_;
   std::optional<std::string> log_level_override_;

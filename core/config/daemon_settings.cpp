@@ -39,6 +39,41 @@ SettingsCatalog build_catalog() {
                     "Shortest password (in octets) a password change accepts: poppassd's NEWPASS and 'mailctl "
                     "mailbox passwd' (unless --force). The policy also refuses the old password and the "
                     "mailbox's name (docs/poppassd.md)."));
+  // ---- issue 17: the outbound relay (smarthost) ----
+  c.add(string_setting("smarthost", "", 300,
+                       "Where the relay sends queued outbound mail (XTND XMIT's remote recipients): "
+                       "'host:port' ('smtp.example.net:587', '127.0.0.1:25', '[::1]:25'); empty = none "
+                       "(nothing is attempted, and XTND XMIT refuses remote recipients).",
+                       check_smarthost));
+  c.add(string_setting("smarthost_tls", "starttls", 8,
+                       "'starttls' (required: a smarthost that does not offer it is a temporary failure "
+                       "and nothing is sent) or 'none' (plaintext; for a smarthost on loopback only).",
+                       check_smarthost_tls));
+  c.add(bool_setting("smarthost_tls_verify", true,
+                     "Verify the smarthost's certificate (chain, host name or IP) against "
+                     "'smarthost_ca_file' or the system store."));
+  c.add(string_setting("smarthost_ca_file", "", 1024,
+                       "PEM file of the certificates that sign the smarthost's certificate (absolute "
+                       "path); empty = the system store.",
+                       check_optional_absolute_path));
+  c.add(string_setting("smarthost_user", "", 255,
+                       "User name for AUTH PLAIN or LOGIN at the smarthost (empty = no AUTH). Sent only "
+                       "over TLS, or with smarthost_tls none."));
+  auto password = string_setting("smarthost_password", "", 255,
+                                  "Password for smarthost_user. Stored encrypted (DATA/secrets.key); "
+                                  "'show' prints only \"(set)\".");
+  password.secret = true;
+  c.add(std::move(password));
+  c.add(int_setting("queue_lifetime", 432000, 60, 60L * 86400,
+                    "Seconds a queued message is retried before its pending recipients fail and the "
+                    "sender gets a bounce (default 5 days)."));
+  c.add(int_setting("queue_retry_min", 60, 1, 86400,
+                    "Seconds before the first retry after a temporary failure; doubled per attempt."));
+  c.add(int_setting("queue_retry_max", 3600, 1, 7L * 86400,
+                    "Longest wait between two attempts of one message, seconds."));
+  c.add(int_setting("relay_timeout", 120, 1, 3600,
+                    "Seconds the relay waits for the smarthost's connection, TLS handshake and each "
+                    "reply (and for each block of the message to be sent)."));
   return c;
 }
 
@@ -75,6 +110,27 @@ std::optional<std::string> check_log_level(std::string_view text) {
 std::optional<std::string> check_log_format(std::string_view text) {
   if (text == "kv" || text == "json") return std::nullopt;
   return "must be 'kv' or 'json'";
+}
+
+std::optional<std::string> check_smarthost(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  auto binds = net::parse_bind_list(text, 0);
+  if (!binds) return binds.error().message;
+  if (binds->size() != 1 || binds->front().is_unix() || binds->front().port == 0 ||
+      binds->front().address == "*") {
+    return "must be empty or one host and port ('smtp.example.net:587', '127.0.0.1:25', '[::1]:25')";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_smarthost_tls(std::string_view text) {
+  if (text == "starttls" || text == "none") return std::nullopt;
+  return "must be 'starttls' or 'none'";
+}
+
+std::optional<std::string> check_optional_absolute_path(std::string_view text) {
+  if (text.empty() || text.front() == '/') return std::nullopt;
+  return "must be empty or an absolute path";
 }
 
 std::optional<std::string> check_metrics_listen(std::string_view text) {

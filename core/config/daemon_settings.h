@@ -12,7 +12,8 @@
 
 namespace mailroom::config {
 
-// The catalog (log_target, log_level, log_format, metrics_listen), in documentation order.
+// The catalog (log_target, log_level, log_format, metrics_listen, then the relay's smarthost and
+// queue settings), in documentation order.
 const SettingsCatalog& daemon_settings_catalog();
 
 // Validators shared with the per-service logging settings: nullopt when `text` is valid.
@@ -28,5 +29,12 @@ std::optional<std::string> check_log_format(std::string_view text);
 // ("127.0.0.1:9154", "[::1]:9154").
 inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9154";
 std::optional<std::string> check_metrics_listen(std::string_view text);
+
+// smarthost: empty or one "host:port" (a name, an IPv4 address or a bracketed IPv6 address).
+std::optional<std::string> check_smarthost(std::string_view text);
+// smarthost_tls: "starttls" or "none".
+std::optional<std::string> check_smarthost_tls(std::string_view text);
+// Empty or an absolute path (smarthost_ca_file).
+std::optional<std::string> check_optional_absolute_path(std::string_view text);
 
 }  // namespace mailroom::config

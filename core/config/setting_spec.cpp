@@ -50,7 +50,8 @@ SettingSpec string_setting(std::string key, std::string default_value, std::size
 Result<std::string> normalize_setting(const SettingSpec& spec, std::string_view value) {
   auto bad = [&](const std::string& why) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "invalid value '" + std::string(value) + "' for " + spec.key + ": " + why);
+                      (spec.secret ? std::string("invalid value") : "invalid value '" + std::string(value) + "'") +
+                          " for " + spec.key + ": " + why);
   };
   std::string canonical;
   switch (spec.type) {

@@ -26,6 +26,9 @@ struct SettingSpec {
   std::string doc;
   // Extra check for strings (and ints); returns an error message, or nullopt when fine.
   std::function<std::optional<std::string>(std::string_view)> validate;
+  // A plaintext-equivalent secret (smarthost_password): stored sealed with the SecretBox, never
+  // shown by `show` (only "(set)") and never logged.
+  bool secret = false;
 };
 
 // Builders that keep declarations short and complete.
@@ -39,6 +42,9 @@ SettingSpec string_setting(std::string key, std::string default_value, std::size
 Result<std::string> normalize_setting(const SettingSpec& spec, std::string_view value);
 
 const char* setting_type_name(SettingType type);
+
+// What a secret setting's value looks like wherever values are shown or logged.
+inline constexpr std::string_view kSecretShown = "(set)";
 
 // The settings of one module, in declaration order.
 class SettingsCatalog {

@@ -2,17 +2,37 @@
 #include "core/tls/tls_stream.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 namespace mailroom::tls {
 
 TlsStream::TlsStream(std::shared_ptr<const TlsContext> context) : context_(std::move(context)) {
   ssl_.reset(SSL_new(context_->raw()));
+  attach_bios();
+  SSL_set_accept_state(ssl_.get());
+}
+
+TlsStream::TlsStream(std::shared_ptr<const TlsClientContext> context, const std::string& host)
+    : client_context_(std::move(context)) {
+  ssl_.reset(SSL_new(client_context_->raw()));
+  attach_bios();
+  SSL_set_connect_state(ssl_.get());
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
+  // An IP address is checked against the IP SANs; a name is SNI and the host name check.
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+    ERR_clear_error();
+    SSL_set_tlsext_host_name(ssl_.get(), host.c_str());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    SSL_set1_host(ssl_.get(), host.c_str());
+  }
+}
+
+void TlsStream::attach_bios() {
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
   // An empty read BIO must say "retry", not EOF.
   BIO_set_mem_eof_return(rbio_, -1);
   SSL_set_bio(ssl_.get(), rbio_, wbio_);
-  SSL_set_accept_state(ssl_.get());
 }
 
 std::string TlsStream::version() const { return handshake_done_ ? SSL_get_version(ssl_.get()) : ""; }
@@ -44,6 +64,11 @@ Status TlsStream::feed(std::string_view data, std::string& plain, std::string& c
       drain_output(cipher);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
       std::string why = drain_errors();
+      const long verify = SSL_get_verify_result(ssl_.get());
+      if (client_context_ && verify != X509_V_OK) {
+        why = std::string("certificate verification: ") + X509_verify_cert_error_string(verify) +
+              (why.empty() ? "" : " (" + why + ")");
+      }
       return make_error(ErrorCode::kInvalidArgument, "TLS handshake failed: " + (why.empty() ? "peer closed" : why));
     }
     if (auto s = flush_pending(cipher); !s) return s;

@@ -1,4 +1,5 @@
-// TlsStream: the server side of one TLS connection over two memory BIOs. The Connection feeds it
+// TlsStream: one TLS connection over two memory BIOs, the server side (a service's Connection) or
+// the client side (the relay to the smarthost). The Connection feeds it
 // ciphertext from the socket and sends the ciphertext it produces; no socket is touched here.
 #pragma once
 
@@ -8,6 +9,7 @@
 
 #include "core/base/result.h"
 #include "core/tls/openssl_ptr.h"
+#include "core/tls/tls_client_context.h"
 #include "core/tls/tls_context.h"
 
 namespace mailroom::tls {
@@ -15,6 +17,10 @@ namespace mailroom::tls {
 class TlsStream {
  public:
   explicit TlsStream(std::shared_ptr<const TlsContext> context);
+  // The client side, talking to `host` (a name: sent as SNI and checked against the certificate's
+  // names; an IP address: checked against its IP SANs). The handshake starts at the first feed()
+  // (feed("") produces the ClientHello).
+  TlsStream(std::shared_ptr<const TlsClientContext> context, const std::string& host);
 
   // Takes ciphertext from the peer; appends any plaintext it yields to `plain` and any
   // ciphertext to send (handshake replies, alerts, queued writes) to `cipher`. An error means
@@ -35,7 +41,10 @@ class TlsStream {
   Status flush_pending(std::string& cipher);
   void drain_output(std::string& cipher);
 
+  void attach_bios();
+
   std::shared_ptr<const TlsContext> context_;  // keeps the SSL_CTX of this session alive
+  std::shared_ptr<const TlsClientContext> client_context_;  // the same, client side
   SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
   BIO* wbio_ = nullptr;  // owned by ssl_

@@ -18,6 +18,7 @@
 #include "storage/maildir_overlap.h"
 #include "storage/password/password_hash.h"
 #include "storage/provisioning.h"
+#include "core/config/daemon_settings.h"
 #include "storage/secrets/secret_box.h"
 #include "storage/sqlite/access_rule_rows.h"
 #include "storage/sqlite/migrations.h"
@@ -517,7 +518,14 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       auto row = stmt->step();
       if (!row) return row.error();
       if (!*row) break;
-      out.emplace(stmt->column_text(0), stmt->column_text(1));
+      std::string key = stmt->column_text(0);
+      std::string value = stmt->column_text(1);
+      if (SecretBox::is_sealed(value)) {
+        auto plain = open_daemon_secret(key, value);
+        if (!plain) return plain.error();
+        value = std::move(*plain);
+      }
+      out.emplace(std::move(key), std::move(value));
     }
     return out;
   }
@@ -532,7 +540,19 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
                                   : "DELETE FROM daemon_settings WHERE key = ?1");
     if (!stmt) return stmt.error();
     stmt->bind(1, key);
-    if (value) stmt->bind(2, *value);
+    std::string stored;
+    if (value) {
+      stored = *value;
+      const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+      if (spec != nullptr && spec->secret && !value->empty()) {
+        auto box = box_for_write();
+        if (!box) return Error{box.error().code, "cannot store " + key + ": " + box.error().message};
+        auto sealed = (*box)->seal(*value, daemon_secret_aad(key));
+        if (!sealed) return sealed.error();
+        stored = std::move(*sealed);
+      }
+      stmt->bind(2, stored);
+    }
     if (auto st = stmt->run(); !st) return st;
     return tx->commit();
   }
@@ -716,6 +736,22 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       box_.emplace(std::move(*loaded));
     }
     return &*box_;
+  }
+
+  // A secret daemon setting (config::SettingSpec::secret) is sealed under its key's name.
+  static std::string daemon_secret_aad(const std::string& key) { return secret_aad(0, "daemon_setting:" + key); }
+  Result<std::string> open_daemon_secret(const std::string& key, const std::string& stored) {
+    auto box = box_for_read();
+    if (!box) {
+      return make_error(ErrorCode::kInternal, "cannot decrypt the daemon setting " + key + ": " + box.error().message +
+                                                  " (restore the key file from backup, or set it again)");
+    }
+    auto plain = (*box)->open(stored, daemon_secret_aad(key));
+    if (!plain) {
+      return make_error(ErrorCode::kInternal, "cannot decrypt the daemon setting " + key + ": " +
+                                                  plain.error().message + " (set it again to replace it)");
+    }
+    return plain;
   }
 
   // Adds or replaces `secrets` of mailbox row `mailbox_id` (in the caller's transaction).

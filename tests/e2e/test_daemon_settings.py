@@ -12,6 +12,7 @@ class DaemonSettingsTest(ServerTestCase):
         # The catalog's order: logging and metrics first, then the blocks issue 17 added.
         self.assertEqual(keys[:4], ["log_target", "log_level", "log_format", "metrics_listen"])
         self.assertIn("password_min_length", keys)
+        self.assertIn("smarthost", keys)
         self.assertTrue(all(s["set"] is False and s["value"] == s["default"] for s in shown["settings"]))
 
         bad = self.server.mailctl("daemon", "set", "log_format", "yaml", check=False)

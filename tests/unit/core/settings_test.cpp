@@ -342,6 +342,27 @@ TEST_CASE("daemon-wide settings: log targets, levels, formats and the metrics ad
   CHECK(check_metrics_listen("127.0.0.1"));  // no port
   CHECK(check_metrics_listen("127.0.0.1:1, 127.0.0.2:2"));
   CHECK(check_metrics_listen("bogus address"));
+  // The relay's: smarthost is empty or one host:port; smarthost_tls starttls|none.
+  CHECK_FALSE(check_smarthost(""));
+  CHECK_FALSE(check_smarthost("smtp.example.net:587"));
+  CHECK_FALSE(check_smarthost("127.0.0.1:25"));
+  CHECK_FALSE(check_smarthost("[::1]:25"));
+  CHECK(check_smarthost("smtp.example.net"));  // no port
+  CHECK(check_smarthost("*:25"));
+  CHECK(check_smarthost("a.test:25, b.test:25"));
+  CHECK(check_smarthost("unix:/run/smtp.sock"));
+  CHECK_FALSE(check_smarthost_tls("starttls"));
+  CHECK_FALSE(check_smarthost_tls("none"));
+  CHECK(check_smarthost_tls("tls"));
+  CHECK_FALSE(check_optional_absolute_path(""));
+  CHECK(check_optional_absolute_path("ca.pem"));
+  // The password is a secret: a refused value is never echoed.
+  const SettingSpec* password = daemon_settings_catalog().find("smarthost_password");
+  REQUIRE(password != nullptr);
+  CHECK(password->secret);
+  auto refused = normalize_setting(*password, std::string(300, 'p'));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("ppp") == std::string::npos);
   // Every default passes its own check.
   for (const auto& spec : daemon_settings_catalog().all()) {
     CHECK_MESSAGE(normalize_setting(spec, spec.default_value).ok(), spec.key);

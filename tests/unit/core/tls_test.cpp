@@ -20,6 +20,7 @@
 #include "core/tls/certificate.h"
 #include "core/tls/tls_context.h"
 #include "tests/unit/core/cert_fixture.h"
+#include "core/tls/tls_client_context.h"
 #include "core/tls/tls_stream.h"
 
 using mailroom::ErrorCode;
@@ -526,4 +527,69 @@ TEST_CASE("1 MiB round-trips exactly through TlsStream in odd-sized chunks") {
     CHECK(got.size() == data.size());
     CHECK(got == data);
   }
+}
+
+// ------------------------------------------------------------------ the client side (the relay)
+
+namespace {
+
+// Moves bytes between two TlsStreams until both handshakes are done or one side fails.
+std::string pump_streams(TlsStream& client, TlsStream& server) {
+  std::string to_server, to_client, plain;
+  if (auto st = client.feed("", plain, to_server); !st) return "client: " + st.error().message;
+  for (int round = 0; round < 20 && !(client.handshake_done() && server.handshake_done()); ++round) {
+    std::string out;
+    if (auto st = server.feed(to_server, plain, out); !st) return "server: " + st.error().message;
+    to_server.clear();
+    if (auto st = client.feed(out, plain, to_server); !st) return "client: " + st.error().message;
+  }
+  return client.handshake_done() && server.handshake_done() ? "" : "no progress";
+}
+
+std::shared_ptr<const TlsClientContext> client_context(bool verify, const std::string& ca_file) {
+  auto made = TlsClientContext::create(TlsClientConfig{verify, ca_file});
+  REQUIRE_MESSAGE(made.ok(), (made.ok() ? "" : made.error().message));
+  return *made;
+}
+
+}  // namespace
+
+TEST_CASE("the client TlsStream verifies the server against the CA file and the host name") {
+  {
+    TlsStream server(make_context());
+    TlsStream client(client_context(true, certs().cert), "localhost");
+    CHECK(pump_streams(client, server) == "");
+    CHECK(client.version() == "TLSv1.3");
+    std::string cipher, plain, out;
+    REQUIRE(client.write("EHLO a.test\r\n", cipher).ok());
+    REQUIRE(server.feed(cipher, plain, out).ok());
+    CHECK(plain == "EHLO a.test\r\n");
+  }
+  {  // the right certificate, the wrong name
+    TlsStream server(make_context());
+    TlsStream client(client_context(true, certs().cert), "other.example.test");
+    const std::string error = pump_streams(client, server);
+    CHECK(contains(error, "client: TLS handshake failed: certificate verification"));
+  }
+  {  // an IP address is checked against the IP SANs (this certificate has none)
+    TlsStream server(make_context());
+    TlsStream client(client_context(true, certs().cert), "127.0.0.1");
+    CHECK(contains(pump_streams(client, server), "certificate verification"));
+  }
+  {  // a CA file that does not sign it
+    TlsStream server(make_context());
+    TlsStream client(client_context(true, certs().other_cert), "localhost");
+    CHECK(contains(pump_streams(client, server), "certificate verification"));
+  }
+  {  // verification off: any certificate, still encrypted
+    TlsStream server(make_context());
+    TlsStream client(client_context(false, certs().other_cert), "other.example.test");
+    CHECK(pump_streams(client, server) == "");
+  }
+}
+
+TEST_CASE("a client context refuses a CA file it cannot load") {
+  CHECK_FALSE(TlsClientContext::create(TlsClientConfig{true, certs().garbage}).ok());
+  CHECK_FALSE(TlsClientContext::create(TlsClientConfig{true, "/nonexistent/ca.pem"}).ok());
+  CHECK(TlsClientContext::create(TlsClientConfig{true, ""}).ok());  // the system store
 }

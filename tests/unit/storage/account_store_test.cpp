@@ -308,6 +308,39 @@ TEST_CASE("daemon-wide settings are stored per key and removed back to the defau
   CHECK_FALSE(store->set_daemon_setting("", std::string("x")).ok());
 }
 
+TEST_CASE("a secret daemon setting (smarthost_password) is stored sealed and read back in plaintext") {
+  TempDir tmp;
+  const std::string dir = tmp.sub("data");
+  auto store = open_store(dir);
+  REQUIRE(store->set_daemon_setting("smarthost_password", std::string("relay-pw")).ok());
+  REQUIRE(store->set_daemon_setting("smarthost_user", std::string("relay-user")).ok());
+  CHECK(store->daemon_settings()->at("smarthost_password") == "relay-pw");
+  CHECK(store->daemon_settings()->at("smarthost_user") == "relay-user");  // not a secret: as given
+
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT value FROM daemon_settings WHERE key = 'smarthost_password'", -1, &stmt,
+                             nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  const std::string raw = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  CHECK(raw.starts_with("enc1:"));
+  CHECK(raw.find("relay-pw") == std::string::npos);
+
+  // Sealed for its own key: the same value copied under another key does not open.
+  exec_sql(dir, "UPDATE daemon_settings SET value = '" + raw + "' WHERE key = 'smarthost_user'");
+  auto other = open_store(dir);
+  auto broken = other->daemon_settings();
+  REQUIRE_FALSE(broken.ok());
+  CHECK(broken.error().message.find("smarthost_user") != std::string::npos);
+  // An empty password is stored as empty (nothing to seal).
+  REQUIRE(other->set_daemon_setting("smarthost_user", std::nullopt).ok());
+  REQUIRE(other->set_daemon_setting("smarthost_password", std::string()).ok());
+  CHECK(other->daemon_settings()->at("smarthost_password").empty());
+}
+
 TEST_CASE("services are ensured once and keep only stored settings") {
   TempDir tmp;
   auto store = open_store(tmp.sub("data"));
