@@ -1,11 +1,11 @@
 // DeliveryStream: gathers data lines, hands them to a DeliveryWriter on the worker pool one job
 // at a time, commits at the end.
-#include "modules/smtp-stub/delivery_stream.h"
+#include "delivery/delivery_stream.h"
 
 #include "core/log/logger.h"
 #include "storage/maildir/delivery_writer.h"
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 namespace {
 // Lines are gathered up to this before a worker job writes them (the writer's own write size).
@@ -165,4 +165,4 @@ void DeliveryStream::on_job_done() {
   }
 }
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

@@ -16,7 +16,7 @@
 #include "core/net/connection.h"
 #include "storage/mail_store.h"
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 // What a commit made: `error` when no copy could be made, else one result per maildir.
 struct StreamCommit {
@@ -61,4 +61,4 @@ class DeliveryStream {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a job's completion checks it
 };
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 struct TraceInfo {
   std::string reverse_path;  // MAIL FROM's address ("" for <>)
@@ -19,6 +19,10 @@ struct TraceInfo {
   std::string date;          // RFC 5322 date-time
 };
 
+// "Received: from ...;\r\n\t<date>\r\n" alone (reverse_path unused). Without a helo (XTND XMIT):
+// "Received: from [<ip>]".
+std::string received_header(const TraceInfo& trace);
+
 // "Return-Path: <...>\r\nReceived: from ...;\r\n\t<date>\r\n": header lines, CRLF-ended, folded
 // to stay under 78 characters where they can.
 std::string trace_headers(const TraceInfo& trace);
@@ -26,4 +30,4 @@ std::string trace_headers(const TraceInfo& trace);
 // RFC 5322 date-time of the unix time `t` in local time, e.g. "Sat, 05 Dec 2026 12:37:21 +0000".
 std::string rfc5322_date(long long t);
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery
