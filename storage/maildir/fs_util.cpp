@@ -2,6 +2,7 @@
 #include "storage/maildir/fs_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,17 @@ Error io_error(const std::string& what, int err) { return make_error(ErrorCode::
 std::string join(const std::string& a, const std::string& b) {
   if (a.empty() || a.back() == '/') return a + b;
   return a + "/" + b;
+}
+
+Result<bool> make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0) return true;
+  int err = errno;
+  if (err == EEXIST) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return false;
+    return make_error(ErrorCode::kIo, "cannot create directory " + path + ": exists and is not a directory");
+  }
+  return io_error("cannot create directory " + path, err);
 }
 
 Status fsync_dir(const std::string& path) {

@@ -17,6 +17,10 @@ Error io_error(const std::string& what, int err);
 // a + "/" + b, without doubling a trailing '/'.
 std::string join(const std::string& a, const std::string& b);
 
+// Creates one directory (0700); an existing directory is fine. Returns whether it was created
+// (not yet durable: fsync_dir() its parent).
+Result<bool> make_dir(const std::string& path);
+
 // Opens the directory and fsyncs it, making the entries created or renamed in it durable.
 Status fsync_dir(const std::string& path);
 

@@ -33,24 +33,13 @@ using maildir::errno_text;
 using maildir::fsync_dir;
 using maildir::io_error;
 using maildir::join;
+using maildir::make_dir;
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
-}
-
-// Creates one directory; an existing directory is fine. Returns whether it was created.
-Result<bool> make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) == 0) return true;
-  int err = errno;
-  if (err == EEXIST) {
-    struct stat st{};
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return false;
-    return make_error(ErrorCode::kIo, "cannot create directory " + path + ": exists and is not a directory");
-  }
-  return io_error("cannot create directory " + path, err);
 }
 
 class MaildirStore final : public MailStore {
