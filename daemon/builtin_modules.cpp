@@ -81,8 +81,9 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
 
 namespace mailroom::builtin {
 
-std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail) {
-  const core::ModuleStores stores{accounts, mail};
+std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail,
+                                               const std::string& data_dir) {
+  const core::ModuleStores stores{accounts, mail, data_dir};
   std::vector<core::ModuleInstance> modules;
   for (const auto& d : builtin_modules()) modules.push_back({&d, settings_catalog(d.name), d.make(stores)});
   return modules;

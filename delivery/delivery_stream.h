@@ -44,6 +44,10 @@ class DeliveryStream {
   // loop thread (never if the connection is gone by then). Input stays paused until `done` ran;
   // the caller resumes it.
   void commit(CommitDone done);
+  // The same, but the copies go to `maildirs` instead of those given at construction (whose first
+  // one still holds the tmp file): XTND XMIT writes into its spool while the message arrives and
+  // learns where it goes only at the end.
+  void commit(std::vector<std::string> maildirs, CommitDone done);
 
  private:
   struct Job;  // the writer and one step's inputs and outputs, shared with the worker
@@ -58,6 +62,7 @@ class DeliveryStream {
   bool paused_ = false;      // we paused the connection's input (back-pressure)
   bool failed_ = false;      // a write failed: drop further lines
   std::optional<CommitDone> commit_;
+  std::optional<std::vector<std::string>> commit_maildirs_;  // commit()'s own list, if given
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a job's completion checks it
 };
 

@@ -48,6 +48,9 @@ struct ModuleReplies {
 struct ModuleStores {
   storage::AccountStore& accounts;
   storage::MailStore& mail;
+  // The daemon's data directory ("" in tests): a module keeps its own files below it (POP3's
+  // XTND XMIT queues remote mail in DATA/queue, storage/queue/outbound_queue.h).
+  std::string data_dir;
 };
 
 struct ModuleDescriptor {
