@@ -23,6 +23,7 @@ void add_daemon_commands(CLI::App& app, Context& ctx);  // daemon-wide settings
 void add_control_commands(CLI::App& app, Context& ctx);
 void add_provision_commands(CLI::App& app, Context& ctx);  // export and apply
 void add_backup_commands(CLI::App& app, Context& ctx);     // backup and restore
+void add_queue_commands(CLI::App& app, Context& ctx);      // the outbound queue (issue 17)
 // `help [TOPIC|COMMAND...]` and `completion bash`: both read the whole tree under `app`, so they
 // are added last.
 void add_help_command(CLI::App& app, Context& ctx);

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   add_control_commands(app, ctx);
   add_provision_commands(app, ctx);
   add_backup_commands(app, ctx);
+  add_queue_commands(app, ctx);
   add_help_command(app, ctx);
   add_completion_command(app, ctx);
 

@@ -2,6 +2,8 @@
 // Pure: the caller supplies the date and the id.
 #pragma once
 
+#include "core/base/time_text.h"
+
 #include <string>
 
 namespace mailroom::delivery {
@@ -27,7 +29,7 @@ std::string received_header(const TraceInfo& trace);
 // to stay under 78 characters where they can.
 std::string trace_headers(const TraceInfo& trace);
 
-// RFC 5322 date-time of the unix time `t` in local time, e.g. "Sat, 05 Dec 2026 12:37:21 +0000".
-std::string rfc5322_date(long long t);
+// RFC 5322 date-time (core/base/time_text.h), the Date of the Received line.
+using ::mailroom::rfc5322_date;
 
 }  // namespace mailroom::delivery
