@@ -3,6 +3,7 @@
 # refused with nothing delivered, a remote recipient is refused without a smarthost (nothing
 # queued) and queued with one (an envelope in DATA/queue/envelopes). One daemon for the suite.
 import os
+import time
 import unittest
 
 from harness import Server
@@ -100,6 +101,21 @@ class XtndXmitTest(unittest.TestCase):
         self.assertTrue(first.startswith(b"+OK"))
         self.assertEqual(final, b"-ERR From must be alice@example.test, not bob@example.test")
         self.assertEqual(self.mailbox(CAROL, CAROL_PW), [])
+
+    def test_unknown_local_mailbox_refuses_all(self):
+        message = b"From: alice@example.test\nTo: bob@example.test\nCc: nobody@example.test\n\nx\n"
+        _, final = self.xmit(ALICE, ALICE_PW, message)
+        self.assertEqual(final, b"-ERR no such mailbox: nobody@example.test; nothing sent")
+        self.assertEqual(self.mailbox(BOB, BOB_PW), [])
+        spool = os.path.join(self.server.data, "queue", "messages")
+        self.wait_empty(os.path.join(spool, "tmp"))  # the spooled file goes on a worker
+        self.assertEqual(os.listdir(os.path.join(spool, "new")), [])
+
+    def wait_empty(self, path, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while os.listdir(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(os.listdir(path), [])
 
     def test_remote_recipient(self):
         message = b"From: alice@example.test\nTo: bob@example.test, someone@remote.example\n\nx\n"
