@@ -89,8 +89,9 @@ Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& account
 
 namespace mailroom::builtin {
 
-std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail) {
-  const core::ModuleStores stores{accounts, mail, [&accounts] { return wanted_secret_kinds(accounts); }};
+std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail,
+                                               const std::string& data_dir) {
+  const core::ModuleStores stores{accounts, mail, [&accounts] { return wanted_secret_kinds(accounts); }, data_dir};
   std::vector<core::ModuleInstance> modules;
   for (const auto& d : builtin_modules()) modules.push_back({&d, settings_catalog(d.name), d.make(stores)});
   return modules;

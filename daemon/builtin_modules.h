@@ -45,7 +45,8 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
 Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& accounts);
 
 // Creates one instance of every built-in module, wired to the stores, with its descriptor and
-// catalog.
-std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail);
+// catalog. `data_dir`: the daemon's (ModuleStores::data_dir).
+std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail,
+                                               const std::string& data_dir);
 
 }  // namespace mailroom::builtin

@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   {
     core::EventLoop loop;
     core::WorkQueue work(loop);
-    daemon::Daemon d(loop, work, **accounts, **policy, *mail, builtin::make_modules(**accounts, *mail), data_dir);
+    daemon::Daemon d(loop, work, **accounts, **policy, *mail, builtin::make_modules(**accounts, *mail, data_dir), data_dir);
     d.set_run_user(run_as->user.name);
     if (log_level) d.set_log_level_override(*log_level);
 

@@ -53,6 +53,9 @@ struct ModuleStores {
   // read from the store now (blocking: call it on a worker). A module that changes passwords
   // (poppassd) derives these, as `mailctl mailbox passwd` does. Unset: none.
   std::function<Result<std::set<std::string>>()> wanted_secret_kinds;
+  // The daemon's data directory ("" in tests): a module keeps its own files below it (POP3's
+  // XTND XMIT queues remote mail in DATA/queue, storage/queue/outbound_queue.h).
+  std::string data_dir;
 };
 
 struct ModuleDescriptor {

@@ -25,8 +25,13 @@ std::string local_hostname() {
 
 class Pop3Module : public core::Module {
  public:
-  Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail)
-      : accounts_(accounts), mail_(mail), host_(local_hostname()), pid_(std::to_string(getpid())) {}
+  Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail, const std::string& data_dir)
+      : accounts_(accounts),
+        mail_(mail),
+        queue_(std::make_shared<const storage::OutboundQueue>(data_dir.empty() ? std::string("queue")
+                                                                                : data_dir + "/queue")),
+        host_(local_hostname()),
+        pid_(std::to_string(getpid())) {}
 
   // A unique "<pid.microseconds.counter@host>" per greeting, at most kMaxApopTimestampLength
   // octets (the host name is cut to fit), so the longest banner is never cut for it.
@@ -55,13 +60,18 @@ class Pop3Module : public core::Module {
     config.secure = connection.tls_active();
     config.sasl_mechanisms = split_mechanisms(s.get_string("auth_mechanisms"));
     config.stls_available = s.get_bool("starttls") && context.tls != nullptr && !config.secure;
+    config.xtnd_xmit = s.get_bool("xtnd_xmit");
+    config.xtnd_xmit_any_sender = s.get_bool("xtnd_xmit_any_sender");
+    config.max_message_size = static_cast<uint64_t>(s.get_int("max_message_size"));
+    config.xmit_max_line_length = static_cast<std::size_t>(s.get_int("xtnd_xmit_max_line_length"));
+    config.xmit_max_header_size = static_cast<std::size_t>(s.get_int("xtnd_xmit_max_header_size"));
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && connection.is_local_client());
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
       wanted_for_ = context.settings;
       wanted_ = auth::needed_secret_kinds(login_offer(s));
     }
-    return std::make_unique<SessionAdapter>(connection, accounts_, mail_, std::move(config), context.tls,
+    return std::make_unique<SessionAdapter>(connection, accounts_, mail_, queue_, std::move(config), context.tls,
                                             *context.policy, *context.replies, wanted_, context.service_name,
                                             static_cast<uint64_t>(s.get_int("retr_readahead")));
   }
@@ -69,6 +79,7 @@ class Pop3Module : public core::Module {
  private:
   storage::AccountStore& accounts_;
   storage::MailStore& mail_;
+  std::shared_ptr<const storage::OutboundQueue> queue_;  // DATA/queue: XTND XMIT's remote recipients
   std::string host_;
   std::string pid_;
   uint64_t counter_ = 0;
@@ -78,8 +89,9 @@ class Pop3Module : public core::Module {
 
 }  // namespace
 
-std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail) {
-  return std::make_unique<Pop3Module>(accounts, mail);
+std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail,
+                                               const std::string& data_dir) {
+  return std::make_unique<Pop3Module>(accounts, mail, data_dir);
 }
 
 }  // namespace mailroom::pop3

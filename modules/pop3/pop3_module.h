@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/module/module.h"
 #include "storage/account_store.h"
@@ -9,6 +10,9 @@
 
 namespace mailroom::pop3 {
 
-std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail);
+// `data_dir`: the daemon's data directory; XTND XMIT queues remote mail in DATA/queue ("" keeps
+// it in ./queue, for tests that never send).
+std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail,
+                                               const std::string& data_dir);
 
 }  // namespace mailroom::pop3

@@ -4,6 +4,7 @@
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
 #include "modules/pop3/session.h"
+#include "storage/mail_store.h"
 
 #include <cctype>
 
@@ -98,6 +99,29 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
   specs.push_back(config::int_setting("max_bad_commands", 10, 1, 1000,
                                       "Unknown, malformed or out-of-state commands allowed in one session "
                                       "before it is ended."));
+  // XTND XMIT (docs/xtnd-xmit.md)
+  specs.push_back(config::bool_setting(
+      "xtnd_xmit", false,
+      "Accept XTND XMIT (Eudora, qpopper): a logged-in client sends a message through the POP3 session; "
+      "recipients are taken from To, Cc and Bcc (Bcc removed before delivery). Local recipients get it "
+      "as SMTP would deliver it; remote ones are queued for the smarthost (refused without one). CAPA "
+      "lists XTND XMIT exactly when this is on."));
+  specs.push_back(config::bool_setting(
+      "xtnd_xmit_any_sender", false,
+      "Let XTND XMIT send with any From address. Off: From must be the logged-in mailbox's address. "
+      "The envelope sender (bounces) is always the logged-in mailbox."));
+  specs.push_back(config::int_setting(
+      "max_message_size", static_cast<int64_t>(storage::kDefaultMaxMessageSize), 1024, int64_t{1} << 40,
+      "The largest message XTND XMIT accepts, in octets as sent (CRLF line ends), as smtp's "
+      "max_message_size. A larger one is read to its end and refused; nothing is stored."));
+  specs.push_back(config::int_setting(
+      "xtnd_xmit_max_line_length", 65536, 1000, 16 * 1024 * 1024,
+      "The longest line of an XTND XMIT message, in octets with its CRLF; a message with a longer line is "
+      "refused (as smtp's max_line_length)."));
+  specs.push_back(config::int_setting(
+      "xtnd_xmit_max_header_size", 65536, 1024, 1024 * 1024,
+      "Octets of From, To, Cc and Bcc field bodies an XTND XMIT message may have (they are held in "
+      "memory while the message streams to disk); a message with more is refused."));
   return specs;
 }
 

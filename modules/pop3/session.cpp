@@ -112,9 +112,11 @@ Step Session::dispatch(const Command& cmd) {
       {"UIDL", false, true, &Session::cmd_uidl}, {"RETR", false, true, &Session::cmd_retr},
       {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
       {"RSET", false, true, &Session::cmd_rset}, {"NOOP", false, true, &Session::cmd_noop},
+      {"XTND", false, true, &Session::cmd_xtnd},
   };
   for (const Entry& e : kTable) {
     if (e.verb != cmd.verb) continue;
+    if (e.verb == "XTND" && !config_.xtnd_xmit) break;  // off: unknown, as it always was
     const bool allowed = state_ == State::kAuthorization ? e.in_authorization : e.in_transaction;
     if (!allowed) return bad_command("command not valid in this state");
     return (this->*e.handler)(cmd);
@@ -301,6 +303,8 @@ Step Session::cmd_capa(const Command& cmd) {
     for (const auto& m : usable_mechanisms()) sasl += " " + m;
     if (!sasl.empty()) reply += "SASL" + sasl + "\r\n";
   }
+  // "XTND XMIT" as qpopper and Eudora write it (two words: a capability with an argument).
+  if (config_.xtnd_xmit) reply += "XTND XMIT\r\n";
   if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
   reply += ".\r\n";
   return reply_only(std::move(reply));
@@ -564,6 +568,105 @@ Step Session::cmd_noop(const Command& cmd) {
   return reply_only(ok_line(""));
 }
 
+// ---- XTND XMIT ----
+
+Step Session::cmd_xtnd(const Command& cmd) {
+  std::string sub = cmd.args.empty() ? "" : cmd.args[0];
+  for (char& c : sub) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (sub != "XMIT") return bad_command("unknown XTND command");
+  if (cmd.args.size() != 1) return bad_command("XTND XMIT takes no arguments");
+  state_ = State::kXmitPreparing;
+  return Step{"", PrepareXmit{}};
+}
+
+Step Session::on_xmit_ready(const Status& status) {
+  assert(state_ == State::kXmitPreparing);
+  if (!status) {
+    state_ = State::kTransaction;
+    return reply_only(err_line("cannot take a message now, try again later", RespCode::kSysTemp));
+  }
+  state_ = State::kXmitData;
+  xmit_header_.emplace(config_.xmit_max_header_size);
+  return Step{ok_line("Start sending message, end with a line containing only '.'"),
+              ReceiveXmit{config_.max_message_size, config_.xmit_max_line_length}};
+}
+
+bool Session::on_xmit_line(std::string_view line) {
+  if (state_ != State::kXmitData || !xmit_header_) return false;
+  return xmit_header_->feed(line);
+}
+
+Step Session::on_xmit_end(const core::BodySummary& summary) {
+  assert(state_ == State::kXmitData);
+  state_ = State::kTransaction;
+  const delivery::HeaderScanner header = std::move(*xmit_header_);
+  xmit_header_.reset();
+  auto refuse = [](std::string text, RespCode code = RespCode::kNone) {
+    return Step{err_line(text, code), DiscardXmit{}};
+  };
+  if (summary.over_size) {
+    return refuse("message too big: at most " + std::to_string(config_.max_message_size) + " octets", RespCode::kSysPerm);
+  }
+  if (summary.long_lines > 0) {
+    return refuse("message has a line longer than " + std::to_string(config_.xmit_max_line_length) + " octets",
+                  RespCode::kSysPerm);
+  }
+  if (header.overflow()) {
+    return refuse("address fields longer than " + std::to_string(config_.xmit_max_header_size) + " octets",
+                  RespCode::kSysPerm);
+  }
+  SendXmit send{*user_, {}, summary.octets};
+  std::vector<delivery::AddrSpec> from;
+  std::size_t from_fields = 0;
+  for (const auto& field : header.fields()) {
+    auto list = delivery::parse_address_list(field.body);
+    if (!list) return refuse("invalid address in " + field.name + ": " + list.error().message);
+    if (field.name == "from") {
+      ++from_fields;
+      from.insert(from.end(), list->begin(), list->end());
+      continue;
+    }
+    for (auto& spec : *list) {
+      bool seen = false;
+      for (const auto& r : send.recipients) seen = seen || r.same_as(spec);
+      if (!seen) send.recipients.push_back(std::move(spec));
+    }
+  }
+  if (!config_.xtnd_xmit_any_sender) {
+    if (from_fields != 1 || from.size() != 1) {
+      return refuse("the message needs one From address: " + user_->str());
+    }
+    const Result<storage::Address> sender = storage::parse_address(from.front().str());
+    if (!sender || !(*sender == *user_)) {
+      return refuse("From must be " + user_->str() + ", not " + from.front().str());
+    }
+  }
+  if (send.recipients.empty()) return refuse("no recipients: the message has no To, Cc or Bcc address");
+  state_ = State::kXmitSending;
+  return Step{"", std::move(send)};
+}
+
+Step Session::on_xmit_result(const XmitResult& result) {
+  assert(state_ == State::kXmitSending);
+  state_ = State::kTransaction;
+  switch (result.outcome) {
+    case XmitOutcome::kSent: {
+      std::string text = "message sent";
+      if (result.local > 0) text += ", delivered to " + std::to_string(result.local) + (result.local == 1 ? " mailbox" : " mailboxes");
+      if (result.queued > 0) text += ", queued for " + std::to_string(result.queued) + (result.queued == 1 ? " remote recipient" : " remote recipients");
+      return reply_only(ok_line(text));
+    }
+    case XmitOutcome::kUnknownRecipient:
+      return reply_only(err_line("no such mailbox: " + result.recipient + "; nothing sent"));
+    case XmitOutcome::kDisabledRecipient:
+      return reply_only(err_line("mailbox disabled: " + result.recipient + "; nothing sent"));
+    case XmitOutcome::kNoSmarthost:
+      return reply_only(err_line("remote recipient " + result.recipient + " not allowed: no smarthost configured; nothing sent"));
+    case XmitOutcome::kTemporary: break;
+  }
+  return reply_only(err_line("message not sent: temporary failure, try again later", RespCode::kSysTemp));
+}
+
 const char* state_name(State state) {
   switch (state) {
     case State::kAuthorization:
@@ -572,7 +675,10 @@ const char* state_name(State state) {
     case State::kAwaitingSecret:
     case State::kAwaitingLogin: return "AUTHORIZATION";
     case State::kTransaction:
-    case State::kStreaming: return "TRANSACTION";
+    case State::kStreaming:
+    case State::kXmitPreparing:
+    case State::kXmitData:
+    case State::kXmitSending: return "TRANSACTION";
     case State::kUpdate: return "UPDATE";
     case State::kClosed: return "closed";
   }

@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "core/net/line_reader.h"
 #include "auth/login_outcome.h"
 #include "auth/sasl/auth_mechanism.h"
 #include "storage/address.h"
+#include "delivery/address_list.h"
+#include "delivery/header_scanner.h"
 #include "storage/mail_store.h"
 
 namespace mailroom::pop3 {
@@ -45,6 +48,12 @@ struct SessionConfig {
   std::vector<std::string> sasl_mechanisms = {"PLAIN", "LOGIN"};
   bool ntlm_v1 = false;               // accept NTLMv1 responses (legacy setting)
   std::string hostname = "localhost";  // in CRAM-MD5 challenges and NTLM target info
+  // XTND XMIT (docs/xtnd-xmit.md): sending a message through the session, off unless xtnd_xmit.
+  bool xtnd_xmit = false;
+  bool xtnd_xmit_any_sender = false;           // From need not be the logged-in mailbox
+  uint64_t max_message_size = storage::kDefaultMaxMessageSize;  // wire octets of the message
+  std::size_t xmit_max_line_length = 65536;    // octets of one message line with its CRLF
+  std::size_t xmit_max_header_size = 65536;    // octets of From/To/Cc/Bcc field bodies kept
   // Fixed values for tests (empty: random per exchange).
   std::string cram_md5_challenge;
   std::string scram_server_nonce;
@@ -98,8 +107,28 @@ struct Close {};
 // buffered so far) and call on_tls_started().
 struct StartTls {};
 
+// XTND XMIT accepted: make the spool ready (a worker job), then call on_xmit_ready().
+struct PrepareXmit {};
+// The "+OK" to XTND XMIT is out: read the message (Connection::begin_body with these limits),
+// with the Received line in front, streaming to the spool every line on_xmit_line() keeps; give
+// the end to on_xmit_end().
+struct ReceiveXmit {
+  uint64_t max_size = 0;
+  std::size_t max_line_length = 0;
+};
+// The message is refused (the reply says why): drop what was written.
+struct DiscardXmit {};
+// Deliver the spooled message: look every recipient up, commit the local copies (and the queue's
+// if any is remote), queue the remote ones; nothing at all if any recipient is refused. Then
+// call on_xmit_result().
+struct SendXmit {
+  storage::Address sender;  // the envelope sender: always the logged-in mailbox
+  std::vector<delivery::AddrSpec> recipients;  // To + Cc + Bcc, each once
+  uint64_t octets = 0;      // the message as the client sent it (wire octets)
+};
+
 using Effect = std::variant<NoEffect, Authenticate, FetchSecret, RejectLogin, StreamMessage, CommitDeletions, Close,
-                            StartTls>;
+                            StartTls, PrepareXmit, ReceiveXmit, DiscardXmit, SendXmit>;
 
 struct Step {
   std::string reply;  // complete wire text, CRLF line endings (multi-line replies end in ".\r\n")
@@ -114,6 +143,9 @@ enum class State {
   kAwaitingLogin,   // Authenticate or RejectLogin is outstanding
   kTransaction,
   kStreaming,
+  kXmitPreparing,   // PrepareXmit is outstanding
+  kXmitData,        // the message of XTND XMIT is arriving
+  kXmitSending,     // SendXmit is outstanding
   kUpdate,
   kClosed
 };
@@ -124,6 +156,21 @@ const char* state_name(State state);
 // How a login ended (auth/login_outcome.h). kOk: the listing is valid; kAuthFailed -> "-ERR [AUTH] ...";
 // kInUse (maildrop locked by another session) -> "-ERR [IN-USE] ..."; kTemporary -> "-ERR [SYS/TEMP] ...".
 using LoginOutcome = auth::LoginOutcome;
+
+// How SendXmit ended. Anything but kSent means nothing was delivered or queued.
+enum class XmitOutcome {
+  kSent,
+  kUnknownRecipient,   // a local postoffice without that mailbox (or an invalid mailbox name)
+  kDisabledRecipient,  // the mailbox or its postoffice is disabled
+  kNoSmarthost,        // a remote recipient, and no smarthost is configured
+  kTemporary,          // the store, the disk (full) or the queue failed: try again later
+};
+struct XmitResult {
+  XmitOutcome outcome = XmitOutcome::kTemporary;
+  std::string recipient;  // the refused one (kUnknownRecipient, kDisabledRecipient, kNoSmarthost)
+  std::size_t local = 0;   // kSent: mailboxes given a copy
+  std::size_t queued = 0;  // kSent: remote recipients queued
+};
 
 class Session {
  public:
@@ -166,7 +213,18 @@ class Session {
     return std::move(listing_);
   }
 
+  // XTND XMIT: the spool is ready (or not: "-ERR [SYS/TEMP]").
+  Step on_xmit_ready(const Status& status);
+  // One line of the message (un-stuffed, no ending): whether it is written (Bcc fields are not).
+  bool on_xmit_line(std::string_view line);
+  // The message's terminator arrived: its checks (size, line length, header, From, recipients)
+  // give DiscardXmit with an -ERR, or SendXmit.
+  Step on_xmit_end(const core::BodySummary& summary);
+  // SendXmit's result: "+OK" only for kSent.
+  Step on_xmit_result(const XmitResult& result);
+
   State state() const { return state_; }
+  const std::string& hostname() const { return config_.hostname; }
   const storage::Address* user() const;  // set once logged in
   // Whether message `index` (0-based) is marked for deletion; false for an unknown index.
   bool marked_deleted(std::size_t index) const { return index < deleted_.size() && deleted_[index]; }
@@ -204,6 +262,7 @@ class Session {
   Step cmd_dele(const Command& cmd);
   Step cmd_rset(const Command& cmd);
   Step cmd_noop(const Command& cmd);
+  Step cmd_xtnd(const Command& cmd);
 
   SessionConfig config_;
   State state_ = State::kAuthorization;
@@ -221,6 +280,7 @@ class Session {
   std::string sasl_name_;                      // its name, for the log and effects
   std::string sasl_user_;                      // the authcid it asked a secret for
   std::optional<std::string> apop_digest_;     // APOP in progress (waiting for the secret)
+  std::optional<delivery::HeaderScanner> xmit_header_;  // the XTND XMIT message's header section
 };
 
 }  // namespace mailroom::pop3

@@ -100,7 +100,8 @@ void SessionAdapter::read_chunk(Stream& stream) {
 }
 
 SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountStore& accounts,
-                               storage::MailStore& mail, SessionConfig config,
+                               storage::MailStore& mail, std::shared_ptr<const storage::OutboundQueue> queue,
+                               SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
                                const std::string& service, uint64_t readahead_bytes)
@@ -112,6 +113,7 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
       replies_(replies),
       login_(connection, accounts, policy, "pop3", std::move(wanted_secrets), service),
       metrics_(service),
+      xmit_(connection, accounts, mail, std::move(queue), session_.hostname()),
       readahead_bytes_(readahead_bytes) {}
 
 SessionAdapter::~SessionAdapter() = default;
@@ -153,6 +155,7 @@ void SessionAdapter::on_close() {
   // maildrop is left untouched. As at QUIT, the maildrop and the listing (megabytes for 100,000
   // messages) are freed on a worker, not on the loop.
   stream_.reset();
+  xmit_.discard();  // an unfinished XTND XMIT: its spooled file is removed on a worker
   read_ahead_.clear();
   lock_.reset();
   storage::Listing listing = session_.release_listing();
@@ -191,10 +194,32 @@ void SessionAdapter::run(Step step) {
           if (!conn_.start_tls(tls_)) return;
           session_.on_tls_started();
           log::debug("pop3.stls", {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}});
+        } else if constexpr (std::is_same_v<T, PrepareXmit>) {
+          xmit_.prepare([this](Status status) { xmit_done(session_.on_xmit_ready(status)); });
+        } else if constexpr (std::is_same_v<T, ReceiveXmit>) {
+          xmit_.receive(effect);
+        } else if constexpr (std::is_same_v<T, DiscardXmit>) {
+          log::info("pop3.xmit_refused", {{"service", conn_.service()}, {"sid", sid()}, {"user", user_},
+                                          {"id", xmit_.message_id()}});
+          xmit_.discard();
+        } else if constexpr (std::is_same_v<T, SendXmit>) {
+          xmit_.send(std::move(effect), [this](XmitResult result) { xmit_done(session_.on_xmit_result(result)); });
         }
       },
       step.effect);
 }
+
+void SessionAdapter::xmit_done(Step step) {
+  if (conn_.closing()) return;  // a timeout's last line is out: nothing may follow it
+  conn_.resume_input();
+  run(std::move(step));
+}
+
+void SessionAdapter::on_body_line(std::string_view line, core::LineEnding) {
+  if (session_.on_xmit_line(line)) xmit_.add_line(line);
+}
+
+void SessionAdapter::on_body_end(const core::BodySummary& summary) { run(session_.on_xmit_end(summary)); }
 
 void SessionAdapter::start_login(Authenticate auth) {
   // The maildrop the worker opens once the credentials and the mailbox passed; it is the

@@ -17,6 +17,7 @@
 #include "core/net/connection.h"
 #include "modules/pop3/top_filter.h"
 #include "modules/pop3/session.h"
+#include "modules/pop3/xmit_sender.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
 
@@ -25,7 +26,7 @@ namespace mailroom::pop3 {
 class SessionAdapter : public core::ProtocolSession {
  public:
   SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
-                 SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
+                 std::shared_ptr<const storage::OutboundQueue> queue, SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                  const core::ModuleReplies& replies, std::set<std::string> wanted_secrets, const std::string& service,
                  uint64_t readahead_bytes = 0);
   ~SessionAdapter() override;
@@ -35,6 +36,8 @@ class SessionAdapter : public core::ProtocolSession {
   std::string loggable_line(std::string_view line) const override;
   void on_line_too_long() override;
   void on_drain() override;
+  void on_body_line(std::string_view line, core::LineEnding ending) override;
+  void on_body_end(const core::BodySummary& summary) override;
   std::string on_timeout(core::Timeout which) override;
   core::SessionInfo describe() const override { return {user_, state_name(session_.state())}; }
   void on_close() override;
@@ -61,6 +64,7 @@ class SessionAdapter : public core::ProtocolSession {
   static void read_chunk(Stream& stream);  // on a worker
   void start_update(CommitDeletions del);
   std::string sid() const;
+  void xmit_done(Step step);  // an XTND XMIT effect finished: its reply, then input again
 
   core::Connection& conn_;
   storage::MailStore& mail_;
@@ -70,6 +74,7 @@ class SessionAdapter : public core::ProtocolSession {
   const core::ModuleReplies& replies_;  // the descriptor's fixed lines (timeouts, auto-deny)
   auth::LoginService login_;
   Pop3Metrics metrics_;
+  XmitSender xmit_;  // XTND XMIT's effects
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> maildrop_;
   std::shared_ptr<Stream> stream_;

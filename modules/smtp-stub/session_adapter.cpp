@@ -4,33 +4,18 @@
 #include <ctime>
 
 #include "core/log/logger.h"
-#include "storage/address.h"
+#include "delivery/recipient_lookup.h"
+#include "delivery/trace_headers.h"
 
 namespace mailroom::smtp {
 
 namespace {
 
-// What the store says about a recipient (on a worker).
+// What the store says about a recipient (on a worker). <Postmaster> is the postmaster of our
+// own name.
 RecipientVerdict look_up(storage::AccountStore& accounts, const RcptTo& rcpt, const std::string& own_hostname) {
-  std::string domain = rcpt.domain;
-  if (rcpt.postmaster) domain = own_hostname;  // <Postmaster>: the postmaster of our own name
-  auto postoffice_name = storage::normalize_postoffice_name(domain);
-  if (!postoffice_name) return {RecipientStatus::kForeignDomain, {}, {}};  // an address literal, or junk
-  auto postoffice = accounts.get_postoffice(*postoffice_name);
-  if (!postoffice) {
-    if (postoffice.error().code == ErrorCode::kNotFound) return {RecipientStatus::kForeignDomain, {}, {}};
-    return {RecipientStatus::kTemporary, {}, {}};
-  }
-  auto mailbox_name = storage::normalize_mailbox_name(rcpt.postmaster ? "postmaster" : rcpt.local);
-  if (!mailbox_name) return {RecipientStatus::kUnknownMailbox, {}, {}};
-  storage::Address address{*mailbox_name, *postoffice_name};
-  auto mailbox = accounts.get_mailbox(address);
-  if (!mailbox) {
-    if (mailbox.error().code == ErrorCode::kNotFound) return {RecipientStatus::kUnknownMailbox, {}, {}};
-    return {RecipientStatus::kTemporary, {}, {}};
-  }
-  if (!mailbox->enabled || !mailbox->postoffice_enabled) return {RecipientStatus::kDisabled, {}, {}};
-  return {RecipientStatus::kOk, mailbox->maildir, address.str()};
+  if (rcpt.postmaster) return delivery::look_up_recipient(accounts, "postmaster", own_hostname);
+  return delivery::look_up_recipient(accounts, rcpt.local, rcpt.domain);
 }
 
 }  // namespace
@@ -169,17 +154,17 @@ void SessionAdapter::count_failure() {
 void SessionAdapter::receive(ReceiveData data) {
   message_id_ = next_message_id();
   data.trace.id = message_id_;
-  data.trace.date = rfc5322_date(std::time(nullptr));
+  data.trace.date = delivery::rfc5322_date(std::time(nullptr));
   if (conn_.tls_established()) {
     data.trace.tls_version = conn_.tls_version();
     data.trace.tls_cipher = conn_.tls_cipher();
   }
-  std::string head = trace_headers(data.trace);
+  std::string head = delivery::trace_headers(data.trace);
   // The writer's cap is the data's plus the lines added here; the line reader enforces the data's.
   storage::DeliveryLimits limits{data.max_size + head.size() + 2};
   conn_.begin_body(core::BodyMode{data.max_line_length, data.max_size});
   conn_.set_idle_timeout(adapter_.data_timeout_ms);
-  stream_ = std::make_unique<DeliveryStream>(conn_, mail_, std::move(data.maildirs), limits, std::move(head));
+  stream_ = std::make_unique<delivery::DeliveryStream>(conn_, mail_, std::move(data.maildirs), limits, std::move(head));
 }
 
 void SessionAdapter::commit() {
@@ -187,7 +172,7 @@ void SessionAdapter::commit() {
     run(session_.on_commit_result(CommitResult{make_error(ErrorCode::kInternal, "no data stream"), {}}));
     return;
   }
-  stream_->commit([this](StreamCommit committed) {
+  stream_->commit([this](delivery::StreamCommit committed) {
     stream_.reset();
     CommitResult result;
     result.error = committed.error;

@@ -11,7 +11,7 @@
 #include "core/module/module_descriptor.h"
 #include "core/net/connection.h"
 #include "modules/smtp-stub/delivery_metrics.h"
-#include "modules/smtp-stub/delivery_stream.h"
+#include "delivery/delivery_stream.h"
 #include "modules/smtp-stub/smtp_session.h"
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
@@ -59,7 +59,7 @@ class SessionAdapter : public core::ProtocolSession {
   std::shared_ptr<const tls::TlsContext> tls_;
   core::ClientPolicy& policy_;
   const core::ModuleReplies& replies_;
-  std::unique_ptr<DeliveryStream> stream_;  // the data of the current transaction
+  std::unique_ptr<delivery::DeliveryStream> stream_;  // the data of the current transaction
   core::Timer delay_timer_;  // holds an unknown recipient's reply (anti-hammering delay)
   std::string message_id_;   // of the data being received
   DeliveryMetrics metrics_;

@@ -12,8 +12,9 @@
 
 #include "core/base/result.h"
 #include "core/net/line_reader.h"
+#include "delivery/recipient_lookup.h"
+#include "delivery/trace_headers.h"
 #include "modules/smtp-stub/smtp_command.h"
-#include "modules/smtp-stub/trace_headers.h"
 
 namespace mailroom::smtp {
 
@@ -45,7 +46,7 @@ struct LookupRecipient {
 // disk: first trace_headers(trace) (the adapter fills in date, id and TLS), then every data line
 // with CRLF; feed each line to on_data_line() and the end to on_data_end().
 struct ReceiveData {
-  TraceInfo trace;
+  delivery::TraceInfo trace;
   uint64_t max_size = 0;         // wire octets of the data
   std::size_t max_line_length = 0;
   std::vector<std::string> maildirs;  // one per accepted recipient, in RCPT order
@@ -71,19 +72,9 @@ struct Step {
   Effect effect;
 };
 
-// What a recipient lookup found.
-enum class RecipientStatus {
-  kOk,              // a mailbox, enabled, with its maildir
-  kUnknownMailbox,  // the postoffice exists, the mailbox does not
-  kForeignDomain,   // no such postoffice: delivering would be relaying
-  kDisabled,        // the mailbox or its postoffice is disabled
-  kTemporary,       // the store failed: try later
-};
-struct RecipientVerdict {
-  RecipientStatus status = RecipientStatus::kTemporary;
-  std::string maildir;  // kOk only
-  std::string mailbox;  // kOk only: the canonical address (for the log and LMTP replies)
-};
+// What a recipient lookup found (delivery/recipient_lookup.h, shared with XTND XMIT).
+using RecipientStatus = delivery::RecipientStatus;
+using RecipientVerdict = delivery::RecipientVerdict;
 
 // The result of CommitData: `error` when no copy could be made (then `per_recipient` is empty),
 // else one status per maildir of ReceiveData (each mailbox once, whatever the RCPTs repeated).

@@ -16,7 +16,7 @@
 #include "core/net/connection.h"
 #include "storage/mail_store.h"
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 // What a commit made: `error` when no copy could be made, else one result per maildir.
 struct StreamCommit {
@@ -44,6 +44,10 @@ class DeliveryStream {
   // loop thread (never if the connection is gone by then). Input stays paused until `done` ran;
   // the caller resumes it.
   void commit(CommitDone done);
+  // The same, but the copies go to `maildirs` instead of those given at construction (whose first
+  // one still holds the tmp file): XTND XMIT writes into its spool while the message arrives and
+  // learns where it goes only at the end.
+  void commit(std::vector<std::string> maildirs, CommitDone done);
 
  private:
   struct Job;  // the writer and one step's inputs and outputs, shared with the worker
@@ -58,7 +62,8 @@ class DeliveryStream {
   bool paused_ = false;      // we paused the connection's input (back-pressure)
   bool failed_ = false;      // a write failed: drop further lines
   std::optional<CommitDone> commit_;
+  std::optional<std::vector<std::string>> commit_maildirs_;  // commit()'s own list, if given
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a job's completion checks it
 };
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

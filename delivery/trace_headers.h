@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 struct TraceInfo {
   std::string reverse_path;  // MAIL FROM's address ("" for <>)
@@ -21,6 +21,10 @@ struct TraceInfo {
   std::string date;          // RFC 5322 date-time
 };
 
+// "Received: from ...;\r\n\t<date>\r\n" alone (reverse_path unused). Without a helo (XTND XMIT):
+// "Received: from [<ip>]".
+std::string received_header(const TraceInfo& trace);
+
 // "Return-Path: <...>\r\nReceived: from ...;\r\n\t<date>\r\n": header lines, CRLF-ended, folded
 // to stay under 78 characters where they can.
 std::string trace_headers(const TraceInfo& trace);
@@ -28,4 +32,4 @@ std::string trace_headers(const TraceInfo& trace);
 // RFC 5322 date-time (core/base/time_text.h), the Date of the Received line.
 using ::mailroom::rfc5322_date;
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

@@ -1,11 +1,11 @@
 // DeliveryStream: gathers data lines, hands them to a DeliveryWriter on the worker pool one job
 // at a time, commits at the end.
-#include "modules/smtp-stub/delivery_stream.h"
+#include "delivery/delivery_stream.h"
 
 #include "core/log/logger.h"
 #include "storage/maildir/delivery_writer.h"
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 namespace {
 // Lines are gathered up to this before a worker job writes them (the writer's own write size).
@@ -14,13 +14,14 @@ constexpr std::size_t kChunk = storage::maildir::kDeliveryWriteChunk;
 
 struct DeliveryStream::Job {
   storage::MailStore& mail;
-  std::vector<std::string> maildirs;
+  std::vector<std::string> maildirs;  // the first holds the tmp file; the copies go to all
   storage::DeliveryLimits limits;
   std::string head;  // written by the first job
   std::unique_ptr<storage::DeliveryWriter> writer;  // worker side only
   // one step: inputs
   std::string chunk;
   bool commit = false;
+  std::optional<std::vector<std::string>> targets;  // the copies go here instead of `maildirs`
   // outputs (read on the loop once the job finished)
   std::optional<Error> error;
   StreamCommit committed;
@@ -46,7 +47,7 @@ struct DeliveryStream::Job {
     if (error) {
       committed.error = error;
     } else {
-      auto copies = writer->commit_to(maildirs);
+      auto copies = writer->commit_to(targets ? *targets : maildirs);
       if (!copies) {
         committed.error = copies.error();
       } else {
@@ -68,7 +69,7 @@ void DeliveryStream::log_orphan_commit(const Job& job) {
     if (uid.empty()) uid = copy->uid;
   }
   log::warn("delivery.client_gone", {{"service", job.service}, {"stored_copies", std::to_string(stored)},
-                                     {"copies", std::to_string(job.maildirs.size())},
+                                     {"copies", std::to_string(job.targets ? job.targets->size() : job.maildirs.size())},
                                      {"uid", uid},
                                      {"error", job.committed.error ? job.committed.error->message : ""}});
 }
@@ -77,7 +78,7 @@ DeliveryStream::DeliveryStream(core::Connection& connection, storage::MailStore&
                                std::vector<std::string> maildirs, storage::DeliveryLimits limits, std::string head)
     : conn_(connection),
       job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {},
-                                     connection.service()})) {
+                                     {}, connection.service()})) {
   pending_.reserve(kChunk + 1024);
 }
 
@@ -112,6 +113,11 @@ void DeliveryStream::commit(CommitDone done) {
   pump();
 }
 
+void DeliveryStream::commit(std::vector<std::string> maildirs, CommitDone done) {
+  commit_maildirs_ = std::move(maildirs);
+  commit(std::move(done));
+}
+
 void DeliveryStream::pump() {
   if (in_flight_) return;
   if (!commit_ && pending_.size() < kChunk) return;
@@ -120,6 +126,7 @@ void DeliveryStream::pump() {
   pending_.clear();
   pending_.reserve(kChunk + 1024);
   job_->commit = commit_.has_value();
+  if (job_->commit && commit_maildirs_) job_->targets = std::move(commit_maildirs_);  // no job runs now
   std::weak_ptr<int> alive = alive_;
   core::WorkQueue& work = conn_.work();
   // The worker drops its reference when done, so the last one (and with it the writer and its
@@ -165,4 +172,4 @@ void DeliveryStream::on_job_done() {
   }
 }
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

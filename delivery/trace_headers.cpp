@@ -1,17 +1,22 @@
 // Return-Path and Received header fields (RFC 5321 4.4, RFC 5322 3.6.7), as Postfix and Dovecot
 // write them: "from <helo> ([<ip>]) by <host> (Mailroom) with <proto> id <id> for <rcpt>; <date>".
-#include "modules/smtp-stub/trace_headers.h"
+#include "delivery/trace_headers.h"
 
-namespace mailroom::smtp {
+namespace mailroom::delivery {
 
 std::string trace_headers(const TraceInfo& t) {
-  std::string out = "Return-Path: <" + t.reverse_path + ">\r\n";
-  out += "Received: from " + t.helo;
+  return "Return-Path: <" + t.reverse_path + ">\r\n" + received_header(t);
+}
+
+std::string received_header(const TraceInfo& t) {
+  std::string out = "Received: from " + t.helo;
+  const char* open = t.helo.empty() ? "" : " (";
+  const char* close = t.helo.empty() ? "" : ")";
   if (!t.peer_ip.empty()) {
     const bool v6 = t.peer_ip.find(':') != std::string::npos;
-    out += " ([" + std::string(v6 ? "IPv6:" : "") + t.peer_ip + "])";
+    out += open + std::string("[") + (v6 ? "IPv6:" : "") + t.peer_ip + "]" + close;
   } else {
-    out += " (local socket)";
+    out += open + std::string("local socket") + close;
   }
   out += "\r\n\tby " + t.hostname + " (Mailroom)";
   if (!t.tls_version.empty()) {
@@ -23,4 +28,4 @@ std::string trace_headers(const TraceInfo& t) {
   return out;
 }
 
-}  // namespace mailroom::smtp
+}  // namespace mailroom::delivery

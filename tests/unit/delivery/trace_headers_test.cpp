@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "modules/smtp-stub/trace_headers.h"
+#include "delivery/trace_headers.h"
 
-using namespace mailroom::smtp;
+using namespace mailroom::delivery;
 
 TEST_CASE("Return-Path and Received, plain, one recipient") {
   TraceInfo t;
@@ -67,4 +67,18 @@ TEST_CASE("rfc5322_date: English names and a numeric zone, whatever the locale")
     unsetenv("TZ");
   }
   tzset();
+}
+
+TEST_CASE("Received alone, without a helo (XTND XMIT)") {
+  TraceInfo t;
+  t.peer_ip = "192.0.2.7";
+  t.hostname = "pop.example.test";
+  t.with = "POP3 XTND XMIT";
+  t.id = "17.3.1";
+  t.date = "Sat, 05 Dec 2026 12:37:21 +0000";
+  CHECK(received_header(t) ==
+        "Received: from [192.0.2.7]\r\n"
+        "\tby pop.example.test (Mailroom)\r\n"
+        "\twith POP3 XTND XMIT id 17.3.1;\r\n"
+        "\tSat, 05 Dec 2026 12:37:21 +0000\r\n");
 }
