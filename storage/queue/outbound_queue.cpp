@@ -100,7 +100,7 @@ Result<QueueEntry> load_envelope(const std::string& path, const std::string& mes
   if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "broken envelope " + path + ": not a regular file");
   if (static_cast<uint64_t>(st.st_size) > kMaxEnvelopeBytes) {
     return make_error(ErrorCode::kIo, "broken envelope " + path + ": " + std::to_string(st.st_size) +
-                                          " bytes, over the limit of " + std::to_string(kMaxEnvelopeBytes));
+                                          " bytes (the limit is " + std::to_string(kMaxEnvelopeBytes) + ")");
   }
   std::string text(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t got = 0;
@@ -122,8 +122,8 @@ Result<std::string> checked_envelope_text(const QueueEntry& entry) {
   std::string text = envelope_text(entry);
   if (text.size() > kMaxEnvelopeBytes) {
     return make_error(ErrorCode::kInvalidArgument, "the envelope of " + entry.id + " would be " +
-                                                       std::to_string(text.size()) + " bytes, over the limit of " +
-                                                       std::to_string(kMaxEnvelopeBytes));
+                                                       std::to_string(text.size()) + " bytes (the limit is " +
+                                                       std::to_string(kMaxEnvelopeBytes) + ")");
   }
   return text;
 }
