@@ -2,7 +2,8 @@
 smarthost (postoffice remote.test, mailbox bob; its SMTP service with its generated certificate,
 STARTTLS required by A); A has `smarthost` = B's SMTP port and `smarthost_ca_file` = B's
 certificate, and gets its queue filled by the test-only tool queue_fill (build/tests/queue_fill).
-Checked: delivery through STARTTLS (B's POP3 returns the message, A's queue empties); a recipient
+Checked: XTND XMIT from A's POP3 to a recipient on B and a Bcc'd local one (B's POP3 returns it
+without the Bcc field, A's local copy too, the queue empties); delivery through STARTTLS (B's POP3 returns the message, A's queue empties); a recipient
 B refuses -> one bounce in the sender's Maildir on A; B down -> deferred with backoff, then B up
 and `mailctl queue retry --all` -> delivered; the smarthost password never in A's log.
 """
@@ -45,6 +46,7 @@ class RelayTest(ServerTestCase):
         server.mailctl("daemon", "set", "smarthost_ca_file", os.path.join(self.smarthost.data, "tls", "cert.pem"))
         server.mailctl("daemon", "set", "smarthost_password", SMARTHOST_PASSWORD)
         server.mailctl("daemon", "set", "queue_retry_min", RETRY_MIN)
+        server.set("xtnd_xmit", "true")
 
     def point_at_smarthost(self, server: Server):
         server.mailctl("daemon", "set", "smarthost", "%s:%d" % (LOOPBACK, self.smarthost.ports["smtp"]))
@@ -120,6 +122,34 @@ class RelayTest(ServerTestCase):
         self.assertNotIn(SMARTHOST_PASSWORD, self.server.mailctl("daemon", "show").stdout.decode())
         with open(self.server.log_path, "rb") as f:
             self.assertNotIn(SMARTHOST_PASSWORD.encode(), f.read())
+
+
+    def test_xtnd_xmit_to_a_remote_recipient_goes_through_the_smarthost(self):
+        conn = self.server.raw()
+        try:
+            conn.login(ALICE, ALICE_PW)
+            self.assertTrue(conn.command("XTND XMIT").startswith(b"+OK"))
+            conn.send(b"From: Alice <" + ALICE.encode() + b">\r\nTo: Bob <" + BOB.encode() + b">\r\n"
+                      b"Bcc: " + ALICE.encode() + b"\r\nSubject: over the smarthost\r\n\r\n"
+                      b"sent with XTND XMIT\r\n..dot line\r\n.\r\n")
+            final = conn.readline()
+            self.assertTrue(final.startswith(b"+OK"), final)
+            self.assertIn(b"queued for 1 remote recipient", final)
+            conn.command("QUIT")
+        finally:
+            conn.close()
+        self.wait_until(lambda: not self.queue(), timeout=RELAY_WAIT, what="the queue empties")
+        remote = self.mailbox_texts(self.smarthost, BOB, BOB_PW)
+        self.assertEqual(len(remote), 1)
+        self.assertIn(b"Subject: over the smarthost", remote[0])
+        self.assertIn(b"\r\n.dot line\r\n", remote[0])
+        self.assertNotIn(b"Bcc:", remote[0])
+        self.assertIn(b"with POP3 XTND XMIT", remote[0])  # A's Received line travelled with it
+        local = self.mailbox_texts(self.server, ALICE, ALICE_PW)
+        self.assertEqual(len(local), 1)  # the Bcc'd local copy
+        self.assertNotIn(b"Bcc:", local[0])
+        self.assertIn(b"Subject: over the smarthost", local[0])
+        self.assertRegex(self.server.log_tail(400), r"event=relay\.sent id=\S+ rcpt=%s" % re.escape(BOB))
 
 
 if __name__ == "__main__":

@@ -127,9 +127,7 @@ class XtndXmitTest(unittest.TestCase):
         messages_new = os.path.join(self.server.data, "queue", "messages", "new")
         self.assertEqual(os.listdir(messages_new) if os.path.isdir(messages_new) else [], [])
 
-        set_host = self.server.mailctl("daemon", "set", "smarthost", "127.0.0.1:1", check=False)
-        if set_host.returncode != 0:
-            self.skipTest("no smarthost setting in this build (the relay part): " + set_host.stderr.decode())
+        self.server.mailctl("daemon", "set", "smarthost", "127.0.0.1:1")
         try:
             # The daemon reads the setting per message: no reload needed.
             _, final = self.xmit(ALICE, ALICE_PW, message)
