@@ -3,21 +3,10 @@
 
 #include <cctype>
 
+#include "core/base/ascii.h"
 #include "storage/password/password_hash.h"
 
 namespace mailroom::auth {
-
-namespace {
-
-bool equal_ci(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::optional<std::string> password_refusal(const PasswordPolicy& policy, std::string_view password,
                                             const storage::Address& address,
@@ -27,7 +16,7 @@ std::optional<std::string> password_refusal(const PasswordPolicy& policy, std::s
     return "The new password is too short: at least " + std::to_string(policy.min_length) + " characters.";
   }
   if (old_password && password == *old_password) return std::string("The new password is the same as the old one.");
-  if (equal_ci(password, address.mailbox) || equal_ci(password, address.str())) {
+  if (ascii_iequals(password, address.mailbox) || ascii_iequals(password, address.str())) {
     return std::string("The new password must not be the mailbox name.");
   }
   return std::nullopt;

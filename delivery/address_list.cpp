@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "core/base/ascii.h"
+
 namespace mailroom::delivery {
 
 namespace {
@@ -213,17 +215,10 @@ class Parser {
   std::size_t p_ = 0;
 };
 
-bool equal_ci(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
-bool AddrSpec::same_as(const AddrSpec& other) const { return local == other.local && equal_ci(domain, other.domain); }
+bool AddrSpec::same_as(const AddrSpec& other) const { return local == other.local && ascii_iequals(domain, other.domain); }
 
 std::string unfold(std::string_view body) {
   std::string out;

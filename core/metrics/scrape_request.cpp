@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/base/ascii.h"
+
 namespace mailroom::metrics {
 
 namespace {
@@ -15,11 +17,6 @@ bool is_token_char(char c) {
 
 bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char); }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -88,7 +85,7 @@ void RequestHeadParser::header(std::string_view line) {
     state_ = State::kMalformed;
     return;
   }
-  if (iequals(line.substr(0, colon), "accept")) head_.accept = trim(line.substr(colon + 1));
+  if (ascii_iequals(line.substr(0, colon), "accept")) head_.accept = trim(line.substr(colon + 1));
 }
 
 TextFormat negotiate(std::string_view accept) {

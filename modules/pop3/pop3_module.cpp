@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "auth/secrets.h"
+#include "core/system/host_name.h"
 #include "modules/pop3/session_adapter.h"
 #include "modules/pop3/pop3_settings.h"
 
@@ -14,9 +15,7 @@ namespace mailroom::pop3 {
 namespace {
 
 std::string local_hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  std::string name(buf);
+  std::string name = core::system_host_name();
   for (char& c : name) {  // keep the timestamp a valid msg-id: no spaces, brackets or '@'
     if (c <= ' ' || c == '<' || c == '>' || c == '@' || c >= 0x7f) c = '-';
   }

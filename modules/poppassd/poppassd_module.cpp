@@ -4,22 +4,17 @@
 #include <unistd.h>
 
 #include "core/net/connection.h"
+#include "core/system/host_name.h"
 #include "modules/poppassd/session_adapter.h"
 
 namespace mailroom::poppassd {
 
 namespace {
 
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
 class PoppassdModule : public core::Module {
  public:
   PoppassdModule(storage::AccountStore& accounts, WantedSecretKinds wanted)
-      : accounts_(accounts), wanted_(std::move(wanted)), host_(host_name()) {}
+      : accounts_(accounts), wanted_(std::move(wanted)), host_(core::system_host_name()) {}
 
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,
                                                         const core::ServiceContext& context) override {

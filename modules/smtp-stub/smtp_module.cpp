@@ -2,6 +2,7 @@
 #include "modules/smtp-stub/smtp_module.h"
 
 #include "core/net/connection.h"
+#include "core/system/host_name.h"
 #include "modules/smtp-stub/session_adapter.h"
 #include "modules/smtp-stub/smtp_settings.h"
 
@@ -12,7 +13,7 @@ namespace {
 class SmtpModule : public core::Module {
  public:
   SmtpModule(Protocol protocol, storage::AccountStore& accounts, storage::MailStore& mail)
-      : protocol_(protocol), accounts_(accounts), mail_(mail), system_hostname_(system_hostname()) {}
+      : protocol_(protocol), accounts_(accounts), mail_(mail), system_hostname_(core::system_host_name()) {}
 
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,
                                                         const core::ServiceContext& context) override {

@@ -8,14 +8,6 @@
 
 namespace mailroom::smtp {
 
-std::string system_hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  std::string name(buf);
-  if (check_helo_argument(name)) return "localhost";  // spaces or control characters: unusable
-  return name;
-}
-
 namespace {
 
 std::optional<std::string> check_hostname(std::string_view v) {

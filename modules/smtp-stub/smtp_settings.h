@@ -10,7 +10,5 @@ namespace mailroom::smtp {
 
 std::vector<config::SettingSpec> smtp_setting_specs(Protocol protocol);
 
-// The system's host name (gethostname), or "localhost": the default of `hostname`.
-std::string system_hostname();
 
 }  // namespace mailroom::smtp

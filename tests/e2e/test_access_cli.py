@@ -30,8 +30,8 @@ class AccessCliTestCase(unittest.TestCase):
         # These tests count the rules and blocks of one service (and of a second one they add):
         # the data dir keeps only pop3 of the default services. Blocks without --service for
         # every default service are checked in test_a_block_without_service_covers_smtp_and_lmtp.
-        self.sql("DELETE FROM service_settings WHERE service IN ('smtp', 'lmtp')")
-        self.sql("DELETE FROM services WHERE name IN ('smtp', 'lmtp')")
+        self.sql("DELETE FROM service_settings WHERE service IN ('smtp', 'lmtp', 'poppassd')")
+        self.sql("DELETE FROM services WHERE name IN ('smtp', 'lmtp', 'poppassd')")
 
     # ---- helpers ----
     def run_mailctl(self, *args, input=None):
@@ -478,8 +478,11 @@ class BlockTest(AccessCliTestCase):
         self.addCleanup(fresh.cleanup)
         fresh.mailctl("block", "add", "10.0.0.5")
         listed = json.loads(fresh.mailctl("--json", "block", "list").stdout)
+        # poppassd too, though init creates it disabled: enabled later, it must not let in a
+        # password guesser the other services keep out.
         self.assertEqual(sorted((b["service"], b["network"]) for b in listed),
-                         [("lmtp", "10.0.0.5"), ("pop3", "10.0.0.5"), ("smtp", "10.0.0.5")])
+                         [("lmtp", "10.0.0.5"), ("pop3", "10.0.0.5"), ("poppassd", "10.0.0.5"),
+                          ("smtp", "10.0.0.5")])
 
     def test_block_errors(self):
         self.assertIn("no block covers 10.0.0.1 on any service", self.fail("block", "remove", "10.0.0.1", code=4))
