@@ -240,7 +240,7 @@ TEST_CASE("a broken envelope is listed with its error, never hidden, never 'fini
     CHECK(e.last_error.find("broken envelope") != std::string::npos);
     CHECK(e.recipients.empty());
     CHECK_FALSE(e.finished());
-    if (e.id == "2.M1P1Q1.huge") CHECK(e.last_error.find("over the limit") != std::string::npos);
+    if (e.id == "2.M1P1Q1.huge") CHECK(e.last_error.find("(the limit is ") != std::string::npos);
   }
   CHECK(broken == 2);
   auto get = q.get("1.M1P1Q1.broken");
