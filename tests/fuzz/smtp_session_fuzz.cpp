@@ -141,7 +141,7 @@ class Driver {
       data->trace.date = "Sat, 05 Dec 2026 12:37:21 +0000";
       data->trace.tls_version = session_.secure() ? "TLSv1.3" : "";
       data->trace.tls_cipher = session_.secure() ? "TLS_AES_256_GCM_SHA384" : "";
-      const std::string head = delivery::trace_headers(data->trace);
+      const std::string head = mailroom::delivery::trace_headers(data->trace);
       FUZZ_CHECK_DATA(mailroom::fuzz::wire_lines_ok(head, kMaxHeaderLine), head);
       FUZZ_CHECK_DATA(head.starts_with("Return-Path: <") && head.find("\r\nReceived: from ") != std::string::npos,
                       head);
