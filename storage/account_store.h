@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/result.h"
@@ -19,6 +20,8 @@ struct PostofficeInfo {
   bool enabled = true;
   int64_t mailbox_count = 0;
   int64_t created_at = 0;  // unix seconds
+  // Its account settings (config::account_settings_catalog()): stored canonical values only.
+  std::map<std::string, std::string> settings;
 };
 
 // A secret derived from a mailbox's password for a mechanism that cannot use the slow hash
@@ -42,7 +45,15 @@ struct MailboxInfo {
   std::string password_scheme;     // e.g. "argon2id", "sha512-crypt" (never the secret)
   int64_t created_at = 0;
   std::vector<std::string> secret_kinds;  // kinds of StoredSecret it has, sorted (never the values)
+  // Account settings (config::account_settings_catalog()), stored canonical values only: the
+  // mailbox's own, and its postoffice's. account_setting() resolves one.
+  std::map<std::string, std::string> settings;
+  std::map<std::string, std::string> postoffice_settings;
 };
+
+// The effective value of an account setting for this mailbox: its own, else its postoffice's,
+// else nullopt (the caller falls back to the service setting or the built-in default).
+std::optional<std::string> account_setting(const MailboxInfo& mailbox, std::string_view key);
 
 struct ServiceRecord {
   std::string name;    // e.g. "pop3"
@@ -72,6 +83,10 @@ class AccountStore {
   virtual Result<PostofficeInfo> get_postoffice(const std::string& name) = 0;
   // A disabled postoffice refuses every login to its mailboxes (their mail is kept).
   virtual Status set_postoffice_enabled(const std::string& name, bool enabled) = 0;
+  // Stores an already validated canonical account setting (config::account_settings_catalog());
+  // an empty optional removes it. kNotFound for an unknown postoffice.
+  virtual Status set_postoffice_setting(const std::string& name, const std::string& key,
+                                        const std::optional<std::string>& value) = 0;
 
   // Whether `maildir` may become the Maildir of `address` (read-only; add_mailbox checks the same
   // again in its transaction). A Maildir belongs to one mailbox, or purging one would delete
@@ -99,6 +114,9 @@ class AccountStore {
   virtual Status set_password(const Address& address, const std::string& password,
                               PasswordKind kind, const std::vector<StoredSecret>& secrets = {}) = 0;
   virtual Status set_mailbox_enabled(const Address& address, bool enabled) = 0;
+  // The same as set_postoffice_setting() for one mailbox. kNotFound for an unknown mailbox.
+  virtual Status set_mailbox_setting(const Address& address, const std::string& key,
+                                     const std::optional<std::string>& value) = 0;
   virtual Result<MailboxInfo> get_mailbox(const Address& address) = 0;
   // All mailboxes, or those of one postoffice (kNotFound if it does not exist).
   virtual Result<std::vector<MailboxInfo>> list_mailboxes(const std::optional<std::string>& postoffice) = 0;
