@@ -821,9 +821,12 @@ TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes"
     REQUIRE(store->add_postoffice("example.test").ok());
     REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
   }
-  exec_sql(tmp.sub("data"), "DROP TABLE mailbox_secrets; DROP TABLE daemon_settings; PRAGMA user_version = 2");
+  exec_sql(tmp.sub("data"),
+           "DROP TABLE mailbox_secrets; DROP TABLE daemon_settings; DROP TABLE postoffice_settings; "
+           "DROP TABLE mailbox_settings; PRAGMA user_version = 2");
   auto store = open_store(tmp.sub("data"), false);
-  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == "4");
+  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == std::to_string(mailroom::storage::sqlite::schema_version()));
+  CHECK(store->get_mailbox(kAlice)->settings.empty());
   CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
   REQUIRE(store->put_secrets(kAlice, {kScram}).ok());
   CHECK(store->verify_password(kAlice, "secret")->secret_kinds == std::vector<std::string>{"scram-sha-256"});
