@@ -226,7 +226,8 @@ Status run_apply(const Context& ctx, const ApplyArgs& a) {
 
 void add_provision_commands(CLI::App& app, Context& ctx) {
   CLI::App* exp = app.add_subcommand(
-      "export", "Print postoffices, mailboxes (password hashes), services and access rules as JSON (for apply)");
+      "export",
+      "Print postoffices and mailboxes (hashes, account settings), services and access rules as JSON (for apply)");
   exp->callback([&ctx] { ctx.action = [&ctx] { return run_export(ctx); }; });
 
   auto args = std::make_shared<ApplyArgs>();

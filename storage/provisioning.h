@@ -3,6 +3,7 @@
 // Derived secrets are not part of the snapshot: they are rebuilt from passwords.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@ namespace mailroom::storage {
 struct ProvisionedPostoffice {
   std::string name;
   bool enabled = true;
+  std::map<std::string, std::string> settings;  // account settings, stored canonical values
   bool operator==(const ProvisionedPostoffice&) const = default;
 };
 
@@ -25,6 +27,7 @@ struct ProvisionedMailbox {
   bool enabled = true;
   std::string password_hash;  // the stored form ("$argon2id$...", "$6$...")
   std::string maildir;        // absolute
+  std::map<std::string, std::string> settings;  // account settings, stored canonical values
   bool operator==(const ProvisionedMailbox&) const = default;
 };
 
@@ -93,6 +96,18 @@ struct SetSetting {  // an already canonical value; nullopt removes it (back to 
   std::string key;
   std::optional<std::string> value;
 };
+// Account settings (config::account_settings_catalog()): an already canonical value; nullopt
+// removes it (the postoffice's value, else the service setting or default, applies again).
+struct SetPostofficeSetting {
+  std::string postoffice;
+  std::string key;
+  std::optional<std::string> value;
+};
+struct SetMailboxSetting {
+  Address address;
+  std::string key;
+  std::optional<std::string> value;
+};
 struct AddRule {
   ProvisionedRule rule;
 };
@@ -108,8 +123,9 @@ using ProvisionOp =
     std::variant<provision_op::AddPostoffice, provision_op::SetPostofficeEnabled, provision_op::RemovePostoffice,
                  provision_op::AddMailbox, provision_op::SetPassword, provision_op::SetMailboxEnabled,
                  provision_op::RemoveMailbox, provision_op::AddService, provision_op::SetServiceEnabled,
-                 provision_op::RemoveService, provision_op::SetSetting, provision_op::AddRule,
-                 provision_op::SetRuleComment, provision_op::RemoveRule>;
+                 provision_op::RemoveService, provision_op::SetSetting, provision_op::SetPostofficeSetting,
+                 provision_op::SetMailboxSetting, provision_op::AddRule, provision_op::SetRuleComment,
+                 provision_op::RemoveRule>;
 
 // Thread-safe like AccountStore; blocking (call it off any event loop).
 class ProvisioningStore {

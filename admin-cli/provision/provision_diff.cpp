@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "core/config/account_settings.h"
 #include "daemon/builtin_modules.h"
 
 namespace mailroom::cli::provision {
@@ -27,6 +28,17 @@ json rule_json(const char* action, const storage::ProvisionedRule& r) {
 std::string shown(const config::SettingSpec* spec, const std::string& value) {
   return spec != nullptr && spec->type == config::SettingType::kString ? "\"" + value + "\"" : value;
 }
+
+// An account setting's value for the diff: as shown(), "(unset)" when not stored.
+std::string shown_account(const config::SettingSpec* spec, const std::optional<std::string>& value) {
+  return value ? shown(spec, *value) : "(unset)";
+}
+
+json typed_account(const config::SettingSpec* spec, const std::optional<std::string>& value) {
+  return value ? typed_setting(spec, *value) : json(nullptr);
+}
+
+const std::map<std::string, std::string> kNoSettings;
 
 class Planner {
  public:
@@ -108,6 +120,42 @@ class Planner {
              {"from", !p.enabled}, {"to", p.enabled}},
             op::SetPostofficeEnabled{p.name, p.enabled});
       }
+      plan_account_settings("postoffice", "postoffice", p.name, p.settings,
+                            it == postoffices_.end() ? kNoSettings : it->second->settings,
+                            [&](const std::string& key, const std::optional<std::string>& value) -> storage::ProvisionOp {
+                              return op::SetPostofficeSetting{p.name, key, value};
+                            });
+    }
+  }
+
+  // The account settings of one postoffice or mailbox (`object`, named `name` under `name_key`
+  // in the JSON): every key the
+  // file gives that differs from the stored value; with --prune, stored keys the file leaves out
+  // are removed. Unlike a service setting, a value equal to the catalog's default is stored: it
+  // overrides the postoffice's (or the service's) value.
+  template <class MakeOp>
+  void plan_account_settings(const std::string& object, const char* name_key, const std::string& name,
+                             const std::map<std::string, std::string>& wanted,
+                             const std::map<std::string, std::string>& stored, MakeOp make_op) {
+    auto change = [&](const std::string& key, const std::optional<std::string>& from,
+                      const std::optional<std::string>& to) {
+      const config::SettingSpec* spec = config::account_settings_catalog().find(key);
+      add("~ " + object + " " + name + " " + key + " " + shown_account(spec, from) + " -> " + shown_account(spec, to),
+          {{"action", "change"}, {"object", "setting"}, {name_key, name}, {"key", key},
+           {"from", typed_account(spec, from)}, {"to", typed_account(spec, to)}},
+          make_op(key, to));
+    };
+    for (const auto& [key, value] : wanted) {
+      auto was = stored.find(key);
+      if (was == stored.end()) {
+        change(key, std::nullopt, value);
+      } else if (was->second != value) {
+        change(key, was->second, value);
+      }
+    }
+    if (!prune_) return;
+    for (const auto& [key, value] : stored) {
+      if (wanted.count(key) == 0) change(key, value, std::nullopt);
     }
   }
 
@@ -186,6 +234,7 @@ class Planner {
         add("+ mailbox " + name + (m.enabled ? "" : " (disabled)") + (m.maildir ? " on the Maildir " + maildir : ""),
             {{"action", "add"}, {"object", "mailbox"}, {"address", name}, {"enabled", m.enabled}, {"maildir", maildir}},
             op::AddMailbox{m.address, m.enabled, pw.hash, maildir, pw.secrets});
+        plan_mailbox_settings(m, kNoSettings);
         continue;
       }
       const storage::ProvisionedMailbox& cur = *it->second;
@@ -205,7 +254,15 @@ class Planner {
              {"from", cur.enabled}, {"to", m.enabled}},
             op::SetMailboxEnabled{m.address, m.enabled});
       }
+      plan_mailbox_settings(m, cur.settings);
     }
+  }
+
+  void plan_mailbox_settings(const DesiredMailbox& m, const std::map<std::string, std::string>& stored) {
+    plan_account_settings("mailbox", "address", m.address.str(), m.settings, stored,
+                          [&](const std::string& key, const std::optional<std::string>& value) -> storage::ProvisionOp {
+                            return op::SetMailboxSetting{m.address, key, value};
+                          });
   }
 
   void plan_rules() {

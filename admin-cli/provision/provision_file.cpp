@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/account_settings.h"
 #include "core/ipfilter/address_rule.h"
 #include "daemon/builtin_modules.h"
 #include "storage/password/password_hash.h"
@@ -20,8 +21,8 @@ using json = nlohmann::ordered_json;
 
 // The keys each entry may have; anything else is a problem (a typo must not be ignored).
 const std::set<std::string> kTopKeys = {"version", "postoffices", "mailboxes", "services", "access_rules"};
-const std::set<std::string> kPostofficeKeys = {"postoffice", "enabled"};
-const std::set<std::string> kMailboxKeys = {"address", "enabled", "password_hash", "password", "maildir"};
+const std::set<std::string> kPostofficeKeys = {"postoffice", "enabled", "settings"};
+const std::set<std::string> kMailboxKeys = {"address", "enabled", "password_hash", "password", "maildir", "settings"};
 const std::set<std::string> kServiceKeys = {"service", "module", "enabled", "settings"};
 const std::set<std::string> kRuleKeys = {"service", "list", "rule", "comment"};
 
@@ -118,6 +119,46 @@ Result<std::string> setting_value(const config::SettingSpec& spec, const json& v
   return config::normalize_setting(spec, text);
 }
 
+// An entry's `settings` object (absent: none), each value checked against `catalog`; false after
+// any problem. `owner` says whose settings for the unknown-key problem ("module pop3").
+bool read_settings(Checker& c, const json& entry, const std::string& path, const config::SettingsCatalog& catalog,
+                   const std::string& owner, std::map<std::string, std::string>& out) {
+  auto it = entry.find("settings");
+  if (it == entry.end()) return true;
+  if (!it->is_object()) {
+    c.problem(path + ".settings", "expected an object of key: value");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& [key, value] : it->items()) {
+    const std::string key_path = path + ".settings." + key;
+    const config::SettingSpec* spec = catalog.find(key);
+    if (spec == nullptr) {
+      c.problem(key_path, "unknown setting for " + owner);
+      ok = false;
+      continue;
+    }
+    auto canonical = setting_value(*spec, value);
+    if (!canonical) {
+      c.problem(key_path, canonical.error().message);
+      ok = false;
+      continue;
+    }
+    out[key] = *canonical;
+  }
+  return ok;
+}
+
+// For read_settings(): "an account (known: login_delay, expire_days, ...)".
+const std::string& account_owner() {
+  static const std::string owner = [] {
+    std::string known;
+    for (const auto& spec : config::account_settings_catalog().all()) known += (known.empty() ? "" : ", ") + spec.key;
+    return "a postoffice or mailbox (known: " + known + ")";
+  }();
+  return owner;
+}
+
 }  // namespace
 
 json typed_setting(const config::SettingSpec* spec, const std::string& value) {
@@ -146,7 +187,9 @@ void read_postoffices(Checker& c, const json& doc, DesiredState& out) {
     if (!c.object(entry, path, kPostofficeKeys)) continue;
     auto raw = c.string(entry, "postoffice", path, true);
     const bool enabled = c.enabled(entry, path);
-    if (!raw) continue;
+    std::map<std::string, std::string> settings;
+    const bool settings_ok = read_settings(c, entry, path, config::account_settings_catalog(), account_owner(), settings);
+    if (!raw || !settings_ok) continue;
     auto name = storage::normalize_postoffice_name(*raw);
     if (!name) {
       c.problem(path + ".postoffice", name.error().message);
@@ -156,7 +199,7 @@ void read_postoffices(Checker& c, const json& doc, DesiredState& out) {
       c.problem(path + ".postoffice", "postoffice " + *name + " is listed twice");
       continue;
     }
-    out.postoffices->push_back(DesiredPostoffice{*name, enabled, path});
+    out.postoffices->push_back(DesiredPostoffice{*name, enabled, std::move(settings), path});
   }
 }
 
@@ -234,6 +277,7 @@ void read_mailboxes(Checker& c, const json& doc, DesiredState& out) {
       m.maildir = read_maildir(c, entry, path);
       if (!m.maildir) ok = false;
     }
+    if (!read_settings(c, entry, path, config::account_settings_catalog(), account_owner(), m.settings)) ok = false;
     if (ok) out.mailboxes->push_back(std::move(m));
   }
 }
@@ -270,31 +314,7 @@ void read_services(Checker& c, const json& doc, DesiredState& out) {
     }
     s.name = *name;
     s.module = *module;
-    bool ok = true;
-    if (auto it = entry.find("settings"); it != entry.end()) {
-      if (!it->is_object()) {
-        c.problem(path + ".settings", "expected an object of key: value");
-        ok = false;
-      } else {
-        for (const auto& [key, value] : it->items()) {
-          const std::string key_path = path + ".settings." + key;
-          const config::SettingSpec* spec = catalog->find(key);
-          if (spec == nullptr) {
-            c.problem(key_path, "unknown setting for module " + *module);
-            ok = false;
-            continue;
-          }
-          auto canonical = setting_value(*spec, value);
-          if (!canonical) {
-            c.problem(key_path, canonical.error().message);
-            ok = false;
-            continue;
-          }
-          s.settings[key] = *canonical;
-        }
-      }
-    }
-    if (ok) out.services->push_back(std::move(s));
+    if (read_settings(c, entry, path, *catalog, "module " + *module, s.settings)) out.services->push_back(std::move(s));
   }
 }
 
@@ -394,16 +414,30 @@ std::string problems_summary(const std::vector<Problem>& problems) {
   return out;
 }
 
+namespace {
+
+// A postoffice's or mailbox's stored account settings, typed by their spec, in key order.
+json account_settings(const std::map<std::string, std::string>& stored) {
+  json out = json::object();
+  for (const auto& [key, value] : stored) out[key] = typed_setting(config::account_settings_catalog().find(key), value);
+  return out;
+}
+
+}  // namespace
+
 json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& data_dir) {
   json out = json::object();
   out["version"] = kFileVersion;
   json postoffices = json::array();
-  for (const auto& p : snapshot.postoffices) postoffices.push_back({{"postoffice", p.name}, {"enabled", p.enabled}});
+  for (const auto& p : snapshot.postoffices) {
+    postoffices.push_back({{"postoffice", p.name}, {"enabled", p.enabled}, {"settings", account_settings(p.settings)}});
+  }
   out["postoffices"] = std::move(postoffices);
   json mailboxes = json::array();
   for (const auto& m : snapshot.mailboxes) {
     json entry = {{"address", m.address.str()}, {"enabled", m.enabled}, {"password_hash", m.password_hash}};
     if (m.maildir != storage::default_maildir(data_dir, m.address)) entry["maildir"] = m.maildir;
+    entry["settings"] = account_settings(m.settings);
     mailboxes.push_back(std::move(entry));
   }
   out["mailboxes"] = std::move(mailboxes);

@@ -28,6 +28,9 @@ struct Problem {
 struct DesiredPostoffice {
   std::string name;  // normalised
   bool enabled = true;
+  // Account settings (config::account_settings_catalog()): canonical values of the keys the file
+  // gives; absent in the file = {} (with --prune, stored ones not given are removed).
+  std::map<std::string, std::string> settings;
   std::string path;  // "postoffices[3]"
 };
 
@@ -38,7 +41,8 @@ struct DesiredMailbox {
   std::optional<std::string> password_hash;
   std::optional<std::string> password;  // plaintext; never printed
   std::optional<std::string> maildir;   // absolute, normalised; nullopt: the default one
-  std::string path;                     // "mailboxes[12]"
+  std::map<std::string, std::string> settings;  // account settings, as DesiredPostoffice's
+  std::string path;                             // "mailboxes[12]"
 };
 
 struct DesiredService {
@@ -71,7 +75,8 @@ struct ParsedFile {
 ParsedFile parse_provisioning_file(const std::string& text);
 
 // The export of a snapshot: the stored settings typed by their spec (a value the spec rejects
-// stays a string), maildirs only where not the default of `data_dir`, no derived secrets.
+// stays a string), account settings of every postoffice and mailbox ({} when none), maildirs only
+// where not the default of `data_dir`, no derived secrets.
 nlohmann::ordered_json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& data_dir);
 
 // A stored (canonical) setting value as JSON, typed by its spec: int -> number, bool -> true or

@@ -183,6 +183,12 @@ struct OpSubject {
   std::string operator()(const provision_op::SetSetting& o) const {
     return "setting " + o.service + " " + o.key;
   }
+  std::string operator()(const provision_op::SetPostofficeSetting& o) const {
+    return "setting " + o.key + " of postoffice " + o.postoffice;
+  }
+  std::string operator()(const provision_op::SetMailboxSetting& o) const {
+    return "setting " + o.key + " of mailbox " + o.address.str();
+  }
   std::string operator()(const provision_op::AddRule& o) const {
     return "adding " + o.rule.rule + " to the " + o.rule.list + " list of " + o.rule.service;
   }
@@ -886,17 +892,19 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     ProvisioningSnapshot out;
     auto pos = select_postoffices(std::nullopt);
     if (!pos) return pos.error();
-    for (const auto& p : *pos) out.postoffices.push_back(ProvisionedPostoffice{p.name, p.enabled});
+    for (const auto& p : *pos) out.postoffices.push_back(ProvisionedPostoffice{p.name, p.enabled, p.settings});
     auto mb = db_.prepare(
-        "SELECT m.name, p.name, m.enabled, m.password_hash, m.maildir FROM mailboxes m "
-        "JOIN postoffices p ON p.id = m.postoffice_id ORDER BY p.name, m.name");
+        "SELECT m.name, p.name, m.enabled, m.password_hash, m.maildir, "
+        "(SELECT group_concat(ms.key || '=' || ms.value, char(10)) FROM mailbox_settings ms WHERE ms.mailbox_id = m.id) "
+        "FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ORDER BY p.name, m.name");
     if (!mb) return mb.error();
     while (true) {
       auto row = mb->step();
       if (!row) return row.error();
       if (!*row) break;
       out.mailboxes.push_back(ProvisionedMailbox{Address{mb->column_text(0), mb->column_text(1)}, mb->column_bool(2),
-                                                 mb->column_text(3), mb->column_text(4)});
+                                                 mb->column_text(3), mb->column_text(4),
+                                                 settings_from_column(mb->column_text(5))});
     }
     auto services = select_services(std::nullopt);
     if (!services) return services.error();
@@ -1043,6 +1051,31 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
         "ON CONFLICT (service, key) DO UPDATE SET value = excluded.value");
     if (!stmt) return stmt.error();
     return stmt->bind(1, o.service).bind(2, o.key).bind(3, *o.value).run();
+  }
+
+  Status apply_op(ProvisionRun& run, const provision_op::SetPostofficeSetting& o) {
+    if (o.key.empty()) return make_error(ErrorCode::kInvalidArgument, "the setting key is empty");
+    auto id = provision_postoffice_id(run, o.postoffice);
+    if (!id) return id.error();
+    return write_provisioned_setting("postoffice_settings", "postoffice_id", *id, o.key, o.value);
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetMailboxSetting& o) {
+    if (o.key.empty()) return make_error(ErrorCode::kInvalidArgument, "the setting key is empty");
+    auto addr = normalize(o.address);
+    if (!addr) return addr.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    return write_provisioned_setting("mailbox_settings", "mailbox_id", *id, o.key, o.value);
+  }
+
+  // write_setting_row(), except that removing a value that is not set is an error: the plan was
+  // made from a snapshot, so the database changed meanwhile.
+  Status write_provisioned_setting(const std::string& table, const std::string& owner_column, int64_t owner,
+                                   const std::string& key, const std::optional<std::string>& value) {
+    if (auto st = write_setting_row(table, owner_column, owner, key, value); !st) return st;
+    if (!value && db_.changes() == 0) return make_error(ErrorCode::kNotFound, "the setting is not set");
+    return {};
   }
 
   Status apply_op(ProvisionRun& run, const provision_op::AddRule& o) {

@@ -152,6 +152,55 @@ class ExportApplyTest(unittest.TestCase):
         # The Maildir stays on disk, as with 'mailbox remove' without --purge.
         self.assertTrue(os.path.isdir(os.path.join(self.server.data, "mail/example.test/bob/Maildir/cur")))
 
+    def test_account_settings_export_apply_set_change_remove(self):
+        s = self.server
+        s.mailctl("mailbox", "set", "alice@example.test", "quota_bytes", "1048576")
+        s.mailctl("postoffice", "set", "example.test", "expire_days", "30")
+        before = export(s)
+        self.assertEqual(before["postoffices"][0]["settings"], {"expire_days": "30"})
+        by_address = {m["address"]: m for m in before["mailboxes"]}
+        self.assertEqual(by_address["alice@example.test"]["settings"], {"quota_bytes": 1048576})
+        self.assertEqual(by_address["bob@example.test"]["settings"], {})
+        for flags in ((), ("--prune",)):
+            self.assertEqual(apply(s, before, *flags).stdout, b"no changes\n")
+
+        doc = json.loads(json.dumps(before))
+        alice = [m for m in doc["mailboxes"] if m["address"] == "alice@example.test"][0]
+        alice["settings"]["quota_bytes"] = 2097152
+        doc["mailboxes"].append({"address": "carol@example.test", "password_hash": SHA512_HASH,
+                                 "settings": {"quota_messages": 10, "login_delay": "60"}})
+        out = apply(s, doc).stdout.decode()
+        self.assertEqual(out, "~ mailbox alice@example.test quota_bytes 1048576 -> 2097152\n"
+                              "+ mailbox carol@example.test\n"
+                              "~ mailbox carol@example.test login_delay (unset) -> 60\n"
+                              "~ mailbox carol@example.test quota_messages (unset) -> 10\n"
+                              "applied 4 changes\n")
+        carol = json.loads(s.mailctl("mailbox", "show", "carol@example.test", "--json").stdout)
+        self.assertEqual(carol["settings"], {"login_delay": 60, "quota_messages": 10})
+        self.assertEqual(carol["postoffice_settings"], {"expire_days": "30"})
+
+        # Left out of the file: kept, unless --prune.
+        alice["settings"] = {}
+        self.assertEqual(apply(s, doc).stdout, b"no changes\n")
+        changes = json.loads(apply(s, doc, "--prune", "--json").stdout)["changes"]
+        self.assertEqual(changes, [{"action": "change", "object": "setting", "address": "alice@example.test",
+                                    "key": "quota_bytes", "from": 2097152, "to": None}])
+        show = json.loads(s.mailctl("mailbox", "show", "alice@example.test", "--json").stdout)
+        self.assertEqual(show["settings"], {})
+
+        # A bad value refuses the whole file, named by its path.
+        before = export(s)
+        doc = json.loads(json.dumps(before))
+        doc["postoffices"][0]["settings"]["expire_days"] = "never"
+        doc["mailboxes"][1]["settings"]["quota_bytes"] = -5
+        p = apply(s, doc, check=False)
+        self.assertEqual(p.returncode, 1)
+        err = p.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertIn("mailboxes[1].settings.quota_bytes: ", err)
+        self.assertIn("nothing was changed", err)
+        self.assertEqual(export(s), before)
+
     def test_apply_file_argument_and_changes(self):
         doc = export(self.server)
         doc["mailboxes"][0]["enabled"] = False
@@ -200,6 +249,7 @@ class BackupRestoreTest(ServerTestCase):
         for n, address in enumerate(self.USERS):
             for k in range(3 + n):
                 server.deliver(address, make_message("msg %d" % k, (b"line %d of %s\n" % (k, address.encode())) * (k + 1)))
+        server.mailctl("mailbox", "set", "bob@example.test", "quota_messages", "500")
 
     def mailbox_view(self, server, address, password):
         """UIDL and every message's bytes, as a POP3 client sees them."""
@@ -244,6 +294,9 @@ class BackupRestoreTest(ServerTestCase):
             # The restored database names Maildirs under its own data directory.
             show = json.loads(other.mailctl("mailbox", "show", "alice@example.test", "--json").stdout)
             self.assertTrue(show["maildir"].startswith(other.data + "/"), show["maildir"])
+            # Account settings are in the database, so they come along.
+            show = json.loads(other.mailctl("mailbox", "show", "bob@example.test", "--json").stdout)
+            self.assertEqual(show["settings"], {"quota_messages": 500}, target)
             other.stop()
         # Modes are kept: the database and the key stay private.
         tree = os.path.join(backups, "tree")

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,10 +20,10 @@ const std::string kOtherHash = "$6$saltsalt$" + std::string(86, 'b');
 
 mailroom::storage::ProvisioningSnapshot current() {
   mailroom::storage::ProvisioningSnapshot s;
-  s.postoffices.push_back({"example.test", true});
-  s.postoffices.push_back({"old.test", true});
-  s.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir"});
-  s.mailboxes.push_back({{"zed", "old.test"}, true, kHash, "/data/mail/old.test/zed/Maildir"});
+  s.postoffices.push_back({"example.test", true, {}});
+  s.postoffices.push_back({"old.test", true, {}});
+  s.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir", {}});
+  s.mailboxes.push_back({{"zed", "old.test"}, true, kHash, "/data/mail/old.test/zed/Maildir", {}});
   s.services.push_back({"pop3", "pop3", true, {{"port", "1110"}}});
   s.services.push_back({"smtp", "smtp", true, {}});
   s.rules.push_back({"pop3", "deny", "10.0.0.0/8", ""});
@@ -30,8 +31,18 @@ mailroom::storage::ProvisioningSnapshot current() {
   return s;
 }
 
-// The file a fresh export of current() gives, parsed.
-json exported() { return pv::export_json(current(), "/data"); }
+// current() with account settings on example.test and alice.
+mailroom::storage::ProvisioningSnapshot with_account_settings() {
+  auto s = current();
+  s.postoffices[0].settings = {{"quota_bytes", "1048576"}};
+  s.mailboxes[0].settings = {{"expire_days", "never"}, {"login_delay", "30"}};
+  return s;
+}
+
+// The file a fresh export of a snapshot gives.
+json exported(const mailroom::storage::ProvisioningSnapshot& snap = current()) {
+  return pv::export_json(snap, "/data");
+}
 
 struct Planned {
   pv::Plan plan;
@@ -42,11 +53,10 @@ struct Planned {
   }
 };
 
-Planned plan(const json& file, bool prune) {
+Planned plan(const json& file, bool prune, const mailroom::storage::ProvisioningSnapshot& snap = current()) {
   pv::ParsedFile parsed = pv::parse_provisioning_file(file.dump());
   REQUIRE(parsed.problems.empty());
   std::vector<pv::ResolvedPassword> passwords;
-  const auto snap = current();
   if (parsed.state.mailboxes) {
     for (const auto& m : *parsed.state.mailboxes) {
       bool changed = true;
@@ -135,4 +145,47 @@ TEST_CASE("a mailbox whose postoffice --prune removes is refused") {
   REQUIRE(r.plan.problems.size() == 1);
   CHECK(r.plan.problems[0].path == "mailboxes[1].address");
   CHECK(r.plan.problems[0].message.find("removed by --prune") != std::string::npos);
+}
+
+TEST_CASE("account settings: export is a no-op; set and change always, remove only with --prune") {
+  const auto snap = with_account_settings();
+  CHECK(plan(exported(snap), false, snap).plan.changes.empty());
+  CHECK(plan(exported(snap), true, snap).plan.changes.empty());
+
+  json f = exported(snap);
+  f["postoffices"][0]["settings"]["quota_bytes"] = 2097152;
+  f["mailboxes"][0]["settings"] = {{"login_delay", 0}, {"quota_messages", 100}};  // expire_days left out
+  f["mailboxes"].push_back({{"address", "bob@example.test"}, {"password", "pw"}, {"settings", {{"quota_bytes", 5}}}});
+  Planned r = plan(f, false, snap);
+  CHECK(r.plan.problems.empty());
+  CHECK(r.lines() == std::vector<std::string>{
+                         "~ postoffice example.test quota_bytes 1048576 -> 2097152",
+                         "~ mailbox alice@example.test login_delay 30 -> 0",  // the default, stored: it overrides
+                         "~ mailbox alice@example.test quota_messages (unset) -> 100",
+                         "+ mailbox bob@example.test",
+                         "~ mailbox bob@example.test quota_bytes (unset) -> 5",  // after the mailbox exists
+                     });
+  const auto& po = std::get<op::SetPostofficeSetting>(r.plan.changes[0].op);
+  CHECK((po.postoffice == "example.test" && po.key == "quota_bytes" && *po.value == "2097152"));
+  CHECK(r.plan.changes[1].json == json{{"action", "change"}, {"object", "setting"}, {"address", "alice@example.test"},
+                                       {"key", "login_delay"}, {"from", 30}, {"to", 0}});
+  CHECK(std::get<op::SetMailboxSetting>(r.plan.changes[4].op).address.str() == "bob@example.test");
+
+  Planned pruned = plan(f, true, snap);
+  REQUIRE(pruned.plan.changes.size() == 6);
+  CHECK(pruned.lines()[3] == "~ mailbox alice@example.test expire_days \"never\" -> (unset)");
+  CHECK(pruned.plan.changes[3].json["from"] == "never");
+  CHECK(pruned.plan.changes[3].json["to"].is_null());
+  CHECK_FALSE(std::get<op::SetMailboxSetting>(pruned.plan.changes[3].op).value);
+
+  // A file without settings keys: nothing changes, and --prune removes every stored one.
+  json bare = exported(snap);
+  bare["postoffices"][0].erase("settings");
+  for (auto& m : bare["mailboxes"]) m.erase("settings");
+  CHECK(plan(bare, false, snap).plan.changes.empty());
+  CHECK(plan(bare, true, snap).lines() == std::vector<std::string>{
+                                              "~ postoffice example.test quota_bytes 1048576 -> (unset)",
+                                              "~ mailbox alice@example.test expire_days \"never\" -> (unset)",
+                                              "~ mailbox alice@example.test login_delay 30 -> (unset)",
+                                          });
 }

@@ -1,7 +1,9 @@
 // The provisioning file: every value checked, problems named by their path; and the export.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -137,9 +139,9 @@ TEST_CASE("setting values are typed by their spec, strings in mailctl's form acc
 
 TEST_CASE("export writes typed settings, default maildirs left out, and reads back unchanged") {
   mailroom::storage::ProvisioningSnapshot snap;
-  snap.postoffices.push_back({"example.test", false});
-  snap.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir"});
-  snap.mailboxes.push_back({{"bob", "example.test"}, false, kHash, "/srv/bob"});
+  snap.postoffices.push_back({"example.test", false, {}});
+  snap.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir", {}});
+  snap.mailboxes.push_back({{"bob", "example.test"}, false, kHash, "/srv/bob", {}});
   snap.services.push_back({"pop3", "pop3", true, {{"port", "1110"}, {"apop", "on"}, {"banner", "x"}}});
   snap.rules.push_back({"pop3", "deny", "10.0.0.0/8", "lab"});
   json out = pv::export_json(snap, "/data");
@@ -152,4 +154,45 @@ TEST_CASE("export writes typed settings, default maildirs left out, and reads ba
   pv::ParsedFile parsed = pv::parse_provisioning_file(out.dump());
   REQUIRE(parsed.problems.empty());
   CHECK(parsed.state.services->at(0).settings == snap.services[0].settings);
+}
+
+TEST_CASE("account settings are read typed and checked against the catalog, named by their path") {
+  json f = base_file();
+  f["postoffices"][0]["settings"] = {{"quota_bytes", 1048576}, {"expire_days", "30"}};
+  f["mailboxes"][0]["settings"] = {{"login_delay", "60"}, {"quota_messages", 0}};
+  pv::ParsedFile parsed = pv::parse_provisioning_file(f.dump());
+  REQUIRE(parsed.problems.empty());
+  CHECK(parsed.state.postoffices->at(0).settings ==
+        std::map<std::string, std::string>{{"expire_days", "30"}, {"quota_bytes", "1048576"}});
+  CHECK(parsed.state.mailboxes->at(0).settings ==
+        std::map<std::string, std::string>{{"login_delay", "60"}, {"quota_messages", "0"}});
+  CHECK(parsed.state.mailboxes->at(1).settings.empty());  // absent: none given
+
+  f["postoffices"][0]["settings"] = {{"quota_byte", 1}};
+  f["mailboxes"][0]["settings"] = {{"quota_bytes", -1}, {"expire_days", "sometimes"}, {"login_delay", true}};
+  f["mailboxes"][1]["settings"] = json::array();
+  parsed = pv::parse_provisioning_file(f.dump());
+  CHECK(paths(parsed) == std::vector<std::string>{"postoffices[0].settings.quota_byte",
+                                                  "mailboxes[0].settings.quota_bytes",
+                                                  "mailboxes[0].settings.expire_days",
+                                                  "mailboxes[0].settings.login_delay", "mailboxes[1].settings"});
+  CHECK(parsed.problems[0].message.find("known: login_delay, expire_days, quota_bytes, quota_messages") !=
+        std::string::npos);
+  CHECK(parsed.state.postoffices->empty());  // a bad entry is not taken
+}
+
+TEST_CASE("export writes every postoffice's and mailbox's account settings, typed, {} when none") {
+  mailroom::storage::ProvisioningSnapshot snap;
+  snap.postoffices.push_back({"example.test", true, {{"quota_bytes", "1048576"}}});
+  snap.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir",
+                            {{"expire_days", "7"}, {"login_delay", "30"}}});
+  snap.mailboxes.push_back({{"bob", "example.test"}, true, kHash, "/data/mail/example.test/bob/Maildir", {}});
+  json out = pv::export_json(snap, "/data");
+  CHECK(out["postoffices"][0]["settings"] == json{{"quota_bytes", 1048576}});
+  CHECK(out["mailboxes"][0]["settings"] == json{{"expire_days", "7"}, {"login_delay", 30}});
+  CHECK(out["mailboxes"][1]["settings"] == json::object());
+  pv::ParsedFile parsed = pv::parse_provisioning_file(out.dump());
+  REQUIRE(parsed.problems.empty());
+  CHECK(parsed.state.postoffices->at(0).settings == snap.postoffices[0].settings);
+  CHECK(parsed.state.mailboxes->at(0).settings == snap.mailboxes[0].settings);
 }

@@ -1,7 +1,9 @@
-// ProvisioningStore: the snapshot, and apply as one transaction over accounts, services and
-// access rules (all or nothing).
+// ProvisioningStore: the snapshot, and apply as one transaction over accounts (with their
+// settings), services and access rules (all or nothing).
 #include <doctest/doctest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +59,7 @@ TEST_CASE("apply writes accounts, settings and rules together; the snapshot read
   REQUIRE(snap);
   REQUIRE(snap->mailboxes.size() == 1);
   CHECK(snap->mailboxes[0] == st::ProvisionedMailbox{{"alice", "example.test"}, false, kHash,
-                                                      d.maildir("alice", "example.test")});
+                                                      d.maildir("alice", "example.test"), {}});
   CHECK(snap->services[0].settings.at("port") == "1110");
   REQUIRE(snap->rules.size() == 1);
   CHECK(snap->rules[0].comment == "lab");
@@ -115,4 +117,37 @@ TEST_CASE("removals: a password change drops the derived secrets; a removed serv
   CHECK(snap->postoffices.empty());
   CHECK(snap->services.empty());
   CHECK(snap->rules.empty());
+}
+
+TEST_CASE("account settings: a mailbox added by the same apply gets its own; nullopt removes one") {
+  Data d;
+  auto store = d.store();
+  REQUIRE(store->apply_provisioning({
+      op::AddPostoffice{"example.test", true},
+      op::SetPostofficeSetting{"example.test", "quota_bytes", std::string("1048576")},
+      op::AddMailbox{{"alice", "example.test"}, true, kHash, d.maildir("alice", "example.test"), {}},
+      op::SetMailboxSetting{{"alice", "example.test"}, "login_delay", std::string("30")},
+      op::SetMailboxSetting{{"alice", "example.test"}, "expire_days", std::string("never")},
+  }));
+  auto snap = store->provisioning_snapshot();
+  REQUIRE(snap);
+  CHECK(snap->postoffices[0].settings == std::map<std::string, std::string>{{"quota_bytes", "1048576"}});
+  CHECK(snap->mailboxes[0].settings ==
+        std::map<std::string, std::string>{{"expire_days", "never"}, {"login_delay", "30"}});
+
+  REQUIRE(store->apply_provisioning({op::SetMailboxSetting{{"alice", "example.test"}, "login_delay", std::nullopt},
+                                     op::SetPostofficeSetting{"example.test", "quota_bytes", std::string("5")}}));
+  snap = store->provisioning_snapshot();
+  REQUIRE(snap);
+  CHECK(snap->postoffices[0].settings.at("quota_bytes") == "5");
+  CHECK(snap->mailboxes[0].settings == std::map<std::string, std::string>{{"expire_days", "never"}});
+
+  // Removing what is not stored (the database changed since the plan) rolls the apply back.
+  auto st = store->apply_provisioning({op::SetPostofficeSetting{"example.test", "quota_bytes", std::nullopt},
+                                       op::SetMailboxSetting{{"alice", "example.test"}, "login_delay", std::nullopt}});
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message == "setting login_delay of mailbox alice@example.test: the setting is not set");
+  snap = store->provisioning_snapshot();
+  REQUIRE(snap);
+  CHECK(snap->postoffices[0].settings.at("quota_bytes") == "5");
 }
