@@ -317,13 +317,6 @@ Step Session::cmd_capa(const Command& cmd) {
   std::string reply = ok_line("Capability list follows");
   // AUTH-RESP-CODE (RFC 3206): failed logins carry [AUTH] (or [SYS/TEMP], [IN-USE]).
   reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n";
-  if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
-  if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
-  if (state_ == State::kAuthorization) {
-    std::string sasl;
-    for (const auto& m : usable_mechanisms()) sasl += " " + m;
-    if (!sasl.empty()) reply += "SASL" + sasl + "\r\n";
-  }
   // RFC 2449 section 6.5/6.6: in AUTHORIZATION the service's values, "USER" because a mailbox may
   // have its own (shown after login). LOGIN-DELAY only when there is one; EXPIRE always.
   const bool before_login = state_ == State::kAuthorization;
@@ -332,6 +325,13 @@ Step Session::cmd_capa(const Command& cmd) {
   const std::string per_user = before_login ? " USER" : "";
   if (delay > 0) reply += "LOGIN-DELAY " + std::to_string(delay) + per_user + "\r\n";
   reply += "EXPIRE " + (expire ? std::to_string(*expire) : std::string("NEVER")) + per_user + "\r\n";
+  if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
+  if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
+  if (state_ == State::kAuthorization) {
+    std::string sasl;
+    for (const auto& m : usable_mechanisms()) sasl += " " + m;
+    if (!sasl.empty()) reply += "SASL" + sasl + "\r\n";
+  }
   // "XTND XMIT" as qpopper and Eudora write it (two words: a capability with an argument).
   if (config_.xtnd_xmit) reply += "XTND XMIT\r\n";
   if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
