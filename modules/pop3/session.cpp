@@ -317,7 +317,7 @@ Step Session::cmd_capa(const Command& cmd) {
   std::string reply = ok_line("Capability list follows");
   // AUTH-RESP-CODE (RFC 3206): failed logins carry [AUTH] (or [SYS/TEMP], [IN-USE]).
   reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n";
-  // RFC 2449 section 6.5/6.6: in AUTHORIZATION the service's values, "USER" because a mailbox may
+  // RFC 2449 sections 6.5 and 6.7: in AUTHORIZATION the service's values, "USER" because a mailbox may
   // have its own (shown after login). LOGIN-DELAY only when there is one; EXPIRE always.
   const bool before_login = state_ == State::kAuthorization;
   const int64_t delay = before_login ? config_.login_delay : limits_.login_delay;
