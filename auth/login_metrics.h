@@ -1,8 +1,8 @@
 // Logins counted for the metrics endpoint: mailroom_logins_total{service,mechanism,outcome}
 // (docs/metrics.md). The mechanism is the login's own name in lower case (`user` for USER/PASS,
 // `apop`, `plain`, `scram-sha-256`, ...: names the code chose, never client text); the outcome is
-// the `result` of the login log line (ok, auth_failed, in_use, temporary_failure, blocked,
-// abandoned, gone).
+// the `result` of the login log line (ok, auth_failed, in_use, temporary_failure, login_delay,
+// blocked, abandoned, gone).
 #pragma once
 
 #include <string>

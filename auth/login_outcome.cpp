@@ -30,6 +30,7 @@ std::string_view login_result_name(LoginOutcome outcome) {
     case LoginOutcome::kAuthFailed: return "auth_failed";
     case LoginOutcome::kInUse: return "in_use";
     case LoginOutcome::kTemporary: return "temporary_failure";
+    case LoginOutcome::kLoginDelay: return "login_delay";
   }
   return "ok";
 }

@@ -18,6 +18,9 @@ enum class LoginOutcome {
   kAuthFailed,  // wrong user/password or proof, disabled mailbox or postoffice, blocked address
   kInUse,       // the protocol's step found the mailbox busy (POP3: maildrop locked by another session)
   kTemporary,   // storage/database trouble
+  // The protocol's step refused a login that came too soon after the mailbox's previous one
+  // (POP3 LOGIN-DELAY, RFC 2449). The password was right: never counted as a guess.
+  kLoginDelay,
 };
 
 // A store error during the check: the client's fault (kAuthFailed: unknown user, wrong
@@ -33,7 +36,7 @@ Result<storage::MailboxInfo> vet_mailbox(Result<storage::MailboxInfo> mailbox, b
 // The secret kinds of `wanted` the mailbox does not hold yet (filled in from the password).
 std::set<std::string> missing_secret_kinds(const std::set<std::string>& wanted, const std::vector<std::string>& held);
 
-// The `result` of the login log line: ok, auth_failed, in_use, temporary_failure.
+// The `result` of the login log line: ok, auth_failed, in_use, temporary_failure, login_delay.
 std::string_view login_result_name(LoginOutcome outcome);
 
 // A check whose client went away before its answer: a wrong password was a guess all the same

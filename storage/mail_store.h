@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ struct MessageInfo {
 // A listing shared, not copied, between the maildrop and the session that shows it (a
 // 100,000-message listing is megabytes).
 using Listing = std::shared_ptr<const std::vector<MessageInfo>>;
+
+// When messages were first retrieved (RFC 2449 EXPIRE): uid -> unix seconds.
+using Retrievals = std::map<std::string, int64_t>;
 
 // How a MessageReader delivers a message.
 enum class WireMode {
@@ -61,6 +65,10 @@ class Maildrop {
   // Removes the messages with these indexes as one unit: the intent is logged durably first and
   // completed on the next open if interrupted. Messages already gone are not an error.
   virtual Status commit_deletions(const std::vector<std::size_t>& indexes) = 0;
+  // The maildir's first-retrieval times (RFC 2449 EXPIRE); empty when none were recorded.
+  virtual Result<Retrievals> read_retrievals() const = 0;
+  // Replaces them, durably (a synced file renamed into place).
+  virtual Status write_retrievals(const Retrievals& record) = 0;
 };
 
 // The default cap on one delivered message, in wire octets: what `mailctl deliver` accepts

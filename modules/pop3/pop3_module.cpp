@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "auth/secrets.h"
+#include "core/config/account_settings.h"
 #include "core/system/host_name.h"
 #include "modules/pop3/session_adapter.h"
 #include "modules/pop3/pop3_settings.h"
@@ -64,6 +65,17 @@ class Pop3Module : public core::Module {
     config.max_message_size = static_cast<uint64_t>(s.get_int("max_message_size"));
     config.xmit_max_line_length = static_cast<std::size_t>(s.get_int("xtnd_xmit_max_line_length"));
     config.xmit_max_header_size = static_cast<std::size_t>(s.get_int("xtnd_xmit_max_header_size"));
+    config.login_delay = s.get_int(config::kLoginDelay);
+    config.expire_days = config::expire_days_value(s.get_string(config::kExpireDays));
+    config.auth_list_bare = s.get_bool("auth_list_bare");
+    config.last_command = s.get_bool("last_command");
+    AdapterOptions options;
+    options.readahead_bytes = static_cast<uint64_t>(s.get_int("retr_readahead"));
+    options.nul_replacement = nul_replacement(s.get_string("nul_bytes"));
+    options.top_add_blank_line = s.get_bool("top_add_blank_line");
+    options.login_delay = config.login_delay;
+    options.expire_days = config.expire_days;
+    options.login_delays = login_delays_;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && connection.is_local_client());
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
@@ -72,7 +84,7 @@ class Pop3Module : public core::Module {
     }
     return std::make_unique<SessionAdapter>(connection, accounts_, mail_, queue_, std::move(config), context.tls,
                                             *context.policy, *context.replies, wanted_, context.service_name,
-                                            static_cast<uint64_t>(s.get_int("retr_readahead")));
+                                            std::move(options));
   }
 
  private:
@@ -84,6 +96,8 @@ class Pop3Module : public core::Module {
   uint64_t counter_ = 0;
   std::shared_ptr<const config::ServiceSettings> wanted_for_;
   std::set<std::string> wanted_;
+  // LOGIN-DELAY: the last login of each mailbox, shared by every session of every pop3 service.
+  std::shared_ptr<LoginDelayTable> login_delays_ = std::make_shared<LoginDelayTable>();
 };
 
 }  // namespace

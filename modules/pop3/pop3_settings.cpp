@@ -1,6 +1,7 @@
 // Declarations of the pop3 module's own settings with their defaults and doc lines.
 #include "modules/pop3/pop3_settings.h"
 
+#include "core/config/account_settings.h"
 #include "core/module/module_catalog.h"
 #include "modules/pop3/pop3_descriptor.h"
 #include "modules/pop3/session.h"
@@ -59,7 +60,18 @@ std::optional<std::string> check_auth_mechanisms(std::string_view v) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_nul_bytes(std::string_view v) {
+  if (nul_replacement(v) || v == "keep") return std::nullopt;
+  return std::string("expected keep, 0x80 or space");
+}
+
 }  // namespace
+
+std::optional<char> nul_replacement(std::string_view nul_bytes) {
+  if (nul_bytes == "0x80") return static_cast<char>(0x80);
+  if (nul_bytes == "space") return ' ';
+  return std::nullopt;
+}
 
 std::vector<config::SettingSpec> pop3_setting_specs() {
   std::vector<config::SettingSpec> specs;
@@ -122,6 +134,36 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
       "xtnd_xmit_max_header_size", 65536, 1024, 1024 * 1024,
       "Octets of From, To, Cc and Bcc field bodies an XTND XMIT message may have (they are held in "
       "memory while the message streams to disk); a message with more is refused."));
+  // Issue 18, h-pop3depth: LOGIN-DELAY, EXPIRE and client workarounds (docs/pop3-extensions.md).
+  specs.push_back(config::int_setting(
+      std::string(config::kLoginDelay), 0, 0, 7 * 24 * 3600,
+      "Least seconds between two logins to one mailbox (RFC 2449 LOGIN-DELAY); a login that comes "
+      "sooner is refused with -ERR [LOGIN-DELAY] after its password was checked (not counted as a "
+      "failed login). A mailbox's or postoffice's login_delay wins. 0: none, and no LOGIN-DELAY in CAPA."));
+  specs.push_back(config::string_setting(
+      std::string(config::kExpireDays), "never", 5,
+      "Days a message is kept after its first RETR (RFC 2449 EXPIRE): 'never' or 0-36500. Expired "
+      "messages are removed at the UPDATE (QUIT) of a later session, with its own deletions; 0 removes "
+      "what a session retrieved at its own QUIT. A mailbox's or postoffice's expire_days wins. CAPA "
+      "shows EXPIRE NEVER or EXPIRE <days>.",
+      config::check_expire_days));
+  specs.push_back(config::bool_setting(
+      "auth_list_bare", true,
+      "Answer AUTH without a mechanism with the list of SASL mechanisms (+OK, one a line, '.'), as "
+      "Outlook and Thunderbird probe (RFC 1734 era; Dovecot does the same). Off: -ERR."));
+  specs.push_back(config::string_setting(
+      "nul_bytes", "keep", 5,
+      "NUL bytes in messages as RETR and TOP send them: keep; 0x80 (Dovecot's outlook-no-nuls: "
+      "Outlook hangs on NULs); space. Each NUL is replaced by one byte, so LIST sizes stay exact.",
+      check_nul_bytes));
+  specs.push_back(config::bool_setting(
+      "top_add_blank_line", false,
+      "TOP of a message without a blank line after its headers adds one (Dovecot's oe-ns-eoh: "
+      "Outlook Express and Netscape otherwise misread the reply)."));
+  specs.push_back(config::bool_setting(
+      "last_command", false,
+      "Accept LAST (RFC 1460, removed in RFC 1725): the highest message number sent by RETR or TOP "
+      "in the session, 0 after RSET. Off: LAST is an unknown command."));
   return specs;
 }
 

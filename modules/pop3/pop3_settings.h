@@ -2,6 +2,7 @@
 // settings with pop3's defaults, then its own).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,9 @@ const config::SettingsCatalog& pop3_settings_catalog();
 
 // "plain, LOGIN" -> {"PLAIN", "LOGIN"}: upper-cased, separated by spaces or commas, no repeats.
 std::vector<std::string> split_mechanisms(std::string_view text);
+
+// The byte a NUL becomes under the nul_bytes setting ("0x80", "space"); nullopt for "keep".
+std::optional<char> nul_replacement(std::string_view nul_bytes);
 
 // What a service with these settings offers for logins (auth_mechanisms, apop), in the terms of
 // the secret-kind policy (auth/secrets.h).

@@ -32,6 +32,7 @@ std::string_view resp_code_text(RespCode code) {
     case RespCode::kInUse: return "[IN-USE]";
     case RespCode::kSysTemp: return "[SYS/TEMP]";
     case RespCode::kSysPerm: return "[SYS/PERM]";
+    case RespCode::kLoginDelay: return "[LOGIN-DELAY]";
   }
   return "";
 }
@@ -59,6 +60,7 @@ RespCode resp_code_for(LoginOutcome outcome) {
     case LoginOutcome::kAuthFailed: return RespCode::kAuth;
     case LoginOutcome::kInUse: return RespCode::kInUse;
     case LoginOutcome::kTemporary: return RespCode::kSysTemp;
+    case LoginOutcome::kLoginDelay: return RespCode::kLoginDelay;
   }
   return RespCode::kSysTemp;
 }

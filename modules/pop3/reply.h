@@ -15,9 +15,9 @@ namespace mailroom::pop3 {
 constexpr std::size_t kMaxReplyLine = 512;
 
 // RFC 3206 (and RFC 2449 [IN-USE]) extended response codes.
-enum class RespCode { kNone, kAuth, kInUse, kSysTemp, kSysPerm };
+enum class RespCode { kNone, kAuth, kInUse, kSysTemp, kSysPerm, kLoginDelay };
 
-// "[AUTH]", "[IN-USE]", "[SYS/TEMP]", "[SYS/PERM]" or "" for kNone.
+// "[AUTH]", "[IN-USE]", "[SYS/TEMP]", "[SYS/PERM]", "[LOGIN-DELAY]" or "" for kNone.
 std::string_view resp_code_text(RespCode code);
 
 RespCode resp_code_for(ErrorCode code);

@@ -2,12 +2,15 @@
 // TRANSACTION), and the effects (authenticate, stream, commit deletions) the adapter performs.
 #include "modules/pop3/session.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cctype>
 #include <charconv>
+#include <ctime>
 
 #include "core/log/transcript.h"
 #include "modules/pop3/command.h"
+#include "modules/pop3/expiry.h"
 #include "modules/pop3/reply.h"
 #include "auth/sasl/apop.h"
 #include "auth/sasl/cram_md5.h"
@@ -112,11 +115,12 @@ Step Session::dispatch(const Command& cmd) {
       {"UIDL", false, true, &Session::cmd_uidl}, {"RETR", false, true, &Session::cmd_retr},
       {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
       {"RSET", false, true, &Session::cmd_rset}, {"NOOP", false, true, &Session::cmd_noop},
-      {"XTND", false, true, &Session::cmd_xtnd},
+      {"XTND", false, true, &Session::cmd_xtnd}, {"LAST", false, true, &Session::cmd_last},
   };
   for (const Entry& e : kTable) {
     if (e.verb != cmd.verb) continue;
     if (e.verb == "XTND" && !config_.xtnd_xmit) break;  // off: unknown, as it always was
+    if (e.verb == "LAST" && !config_.last_command) break;
     const bool allowed = state_ == State::kAuthorization ? e.in_authorization : e.in_transaction;
     if (!allowed) return bad_command("command not valid in this state");
     return (this->*e.handler)(cmd);
@@ -250,6 +254,8 @@ Step Session::on_login_result(LoginOutcome outcome, storage::Listing listing) {
     pending_address_.reset();
     listing_ = std::move(listing);
     deleted_.assign(list().size(), false);
+    retrieved_.assign(list().size(), false);
+    highest_accessed_ = 0;
     state_ = State::kTransaction;
     return reply_only(ok_line(maildrop_summary()));
   }
@@ -261,6 +267,10 @@ Step Session::on_login_result(LoginOutcome outcome, storage::Listing listing) {
   switch (outcome) {
     case LoginOutcome::kAuthFailed: return reply_only(err_line("invalid user name or password", code));
     case LoginOutcome::kInUse: return reply_only(err_line("mailbox is locked by another session", code));
+    case LoginOutcome::kLoginDelay:
+      return reply_only(err_line("logins to this mailbox must be at least " + std::to_string(limits_.login_delay) +
+                                     " seconds apart, try again later",
+                                 code));
     case LoginOutcome::kOk:
     case LoginOutcome::kTemporary: break;
   }
@@ -274,10 +284,21 @@ Step Session::cmd_quit(const Command& cmd) {
     return Step{ok_line(sign_off()), Close{}};
   }
   CommitDeletions commit;
-  for (std::size_t i = 0; i < deleted_.size(); ++i) {
-    if (deleted_[i]) commit.indexes.push_back(i);
+  std::vector<bool> gone = deleted_;
+  if (limits_.expire_days) {
+    ExpiryPlan plan = plan_expiry(limits_.retrievals, list(), deleted_, retrieved_, now(), *limits_.expire_days);
+    for (std::size_t i : plan.expired) gone[i] = true;
+    commit.expired = plan.expired.size();
+    if (plan.record != limits_.retrievals) commit.record = std::move(plan.record);
   }
-  left_after_update_ = live_count();
+  left_after_update_ = 0;
+  for (std::size_t i = 0; i < gone.size(); ++i) {
+    if (gone[i]) {
+      commit.indexes.push_back(i);
+    } else {
+      ++left_after_update_;
+    }
+  }
   state_ = State::kUpdate;
   return Step{"", std::move(commit)};
 }
@@ -296,6 +317,14 @@ Step Session::cmd_capa(const Command& cmd) {
   std::string reply = ok_line("Capability list follows");
   // AUTH-RESP-CODE (RFC 3206): failed logins carry [AUTH] (or [SYS/TEMP], [IN-USE]).
   reply += "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n";
+  // RFC 2449 sections 6.5 and 6.7: in AUTHORIZATION the service's values, "USER" because a mailbox may
+  // have its own (shown after login). LOGIN-DELAY only when there is one; EXPIRE always.
+  const bool before_login = state_ == State::kAuthorization;
+  const int64_t delay = before_login ? config_.login_delay : limits_.login_delay;
+  const std::optional<int64_t>& expire = before_login ? config_.expire_days : limits_.expire_days;
+  const std::string per_user = before_login ? " USER" : "";
+  if (delay > 0) reply += "LOGIN-DELAY " + std::to_string(delay) + per_user + "\r\n";
+  reply += "EXPIRE " + (expire ? std::to_string(*expire) : std::string("NEVER")) + per_user + "\r\n";
   if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
   if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
   if (state_ == State::kAuthorization) {
@@ -363,6 +392,7 @@ std::unique_ptr<auth::sasl::AuthMechanism> Session::make_mechanism(const std::st
 Step Session::cmd_auth(const Command& cmd) {
   const std::vector<std::string> usable = usable_mechanisms();
   if (cmd.args.empty()) {  // the RFC 1734 listing some clients still ask for
+    if (!config_.auth_list_bare) return bad_command("AUTH needs a mechanism name");
     std::string text = ok_line("SASL mechanisms follow");
     for (const auto& m : usable) text += m + "\r\n";
     return reply_only(text + ".\r\n");
@@ -519,6 +549,7 @@ Step Session::cmd_retr(const Command& cmd) {
   if (!index) return reply;
   state_ = State::kStreaming;
   streaming_index_ = *index;
+  streaming_whole_ = true;
   return Step{"", StreamMessage{*index, std::nullopt, ok_line(std::to_string(list()[*index].size) + " octets")}};
 }
 
@@ -531,12 +562,16 @@ Step Session::cmd_top(const Command& cmd) {
   if (!index) return reply;
   state_ = State::kStreaming;
   streaming_index_ = *index;
+  streaming_whole_ = false;
   return Step{"", StreamMessage{*index, *lines, ok_line("top of message follows")}};
 }
 
 void Session::on_stream_done() {
   assert(state_ == State::kStreaming);
-  if (state_ == State::kStreaming) state_ = State::kTransaction;
+  if (state_ != State::kStreaming) return;
+  state_ = State::kTransaction;
+  if (streaming_whole_ && streaming_index_ < retrieved_.size()) retrieved_[streaming_index_] = true;
+  highest_accessed_ = std::max(highest_accessed_, streaming_index_ + 1);
 }
 
 Step Session::on_stream_failed() {
@@ -560,7 +595,20 @@ Step Session::cmd_dele(const Command& cmd) {
 Step Session::cmd_rset(const Command& cmd) {
   if (!cmd.args.empty()) return bad_command("RSET takes no arguments");
   deleted_.assign(list().size(), false);
+  highest_accessed_ = 0;  // RFC 1460: RSET also resets LAST
   return reply_only(ok_line(maildrop_summary()));
+}
+
+// LAST (RFC 1460, dropped by RFC 1725): the highest message number sent by RETR or TOP this
+// session (since the last RSET), 0 if none. Only with last_command on.
+Step Session::cmd_last(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("LAST takes no arguments");
+  return reply_only(ok_line(std::to_string(highest_accessed_)));
+}
+
+int64_t Session::now() const {
+  if (config_.clock) return config_.clock();
+  return static_cast<int64_t>(std::time(nullptr));
 }
 
 Step Session::cmd_noop(const Command& cmd) {

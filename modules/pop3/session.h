@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,10 +55,27 @@ struct SessionConfig {
   uint64_t max_message_size = storage::kDefaultMaxMessageSize;  // wire octets of the message
   std::size_t xmit_max_line_length = 65536;    // octets of one message line with its CRLF
   std::size_t xmit_max_header_size = 65536;    // octets of From/To/Cc/Bcc field bodies kept
+  // RFC 2449 LOGIN-DELAY and EXPIRE (docs/pop3-extensions.md): the service's values, shown in CAPA
+  // before login; after it, the mailbox's own (AccountLimits).
+  int64_t login_delay = 0;              // seconds; 0: none (no LOGIN-DELAY line)
+  std::optional<int64_t> expire_days;   // nullopt: NEVER
+  // Client workarounds: bare AUTH lists the mechanisms (auth_list_bare); LAST (RFC 1460).
+  bool auth_list_bare = true;
+  bool last_command = false;
+  // Unix seconds now, for EXPIRE at UPDATE (tests fix it); empty: the system clock.
+  std::function<int64_t()> clock;
   // Fixed values for tests (empty: random per exchange).
   std::string cram_md5_challenge;
   std::string scram_server_nonce;
   std::string ntlm_server_challenge;
+};
+
+// What a login found out about the mailbox (its account settings over the service's), given to
+// the session with the login's outcome (kOk or kLoginDelay).
+struct AccountLimits {
+  int64_t login_delay = 0;
+  std::optional<int64_t> expire_days;  // nullopt: NEVER
+  storage::Retrievals retrievals;      // first retrievals read at login (only when expire_days is set)
 };
 
 // ---- effects: what the adapter must do after sending the reply ----
@@ -97,9 +115,13 @@ struct StreamMessage {
   std::optional<uint64_t> top_lines;
   std::string ok_reply;  // "+OK ..." line, CRLF-terminated
 };
-// UPDATE state: remove these messages (0-based indexes), then call on_update_result().
+// UPDATE state: remove these messages (0-based indexes: the DELEs and, with EXPIRE, the expired),
+// then, if they are gone, replace the retrieval record with `record` when it is set; then call
+// on_update_result().
 struct CommitDeletions {
   std::vector<std::size_t> indexes;
+  std::size_t expired = 0;  // how many of them EXPIRE chose (for the log)
+  std::optional<storage::Retrievals> record;
 };
 // Close the connection after the reply has been written.
 struct Close {};
@@ -195,6 +217,8 @@ class Session {
   Step on_login_result(LoginOutcome outcome, storage::Listing listing);
   Step on_login_result(LoginOutcome outcome, std::vector<storage::MessageInfo> listing);  // tests: wraps it
   Step on_login_result(LoginOutcome outcome) { return on_login_result(outcome, storage::Listing()); }
+  // The mailbox's limits, before on_login_result() of kOk or kLoginDelay.
+  void set_account_limits(AccountLimits limits) { limits_ = std::move(limits); }
   // StreamMessage finished (nothing to send; returns to TRANSACTION).
   void on_stream_done();
   // StreamMessage failed before its +OK was sent (the message vanished or cannot be read):
@@ -263,6 +287,8 @@ class Session {
   Step cmd_rset(const Command& cmd);
   Step cmd_noop(const Command& cmd);
   Step cmd_xtnd(const Command& cmd);
+  Step cmd_last(const Command& cmd);
+  int64_t now() const;
 
   SessionConfig config_;
   State state_ = State::kAuthorization;
@@ -274,6 +300,10 @@ class Session {
   storage::Listing listing_;  // shared with the maildrop; null before login
   std::size_t left_after_update_ = 0;  // messages not marked deleted at QUIT
   std::size_t streaming_index_ = 0;    // the message of the StreamMessage out (kStreaming)
+  bool streaming_whole_ = false;       // it is a RETR (not a TOP)
+  std::vector<bool> retrieved_;        // per index: a RETR of it was sent whole (EXPIRE)
+  std::size_t highest_accessed_ = 0;   // LAST: the highest message number RETR or TOP sent
+  AccountLimits limits_;
   const std::vector<storage::MessageInfo>& list() const;  // *listing_, or empty
   std::vector<bool> deleted_;
   std::unique_ptr<auth::sasl::AuthMechanism> sasl_;  // the AUTH exchange in progress

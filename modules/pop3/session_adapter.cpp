@@ -2,7 +2,10 @@
 #include "modules/pop3/session_adapter.h"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 
+#include "core/config/account_settings.h"
 #include "core/log/logger.h"
 
 namespace mailroom::pop3 {
@@ -21,6 +24,34 @@ void terminate(std::string& out, bool at_line_start) {
   if (!at_line_start) out += "\r\n";
   out += ".\r\n";
 }
+
+// nul_bytes: each NUL becomes one other byte, so the wire size (LIST) does not change.
+void replace_nuls(std::string& text, const std::optional<char>& with) {
+  if (with) std::replace(text.begin(), text.end(), '\0', *with);
+}
+// The mailbox's LOGIN-DELAY and EXPIRE: its own or its postoffice's account setting, else the
+// service's. Stored values are canonical (validated by mailctl); a value that does not parse falls
+// back to the service's.
+AccountLimits account_limits(const storage::MailboxInfo& mailbox, const AdapterOptions& options) {
+  AccountLimits limits;
+  limits.login_delay = options.login_delay;
+  limits.expire_days = options.expire_days;
+  if (auto v = storage::account_setting(mailbox, config::kLoginDelay)) {
+    int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), seconds);
+    if (ec == std::errc() && end == v->data() + v->size() && seconds >= 0) limits.login_delay = seconds;
+  }
+  if (auto v = storage::account_setting(mailbox, config::kExpireDays); v && !config::check_expire_days(*v)) {
+    limits.expire_days = config::expire_days_value(*v);
+  }
+  return limits;
+}
+
+// LOGIN-DELAY's clock: monotonic, so a change of the system time neither locks a mailbox out nor
+// lets a client in early.
+int64_t monotonic_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace
 
 struct SessionAdapter::Stream {
@@ -29,6 +60,7 @@ struct SessionAdapter::Stream {
   std::unique_ptr<storage::MessageReader> reader;  // opened by the first worker job, dot-stuffing
   bool at_line_start = true;                       // the text so far ends with a line
   std::optional<TopFilter> top;
+  std::optional<char> nul_replacement;  // nul_bytes
   // Messages to read whole once this one ends (index, wire size): retr_readahead.
   std::vector<std::pair<std::size_t, uint64_t>> ahead;
   // The session's +OK line: the first worker job puts it in front of the first chunk, so it leaves
@@ -68,6 +100,7 @@ void SessionAdapter::read_chunk(Stream& stream) {
     stream.error = n.error();
     return;
   }
+  replace_nuls(raw, stream.nul_replacement);
   // A reader returns fewer bytes than asked only at the end (mail_store.h): no extra
   // worker round trip just to learn that the message is over.
   bool more = *n == kStreamChunk;
@@ -80,6 +113,10 @@ void SessionAdapter::read_chunk(Stream& stream) {
   }
   if (!stream.out.empty()) stream.at_line_start = stream.out.back() == '\n';
   if (more) return;
+  if (stream.top) {
+    stream.top->finish(stream.out);
+    if (!stream.out.empty()) stream.at_line_start = stream.out.back() == '\n';
+  }
   terminate(stream.out, stream.at_line_start);
   stream.finished = true;
   stream.reader.reset();
@@ -95,6 +132,7 @@ void SessionAdapter::read_chunk(Stream& stream) {
     const uint64_t most = size + size / 3 + 2;
     auto got = (*reader)->read(entry.wire, most);
     if (!got || *got == most || (*reader)->octets() != size) break;
+    replace_nuls(entry.wire, stream.nul_replacement);
     stream.read_ahead.push_back(std::move(entry));
   }
 }
@@ -104,7 +142,7 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
                                SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
-                               const std::string& service, uint64_t readahead_bytes)
+                               const std::string& service, AdapterOptions options)
     : conn_(connection),
       mail_(mail),
       session_(std::move(config)),
@@ -114,7 +152,7 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
       login_(connection, accounts, policy, "pop3", std::move(wanted_secrets), service),
       metrics_(service),
       xmit_(connection, accounts, mail, std::move(queue), session_.hostname()),
-      readahead_bytes_(readahead_bytes) {}
+      options_(std::move(options)) {}
 
 SessionAdapter::~SessionAdapter() = default;
 
@@ -227,10 +265,23 @@ void SessionAdapter::start_login(Authenticate auth) {
   struct Opened {
     std::shared_ptr<storage::MaildropLock> lock;
     std::shared_ptr<storage::Maildrop> drop;
+    AccountLimits limits;
   };
   auto opened = std::make_shared<Opened>();
   storage::MailStore& mail = mail_;
-  auth::MailboxStep lock_and_open = [opened, &mail](const storage::MailboxInfo& mailbox) -> auth::MailboxStepResult {
+  // LOGIN-DELAY is checked once the password passed (a stranger learns nothing from it) and before
+  // the lock; the login is recorded once it succeeded.
+  auth::MailboxStep lock_and_open = [opened, &mail, options = options_](
+                                        const storage::MailboxInfo& mailbox) -> auth::MailboxStepResult {
+    opened->limits = account_limits(mailbox, options);
+    const std::string key = mailbox.address.str();
+    const int64_t now = monotonic_seconds();
+    if (options.login_delays) {
+      if (const int64_t wait = options.login_delays->wait_seconds(key, now, opened->limits.login_delay); wait > 0) {
+        return {LoginOutcome::kLoginDelay, "login_delay " + std::to_string(opened->limits.login_delay) + " s, " +
+                                               std::to_string(wait) + " s to wait"};
+      }
+    }
     auto lock = mail.lock(mailbox.maildir);
     if (!lock) {
       return {lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary,
@@ -238,6 +289,15 @@ void SessionAdapter::start_login(Authenticate auth) {
     }
     auto drop = mail.open(mailbox.maildir);
     if (!drop) return {LoginOutcome::kTemporary, drop.error().message};
+    if (opened->limits.expire_days) {
+      auto record = (*drop)->read_retrievals();
+      if (record) {
+        opened->limits.retrievals = std::move(record).value();
+      } else {  // the clocks restart at the next RETR: later expiry, never an early one
+        log::warn("pop3.retrievals_unreadable", {{"user", key}, {"error", record.error().message}});
+      }
+    }
+    if (options.login_delays) options.login_delays->record(key, now, opened->limits.login_delay);
     opened->lock = std::shared_ptr<storage::MaildropLock>(std::move(lock).value());
     opened->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());
     return {};
@@ -247,6 +307,9 @@ void SessionAdapter::start_login(Authenticate auth) {
                                   auth.verified},
                std::move(lock_and_open), [this, opened, user = std::move(user)](auth::LoginReply reply) {
                  storage::Listing listing;
+                 if (reply.outcome == LoginOutcome::kOk || reply.outcome == LoginOutcome::kLoginDelay) {
+                   session_.set_account_limits(std::move(opened->limits));
+                 }
                  if (reply.outcome == LoginOutcome::kOk) {
                    lock_ = std::move(opened->lock);
                    maildrop_ = std::move(opened->drop);
@@ -295,12 +358,13 @@ void SessionAdapter::start_stream(const StreamMessage& msg) {
   stream_->index = msg.index;
   stream_->ok_reply = msg.ok_reply;
   stream_->ok_octets = msg.ok_reply.size();
+  stream_->nul_replacement = options_.nul_replacement;
   if (msg.top_lines) {
-    stream_->top.emplace(*msg.top_lines);
-  } else if (readahead_bytes_ > 0) {
+    stream_->top.emplace(*msg.top_lines, options_.top_add_blank_line);
+  } else if (options_.readahead_bytes > 0) {
     // The next messages not marked deleted, as long as they fit whole in the budget.
     const auto& messages = maildrop_->messages();
-    uint64_t budget = readahead_bytes_;
+    uint64_t budget = options_.readahead_bytes;
     for (std::size_t i = msg.index + 1; i < messages.size(); ++i) {
       if (session_.marked_deleted(i)) continue;
       if (messages[i].size > budget) break;
@@ -323,8 +387,9 @@ bool SessionAdapter::serve_read_ahead(const StreamMessage& msg) {
   ++read_ahead_hits_;
   std::string out;
   if (msg.top_lines) {  // TOP leaves the message for a later RETR
-    TopFilter top(*msg.top_lines);
+    TopFilter top(*msg.top_lines, options_.top_add_blank_line);
     top.feed(read_ahead_.front().wire, out);
+    top.finish(out);
   } else {
     out = std::move(read_ahead_.front().wire);
     read_ahead_.erase(read_ahead_.begin());
@@ -412,17 +477,25 @@ void SessionAdapter::start_update(CommitDeletions del) {
     std::shared_ptr<storage::MaildropLock> lock;
     storage::Listing listing;
     std::vector<std::size_t> indexes;
+    std::size_t expired = 0;
+    std::optional<storage::Retrievals> record;
     Status status;
+    Status record_status;
   };
   auto job = std::make_shared<Job>();
   job->drop = std::move(maildrop_);
   job->lock = std::move(lock_);
   job->listing = session_.release_listing();
   job->indexes = std::move(del.indexes);
+  job->expired = del.expired;
+  job->record = std::move(del.record);
   std::weak_ptr<void> alive = conn_.liveness();
   conn_.work().submit(
       [job] {
         if (!job->indexes.empty() && job->drop) job->status = job->drop->commit_deletions(job->indexes);
+        // EXPIRE's record only once the deletions are done: should they fail, the messages retrieved
+        // now get their first time at a later RETR (a later expiry, never an early one).
+        if (job->status.ok() && job->record && job->drop) job->record_status = job->drop->write_retrievals(*job->record);
         job->listing.reset();
         job->drop.reset();
         job->lock.reset();
@@ -435,7 +508,12 @@ void SessionAdapter::start_update(CommitDeletions del) {
                    {{"service", conn_.service()}, {"sid", sid()},
                     {"user", user_},
                     {"deleted", std::to_string(job->indexes.size())},
+                    {"expired", std::to_string(job->expired)},
                     {"result", job->status.ok() ? "ok" : job->status.error().message}});
+        if (!job->record_status.ok()) {
+          log::warn("pop3.retrievals_not_saved", {{"service", conn_.service()}, {"sid", sid()}, {"user", user_},
+                                                  {"error", job->record_status.error().message}});
+        }
         run(session_.on_update_result(job->status));
       });
 }

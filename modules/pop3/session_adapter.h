@@ -15,6 +15,7 @@
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
 #include "core/net/connection.h"
+#include "modules/pop3/login_delay_table.h"
 #include "modules/pop3/top_filter.h"
 #include "modules/pop3/session.h"
 #include "modules/pop3/xmit_sender.h"
@@ -23,12 +24,22 @@
 
 namespace mailroom::pop3 {
 
+// The adapter's part of the service settings.
+struct AdapterOptions {
+  uint64_t readahead_bytes = 0;         // retr_readahead
+  std::optional<char> nul_replacement;  // nul_bytes (nullopt: keep)
+  bool top_add_blank_line = false;      // top_add_blank_line
+  int64_t login_delay = 0;              // the service's login_delay (a mailbox's own wins)
+  std::optional<int64_t> expire_days;   // the service's expire_days (nullopt: never)
+  std::shared_ptr<LoginDelayTable> login_delays;  // the daemon's last logins (null: no LOGIN-DELAY)
+};
+
 class SessionAdapter : public core::ProtocolSession {
  public:
   SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  std::shared_ptr<const storage::OutboundQueue> queue, SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                  const core::ModuleReplies& replies, std::set<std::string> wanted_secrets, const std::string& service,
-                 uint64_t readahead_bytes = 0);
+                 AdapterOptions options = {});
   ~SessionAdapter() override;
 
   void on_open() override;
@@ -78,7 +89,7 @@ class SessionAdapter : public core::ProtocolSession {
   std::shared_ptr<storage::MaildropLock> lock_;
   std::shared_ptr<storage::Maildrop> maildrop_;
   std::shared_ptr<Stream> stream_;
-  uint64_t readahead_bytes_;         // retr_readahead
+  AdapterOptions options_;
   std::vector<ReadAhead> read_ahead_;  // ascending indexes; consumed by RETR/TOP
   bool read_in_flight_ = false;
   std::string user_;

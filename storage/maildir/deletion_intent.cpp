@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -20,28 +21,6 @@ namespace mailroom::storage::maildir {
 
 namespace {
 
-// Reads a whole (small) file; used only for the deletion intent list. Only a regular file: a
-// symlink planted in its place (to /dev/zero, a FIFO, another file) is refused, not read.
-Result<std::string> read_small_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return io_error("cannot open " + path, errno);
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
-  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "cannot read " + path + ": not a regular file");
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot read " + path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
 // Holds DIR/.mailroom-lock (blocking flock, on a worker) for one deletion: writing an intent and
 // carrying it out. Sessions of one process never meet here (the lock registry in maildrop.cpp
 // keeps one session per maildrop); this guards against another process sharing the maildir.
@@ -51,11 +30,10 @@ Result<UniqueFd> lock_for_update(const std::string& dir) { return lock_file(join
 // makes the unlinks durable, then drops the intent.
 Status complete_deletion_intent(const std::string& dir) {
   std::string intent_path = join(dir, kDeleteIntentFile);
-  auto text = read_small_file(intent_path);
+  // Our own list, as long as the listing it names: no cap beyond what memory holds.
+  auto text = read_small_file(intent_path, SIZE_MAX);
   if (!text) {
-    // No intent: nothing was promised.
-    struct stat st{};
-    if (::stat(intent_path.c_str(), &st) != 0 && errno == ENOENT) return {};
+    if (text.error().code == ErrorCode::kNotFound) return {};  // no intent: nothing was promised
     return text.error();
   }
   // Unlinks go through the folders' descriptors: a folder swapped for a symlink is refused here,

@@ -56,4 +56,30 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
   return {};
 }
 
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return make_error(ErrorCode::kNotFound, path + " does not exist");
+    return io_error("cannot open " + path, errno);
+  }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "cannot read " + path + ": not a regular file");
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read " + path, errno);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+      return make_error(ErrorCode::kIo, "cannot read " + path + ": larger than " + std::to_string(max_bytes) + " octets");
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
 }  // namespace mailroom::storage::maildir

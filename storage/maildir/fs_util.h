@@ -28,6 +28,11 @@ Status fsync_dir(const std::string& path);
 // errno of the failure, for callers that tell a full disk from other errors.
 int write_fully(int fd, std::string_view data);
 
+// Reads a whole small file (the deletion intent, the retrieval record). Only a regular file: a
+// symlink planted in its place (to /dev/zero, a FIFO, another file) is refused, not read. kNotFound
+// when it does not exist; kIo past `max_bytes` (a file that large is not ours).
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes);
+
 // write_fully() with the error as a Status; `path` is for the message.
 Status write_all(int fd, std::string_view data, const std::string& path);
 

@@ -18,6 +18,7 @@
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/maildir_reader.h"
 #include "storage/maildir/message_files.h"
+#include "storage/maildir/retrieval_record.h"
 #include "storage/maildir/unique_fd.h"
 
 namespace mailroom::storage::maildir {
@@ -125,6 +126,9 @@ class MaildirDrop final : public Maildrop {
     }
     return delete_with_intent(dir_, list);
   }
+
+  Result<Retrievals> read_retrievals() const override { return maildir::read_retrievals(dir_); }
+  Status write_retrievals(const Retrievals& record) override { return maildir::write_retrievals(dir_, record); }
 
  private:
   // "new/NAME" or "cur/NAME", as listed.

@@ -56,6 +56,7 @@ TEST_CASE("a login fills in the wanted secret kinds the mailbox lacks") {
 TEST_CASE("result names of the login log line") {
   CHECK(login_result_name(LoginOutcome::kOk) == "ok");
   CHECK(login_result_name(LoginOutcome::kAuthFailed) == "auth_failed");
+  CHECK(login_result_name(LoginOutcome::kLoginDelay) == "login_delay");
   CHECK(login_result_name(LoginOutcome::kInUse) == "in_use");
   CHECK(login_result_name(LoginOutcome::kTemporary) == "temporary_failure");
 }
@@ -65,6 +66,7 @@ TEST_CASE("a check whose client left counts only a wrong password that was check
   CHECK_FALSE(counts_as_guess(true, LoginOutcome::kAuthFailed));  // never checked
   CHECK_FALSE(counts_as_guess(false, LoginOutcome::kOk));
   CHECK_FALSE(counts_as_guess(false, LoginOutcome::kInUse));
+  CHECK_FALSE(counts_as_guess(false, LoginOutcome::kLoginDelay));  // the password was right
   CHECK(gone_result_name(true, LoginOutcome::kTemporary) == "abandoned");
   CHECK(gone_result_name(false, LoginOutcome::kAuthFailed) == "auth_failed");
   CHECK(gone_result_name(false, LoginOutcome::kOk) == "gone");

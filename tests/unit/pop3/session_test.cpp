@@ -13,6 +13,7 @@
 #include "auth/sasl/crypto.h"
 #include "auth/sasl/scram.h"
 #include "auth/secrets.h"
+#include "modules/pop3/expiry.h"
 #include "modules/pop3/session.h"
 
 #include <openssl/evp.h>
@@ -34,6 +35,8 @@ struct Harness {
 
   Session session;
   LoginOutcome login_outcome = LoginOutcome::kOk;
+  std::optional<AccountLimits> limits;  // given to the session before each login's result
+  std::optional<CommitDeletions> last_commit;
   Status update_status;
   std::vector<Authenticate> auths;
   std::vector<RejectLogin> rejects;
@@ -55,6 +58,7 @@ struct Harness {
       CHECK(wire.empty());
       auths.push_back(*a);
       CHECK(session.state() == State::kAwaitingLogin);
+      if (limits) session.set_account_limits(*limits);
       wire += perform(session.on_login_result(login_outcome, three_messages()));
     } else if (auto* r = std::get_if<RejectLogin>(&step.effect)) {
       CHECK(wire.empty());
@@ -87,6 +91,7 @@ struct Harness {
     } else if (auto* c = std::get_if<CommitDeletions>(&step.effect)) {
       CHECK(wire.empty());
       committed = c->indexes;
+      last_commit = *c;
       CHECK(session.state() == State::kUpdate);
       // As the adapter does: the listing goes (to be freed on a worker) before the result.
       released = session.release_listing();
@@ -746,6 +751,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: USER
     S: SASL PLAIN LOGIN
     S: .
@@ -759,6 +765,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER
     S: .
   )");
 }
@@ -775,6 +782,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: USER
     S: SASL PLAIN LOGIN
     S: IMPLEMENTATION Mailroom
@@ -789,6 +797,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER
     S: IMPLEMENTATION Mailroom
     S: .
   )");
@@ -836,6 +845,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: USER
     S: STLS
     S: SASL PLAIN LOGIN
@@ -849,6 +859,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: USER
     S: SASL PLAIN LOGIN
     S: .
@@ -899,6 +910,7 @@ TEST_CASE("plaintext login is hidden and refused when TLS is required, allowed a
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: STLS
     S: .
     C: USER bob@example.com
@@ -1026,6 +1038,7 @@ TEST_CASE("no mechanisms configured means no SASL line and AUTH refused") {
     S: RESP-CODES
     S: AUTH-RESP-CODE
     S: PIPELINING
+    S: EXPIRE NEVER USER
     S: USER
     S: .
     C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
@@ -1095,7 +1108,7 @@ TEST_CASE("AUTH CRAM-MD5 reproduces RFC 2195 with stored HMAC contexts") {
   std::string answer = auth::sasl::base64_encode("tim@example.com b913a602c7eda7a495b4e6e7334d3890");
   std::string wrong = auth::sasl::base64_encode("tim@example.com 00000000000000000000000000000000");
   h.run("C: CAPA\n S: +OK Capability list follows\n S: TOP\n S: UIDL\n S: RESP-CODES\n S: AUTH-RESP-CODE\n"
-        " S: PIPELINING\n S: SASL CRAM-MD5\n S: .\n"
+        " S: PIPELINING\n S: EXPIRE NEVER USER\n S: SASL CRAM-MD5\n S: .\n"
         "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + wrong +
         "\n S: -ERR [AUTH] invalid user name or password\n"
         "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + answer + "\n S: +OK maildrop has 3 messages (1400 octets)\n");
@@ -1223,4 +1236,194 @@ TEST_CASE("loggable_line redacts the continuation of AUTH PLAIN without an initi
   Harness h;
   CHECK(h.send("AUTH PLAIN") == "+ \r\n");
   CHECK(h.session.loggable_line("AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=") == "<redacted>");
+}
+
+// ---- issue 18: LOGIN-DELAY, EXPIRE, bare AUTH, LAST ----
+
+TEST_CASE("CAPA shows the service's LOGIN-DELAY and EXPIRE with USER before login, the mailbox's after") {
+  SessionConfig config;
+  config.login_delay = 300;
+  config.expire_days = 7;
+  Harness h(config);
+  h.limits = AccountLimits{900, 0, {}};
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: AUTH-RESP-CODE
+    S: PIPELINING
+    S: LOGIN-DELAY 300 USER
+    S: EXPIRE 7 USER
+    S: USER
+    S: SASL PLAIN LOGIN
+    S: .
+  )");
+  h.login();
+  h.run(R"(
+    C: CAPA
+    S: +OK Capability list follows
+    S: TOP
+    S: UIDL
+    S: RESP-CODES
+    S: AUTH-RESP-CODE
+    S: PIPELINING
+    S: LOGIN-DELAY 900
+    S: EXPIRE 0
+    S: .
+  )");
+}
+
+TEST_CASE("a mailbox without a delay shows no LOGIN-DELAY after login, and EXPIRE NEVER") {
+  SessionConfig config;
+  config.login_delay = 300;
+  Harness h(config);
+  h.limits = AccountLimits{0, std::nullopt, {}};
+  h.login();
+  const std::string capa = h.send("CAPA");
+  CHECK(capa.find("LOGIN-DELAY") == std::string::npos);
+  CHECK(capa.find("EXPIRE NEVER\r\n") != std::string::npos);
+}
+
+TEST_CASE("a login too soon is refused with [LOGIN-DELAY] and the session may try again") {
+  Harness h;
+  h.limits = AccountLimits{600, std::nullopt, {}};
+  h.login_outcome = LoginOutcome::kLoginDelay;
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: PASS secret
+    S: -ERR [LOGIN-DELAY] logins to this mailbox must be at least 600 seconds apart, try again later
+  )");
+  CHECK(h.session.state() == State::kAuthorization);
+  CHECK(h.session.bad_commands() == 0);
+  h.login_outcome = LoginOutcome::kOk;
+  h.login();
+}
+
+TEST_CASE("EXPIRE 0: what RETR sent whole is removed at QUIT; TOP and a failed RETR are not retrievals") {
+  SessionConfig config;
+  config.clock = [] { return int64_t{1'000'000}; };
+  Harness h(config);
+  h.limits = AccountLimits{0, 0, {}};
+  h.unreadable = {2};
+  h.login();
+  h.run(R"(
+    C: RETR 1
+    S: +OK 120 octets
+    C: TOP 2 0
+    S: +OK top of message follows
+    C: RETR 3
+    S: -ERR [SYS/TEMP] message 3 cannot be read now
+    C: QUIT
+    S: +OK POP3 server signing off (2 messages left)
+  )");
+  REQUIRE(h.last_commit);
+  CHECK(h.last_commit->indexes == std::vector<std::size_t>{0});
+  CHECK(h.last_commit->expired == 1);
+  CHECK_FALSE(h.last_commit->record);  // nothing to remember: the record stays as it was (empty)
+}
+
+TEST_CASE("EXPIRE 7: first retrievals are stamped; messages retrieved 7 days ago go with the DELEs") {
+  const int64_t now = 50 * kSecondsPerDay;
+  SessionConfig config;
+  config.clock = [now] { return now; };
+  Harness h(config);
+  h.limits = AccountLimits{0, 7, {{"uid-two", now - 7 * kSecondsPerDay}, {"uid-three", now - kSecondsPerDay},
+                                  {"uid-gone", 5}}};
+  h.login();
+  h.run(R"(
+    C: RETR 1
+    S: +OK 120 octets
+    C: RETR 3
+    S: +OK 1030 octets
+    C: QUIT
+    S: +OK POP3 server signing off (2 messages left)
+  )");
+  REQUIRE(h.last_commit);
+  CHECK(h.last_commit->indexes == std::vector<std::size_t>{1});
+  REQUIRE(h.last_commit->record);
+  // uid-one stamped now, uid-three keeps its first time, uid-gone (no longer listed) is dropped.
+  CHECK(*h.last_commit->record == storage::Retrievals{{"uid-one", now}, {"uid-three", now - kSecondsPerDay}});
+}
+
+TEST_CASE("EXPIRE: a DELE'd message leaves the record; a session without QUIT commits nothing") {
+  const int64_t now = 10 * kSecondsPerDay;
+  SessionConfig config;
+  config.clock = [now] { return now; };
+  Harness h(config);
+  h.limits = AccountLimits{0, 30, {{"uid-one", now - kSecondsPerDay}}};
+  h.login();
+  h.run(R"(
+    C: DELE 1
+    S: +OK message 1 deleted
+    C: QUIT
+    S: +OK POP3 server signing off (2 messages left)
+  )");
+  REQUIRE(h.last_commit);
+  CHECK(h.last_commit->indexes == std::vector<std::size_t>{0});
+  CHECK(h.last_commit->expired == 0);
+  REQUIRE(h.last_commit->record);
+  CHECK(h.last_commit->record->empty());
+
+  Harness dropped(config);
+  dropped.limits = AccountLimits{0, 0, {}};
+  dropped.login();
+  dropped.run("C: RETR 1\n S: +OK 120 octets\n");
+  CHECK_FALSE(dropped.last_commit);  // the connection just ends: no UPDATE, nothing expires
+}
+
+TEST_CASE("bare AUTH lists the mechanisms unless auth_list_bare is off") {
+  SessionConfig config;
+  config.auth_list_bare = false;
+  Harness h(config);
+  h.run(R"(
+    C: AUTH
+    S: -ERR AUTH needs a mechanism name
+  )");
+  CHECK(h.session.bad_commands() == 1);
+}
+
+TEST_CASE("LAST is unknown by default") {
+  Harness h;
+  h.login();
+  h.run(R"(
+    C: LAST
+    S: -ERR unknown command
+  )");
+}
+
+TEST_CASE("LAST: the highest message RETR or TOP sent, 0 after RSET") {
+  SessionConfig config;
+  config.last_command = true;
+  Harness h(config);
+  h.unreadable = {2};
+  h.run(R"(
+    C: USER bob@example.com
+    S: +OK send PASS
+    C: LAST
+    S: -ERR command not valid in this state
+  )");
+  h.login();
+  h.run(R"(
+    C: LAST
+    S: +OK 0
+    C: RETR 2
+    S: +OK 250 octets
+    C: LAST
+    S: +OK 2
+    C: RETR 3
+    S: -ERR [SYS/TEMP] message 3 cannot be read now
+    C: TOP 1 0
+    S: +OK top of message follows
+    C: LAST
+    S: +OK 2
+    C: RSET
+    S: +OK maildrop has 3 messages (1400 octets)
+    C: LAST
+    S: +OK 0
+    C: LAST now
+    S: -ERR LAST takes no arguments
+  )");
 }
