@@ -5,6 +5,7 @@
 #include "modules/pop3/pop3_descriptor.h"
 #include "modules/pop3/session.h"
 #include "storage/mail_store.h"
+#include "storage/uidl/uidl_template.h"
 
 #include <cctype>
 
@@ -122,6 +123,16 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
       "xtnd_xmit_max_header_size", 65536, 1024, 1024 * 1024,
       "Octets of From, To, Cc and Bcc field bodies an XTND XMIT message may have (they are held in "
       "memory while the message streams to disk); a message with more is refused."));
+  // UIDLs that survive a migration (issue 18, h-uidl; docs/mailctl.md "mailbox import-uidls")
+  specs.push_back(config::string_setting(
+      "uidl_format", std::string(storage::uidl::kNativeFormat), 200,
+      "UIDL of a message that has none yet: 'native' (its file's base name) or a Dovecot-style "
+      "pop3_uidl_format template: %u the message's uid (counted per mailbox, never reused), %v the "
+      "mailbox's uidvalidity, %f the file's base name; a width such as %08 pads with zeros, X writes "
+      "a number in hex (%08Xu%08Xv: Dovecot 1.x's default and UW ipop3d's order reversed; %v.%u; %u; "
+      "%f: Courier). UIDLs already shown or imported never change; messages already in a Maildir "
+      "when a template first applies keep the UIDLs they had.",
+      [](std::string_view v) { return storage::uidl::check_uidl_format(v); }));
   return specs;
 }
 

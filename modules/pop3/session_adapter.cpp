@@ -104,7 +104,8 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
                                SessionConfig config,
                                std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                                const core::ModuleReplies& replies, std::set<std::string> wanted_secrets,
-                               const std::string& service, uint64_t readahead_bytes)
+                               const std::string& service, uint64_t readahead_bytes,
+                               storage::OpenOptions open_options)
     : conn_(connection),
       mail_(mail),
       session_(std::move(config)),
@@ -114,7 +115,8 @@ SessionAdapter::SessionAdapter(core::Connection& connection, storage::AccountSto
       login_(connection, accounts, policy, "pop3", std::move(wanted_secrets), service),
       metrics_(service),
       xmit_(connection, accounts, mail, std::move(queue), session_.hostname()),
-      readahead_bytes_(readahead_bytes) {}
+      readahead_bytes_(readahead_bytes),
+      open_options_(std::move(open_options)) {}
 
 SessionAdapter::~SessionAdapter() = default;
 
@@ -230,13 +232,14 @@ void SessionAdapter::start_login(Authenticate auth) {
   };
   auto opened = std::make_shared<Opened>();
   storage::MailStore& mail = mail_;
-  auth::MailboxStep lock_and_open = [opened, &mail](const storage::MailboxInfo& mailbox) -> auth::MailboxStepResult {
+  auth::MailboxStep lock_and_open = [opened, &mail, open_options = open_options_](
+                                        const storage::MailboxInfo& mailbox) -> auth::MailboxStepResult {
     auto lock = mail.lock(mailbox.maildir);
     if (!lock) {
       return {lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary,
               lock.error().message};
     }
-    auto drop = mail.open(mailbox.maildir);
+    auto drop = mail.open(mailbox.maildir, open_options);
     if (!drop) return {LoginOutcome::kTemporary, drop.error().message};
     opened->lock = std::shared_ptr<storage::MaildropLock>(std::move(lock).value());
     opened->drop = std::shared_ptr<storage::Maildrop>(std::move(drop).value());

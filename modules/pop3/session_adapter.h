@@ -28,7 +28,7 @@ class SessionAdapter : public core::ProtocolSession {
   SessionAdapter(core::Connection& connection, storage::AccountStore& accounts, storage::MailStore& mail,
                  std::shared_ptr<const storage::OutboundQueue> queue, SessionConfig config, std::shared_ptr<const tls::TlsContext> tls, core::ClientPolicy& policy,
                  const core::ModuleReplies& replies, std::set<std::string> wanted_secrets, const std::string& service,
-                 uint64_t readahead_bytes = 0);
+                 uint64_t readahead_bytes = 0, storage::OpenOptions open_options = {});
   ~SessionAdapter() override;
 
   void on_open() override;
@@ -79,6 +79,7 @@ class SessionAdapter : public core::ProtocolSession {
   std::shared_ptr<storage::Maildrop> maildrop_;
   std::shared_ptr<Stream> stream_;
   uint64_t readahead_bytes_;         // retr_readahead
+  storage::OpenOptions open_options_;  // uidl_format
   std::vector<ReadAhead> read_ahead_;  // ascending indexes; consumed by RETR/TOP
   bool read_in_flight_ = false;
   std::string user_;

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "storage/maildir/fs_util.h"
-#include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/maildir_store.h"
 #include "storage/maildir/message_files.h"
@@ -20,38 +19,14 @@ namespace mailroom::storage::maildir {
 
 namespace {
 
-// Reads a whole (small) file; used only for the deletion intent list. Only a regular file: a
-// symlink planted in its place (to /dev/zero, a FIFO, another file) is refused, not read.
-Result<std::string> read_small_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return io_error("cannot open " + path, errno);
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
-  if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::kIo, "cannot read " + path + ": not a regular file");
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot read " + path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
-// Holds DIR/.mailroom-lock (blocking flock, on a worker) for one deletion: writing an intent and
-// carrying it out. Sessions of one process never meet here (the lock registry in maildrop.cpp
-// keeps one session per maildrop); this guards against another process sharing the maildir.
-Result<UniqueFd> lock_for_update(const std::string& dir) { return lock_file(join(dir, kUpdateLockFile), /*wait=*/true); }
+// A list of every message of a very large mailbox fits (~100 octets a name).
+constexpr std::size_t kMaxIntentSize = std::size_t{1} << 30;
 
 // Carries out DIR/.mailroom-delete if present: unlinks every listed message (wherever it moved),
 // makes the unlinks durable, then drops the intent.
 Status complete_deletion_intent(const std::string& dir) {
   std::string intent_path = join(dir, kDeleteIntentFile);
-  auto text = read_small_file(intent_path);
+  auto text = read_regular_file(intent_path, kMaxIntentSize);
   if (!text) {
     // No intent: nothing was promised.
     struct stat st{};
@@ -107,32 +82,14 @@ Status complete_deletion_intent(const std::string& dir) {
 
 }  // namespace
 
+// The update lock is held for one deletion: writing an intent and carrying it out. Sessions of
+// one process never meet here (the lock registry in maildrop.cpp keeps one session per
+// maildrop); it guards against another process sharing the maildir.
 Status delete_with_intent(const std::string& dir, const std::string& list) {
   auto update_lock = lock_for_update(dir);
   if (!update_lock) return update_lock.error();
   // The intent is durable before the first unlink, so a crash half-way is finished by open().
-  std::string tmp_path = join(dir, kDeleteIntentTmpFile);
-  std::string intent_path = join(dir, kDeleteIntentFile);
-  {
-    // A fresh file: whatever is in the way (a leftover, or a symlink planted to make us write
-    // elsewhere) is removed first, under the update lock that every writer of it holds.
-    ::unlink(tmp_path.c_str());
-    UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) return io_error("cannot create " + tmp_path, errno);
-    Status s = write_all(fd.get(), list, tmp_path);
-    if (s && ::fsync(fd.get()) != 0) s = io_error("cannot fsync " + tmp_path, errno);
-    if (s && fd.close() != 0) s = io_error("cannot close " + tmp_path, errno);
-    if (!s) {
-      ::unlink(tmp_path.c_str());
-      return s;
-    }
-  }
-  if (::rename(tmp_path.c_str(), intent_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_path.c_str());
-    return io_error("cannot rename " + tmp_path, err);
-  }
-  if (auto s = fsync_dir(dir); !s) return s;
+  if (auto s = replace_file_durably(dir, kDeleteIntentFile, kDeleteIntentTmpFile, list); !s) return s;
   return complete_deletion_intent(dir);
 }
 
