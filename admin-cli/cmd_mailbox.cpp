@@ -11,6 +11,7 @@
 #include "admin-cli/account_settings_cli.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/maildir_setup.h"
+#include "admin-cli/uidl_import.h"
 #include "auth/password_change.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
@@ -167,8 +168,14 @@ Result<fs::path> existing_maildir(const std::string& raw) {
   return path;
 }
 
+// What `mailbox add --maildir` does about the UIDLs an old server left in the Maildir.
+struct AddUidlOptions {
+  bool skip = false;   // --no-import-uidls
+  std::string format;  // --uidl-format: the old Dovecot's pop3_uidl_format
+};
+
 Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions& pw,
-               const std::optional<std::string>& maildir_option, bool if_not_exists) {
+               const std::optional<std::string>& maildir_option, bool if_not_exists, const AddUidlOptions& uidls) {
   auto address = parse(raw);
   if (!address) return address.error();
   auto secret = read_password(pw, "mailbox add");
@@ -219,6 +226,12 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
     setup->undo();
     return info.error();
   }
+  // The mailbox exists now: a failed import is reported, and the mailbox stays (import-uidls can
+  // be run again).
+  std::optional<UidlImportSource> uidl_source;
+  if (given_maildir && !uidls.skip) uidl_source = detect_uidl_source(maildir, uidls.format);
+  std::optional<Result<storage::UidlImportReport>> imported;
+  if (uidl_source) imported = import_uidl_source(*mail, maildir.string(), *uidl_source);
   std::string message = "created mailbox " + address->str();
   if (given_maildir) {
     message += " on the Maildir " + maildir.string();
@@ -227,12 +240,27 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
   }
   const bool pending = secret->second == storage::PasswordKind::kHash;
   if (pending) message += std::string("; imported hash: ") + kSecretsPendingNote;
+  nlohmann::ordered_json uidl_json = nullptr;
+  if (imported && *imported) {
+    const auto& r = **imported;
+    message += "; UIDLs from " + uidl_source->file.filename().string() + ": " + std::to_string(r.kept) + " kept, " +
+               skipped_text(r);
+    uidl_json = {{"source", uidl_source->file.string()},
+                 {"kept", r.kept},
+                 {"skipped", skipped_count(r)},
+                 {"skipped_reasons", skipped_reasons_json(r)}};
+  }
   ctx.done(message, {{"changed", true},
                      {"address", address->str()},
                      {"maildir", maildir.string()},
                      {"reused_maildir", reused},
                      {"secret_kinds", kinds_json(*derived)},
-                     {"secrets_pending", pending}});
+                     {"secrets_pending", pending},
+                     {"uidl_import", uidl_json}});
+  if (imported && !*imported) {
+    return Error{imported->error().code, "mailbox " + address->str() + " was created, but its UIDLs were not imported (" +
+                                             imported->error().message + "); retry with 'mailctl mailbox import-uidls'"};
+  }
   return {};
 }
 
@@ -409,12 +437,13 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   auto add_maildir = std::make_shared<std::string>();
   auto add_maildir_opt = std::make_shared<CLI::Option*>(nullptr);
   auto add_if_not_exists = std::make_shared<bool>(false);
+  auto add_uidls = std::make_shared<AddUidlOptions>();
   CLI::App* add = address_command(
       group, ctx, "add", "Create a mailbox and its Maildir",
-      [add_pw, add_maildir, add_maildir_opt, add_if_not_exists](const Context& c, const std::string& a) {
+      [add_pw, add_maildir, add_maildir_opt, add_if_not_exists, add_uidls](const Context& c, const std::string& a) {
         std::optional<std::string> maildir;
         if ((*add_maildir_opt)->count() > 0) maildir = *add_maildir;
-        return run_add(c, a, *add_pw, maildir, *add_if_not_exists);
+        return run_add(c, a, *add_pw, maildir, *add_if_not_exists, *add_uidls);
       });
   add_password_options(add, *add_pw);
   add_if_not_exists_flag(add, *add_if_not_exists);
@@ -422,6 +451,12 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
                   "Use this existing Maildir (with cur/ and new/) instead of creating "
                   "DATA/mail/<postoffice>/<mailbox>/Maildir; relative to the current directory")
       ->type_name("PATH");
+  add->add_flag("--no-import-uidls", add_uidls->skip,
+                 "Do not import the UIDLs of a dovecot-uidlist or courierpop3dsizelist found in the --maildir");
+  add->add_option("--uidl-format", add_uidls->format,
+                  "The old Dovecot's pop3_uidl_format, for its messages without an explicit UIDL (default "
+                  "%08Xu%08Xv)")
+      ->type_name("TEMPLATE");
 
   auto purge = std::make_shared<bool>(false);
   auto rm_if_exists = std::make_shared<bool>(false);
@@ -433,6 +468,7 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   add_if_exists_flag(rm, *rm_if_exists);
 
   address_command(group, ctx, "show", "Show one mailbox", run_show);
+  add_import_uidls_command(group, ctx);
 
   auto passwd_pw = std::make_shared<PasswordOptions>();
   auto passwd_force = std::make_shared<bool>(false);

@@ -117,6 +117,26 @@ class DeliveryWriter {
   virtual void abort() = 0;
 };
 
+namespace uidl {
+class UidlTemplate;
+struct UidlSource;
+}  // namespace uidl
+
+// How open() lists UIDLs.
+struct OpenOptions {
+  // A pop3 `uidl_format` template for messages that have no UIDL yet (uidl_template.h); null:
+  // native UIDLs (the file's base name) for them.
+  std::shared_ptr<const uidl::UidlTemplate> uidl_format;
+};
+
+// What import_uidls() did with each UIDL it was given.
+struct UidlImportReport {
+  std::size_t kept = 0;
+  std::size_t no_such_message = 0;  // no message of the Maildir has that file name
+  std::size_t duplicate = 0;        // another message already shows that UIDL (or was given it)
+  std::size_t invalid = 0;          // not a UIDL (RFC 1939: 1-70 of 0x21..0x7E), or a line unread
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
@@ -141,8 +161,14 @@ class MailStore {
   virtual Result<std::size_t> remove_stale_tmp(const std::string& dir, std::chrono::seconds min_age) = 0;
   // kInUse if another holder has it.
   virtual Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) = 0;
-  // Lists new/ and cur/ (finishing any interrupted deletion first).
-  virtual Result<std::unique_ptr<Maildrop>> open(const std::string& dir) = 0;
+  // Lists new/ and cur/ (finishing any interrupted deletion first), with the UIDLs recorded for
+  // the Maildir (imports, templates) and, per `options`, new ones for messages without.
+  virtual Result<std::unique_ptr<Maildrop>> open(const std::string& dir, const OpenOptions& options) = 0;
+  Result<std::unique_ptr<Maildrop>> open(const std::string& dir) { return open(dir, OpenOptions{}); }
+  // Gives DIR's messages the UIDLs another server showed (matched by file base name), durably,
+  // under DIR's update lock: safe while the daemon serves the mailbox (an open session keeps its
+  // listing; the next sees them). A UIDL another message already shows is skipped, never reused.
+  virtual Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source) = 0;
 };
 
 std::unique_ptr<MailStore> make_maildir_store();

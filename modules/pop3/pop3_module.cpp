@@ -10,6 +10,7 @@
 #include "core/system/host_name.h"
 #include "modules/pop3/session_adapter.h"
 #include "modules/pop3/pop3_settings.h"
+#include "storage/uidl/uidl_template.h"
 
 namespace mailroom::pop3 {
 
@@ -81,7 +82,15 @@ class Pop3Module : public core::Module {
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
       wanted_for_ = context.settings;
       wanted_ = auth::needed_secret_kinds(login_offer(s));
+      open_options_ = storage::OpenOptions{};
+      if (std::string format = s.get_string("uidl_format"); format != storage::uidl::kNativeFormat) {
+        // Validated when stored; a value that no longer parses falls back to native UIDLs.
+        if (auto parsed = storage::uidl::UidlTemplate::parse(format)) {
+          open_options_.uidl_format = std::make_shared<const storage::uidl::UidlTemplate>(std::move(parsed).value());
+        }
+      }
     }
+    options.open_options = open_options_;
     return std::make_unique<SessionAdapter>(connection, accounts_, mail_, queue_, std::move(config), context.tls,
                                             *context.policy, *context.replies, wanted_, context.service_name,
                                             std::move(options));
@@ -98,6 +107,7 @@ class Pop3Module : public core::Module {
   std::set<std::string> wanted_;
   // LOGIN-DELAY: the last login of each mailbox, shared by every session of every pop3 service.
   std::shared_ptr<LoginDelayTable> login_delays_ = std::make_shared<LoginDelayTable>();
+  storage::OpenOptions open_options_;  // uidl_format, per settings snapshot
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "modules/pop3/pop3_descriptor.h"
 #include "modules/pop3/session.h"
 #include "storage/mail_store.h"
+#include "storage/uidl/uidl_template.h"
 
 #include <cctype>
 
@@ -164,6 +165,16 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
       "last_command", false,
       "Accept LAST (RFC 1460, removed in RFC 1725): the highest message number sent by RETR or TOP "
       "in the session, 0 after RSET. Off: LAST is an unknown command."));
+  // UIDLs that survive a migration (issue 18, h-uidl; docs/mailctl.md "mailbox import-uidls")
+  specs.push_back(config::string_setting(
+      "uidl_format", std::string(storage::uidl::kNativeFormat), 200,
+      "UIDL of a message that has none yet: 'native' (its file's base name) or a Dovecot-style "
+      "pop3_uidl_format template: %u the message's uid (counted per mailbox, never reused), %v the "
+      "mailbox's uidvalidity, %f the file's base name; a width such as %08 pads with zeros, X writes "
+      "a number in hex (%08Xu%08Xv: Dovecot 1.x's default and UW ipop3d's order reversed; %v.%u; %u; "
+      "%f: Courier). UIDLs already shown or imported never change; messages already in a Maildir "
+      "when a template first applies keep the UIDLs they had.",
+      [](std::string_view v) { return storage::uidl::check_uidl_format(v); }));
   return specs;
 }
 

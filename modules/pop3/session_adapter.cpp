@@ -287,7 +287,7 @@ void SessionAdapter::start_login(Authenticate auth) {
       return {lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary,
               lock.error().message};
     }
-    auto drop = mail.open(mailbox.maildir);
+    auto drop = mail.open(mailbox.maildir, options.open_options);
     if (!drop) return {LoginOutcome::kTemporary, drop.error().message};
     if (opened->limits.expire_days) {
       auto record = (*drop)->read_retrievals();

@@ -32,6 +32,7 @@ struct AdapterOptions {
   int64_t login_delay = 0;              // the service's login_delay (a mailbox's own wins)
   std::optional<int64_t> expire_days;   // the service's expire_days (nullopt: never)
   std::shared_ptr<LoginDelayTable> login_delays;  // the daemon's last logins (null: no LOGIN-DELAY)
+  storage::OpenOptions open_options;  // uidl_format
 };
 
 class SessionAdapter : public core::ProtocolSession {

@@ -6,12 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "storage/maildir/fs_util.h"
-#include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_name.h"
 #include "storage/maildir/maildir_store.h"
 #include "storage/maildir/message_files.h"
@@ -21,19 +19,18 @@ namespace mailroom::storage::maildir {
 
 namespace {
 
-// Holds DIR/.mailroom-lock (blocking flock, on a worker) for one deletion: writing an intent and
-// carrying it out. Sessions of one process never meet here (the lock registry in maildrop.cpp
-// keeps one session per maildrop); this guards against another process sharing the maildir.
-Result<UniqueFd> lock_for_update(const std::string& dir) { return lock_file(join(dir, kUpdateLockFile), /*wait=*/true); }
+// A list of every message of a very large mailbox fits (~100 octets a name).
+constexpr std::size_t kMaxIntentSize = std::size_t{1} << 30;
 
 // Carries out DIR/.mailroom-delete if present: unlinks every listed message (wherever it moved),
 // makes the unlinks durable, then drops the intent.
 Status complete_deletion_intent(const std::string& dir) {
   std::string intent_path = join(dir, kDeleteIntentFile);
-  // Our own list, as long as the listing it names: no cap beyond what memory holds.
-  auto text = read_small_file(intent_path, SIZE_MAX);
+  auto text = read_regular_file(intent_path, kMaxIntentSize);
   if (!text) {
-    if (text.error().code == ErrorCode::kNotFound) return {};  // no intent: nothing was promised
+    // No intent: nothing was promised.
+    struct stat st{};
+    if (::stat(intent_path.c_str(), &st) != 0 && errno == ENOENT) return {};
     return text.error();
   }
   // Unlinks go through the folders' descriptors: a folder swapped for a symlink is refused here,
@@ -85,32 +82,14 @@ Status complete_deletion_intent(const std::string& dir) {
 
 }  // namespace
 
+// The update lock is held for one deletion: writing an intent and carrying it out. Sessions of
+// one process never meet here (the lock registry in maildrop.cpp keeps one session per
+// maildrop); it guards against another process sharing the maildir.
 Status delete_with_intent(const std::string& dir, const std::string& list) {
   auto update_lock = lock_for_update(dir);
   if (!update_lock) return update_lock.error();
   // The intent is durable before the first unlink, so a crash half-way is finished by open().
-  std::string tmp_path = join(dir, kDeleteIntentTmpFile);
-  std::string intent_path = join(dir, kDeleteIntentFile);
-  {
-    // A fresh file: whatever is in the way (a leftover, or a symlink planted to make us write
-    // elsewhere) is removed first, under the update lock that every writer of it holds.
-    ::unlink(tmp_path.c_str());
-    UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) return io_error("cannot create " + tmp_path, errno);
-    Status s = write_all(fd.get(), list, tmp_path);
-    if (s && ::fsync(fd.get()) != 0) s = io_error("cannot fsync " + tmp_path, errno);
-    if (s && fd.close() != 0) s = io_error("cannot close " + tmp_path, errno);
-    if (!s) {
-      ::unlink(tmp_path.c_str());
-      return s;
-    }
-  }
-  if (::rename(tmp_path.c_str(), intent_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_path.c_str());
-    return io_error("cannot rename " + tmp_path, err);
-  }
-  if (auto s = fsync_dir(dir); !s) return s;
+  if (auto s = replace_file_durably(dir, kDeleteIntentFile, kDeleteIntentTmpFile, list); !s) return s;
   return complete_deletion_intent(dir);
 }
 

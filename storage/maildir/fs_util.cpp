@@ -56,11 +56,12 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
   return {};
 }
 
-Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_size) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) {
-    if (errno == ENOENT) return make_error(ErrorCode::kNotFound, path + " does not exist");
-    return io_error("cannot open " + path, errno);
+    int err = errno;
+    if (err == ENOENT) return make_error(ErrorCode::kNotFound, path + " does not exist");
+    return io_error("cannot open " + path, err);
   }
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat " + path, errno);
@@ -74,12 +75,35 @@ Result<std::string> read_small_file(const std::string& path, std::size_t max_byt
       return io_error("cannot read " + path, errno);
     }
     if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
-      return make_error(ErrorCode::kIo, "cannot read " + path + ": larger than " + std::to_string(max_bytes) + " octets");
+    if (out.size() + static_cast<std::size_t>(n) > max_size) {
+      return make_error(ErrorCode::kIo, "cannot read " + path + ": larger than " + std::to_string(max_size) + " octets");
     }
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+Status replace_file_durably(const std::string& dir, const char* name, const char* tmp_name, std::string_view data) {
+  const std::string tmp_path = join(dir, tmp_name);
+  const std::string path = join(dir, name);
+  {
+    ::unlink(tmp_path.c_str());
+    UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return io_error("cannot create " + tmp_path, errno);
+    Status s = write_all(fd.get(), data, tmp_path);
+    if (s && ::fsync(fd.get()) != 0) s = io_error("cannot fsync " + tmp_path, errno);
+    if (s && fd.close() != 0) s = io_error("cannot close " + tmp_path, errno);
+    if (!s) {
+      ::unlink(tmp_path.c_str());
+      return s;
+    }
+  }
+  if (::rename(tmp_path.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp_path.c_str());
+    return io_error("cannot rename " + tmp_path, err);
+  }
+  return fsync_dir(dir);
 }
 
 }  // namespace mailroom::storage::maildir

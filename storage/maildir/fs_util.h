@@ -28,12 +28,16 @@ Status fsync_dir(const std::string& path);
 // errno of the failure, for callers that tell a full disk from other errors.
 int write_fully(int fd, std::string_view data);
 
-// Reads a whole small file (the deletion intent, the retrieval record). Only a regular file: a
-// symlink planted in its place (to /dev/zero, a FIFO, another file) is refused, not read. kNotFound
-// when it does not exist; kIo past `max_bytes` (a file that large is not ours).
-Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes);
-
 // write_fully() with the error as a Status; `path` is for the message.
 Status write_all(int fd, std::string_view data, const std::string& path);
+
+// Reads a whole small file, only a regular one (a symlink or FIFO planted in its place is refused,
+// not read). kNotFound if it does not exist; kIo if it is larger than `max_size`.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_size);
+
+// Replaces DIR/NAME durably with `data`: DIR/TMP_NAME is created fresh (whatever is in its way is
+// removed first: the caller holds the lock every writer of NAME holds), written, fsynced, renamed
+// over NAME, and DIR is fsynced. On failure the tmp file is removed and NAME is as it was.
+Status replace_file_durably(const std::string& dir, const char* name, const char* tmp_name, std::string_view data);
 
 }  // namespace mailroom::storage::maildir

@@ -14,7 +14,6 @@ namespace {
 // then ignored and rebuilt, never reinterpreted.
 constexpr std::string_view kHeader = "mailroom-maildir-index 1\n";
 constexpr std::string_view kChecksumTag = "checksum ";
-constexpr std::size_t kMaxUidLength = 70;  // RFC 1939 UIDL
 
 int64_t to_ns(int64_t sec, int64_t nsec) { return sec * 1'000'000'000 + nsec; }
 
@@ -89,15 +88,6 @@ bool parse_stamp(std::string_view line, std::string_view label, DirStamp& s) {
          parse_number(next_field(line), s.mtime_sec) && parse_number(next_field(line), s.mtime_nsec) &&
          parse_number(next_field(line), s.ctime_sec) && parse_number(next_field(line), s.ctime_nsec) &&
          line.empty();
-}
-
-bool valid_uid(std::string_view uid) {
-  if (uid.empty() || uid.size() > kMaxUidLength) return false;
-  for (char c : uid) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7E) return false;
-  }
-  return true;
 }
 
 bool valid_name(std::string_view name) {
@@ -216,10 +206,10 @@ bool IndexView::parse_entry_line(std::string_view line, IndexEntry& e) {
   std::string_view uid = next_field(line);
   if (uid == "-") {
     // The uid is the name's base: it must be one a scan would have used as is.
-    if (!valid_uid(name_base(line))) return false;
+    if (!valid_uidl(name_base(line))) return false;
     e.uid = {};
   } else {
-    if (!valid_uid(uid)) return false;
+    if (!valid_uidl(uid)) return false;
     e.uid = uid;
   }
   if (!valid_name(line)) return false;

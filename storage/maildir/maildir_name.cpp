@@ -105,14 +105,18 @@ std::string sha1_hex(std::string_view data) {
   return out.substr(0, 40);
 }
 
+bool valid_uidl(std::string_view uidl) {
+  if (uidl.empty() || uidl.size() > kMaxUidLength) return false;
+  for (char c : uidl) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7E) return false;
+  }
+  return true;
+}
+
 std::string uid_from_name(std::string_view file_name) {
   std::string_view base = name_base(file_name);
-  bool usable = !base.empty() && base.size() <= kMaxUidLength;
-  for (char c : base) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7E) usable = false;
-  }
-  if (usable) return std::string(base);
+  if (valid_uidl(base)) return std::string(base);
   return sha1_hex(base);
 }
 

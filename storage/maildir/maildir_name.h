@@ -33,6 +33,9 @@ std::string_view name_stem(std::string_view file_name);
 // The stem without ",X=..." attributes (",S=<size>", ",W=<size>").
 std::string_view name_base(std::string_view file_name);
 
+// RFC 1939's UIDL: 1 to 70 characters in 0x21..0x7E.
+bool valid_uidl(std::string_view uidl);
+
 // UIDL: the base if it is 1..70 chars in 0x21..0x7E, else the hex SHA-1 of the base.
 std::string uid_from_name(std::string_view file_name);
 std::string sha1_hex(std::string_view data);

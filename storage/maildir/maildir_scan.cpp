@@ -255,10 +255,14 @@ void save_index(const std::string& dir, const Stamps& stamps, const std::vector<
 
 }  // namespace
 
-Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options) {
+Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options, bool* complete) {
+  bool ignored = true;
+  if (complete == nullptr) complete = &ignored;
+  *complete = true;  // an index is saved only for a complete listing
   if (!options.use_index) {
     auto scanned = scan_maildir(dir);
     if (!scanned) return scanned.error();
+    *complete = scanned->complete;
     return std::move(scanned->messages);
   }
 
@@ -272,6 +276,7 @@ Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const Stor
   }
   auto scanned = scan_maildir(dir);
   if (!scanned) return scanned.error();
+  *complete = scanned->complete;
   // A listing that left an entry out is not cached: made readable, the entry would not change
   // the folders' stamps, and the index would hide it.
   if (stamps && scanned->complete && maildir::stamp_settled(stamps->new_dir, before, options.index_settle_time) &&

@@ -13,7 +13,9 @@ namespace mailroom::storage::maildir {
 
 // The messages of DIR (absolute, no trailing '/') in delivery order; a path each starts with
 // join(DIR, "") followed by "new/NAME" or "cur/NAME". An entry that cannot be read is left out
-// and logged once; the rest of the mailbox is listed.
-Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options);
+// and logged once; the rest of the mailbox is listed, and *complete (if given) says so. The uids
+// are the native ones (uidl_assign.h applies the UIDL map).
+Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options,
+                                              bool* complete = nullptr);
 
 }  // namespace mailroom::storage::maildir

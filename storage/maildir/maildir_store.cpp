@@ -21,8 +21,10 @@
 #include "storage/maildir/deletion_intent.h"
 #include "storage/maildir/delivery_writer.h"
 #include "storage/maildir/fs_util.h"
+#include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_scan.h"
 #include "storage/maildir/maildrop.h"
+#include "storage/maildir/uidl_assign.h"
 #include "storage/maildir/unique_fd.h"
 
 namespace mailroom::storage {
@@ -34,6 +36,15 @@ using maildir::fsync_dir;
 using maildir::io_error;
 using maildir::join;
 using maildir::make_dir;
+
+// DIR made absolute, without a trailing '/'.
+Result<std::string> absolute_dir(const std::string& dir) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(dir, ec).string();
+  if (ec) return make_error(ErrorCode::kIo, "cannot resolve " + dir + ": " + ec.message());
+  while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  return abs;
+}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
@@ -97,11 +108,11 @@ class MaildirStore final : public MailStore {
 
   Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) override { return maildir::lock_maildrop(dir); }
 
-  Result<std::unique_ptr<Maildrop>> open(const std::string& dir) override {
-    std::error_code ec;
-    std::string abs = std::filesystem::absolute(dir, ec).string();
-    if (ec) return make_error(ErrorCode::kIo, "cannot resolve " + dir + ": " + ec.message());
-    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  using MailStore::open;
+  Result<std::unique_ptr<Maildrop>> open(const std::string& dir, const OpenOptions& open_options) override {
+    auto resolved = absolute_dir(dir);
+    if (!resolved) return resolved.error();
+    const std::string& abs = *resolved;
     struct stat st{};
     if (::stat(abs.c_str(), &st) != 0) {
       int err = errno;
@@ -109,9 +120,20 @@ class MaildirStore final : public MailStore {
                         "cannot open maildir " + abs + ": " + errno_text(err));
     }
     if (auto s = maildir::finish_interrupted_deletion(abs); !s) return s.error();
-    auto messages = maildir::list_maildir(abs, options_);
+    bool complete = true;
+    auto messages = maildir::list_maildir(abs, options_, &complete);
     if (!messages) return messages.error();
+    if (auto s = maildir::apply_uidls(abs, *messages, complete, open_options.uidl_format.get()); !s) {
+      return s.error();
+    }
     return maildir::make_maildrop(abs, std::move(messages).value());
+  }
+
+  Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source) override {
+    auto resolved = absolute_dir(dir);
+    if (!resolved) return resolved.error();
+    const std::string& abs = *resolved;
+    return maildir::import_uidls(abs, source, options_);
   }
 
  private:
@@ -142,6 +164,10 @@ class MaildirStore final : public MailStore {
 }  // namespace
 
 std::unique_ptr<MailStore> make_maildir_store() { return maildir::make_store(maildir::StoreOptions{}); }
+
+Result<UniqueFd> maildir::lock_for_update(const std::string& dir) {
+  return lock_file(join(dir, kUpdateLockFile), /*wait=*/true);
+}
 
 std::unique_ptr<MailStore> maildir::make_store(const maildir::StoreOptions& options) {
   return std::make_unique<MaildirStore>(options);

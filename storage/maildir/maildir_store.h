@@ -5,7 +5,9 @@
 #include <chrono>
 #include <memory>
 
+#include "core/base/result.h"
 #include "storage/maildir/maildir_index.h"
+#include "storage/maildir/unique_fd.h"
 
 namespace mailroom::storage {
 class MailStore;
@@ -21,6 +23,9 @@ inline constexpr const char* kDeleteIntentTmpFile = ".mailroom-delete.tmp";
 // share a maildir can never interleave their intents. Sessions themselves hold a maildrop in
 // the daemon's memory (no descriptor).
 inline constexpr const char* kUpdateLockFile = ".mailroom-lock";
+// Durable UIDL assignments (uidl_map.h), replaced under the update lock.
+inline constexpr const char* kUidlMapFile = ".mailroom-uidls";
+inline constexpr const char* kUidlMapTmpFile = ".mailroom-uidls.tmp";
 // The listing cache (kIndexFile, kIndexTmpFile) is described in maildir_index.h.
 
 struct StoreOptions {
@@ -32,6 +37,10 @@ struct StoreOptions {
   // nanoseconds).
   std::chrono::nanoseconds index_settle_time = std::chrono::seconds(1);
 };
+
+// Takes DIR's update lock (a blocking flock() of kUpdateLockFile: call it on a worker), held as
+// long as the returned descriptor: deletions and UIDL map changes happen under it.
+Result<UniqueFd> lock_for_update(const std::string& dir);
 
 // make_maildir_store() with explicit options.
 std::unique_ptr<MailStore> make_store(const StoreOptions& options);

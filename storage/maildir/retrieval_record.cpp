@@ -42,7 +42,7 @@ std::string format_retrievals(const Retrievals& record) {
 }
 
 Result<Retrievals> read_retrievals(const std::string& dir) {
-  auto text = read_small_file(join(dir, kRetrievalFile), kMaxRetrievalFileBytes);
+  auto text = read_regular_file(join(dir, kRetrievalFile), kMaxRetrievalFileBytes);
   if (!text) {
     if (text.error().code == ErrorCode::kNotFound) return Retrievals{};
     return text.error();
