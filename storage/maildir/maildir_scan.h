@@ -3,6 +3,7 @@
 // else from a scan of new/ and cur/ (delivery order, wire sizes, unique uids), then cached.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,14 @@ namespace mailroom::storage::maildir {
 // join(DIR, "") followed by "new/NAME" or "cur/NAME". An entry that cannot be read is left out
 // and logged once; the rest of the mailbox is listed.
 Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options);
+
+// The stamps of DIR/new and DIR/cur (lstat: nullopt if either is missing or no directory). A
+// listing taken after reading them is current while they are unchanged (see stamp_settled).
+struct FolderStamps {
+  DirStamp new_dir;
+  DirStamp cur_dir;
+  bool operator==(const FolderStamps&) const = default;
+};
+std::optional<FolderStamps> read_folder_stamps(const std::string& dir);
 
 }  // namespace mailroom::storage::maildir

@@ -22,6 +22,7 @@
 #include "storage/maildir/delivery_writer.h"
 #include "storage/maildir/fs_util.h"
 #include "storage/maildir/maildir_scan.h"
+#include "storage/maildir/maildir_usage.h"
 #include "storage/maildir/maildrop.h"
 #include "storage/maildir/unique_fd.h"
 
@@ -98,6 +99,24 @@ class MaildirStore final : public MailStore {
   Result<std::unique_ptr<MaildropLock>> lock(const std::string& dir) override { return maildir::lock_maildrop(dir); }
 
   Result<std::unique_ptr<Maildrop>> open(const std::string& dir) override {
+    auto resolved = absolute_maildir(dir);
+    if (!resolved) return resolved.error();
+    const std::string& abs = *resolved;
+    if (auto s = maildir::finish_interrupted_deletion(abs); !s) return s.error();
+    auto messages = maildir::list_maildir(abs, options_);
+    if (!messages) return messages.error();
+    return maildir::make_maildrop(abs, std::move(messages).value());
+  }
+
+  Result<MailboxUsage> usage(const std::string& dir) override {
+    auto abs = absolute_maildir(dir);
+    if (!abs) return abs.error();
+    return maildir::maildir_usage(*abs, options_);
+  }
+
+ private:
+  // DIR made absolute, without a trailing '/'; kNotFound if it does not exist.
+  static Result<std::string> absolute_maildir(const std::string& dir) {
     std::error_code ec;
     std::string abs = std::filesystem::absolute(dir, ec).string();
     if (ec) return make_error(ErrorCode::kIo, "cannot resolve " + dir + ": " + ec.message());
@@ -108,13 +127,9 @@ class MaildirStore final : public MailStore {
       return make_error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                         "cannot open maildir " + abs + ": " + errno_text(err));
     }
-    if (auto s = maildir::finish_interrupted_deletion(abs); !s) return s.error();
-    auto messages = maildir::list_maildir(abs, options_);
-    if (!messages) return messages.error();
-    return maildir::make_maildrop(abs, std::move(messages).value());
+    return abs;
   }
 
- private:
   // mkdir -p DIR, then DIR/{cur,new,tmp}; appends what it created to `created` (not yet durable).
   static Status make_tree(const std::string& dir, std::vector<std::string>& created) {
     if (dir.empty()) return make_error(ErrorCode::kInvalidArgument, "empty maildir path");
