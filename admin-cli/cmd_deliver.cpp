@@ -15,6 +15,7 @@
 #include "admin-cli/commands.h"
 #include "storage/address.h"
 #include "storage/mail_store.h"
+#include "storage/quota.h"
 
 namespace mailroom::cli {
 
@@ -50,6 +51,18 @@ Result<uint64_t> parse_size(const std::string& text) {
   return n;
 }
 
+// The mailbox's quota refuses a message of `wire_bytes` (nullopt: not read yet): exit 6, and
+// nothing is delivered (the caller's writer, destroyed on the way out, removes its tmp file).
+void check_quota(storage::MailStore& mail, const storage::MailboxInfo& info, const storage::Quota& quota,
+                 std::optional<uint64_t> wire_bytes) {
+  if (!quota.limited()) return;
+  auto usage = mail.usage(info.maildir);
+  if (!usage) return;  // the delivery itself meets the same Maildir and reports it
+  if (auto why = storage::quota_refusal(quota, *usage, wire_bytes)) {
+    throw ExitCodeError(kExitOverQuota, info.address.str() + ": " + *why + ": nothing delivered");
+  }
+}
+
 // One read() of stdin into `buf`; 0 at the end.
 Result<std::size_t> read_stdin(char* buf, std::size_t size) {
   for (;;) {
@@ -78,6 +91,8 @@ Status run_deliver(const Context& ctx, const DeliverArgs& args) {
   if (*got == 0) return make_error(ErrorCode::kInvalidArgument, "empty message on stdin: nothing delivered");
 
   auto mail = storage::make_maildir_store();
+  const storage::Quota quota = storage::mailbox_quota(*info);
+  check_quota(*mail, *info, quota, std::nullopt);  // a full mailbox: before anything is written
   auto writer = mail->begin_delivery(info->maildir, storage::DeliveryLimits{.max_wire_size = *max_size});
   if (!writer) return writer.error();
   // Any return before commit() destroys the writer, which removes its tmp file.
@@ -92,6 +107,7 @@ Status run_deliver(const Context& ctx, const DeliverArgs& args) {
     got = read_stdin(buf.get(), kReadChunk);
     if (!got) return got.error();
   }
+  check_quota(*mail, *info, quota, (*writer)->wire_size());
   auto delivered = (*writer)->commit();
   if (!delivered) return delivered.error();
   ctx.done("delivered " + std::to_string(delivered->stored_size) + " bytes to " + address->str() + " (uid " +

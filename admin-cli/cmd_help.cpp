@@ -28,6 +28,7 @@ constexpr Topic kTopics[] = {
   3  the daemon is not running (commands that talk to it)
   4  not found: no such postoffice, mailbox, service, setting, module, access rule or block
   5  already exists: the postoffice, mailbox or access rule is there already
+  6  over quota: deliver refused the message (the mailbox is full or it would not fit)
 
 A failure prints exactly one line on stderr, starting with "mailctl: ", and nothing on stdout,
 with or without --json. A failed command changes nothing.

@@ -12,6 +12,7 @@
 #include "admin-cli/commands.h"
 #include "admin-cli/maildir_setup.h"
 #include "admin-cli/uidl_import.h"
+#include "admin-cli/quota_usage.h"
 #include "auth/password_change.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
@@ -321,11 +322,14 @@ Status run_show(const Context& ctx, const std::string& raw) {
   auto info = (*store)->get_mailbox(*address);
   if (!info) return info.error();
   auto messages = count_messages(info->maildir);
+  const storage::Quota quota = storage::mailbox_quota(*info);
+  const auto usage = read_usage(*storage::make_maildir_store(), info->maildir);
   const std::vector<std::string> mechanisms = login_mechanisms(*info);
   if (ctx.json) {
     nlohmann::ordered_json out = mailbox_json(*info);
     out["messages"] = messages ? nlohmann::ordered_json(*messages) : nlohmann::ordered_json(nullptr);
     out["mechanisms"] = mechanisms;
+    add_quota_json(out, quota, usage);
     print_json(out);
     return {};
   }
@@ -333,6 +337,8 @@ Status run_show(const Context& ctx, const std::string& raw) {
             << "status:           " << status_text(*info) << "\n"
             << "maildir:          " << info->maildir << "\n"
             << "messages:         " << (messages ? std::to_string(*messages) : "? (Maildir unreadable)") << "\n"
+            << "usage:            " << usage_text(usage) << "\n"
+            << "quota:            " << quota_text(quota) << "\n"
             << "password scheme:  " << info->password_scheme << "\n"
             << "stored secrets:   " << joined(info->secret_kinds, "none") << "\n"
             << "mechanisms:       " << joined(mechanisms, "") << " (where the service enables them)\n"
@@ -398,9 +404,14 @@ Status run_list(const Context& ctx, const std::string& raw_postoffice) {
   if (!store) return store.error();
   auto list = (*store)->list_mailboxes(postoffice);
   if (!list) return list.error();
+  auto mail = storage::make_maildir_store();
   if (ctx.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& m : *list) out.push_back(mailbox_json(m));
+    for (const auto& m : *list) {
+      nlohmann::ordered_json item = mailbox_json(m);
+      add_quota_json(item, storage::mailbox_quota(m), read_usage(*mail, m.maildir));
+      out.push_back(std::move(item));
+    }
     print_json(out);
     return {};
   }
@@ -410,9 +421,10 @@ Status run_list(const Context& ctx, const std::string& raw_postoffice) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : *list) {
-    rows.push_back({m.address.str(), status_text(m), m.password_scheme, format_time(m.created_at)});
+    rows.push_back({m.address.str(), status_text(m), m.password_scheme, format_time(m.created_at),
+                    usage_text(read_usage(*mail, m.maildir)), quota_text(storage::mailbox_quota(m))});
   }
-  std::cout << format_table({"ADDRESS", "STATUS", "SCHEME", "CREATED"}, rows);
+  std::cout << format_table({"ADDRESS", "STATUS", "SCHEME", "CREATED", "USAGE", "QUOTA"}, rows);
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include "admin-cli/account_settings_cli.h"
 #include "admin-cli/commands.h"
+#include "admin-cli/quota_usage.h"
 #include "storage/address.h"
 
 namespace mailroom::cli {
@@ -101,13 +102,24 @@ Status run_show(const Context& ctx, const std::string& raw) {
   if (!store) return store.error();
   auto info = (*store)->get_postoffice(*name);
   if (!info) return info.error();
+  auto mailboxes = (*store)->list_mailboxes(info->name);
+  if (!mailboxes) return mailboxes.error();
+  const PostofficeUsage usage = postoffice_usage(*storage::make_maildir_store(), *mailboxes);
+  const storage::Quota defaults = storage::quota_from_settings(info->settings);
   if (ctx.json) {
-    print_json(postoffice_json(*info));
+    nlohmann::ordered_json out = postoffice_json(*info);
+    add_quota_json(out, defaults, usage.total);
+    out["unreadable_maildirs"] = usage.unreadable;
+    print_json(out);
     return {};
   }
   std::cout << "name:       " << info->name << "\n"
             << "enabled:    " << yes_no(info->enabled) << "\n"
             << "mailboxes:  " << info->mailbox_count << "\n"
+            << "usage:      " << usage_text(usage.total)
+            << (usage.unreadable > 0 ? " (" + std::to_string(usage.unreadable) + " Maildirs unreadable, not counted)" : "")
+            << "\n"
+            << "quota:      " << quota_text(defaults) << " (each mailbox's default)\n"
             << "created:    " << format_time(info->created_at) << "\n";
   print_account_settings(std::cout, "settings:   ", info->settings);
   return {};

@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     print_error(e.what());
     return kExitUsage;
+  } catch (const ExitCodeError& e) {
+    print_error(e.what());
+    return e.code();
   } catch (const std::exception& e) {
     print_error(std::string("internal error: ") + e.what());
     return kExitFailure;

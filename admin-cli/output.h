@@ -26,12 +26,24 @@ inline constexpr int kExitUsage = 2;    // bad command line (CLI11 parse errors,
 inline constexpr int kExitNotRunning = 3;     // ErrorCode::kUnavailable: the daemon is not running
 inline constexpr int kExitNotFound = 4;       // ErrorCode::kNotFound: no such postoffice, mailbox, ...
 inline constexpr int kExitAlreadyExists = 5;  // ErrorCode::kAlreadyExists
+inline constexpr int kExitOverQuota = 6;      // mailctl deliver: the mailbox is full or the message would not fit
 
 // A command line that parsed but cannot be acted on (no password option, no data directory).
 // Thrown by commands; main() turns it into one line on stderr and kExitUsage.
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A failure with an exit code of its own (mailctl deliver over quota: kExitOverQuota). Thrown by
+// the command; main() prints what() as the one error line and exits with `code`.
+class ExitCodeError : public std::runtime_error {
+ public:
+  ExitCodeError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
 };
 
 // The one mapping from a store/config error to the process exit code.

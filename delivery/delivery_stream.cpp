@@ -22,6 +22,7 @@ struct DeliveryStream::Job {
   std::string chunk;
   bool commit = false;
   std::optional<std::vector<std::string>> targets;  // the copies go here instead of `maildirs`
+  CopyFilter filter;  // set before the commit step
   // outputs (read on the loop once the job finished)
   std::optional<Error> error;
   StreamCommit committed;
@@ -47,14 +48,36 @@ struct DeliveryStream::Job {
     if (error) {
       committed.error = error;
     } else {
-      auto copies = writer->commit_to(targets ? *targets : maildirs);
-      if (!copies) {
-        committed.error = copies.error();
-      } else {
-        committed.copies = std::move(copies).value();
-      }
+      commit_copies(targets ? *targets : maildirs);
     }
     writer.reset();  // after commit_to (or a failure) there is nothing left to remove
+  }
+
+  // commit_to() the maildirs the filter lets through; the others get the filter's reason.
+  void commit_copies(const std::vector<std::string>& all) {
+    if (filter) committed.held_back = filter(mail, writer->wire_size(), all);
+    committed.held_back.resize(filter ? all.size() : 0);
+    std::vector<std::string> chosen;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (!filter || !committed.held_back[i]) chosen.push_back(all[i]);
+    }
+    std::vector<Result<storage::DeliveredMessage>> made;
+    if (!chosen.empty()) {
+      auto copies = writer->commit_to(chosen);
+      if (!copies) {
+        committed.error = copies.error();
+        return;
+      }
+      made = std::move(copies).value();
+    }
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (filter && committed.held_back[i]) {
+        committed.copies.push_back(make_error(ErrorCode::kPermanent, *committed.held_back[i]));
+      } else {
+        committed.copies.push_back(std::move(made[next++]));
+      }
+    }
   }
 };
 
@@ -77,7 +100,7 @@ void DeliveryStream::log_orphan_commit(const Job& job) {
 DeliveryStream::DeliveryStream(core::Connection& connection, storage::MailStore& mail,
                                std::vector<std::string> maildirs, storage::DeliveryLimits limits, std::string head)
     : conn_(connection),
-      job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {},
+      job_(std::make_shared<Job>(Job{mail, std::move(maildirs), limits, std::move(head), nullptr, {}, false, {}, {}, {},
                                      {}, connection.service()})) {
   pending_.reserve(kChunk + 1024);
 }
@@ -118,6 +141,10 @@ void DeliveryStream::commit(std::vector<std::string> maildirs, CommitDone done) 
   commit(std::move(done));
 }
 
+void DeliveryStream::set_copy_filter(CopyFilter filter) {
+  pending_filter_ = std::move(filter);  // the job is the worker's while one runs: handed over in pump()
+}
+
 void DeliveryStream::pump() {
   if (in_flight_) return;
   if (!commit_ && pending_.size() < kChunk) return;
@@ -127,6 +154,8 @@ void DeliveryStream::pump() {
   pending_.reserve(kChunk + 1024);
   job_->commit = commit_.has_value();
   if (job_->commit && commit_maildirs_) job_->targets = std::move(commit_maildirs_);  // no job runs now
+  if (pending_filter_) job_->filter = std::move(*pending_filter_);
+  pending_filter_.reset();
   std::weak_ptr<int> alive = alive_;
   core::WorkQueue& work = conn_.work();
   // The worker drops its reference when done, so the last one (and with it the writer and its

@@ -22,7 +22,15 @@ namespace mailroom::delivery {
 struct StreamCommit {
   std::optional<Error> error;
   std::vector<Result<storage::DeliveredMessage>> copies;
+  // With a CopyFilter: per maildir, why the filter held its copy back (its result in `copies` is
+  // then a kPermanent error with that text); empty without one.
+  std::vector<std::optional<std::string>> held_back;
 };
+
+// Asked on the worker just before the copies are made, with the message's wire size and the
+// maildirs: per maildir, a reason to make no copy there (nullopt: make it). Quotas use it.
+using CopyFilter = std::function<std::vector<std::optional<std::string>>(
+    storage::MailStore& mail, uint64_t wire_size, const std::vector<std::string>& maildirs)>;
 
 class DeliveryStream {
  public:
@@ -48,6 +56,8 @@ class DeliveryStream {
   // one still holds the tmp file): XTND XMIT writes into its spool while the message arrives and
   // learns where it goes only at the end.
   void commit(std::vector<std::string> maildirs, CommitDone done);
+  // Set before commit(): the maildirs it names get no copy. Runs on a worker.
+  void set_copy_filter(CopyFilter filter);
 
  private:
   struct Job;  // the writer and one step's inputs and outputs, shared with the worker
@@ -63,6 +73,7 @@ class DeliveryStream {
   bool failed_ = false;      // a write failed: drop further lines
   std::optional<CommitDone> commit_;
   std::optional<std::vector<std::string>> commit_maildirs_;  // commit()'s own list, if given
+  std::optional<CopyFilter> pending_filter_;  // set_copy_filter()'s, for the next job
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // a job's completion checks it
 };
 

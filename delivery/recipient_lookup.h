@@ -3,8 +3,12 @@
 // SQLite: call it on a worker, never on the loop thread.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "storage/quota.h"
 
 namespace mailroom::storage {
 class AccountStore;
@@ -19,11 +23,14 @@ enum class RecipientStatus {
   kForeignDomain,   // no such postoffice: delivering would be relaying
   kDisabled,        // the mailbox or its postoffice is disabled
   kTemporary,       // the store failed: try later
+  kOverQuota,       // check_quota() (delivery_quota.h): the mailbox is full, or the message would not fit
 };
 struct RecipientVerdict {
   RecipientStatus status = RecipientStatus::kTemporary;
-  std::string maildir;  // kOk only
-  std::string mailbox;  // kOk only: the canonical address (for the log and LMTP replies)
+  std::string maildir;  // kOk (and kOverQuota)
+  std::string mailbox;  // kOk (and kOverQuota): the canonical address (for the log and LMTP replies)
+  storage::Quota quota;  // kOk: the mailbox's effective quota
+  std::string detail;    // kOverQuota: which limit (storage::quota_refusal())
 };
 
 // Looks `local`@`domain` up. A domain that is no postoffice (or not a valid postoffice name: an

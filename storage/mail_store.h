@@ -21,6 +21,13 @@ struct MessageInfo {
   std::string path;       // absolute file path
 };
 
+// What a Maildir holds: its messages in new/ and cur/ and their wire octets (POP3 STAT before any
+// DELE; a message an open session marked deleted counts until its UPDATE removes it).
+struct MailboxUsage {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+};
+
 // A listing shared, not copied, between the maildrop and the session that shows it (a
 // 100,000-message listing is megabytes).
 using Listing = std::shared_ptr<const std::vector<MessageInfo>>;
@@ -169,6 +176,10 @@ class MailStore {
   // under DIR's update lock: safe while the daemon serves the mailbox (an open session keeps its
   // listing; the next sees them). A UIDL another message already shows is skipped, never reused.
   virtual Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source) = 0;
+  // DIR's usage, read-only (quotas, mailctl mailbox show/list). An unchanged Maildir (the stamps
+  // of new/ and cur/ as last seen) is answered from memory; otherwise from its listing: the
+  // .mailroom-index when current, a scan of the names (which refreshes the index) when not.
+  virtual Result<MailboxUsage> usage(const std::string& dir) = 0;
 };
 
 std::unique_ptr<MailStore> make_maildir_store();

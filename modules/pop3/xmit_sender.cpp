@@ -53,6 +53,7 @@ void decide(storage::AccountStore& accounts, XmitSender::Plan& plan) {
         plan.refusal = XmitResult{XmitOutcome::kDisabledRecipient, rcpt.str()};
         return;
       case delivery::RecipientStatus::kTemporary:
+      case delivery::RecipientStatus::kOverQuota:  // look_up_recipient() checks no quota
         plan.refusal = XmitResult{XmitOutcome::kTemporary, rcpt.str()};
         return;
     }

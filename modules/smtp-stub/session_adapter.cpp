@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "core/log/logger.h"
+#include "delivery/delivery_quota.h"
 #include "delivery/recipient_lookup.h"
 #include "delivery/trace_headers.h"
 
@@ -98,7 +99,7 @@ void SessionAdapter::run(Step step) {
       [this](auto&& effect) {
         using T = std::decay_t<decltype(effect)>;
         if constexpr (std::is_same_v<T, LookupRecipient>) {
-          lookup(effect.rcpt);
+          lookup(effect.rcpt, effect.size);
         } else if constexpr (std::is_same_v<T, ReceiveData>) {
           receive(std::move(effect));
         } else if constexpr (std::is_same_v<T, CommitData>) {
@@ -121,18 +122,25 @@ void SessionAdapter::run(Step step) {
       step.effect);
 }
 
-void SessionAdapter::lookup(const RcptTo& rcpt) {
+void SessionAdapter::lookup(const RcptTo& rcpt, std::optional<uint64_t> size) {
   conn_.pause_input();
   auto verdict = std::make_shared<RecipientVerdict>();
   std::weak_ptr<void> alive = conn_.liveness();
   storage::AccountStore& accounts = accounts_;
+  storage::MailStore& mail = mail_;
   std::string hostname = session_.hostname();
-  conn_.work().submit([verdict, &accounts, rcpt, hostname] { *verdict = look_up(accounts, rcpt, hostname); },
+  conn_.work().submit([verdict, &accounts, &mail, rcpt, hostname, size] {
+                        *verdict = look_up(accounts, rcpt, hostname);
+                        delivery::check_quota(mail, *verdict, size);
+                      },
                       [this, alive, verdict, address = rcpt.address] {
                         // Gone, or closing (a timeout's 421 is out): nothing may follow.
                         if (alive.expired() || conn_.closing()) return;
                         if (verdict->status == RecipientStatus::kTemporary) {
                           log::warn(event("rcpt_lookup_failed"), {{"service", conn_.service()}, {"sid", sid()}, {"rcpt", address}});
+                        } else if (verdict->status == RecipientStatus::kOverQuota) {
+                          log::info(event("over_quota"), {{"service", conn_.service()}, {"sid", sid()}, {"rcpt", verdict->mailbox},
+                                                          {"at", "rcpt"}, {"detail", verdict->detail}});
                         }
                         conn_.resume_input();
                         run(session_.on_recipient(*verdict));
@@ -165,19 +173,31 @@ void SessionAdapter::receive(ReceiveData data) {
   conn_.begin_body(core::BodyMode{data.max_line_length, data.max_size});
   conn_.set_idle_timeout(adapter_.data_timeout_ms);
   stream_ = std::make_unique<delivery::DeliveryStream>(conn_, mail_, std::move(data.maildirs), limits, std::move(head));
+  stream_->set_copy_filter([quotas = std::move(data.quotas), per_copy = data.quota_per_copy](
+                               storage::MailStore& mail, uint64_t wire_size, const std::vector<std::string>& maildirs) {
+    return delivery::quota_refusals(mail, maildirs, quotas, wire_size, per_copy);
+  });
 }
 
 void SessionAdapter::commit() {
   if (!stream_) {  // cannot happen: the session asks for a commit only after ReceiveData
-    run(session_.on_commit_result(CommitResult{make_error(ErrorCode::kInternal, "no data stream"), {}}));
+    run(session_.on_commit_result(CommitResult{make_error(ErrorCode::kInternal, "no data stream"), {}, {}}));
     return;
   }
   stream_->commit([this](delivery::StreamCommit committed) {
     stream_.reset();
     CommitResult result;
     result.error = committed.error;
+    result.over_quota = committed.held_back;
     std::string stored;
     std::size_t copies_failed = 0;
+    std::size_t held_back = 0;
+    std::string quota_detail;
+    for (const auto& why : committed.held_back) {
+      if (!why) continue;
+      ++held_back;
+      if (quota_detail.empty()) quota_detail = *why;
+    }
     for (const auto& copy : committed.copies) {
       if (copy.ok()) {
         result.per_recipient.push_back(Status());
@@ -187,7 +207,13 @@ void SessionAdapter::commit() {
         ++copies_failed;
       }
     }
-    metrics_.committed(committed.error ? 0 : committed.copies.size(), copies_failed, data_octets_);
+    // A copy held back for its quota is a refusal, not a failed copy.
+    metrics_.committed(committed.error ? 0 : committed.copies.size() - held_back, copies_failed - held_back, data_octets_);
+    if (held_back > 0) {
+      log::info(event("over_quota"), {{"service", conn_.service()}, {"sid", sid()}, {"id", message_id_},
+                                      {"at", "data"}, {"held_back", std::to_string(held_back)},
+                                      {"detail", quota_detail}});
+    }
     const std::string rcpts = session_.recipient_mailboxes();
     if (committed.error) {
       log::warn(event("delivery_failed"), {{"service", conn_.service()}, {"sid", sid()}, {"ip", conn_.peer_ip()}, {"id", message_id_},

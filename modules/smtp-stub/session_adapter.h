@@ -43,7 +43,7 @@ class SessionAdapter : public core::ProtocolSession {
 
  private:
   void run(Step step);
-  void lookup(const RcptTo& rcpt);
+  void lookup(const RcptTo& rcpt, std::optional<uint64_t> size);
   void receive(ReceiveData data);
   void commit();
   void count_failure();

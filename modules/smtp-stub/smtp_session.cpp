@@ -193,7 +193,7 @@ Step Session::cmd_rcpt(const Command& cmd) {
   }
   pending_rcpt_ = std::get<RcptTo>(std::move(parsed));
   state_ = State::kAwaitingLookup;
-  return {"", LookupRecipient{*pending_rcpt_}};
+  return {"", LookupRecipient{*pending_rcpt_, mail_->size}};
 }
 
 Step Session::on_recipient(const RecipientVerdict& verdict) {
@@ -206,7 +206,10 @@ Step Session::on_recipient(const RecipientVerdict& verdict) {
       std::size_t copy = 0;
       while (copy < maildirs_.size() && maildirs_[copy] != verdict.maildir) ++copy;
       const bool duplicate = copy < maildirs_.size();
-      if (!duplicate) maildirs_.push_back(verdict.maildir);
+      if (!duplicate) {
+        maildirs_.push_back(verdict.maildir);
+        quotas_.push_back(verdict.quota);
+      }
       recipients_.push_back({pending_rcpt_->address, copy, verdict.mailbox});
       pending_rcpt_.reset();
       return {line(250, "2.1.5", who + (duplicate ? " OK (duplicate)" : " OK")), NoEffect{}};
@@ -230,6 +233,11 @@ Step Session::on_recipient(const RecipientVerdict& verdict) {
     case RecipientStatus::kTemporary:
       pending_rcpt_.reset();
       return {line(451, "4.3.0", who + ": temporary failure looking up the mailbox, try again later"), NoEffect{}};
+    case RecipientStatus::kOverQuota:
+      // RFC 3463 5.2.2 "mailbox full"; 552 at RCPT, RFC 5321 4.5.3.1.10.
+      any_rcpt_refused_ = true;
+      pending_rcpt_.reset();
+      return {line(552, "5.2.2", who + ": " + verdict.detail), NoEffect{}};
   }
   return {};
 }
@@ -268,6 +276,8 @@ Step Session::cmd_data(const Command& cmd) {
   data.trace.with = with_protocol();
   if (recipients_.size() == 1) data.trace.recipient = recipients_.front().address;
   data.maildirs = maildirs_;
+  data.quotas = quotas_;
+  data.quota_per_copy = lmtp();
   data.max_size = config_.max_message_size;
   data.max_line_length = config_.max_line_length;
   return {line(354, "", "End data with <CR><LF>.<CR><LF>"), std::move(data)};
@@ -328,6 +338,10 @@ Step Session::on_commit_result(const CommitResult& result) {
   if (state_ != State::kCommitting) return {};
   std::string reply;
   bool any = false;
+  auto over_quota = [&](std::size_t copy) -> const std::optional<std::string>* {
+    if (copy >= result.over_quota.size() || !result.over_quota[copy]) return nullptr;
+    return &result.over_quota[copy];
+  };
   auto failure_line = [](const Error& error, const std::string& who) {
     const std::string prefix = who.empty() ? "" : "<" + who + "> ";
     switch (error.code) {
@@ -351,6 +365,8 @@ Step Session::on_commit_result(const CommitResult& result) {
       if (ok) {
         any = true;
         reply += line(250, "2.0.0", "<" + r.address + "> delivered");
+      } else if (const auto* why = over_quota(r.copy)) {
+        reply += line(552, "5.2.2", "<" + r.address + "> " + **why);
       } else {
         Error error = r.copy < result.per_recipient.size() ? result.per_recipient[r.copy].error()
                                                            : make_error(ErrorCode::kInternal, "no result");
@@ -361,9 +377,14 @@ Step Session::on_commit_result(const CommitResult& result) {
     // SMTP has one reply for all: 250 only if every copy is durable. A partial failure is a
     // temporary error for the whole transaction: the client retries, and the recipients
     // that got their copy may get it twice (duplicates over loss, RFC 5321 6.1).
+    // Quotas (ReceiveData::quota_per_copy false): a copy is held back only when every one is, so
+    // the message is refused whole with 552 5.2.2, or stored for every recipient.
     bool all = !result.per_recipient.empty();
+    bool all_over_quota = all;
     Error first = make_error(ErrorCode::kInternal, "no result");
-    for (const auto& status : result.per_recipient) {
+    for (std::size_t i = 0; i < result.per_recipient.size(); ++i) {
+      const auto& status = result.per_recipient[i];
+      if (!over_quota(i)) all_over_quota = false;
       if (status.ok()) {
         any = true;
       } else if (all) {
@@ -371,7 +392,12 @@ Step Session::on_commit_result(const CommitResult& result) {
         first = status.error();
       }
     }
-    reply = all ? line(250, "2.0.0", "OK delivered") : failure_line(first, "");
+    if (all_over_quota) {
+      reply = line(552, "5.2.2", result.per_recipient.size() == 1 ? *result.over_quota[0]
+                                                                   : "every recipient's mailbox is full or over its quota");
+    } else {
+      reply = all ? line(250, "2.0.0", "OK delivered") : failure_line(first, "");
+    }
   }
   if (any) ++delivered_;
   reset_transaction();
@@ -383,6 +409,7 @@ void Session::reset_transaction() {
   mail_.reset();
   recipients_.clear();
   maildirs_.clear();
+  quotas_.clear();
   pending_rcpt_.reset();
   any_rcpt_refused_ = false;
   if (state_ != State::kFresh && state_ != State::kClosed) state_ = State::kReady;

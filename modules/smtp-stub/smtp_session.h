@@ -15,6 +15,7 @@
 #include "delivery/recipient_lookup.h"
 #include "delivery/trace_headers.h"
 #include "modules/smtp-stub/smtp_command.h"
+#include "storage/quota.h"
 
 namespace mailroom::smtp {
 
@@ -38,9 +39,11 @@ struct SessionConfig {
 
 // ---- effects: what the adapter must do after sending the reply ----
 struct NoEffect {};
-// Look the recipient up (on a worker), then call on_recipient().
+// Look the recipient up (on a worker) and check its quota (delivery::check_quota with `size`),
+// then call on_recipient().
 struct LookupRecipient {
   RcptTo rcpt;
+  std::optional<uint64_t> size;  // MAIL's SIZE=, if given
 };
 // The 354 is out: read the data (Connection::begin_body with these limits), streaming it to
 // disk: first trace_headers(trace) (the adapter fills in date, id and TLS), then every data line
@@ -50,6 +53,10 @@ struct ReceiveData {
   uint64_t max_size = 0;         // wire octets of the data
   std::size_t max_line_length = 0;
   std::vector<std::string> maildirs;  // one per accepted recipient, in RCPT order
+  std::vector<storage::Quota> quotas;  // parallel to maildirs: checked again at the commit
+  // How the commit applies quotas: LMTP holds back each copy over its quota; SMTP, which has one
+  // reply for all, refuses the message only when every copy is over (else stores every copy).
+  bool quota_per_copy = false;
 };
 // Make the received message durable in every maildir of ReceiveData, then on_commit_result().
 struct CommitData {};
@@ -81,6 +88,8 @@ using RecipientVerdict = delivery::RecipientVerdict;
 struct CommitResult {
   std::optional<Error> error;
   std::vector<Status> per_recipient;
+  // Parallel to per_recipient (or empty): the quota refusal of a copy held back.
+  std::vector<std::optional<std::string>> over_quota;
 };
 
 enum class State {
@@ -163,6 +172,7 @@ class Session {
   std::optional<MailFrom> mail_;
   std::vector<Recipient> recipients_;
   std::vector<std::string> maildirs_;
+  std::vector<storage::Quota> quotas_;  // parallel to maildirs_
   std::optional<RcptTo> pending_rcpt_;
   bool any_rcpt_refused_ = false;
   // data

@@ -286,4 +286,10 @@ Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const Stor
   return std::move(scanned->messages);
 }
 
+std::optional<FolderStamps> read_folder_stamps(const std::string& dir) {
+  auto stamps = read_stamps(dir);
+  if (!stamps) return std::nullopt;
+  return FolderStamps{stamps->new_dir, stamps->cur_dir};
+}
+
 }  // namespace mailroom::storage::maildir

@@ -3,6 +3,7 @@
 // else from a scan of new/ and cur/ (delivery order, wire sizes, unique uids), then cached.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,5 +18,14 @@ namespace mailroom::storage::maildir {
 // are the native ones (uidl_assign.h applies the UIDL map).
 Result<std::vector<MessageInfo>> list_maildir(const std::string& dir, const StoreOptions& options,
                                               bool* complete = nullptr);
+
+// The stamps of DIR/new and DIR/cur (lstat: nullopt if either is missing or no directory). A
+// listing taken after reading them is current while they are unchanged (see stamp_settled).
+struct FolderStamps {
+  DirStamp new_dir;
+  DirStamp cur_dir;
+  bool operator==(const FolderStamps&) const = default;
+};
+std::optional<FolderStamps> read_folder_stamps(const std::string& dir);
 
 }  // namespace mailroom::storage::maildir

@@ -23,6 +23,7 @@
 #include "storage/maildir/fs_util.h"
 #include "storage/maildir/lock_file.h"
 #include "storage/maildir/maildir_scan.h"
+#include "storage/maildir/maildir_usage.h"
 #include "storage/maildir/maildrop.h"
 #include "storage/maildir/uidl_assign.h"
 #include "storage/maildir/unique_fd.h"
@@ -134,6 +135,12 @@ class MaildirStore final : public MailStore {
     if (!resolved) return resolved.error();
     const std::string& abs = *resolved;
     return maildir::import_uidls(abs, source, options_);
+  }
+
+  Result<MailboxUsage> usage(const std::string& dir) override {
+    auto abs = absolute_dir(dir);
+    if (!abs) return abs.error();
+    return maildir::maildir_usage(*abs, options_);
   }
 
  private:

@@ -150,13 +150,17 @@ class JsonStyleTest(MailctlTestCase):
         self.assertIsInstance(listed[0]["enabled"], bool)
         self.assertIsInstance(listed[0]["mailbox_count"], int)
         self.assertTime(listed[0]["created_at"])
-        self.assertEqual(self.ok_json("postoffice", "show", "example.test"), listed[0])
+        shown = self.ok_json("postoffice", "show", "example.test")
+        quota = {"quota_bytes", "quota_messages", "used_bytes", "used_messages", "unreadable_maildirs"}
+        self.assertEqual(set(shown), set(listed[0]) | quota)
+        self.assertEqual({k: v for k, v in shown.items() if k not in quota}, listed[0])
 
     def test_mailbox_list_and_show(self):
         m = self.ok_json("mailbox", "list")[0]
         self.assertEqual(set(m), {"address", "mailbox", "postoffice", "enabled", "postoffice_enabled", "maildir",
                                   "password_scheme", "secret_kinds", "created_at", "id", "settings",
-                                  "postoffice_settings"})
+                                  "postoffice_settings", "quota_bytes", "quota_messages", "used_bytes",
+                                  "used_messages"})
         self.assertEqual((m["address"], m["mailbox"], m["postoffice"]), ("alice@example.test", "alice", "example.test"))
         self.assertTime(m["created_at"])
         self.assertIsInstance(m["id"], int)

@@ -64,14 +64,15 @@ bool starts_nocase(std::string_view text, std::string_view prefix) {
 }
 
 smtp::RecipientVerdict look_up(const smtp::RcptTo& rcpt) {
-  if (rcpt.postmaster) return {smtp::RecipientStatus::kOk, "/m/user", "user@example.org"};
-  if (rcpt.domain != "example.org") return {smtp::RecipientStatus::kForeignDomain, "", ""};
+  if (rcpt.postmaster) return {smtp::RecipientStatus::kOk, "/m/user", "user@example.org", {}, {}};
+  if (rcpt.domain != "example.org") return {smtp::RecipientStatus::kForeignDomain, "", "", {}, {}};
   if (rcpt.local == "user" || rcpt.local == "user2") {
-    return {smtp::RecipientStatus::kOk, "/m/" + rcpt.local, rcpt.local + "@example.org"};
+    return {smtp::RecipientStatus::kOk, "/m/" + rcpt.local, rcpt.local + "@example.org", {}, {}};
   }
-  if (rcpt.local == "off") return {smtp::RecipientStatus::kDisabled, "", ""};
-  if (rcpt.local == "temp") return {smtp::RecipientStatus::kTemporary, "", ""};
-  return {smtp::RecipientStatus::kUnknownMailbox, "", ""};
+  if (rcpt.local == "off") return {smtp::RecipientStatus::kDisabled, "", "", {}, {}};
+  if (rcpt.local == "temp") return {smtp::RecipientStatus::kTemporary, "", "", {}, {}};
+  if (rcpt.local == "full") return {smtp::RecipientStatus::kOverQuota, "/m/full", "full@example.org", {}, "mailbox full"};
+  return {smtp::RecipientStatus::kUnknownMailbox, "", "", {}, {}};
 }
 
 class Driver {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,18 +35,20 @@ SessionConfig lmtp_config() {
 
 struct Harness {
   explicit Harness(SessionConfig config) : session(std::move(config)) {
-    directory["alice@example.test"] = {RecipientStatus::kOk, "/m/alice", "alice@example.test"};
-    directory["bob@example.test"] = {RecipientStatus::kOk, "/m/bob", "bob@example.test"};
-    directory["carol@example.test"] = {RecipientStatus::kOk, "/m/carol", "carol@example.test"};
-    directory["dave@example.test"] = {RecipientStatus::kOk, "/m/dave", "dave@example.test"};
-    directory["off@example.test"] = {RecipientStatus::kDisabled, "", ""};
-    directory["flaky@example.test"] = {RecipientStatus::kTemporary, "", ""};
+    directory["alice@example.test"] = {RecipientStatus::kOk, "/m/alice", "alice@example.test", {}, {}};
+    directory["bob@example.test"] = {RecipientStatus::kOk, "/m/bob", "bob@example.test", {}, {}};
+    directory["carol@example.test"] = {RecipientStatus::kOk, "/m/carol", "carol@example.test", {}, {}};
+    directory["dave@example.test"] = {RecipientStatus::kOk, "/m/dave", "dave@example.test", {}, {}};
+    directory["off@example.test"] = {RecipientStatus::kDisabled, "", "", {}, {}};
+    directory["flaky@example.test"] = {RecipientStatus::kTemporary, "", "", {}, {}};
   }
 
   Session session;
   std::map<std::string, RecipientVerdict> directory;  // by lower-case address
   bool block_on_failure = false;
   std::vector<bool> commit_ok;       // per recipient; empty: all succeed
+  std::map<std::string, std::string> held_back;  // maildir -> the quota refusal the commit reports
+  std::vector<std::optional<uint64_t>> lookup_sizes;  // LookupRecipient::size, in order
   std::optional<Error> commit_error;  // no copy at all
   std::vector<ReceiveData> received;
   int commits = 0, discards = 0, failures = 0, tls_starts = 0;
@@ -69,6 +72,7 @@ struct Harness {
     if (auto* lookup = std::get_if<LookupRecipient>(&step.effect)) {
       CHECK(wire.empty());
       CHECK(session.state() == State::kAwaitingLookup);
+      lookup_sizes.push_back(lookup->size);
       std::string key = lookup->rcpt.local + "@" + lookup->rcpt.domain;
       for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       RecipientVerdict verdict;
@@ -95,6 +99,13 @@ struct Harness {
       } else {
         for (std::size_t i = 0; i < received.back().maildirs.size(); ++i) {
           const bool ok = i >= commit_ok.size() || commit_ok[i];
+          auto held = held_back.find(received.back().maildirs[i]);
+          if (held != held_back.end()) {
+            result.per_recipient.push_back(make_error(ErrorCode::kPermanent, held->second));
+            result.over_quota.resize(received.back().maildirs.size());
+            result.over_quota[i] = held->second;
+            continue;
+          }
           result.per_recipient.push_back(ok ? Status() : Status(make_error(ErrorCode::kIo, "link failed")));
         }
       }
@@ -409,4 +420,64 @@ TEST_CASE("loggable_line redacts AUTH's arguments past the mechanism, nothing el
   CHECK(Session::loggable_line("auth login") == "auth login");
   CHECK(Session::loggable_line("MAIL FROM:<a@example.test>") == "MAIL FROM:<a@example.test>");
   CHECK(Session::loggable_line("EHLO client.example.test") == "EHLO client.example.test");
+}
+
+TEST_CASE("quota: a full mailbox is refused at RCPT with 552 5.2.2, the others are accepted; SIZE is passed on") {
+  Harness h(smtp_config());
+  h.directory["full@example.test"] = {RecipientStatus::kOverQuota, "/m/full", "full@example.test", {},
+                                      "mailbox full: 10 of 10 messages"};
+  h.send("EHLO c");
+  h.send("MAIL FROM:<a@example.org> SIZE=500");
+  CHECK(h.send("RCPT TO:<full@example.test>") == "552 5.2.2 <full@example.test>: mailbox full: 10 of 10 messages\r\n");
+  CHECK(h.send("RCPT TO:<alice@example.test>") == "250 2.1.5 <alice@example.test> OK\r\n");
+  CHECK(h.lookup_sizes == std::vector<std::optional<uint64_t>>{500, 500});
+  CHECK(h.failures == 0);  // a full mailbox is no guess at a name
+  h.send("DATA");
+  CHECK(h.received.back().maildirs == std::vector<std::string>{"/m/alice"});
+  CHECK(!h.received.back().quota_per_copy);
+  CHECK(h.data({"x"}) == "250 2.0.0 OK delivered\r\n");
+  // Only refused recipients: pipelined DATA gets 554.
+  h.send("MAIL FROM:<a@example.org>");
+  CHECK(h.lookup_sizes.size() == 2);
+  h.send("RCPT TO:<full@example.test>");
+  CHECK(h.lookup_sizes.back() == std::nullopt);
+  CHECK(h.send("DATA") == "554 5.5.1 no valid recipients\r\n");
+}
+
+TEST_CASE("quota: SMTP refuses at the end of DATA only when every copy is over, whole") {
+  Harness h(smtp_config());
+  h.directory["alice@example.test"].quota.bytes = 1000;
+  h.send("EHLO c");
+  h.send("MAIL FROM:<a@example.org>");
+  h.send("RCPT TO:<alice@example.test>");
+  h.send("DATA");
+  REQUIRE(h.received.back().quotas.size() == 1);
+  CHECK(h.received.back().quotas[0].bytes == 1000u);
+  h.held_back["/m/alice"] = "message of 900 octets exceeds the mailbox quota: 200 of 1000 octets used";
+  CHECK(h.data({"x"}) ==
+        "552 5.2.2 message of 900 octets exceeds the mailbox quota: 200 of 1000 octets used\r\n");
+  CHECK(h.session.delivered() == 0);
+  h.held_back["/m/bob"] = "mailbox full: 3 of 3 messages";
+  h.send("MAIL FROM:<a@example.org>");
+  h.send("RCPT TO:<alice@example.test>");
+  h.send("RCPT TO:<bob@example.test>");
+  h.send("DATA");
+  CHECK(h.data({"x"}) == "552 5.2.2 every recipient's mailbox is full or over its quota\r\n");
+}
+
+TEST_CASE("quota: LMTP answers each recipient after DATA: 552 5.2.2 for one over its quota, 250 for the others") {
+  Harness h(lmtp_config());
+  h.send("LHLO mta");
+  h.send("MAIL FROM:<a@example.org>");
+  h.send("RCPT TO:<alice@example.test>");
+  h.send("RCPT TO:<bob@example.test>");
+  h.send("RCPT TO:<Bob@example.test>");
+  h.send("DATA");
+  CHECK(h.received.back().quota_per_copy);
+  h.held_back["/m/bob"] = "mailbox full: 3 of 3 messages";
+  CHECK(h.data({"x"}) ==
+        "250 2.0.0 <alice@example.test> delivered\r\n"
+        "552 5.2.2 <bob@example.test> mailbox full: 3 of 3 messages\r\n"
+        "552 5.2.2 <Bob@example.test> mailbox full: 3 of 3 messages\r\n");
+  CHECK(h.session.delivered() == 1);
 }
