@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admin-cli/account_settings_cli.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/maildir_setup.h"
 #include "auth/password_change.h"
@@ -125,7 +126,9 @@ nlohmann::ordered_json mailbox_json(const storage::MailboxInfo& m) {
           {"password_scheme", m.password_scheme},
           {"secret_kinds", m.secret_kinds},
           {"created_at", json_time(m.created_at)},
-          {"id", m.id}};
+          {"id", m.id},
+          {"settings", account_settings_json(m.settings)},
+          {"postoffice_settings", account_settings_json(m.postoffice_settings)}};
 }
 
 // Messages in new/ and cur/, read-only (opening the Maildrop would complete pending deletions).
@@ -306,6 +309,8 @@ Status run_show(const Context& ctx, const std::string& raw) {
             << "stored secrets:   " << joined(info->secret_kinds, "none") << "\n"
             << "mechanisms:       " << joined(mechanisms, "") << " (where the service enables them)\n"
             << "created:          " << format_time(info->created_at) << "\n";
+  print_account_settings(std::cout, "settings:         ", info->settings);
+  print_account_settings(std::cout, "postoffice's:     ", info->postoffice_settings);
   return {};
 }
 
@@ -449,6 +454,8 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
   CLI::App* list = group->add_subcommand("list", "List mailboxes, all or of one postoffice");
   list->add_option("POSTOFFICE", *list_po, "Only this postoffice's mailboxes");
   list->callback([&ctx, list_po] { ctx.action = [&ctx, list_po] { return run_list(ctx, *list_po); }; });
+
+  add_account_setting_commands(group, ctx, AccountSettingsOwner::kMailbox);
 }
 
 }  // namespace mailroom::cli

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admin-cli/account_settings_cli.h"
 #include "admin-cli/commands.h"
 #include "storage/address.h"
 
@@ -15,7 +16,8 @@ nlohmann::ordered_json postoffice_json(const storage::PostofficeInfo& p) {
   return {{"postoffice", p.name},
           {"enabled", p.enabled},
           {"mailbox_count", p.mailbox_count},
-          {"created_at", json_time(p.created_at)}};
+          {"created_at", json_time(p.created_at)},
+          {"settings", account_settings_json(p.settings)}};
 }
 
 std::string plural(int64_t n, const std::string& word) {
@@ -107,6 +109,7 @@ Status run_show(const Context& ctx, const std::string& raw) {
             << "enabled:    " << yes_no(info->enabled) << "\n"
             << "mailboxes:  " << info->mailbox_count << "\n"
             << "created:    " << format_time(info->created_at) << "\n";
+  print_account_settings(std::cout, "settings:   ", info->settings);
   return {};
 }
 
@@ -165,6 +168,8 @@ void add_postoffice_commands(CLI::App& app, Context& ctx) {
   CLI::App* show = group->add_subcommand("show", "Show one postoffice");
   show->add_option("NAME", *show_name, "Postoffice name")->required();
   show->callback([&ctx, show_name] { ctx.action = [&ctx, show_name] { return run_show(ctx, *show_name); }; });
+
+  add_account_setting_commands(group, ctx, AccountSettingsOwner::kPostoffice);
 }
 
 }  // namespace mailroom::cli

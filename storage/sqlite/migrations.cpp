@@ -8,7 +8,7 @@ namespace mailroom::storage::sqlite {
 namespace {
 
 // Step N (1-based) brings the schema from version N-1 to N. Later steps go at the end.
-constexpr std::array<const char*, 4> kSteps = {
+constexpr std::array<const char*, 5> kSteps = {
     // 1: accounts and services.
     R"sql(
 CREATE TABLE postoffices (
@@ -88,6 +88,22 @@ CREATE INDEX mailbox_secrets_by_kind ON mailbox_secrets (kind);
 CREATE TABLE daemon_settings (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
+);
+)sql",
+    // 5: account settings per postoffice and per mailbox (login_delay, expire_days, quotas),
+    // validated by mailctl against config::account_settings_catalog() before they are stored.
+    R"sql(
+CREATE TABLE postoffice_settings (
+  postoffice_id INTEGER NOT NULL REFERENCES postoffices(id) ON DELETE CASCADE,
+  key           TEXT    NOT NULL,
+  value         TEXT    NOT NULL,
+  PRIMARY KEY (postoffice_id, key)
+);
+CREATE TABLE mailbox_settings (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  key        TEXT    NOT NULL,
+  value      TEXT    NOT NULL,
+  PRIMARY KEY (mailbox_id, key)
 );
 )sql",
 };

@@ -36,8 +36,24 @@ constexpr const char* kDbFileName = "mailroom.db";
 
 constexpr const char* kSelectMailbox =
     "SELECT m.id, m.name, p.name, m.enabled, p.enabled, m.maildir, m.password_scheme, m.created_at, "
-    "m.password_hash, (SELECT group_concat(s.kind, ',') FROM mailbox_secrets s WHERE s.mailbox_id = m.id) "
+    "m.password_hash, (SELECT group_concat(s.kind, ',') FROM mailbox_secrets s WHERE s.mailbox_id = m.id), "
+    "(SELECT group_concat(ms.key || '=' || ms.value, char(10)) FROM mailbox_settings ms WHERE ms.mailbox_id = m.id), "
+    "(SELECT group_concat(ps.key || '=' || ps.value, char(10)) FROM postoffice_settings ps WHERE ps.postoffice_id = p.id) "
     "FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ";
+
+// Settings rows joined as "key=value" lines (keys have no '=', canonical values no newline).
+std::map<std::string, std::string> settings_from_column(const std::string& joined) {
+  std::map<std::string, std::string> out;
+  for (size_t start = 0; start < joined.size();) {
+    size_t end = std::min(joined.find('\n', start), joined.size());
+    std::string_view line(joined.data() + start, end - start);
+    if (auto eq = line.find('='); eq != std::string_view::npos) {
+      out.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+    }
+    start = end + 1;
+  }
+  return out;
+}
 
 // Secret kinds are names chosen by a module ("scram-sha-256"); keeping them to this alphabet makes
 // the comma-joined list above and the AAD (storage/secrets/secret_box.h) unambiguous.
@@ -64,6 +80,8 @@ MailboxInfo mailbox_from_row(const Statement& row) {
     start = end + 1;
   }
   std::sort(info.secret_kinds.begin(), info.secret_kinds.end());
+  info.settings = settings_from_column(row.column_text(10));
+  info.postoffice_settings = settings_from_column(row.column_text(11));
   return info;
 }
 
@@ -313,6 +331,33 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     auto id = require_mailbox_id(*addr);
     if (!id) return id.error();
     if (auto st = replace_password(*id, *addr, *hash, secrets); !st) return st;
+    return tx->commit();
+  }
+
+  Status set_postoffice_setting(const std::string& name, const std::string& key,
+                                const std::optional<std::string>& value) override {
+    auto norm = normalize_postoffice_name(name);
+    if (!norm) return norm.error();
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto id = find_postoffice_id(*norm);
+    if (!id) return id.error();
+    if (!*id) return no_postoffice(*norm);
+    if (auto st = write_setting_row("postoffice_settings", "postoffice_id", **id, key, value); !st) return st;
+    return tx->commit();
+  }
+
+  Status set_mailbox_setting(const Address& address, const std::string& key,
+                             const std::optional<std::string>& value) override {
+    auto addr = normalize(address);
+    if (!addr) return addr.error();
+    std::lock_guard lock(mu_);
+    auto tx = Transaction::begin(db_);
+    if (!tx) return tx.error();
+    auto id = require_mailbox_id(*addr);
+    if (!id) return id.error();
+    if (auto st = write_setting_row("mailbox_settings", "mailbox_id", *id, key, value); !st) return st;
     return tx->commit();
   }
 
@@ -1053,6 +1098,18 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     return {};
   }
 
+  // Replaces (or with nullopt deletes) one row of postoffice_settings/mailbox_settings.
+  Status write_setting_row(const std::string& table, const std::string& owner_column, int64_t owner,
+                           const std::string& key, const std::optional<std::string>& value) {
+    auto stmt = value ? db_.prepare("INSERT OR REPLACE INTO " + table + " (" + owner_column +
+                                    ", key, value) VALUES (?1, ?2, ?3)")
+                      : db_.prepare("DELETE FROM " + table + " WHERE " + owner_column + " = ?1 AND key = ?2");
+    if (!stmt) return stmt.error();
+    stmt->bind(1, owner).bind(2, key);
+    if (value) stmt->bind(3, *value);
+    return stmt->run();
+  }
+
   // Runs "`sql` WHERE <the mailbox>" in a transaction; kNotFound if no row matched.
   Status update_mailbox(const Address& addr, const std::string& sql) {
     std::lock_guard lock(mu_);
@@ -1072,8 +1129,9 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
 
   Result<std::vector<PostofficeInfo>> select_postoffices(const std::optional<std::string>& name) {
     auto stmt = db_.prepare(
-        "SELECT p.name, p.enabled, p.created_at, (SELECT COUNT(*) FROM mailboxes m WHERE m.postoffice_id = p.id) "
-        "FROM postoffices p WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name");
+        "SELECT p.name, p.enabled, p.created_at, (SELECT COUNT(*) FROM mailboxes m WHERE m.postoffice_id = p.id), "
+        "(SELECT group_concat(ps.key || '=' || ps.value, char(10)) FROM postoffice_settings ps "
+        "WHERE ps.postoffice_id = p.id) FROM postoffices p WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name");
     if (!stmt) return stmt.error();
     if (name) stmt->bind(1, *name);
     std::vector<PostofficeInfo> out;
@@ -1082,7 +1140,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       if (!row) return row.error();
       if (!*row) break;
       out.push_back(PostofficeInfo{stmt->column_text(0), stmt->column_bool(1), stmt->column_int(3),
-                                   stmt->column_int(2)});
+                                   stmt->column_int(2), settings_from_column(stmt->column_text(4))});
     }
     return out;
   }

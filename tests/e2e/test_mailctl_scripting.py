@@ -145,7 +145,7 @@ class JsonStyleTest(MailctlTestCase):
 
     def test_postoffice_list_and_show(self):
         listed = self.ok_json("postoffice", "list")
-        self.assertEqual(set(listed[0]), {"postoffice", "enabled", "mailbox_count", "created_at"})
+        self.assertEqual(set(listed[0]), {"postoffice", "enabled", "mailbox_count", "created_at", "settings"})
         self.assertEqual(listed[0]["postoffice"], "example.test")
         self.assertIsInstance(listed[0]["enabled"], bool)
         self.assertIsInstance(listed[0]["mailbox_count"], int)
@@ -155,7 +155,8 @@ class JsonStyleTest(MailctlTestCase):
     def test_mailbox_list_and_show(self):
         m = self.ok_json("mailbox", "list")[0]
         self.assertEqual(set(m), {"address", "mailbox", "postoffice", "enabled", "postoffice_enabled", "maildir",
-                                  "password_scheme", "secret_kinds", "created_at", "id"})
+                                  "password_scheme", "secret_kinds", "created_at", "id", "settings",
+                                  "postoffice_settings"})
         self.assertEqual((m["address"], m["mailbox"], m["postoffice"]), ("alice@example.test", "alice", "example.test"))
         self.assertTime(m["created_at"])
         self.assertIsInstance(m["id"], int)
@@ -184,6 +185,31 @@ class JsonStyleTest(MailctlTestCase):
         doc = {s["key"]: s for s in self.ok_json("service", "settings-doc", "pop3")}
         self.assertEqual(doc["port"]["default"], 110)
         self.assertIs(doc["auto_deny"]["default"], True)
+
+    def test_account_settings_are_typed_and_resolve_mailbox_first(self):
+        result = self.ok_json("postoffice", "set", "example.test", "quota_bytes", "1000000")
+        self.assertEqual(result, {"ok": True, "postoffice": "example.test", "key": "quota_bytes",
+                                  "value": 1000000, "set": True})
+        result = self.ok_json("mailbox", "set", "alice@example.test", "expire_days", "7")
+        self.assertEqual((result["address"], result["value"]), ("alice@example.test", "7"))
+        self.ok("mailbox", "set", "alice@example.test", "login_delay", "300")
+        shown = self.ok_json("mailbox", "show", "alice@example.test")
+        self.assertEqual(shown["settings"], {"login_delay": 300, "expire_days": "7"})
+        self.assertEqual(shown["postoffice_settings"], {"quota_bytes": 1000000})
+        self.assertEqual(self.ok_json("postoffice", "show", "example.test")["settings"], {"quota_bytes": 1000000})
+        result = self.ok_json("mailbox", "unset", "alice@example.test", "login_delay")
+        self.assertEqual((result["value"], result["set"]), (None, False))
+        self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["settings"], {"expire_days": "7"})
+        # Bad key, bad value: exit 1 naming what is allowed, nothing stored; unknown owner: exit 4.
+        for args, code, text in [(("mailbox", "set", "alice@example.test", "quota_byte", "1"), 1, "quota_bytes"),
+                                 (("mailbox", "set", "alice@example.test", "expire_days", "soon"), 1, "never"),
+                                 (("mailbox", "set", "alice@example.test", "login_delay", "-1"), 1, "login_delay"),
+                                 (("mailbox", "set", "nobody@example.test", "login_delay", "1"), 4, "nobody"),
+                                 (("postoffice", "set", "nowhere.test", "quota_bytes", "1"), 4, "nowhere.test")]:
+            r = self.run_mailctl(*args)
+            self.assertEqual(r.returncode, code, (args, r.stderr.decode()))
+            self.assertIn(text, r.stderr.decode())
+        self.assertEqual(self.ok_json("mailbox", "show", "alice@example.test")["settings"], {"expire_days": "7"})
 
     def test_access_and_block_times_are_rfc3339_under_at_keys(self):
         rules = self.ok_json("access", "list", "pop3")

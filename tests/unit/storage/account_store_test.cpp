@@ -1046,3 +1046,59 @@ TEST_CASE("remove_mailbox before a purge refuses a Maildir that contains the dat
   CHECK(r.error().message.find("data directory") != std::string::npos);
   CHECK(store->get_mailbox(kAlice).ok());
 }
+
+TEST_CASE("account settings: per postoffice and per mailbox, resolved mailbox first") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  REQUIRE(store->add_postoffice("other.test").ok());
+  REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice").ok());
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob").ok());
+  const Address carol{"carol", "other.test"};
+  REQUIRE(store->add_mailbox(carol, kSecretHash, PasswordKind::kHash, "/m/carol").ok());
+
+  REQUIRE(store->set_postoffice_setting("example.test", "quota_bytes", "1000").ok());
+  REQUIRE(store->set_mailbox_setting(kAlice, "quota_bytes", "5000").ok());
+  REQUIRE(store->set_mailbox_setting(kAlice, "login_delay", "30").ok());
+
+  auto alice = store->get_mailbox(kAlice);
+  REQUIRE(alice.ok());
+  CHECK(mailroom::storage::account_setting(*alice, "quota_bytes") == "5000");
+  CHECK(mailroom::storage::account_setting(*alice, "login_delay") == "30");
+  CHECK(alice->postoffice_settings.at("quota_bytes") == "1000");
+  auto bob = store->verify_password(kBob, "secret");  // the login path carries them too
+  REQUIRE(bob.ok());
+  CHECK(mailroom::storage::account_setting(*bob, "quota_bytes") == "1000");
+  CHECK_FALSE(mailroom::storage::account_setting(*bob, "login_delay").has_value());
+  auto carol_info = store->get_mailbox(carol);
+  REQUIRE(carol_info.ok());
+  CHECK(carol_info->settings.empty());
+  CHECK(carol_info->postoffice_settings.empty());
+  CHECK(store->get_postoffice("example.test")->settings.at("quota_bytes") == "1000");
+  auto listed = store->list_mailboxes(std::string("example.test"));
+  REQUIRE(listed.ok());
+  CHECK(listed->at(0).settings.at("login_delay") == "30");
+
+  // Replacing and removing.
+  REQUIRE(store->set_mailbox_setting(kAlice, "quota_bytes", "7000").ok());
+  CHECK(store->get_mailbox(kAlice)->settings.at("quota_bytes") == "7000");
+  REQUIRE(store->set_mailbox_setting(kAlice, "quota_bytes", std::nullopt).ok());
+  CHECK(mailroom::storage::account_setting(*store->get_mailbox(kAlice), "quota_bytes") == "1000");
+  REQUIRE(store->set_postoffice_setting("example.test", "quota_bytes", std::nullopt).ok());
+  CHECK_FALSE(mailroom::storage::account_setting(*store->get_mailbox(kAlice), "quota_bytes").has_value());
+
+  // Unknown owners.
+  CHECK(store->set_postoffice_setting("nowhere.test", "quota_bytes", "1").error().code == ErrorCode::kNotFound);
+  CHECK(store->set_mailbox_setting(Address{"dave", "example.test"}, "quota_bytes", "1").error().code ==
+        ErrorCode::kNotFound);
+
+  // They go with their owner.
+  REQUIRE(store->set_mailbox_setting(kBob, "expire_days", "7").ok());
+  REQUIRE(store->remove_mailbox(kBob).ok());
+  REQUIRE(store->add_mailbox(kBob, kSecretHash, PasswordKind::kHash, "/m/bob").ok());
+  CHECK(store->get_mailbox(kBob)->settings.empty());
+  REQUIRE(store->set_postoffice_setting("other.test", "login_delay", "9").ok());
+  REQUIRE(store->remove_postoffice("other.test", true).ok());
+  REQUIRE(store->add_postoffice("other.test").ok());
+  CHECK(store->get_postoffice("other.test")->settings.empty());
+}
