@@ -1,8 +1,10 @@
 // LoginService: admission, the password or mailbox check on a worker, policy reports, the delay.
 #include "auth/login_service.h"
 
+#include "auth/password_rehash.h"
 #include "auth/secrets.h"
 #include "core/log/logger.h"
+#include "storage/password/password_hash.h"
 
 namespace mailroom::auth {
 
@@ -95,6 +97,10 @@ void LoginService::run_check(std::shared_ptr<Check> check, std::shared_ptr<core:
           if (!missing.empty()) {
             auto filled = accounts.put_secrets(req.address, derive_secrets(req.password, missing));
             if (!filled) check->reason = "could not store derived secrets: " + filled.error().message;
+          }
+          // An imported hash becomes argon2id now that we hold the password (rehash_on_login).
+          if (rehash_after_login(accounts, *mailbox, req.password)) {
+            mailbox->password_scheme = storage::password::kSchemeArgon2id;
           }
         }
         wipe();

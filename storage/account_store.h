@@ -126,6 +126,14 @@ class AccountStore {
   // mailbox, wrong password, disabled mailbox or postoffice: the message says which for logs,
   // callers must not tell the client which.
   virtual Result<MailboxInfo> verify_password(const Address& address, const std::string& password) = 0;
+  // After a successful password login (rehash_on_login): if the stored hash is not the default
+  // scheme (argon2id), checks `password` against it once more and stores argon2id of it instead.
+  // The derived secrets are kept (the password is the same). Compare-and-swap on the old hash:
+  // the row changes only if it still holds the hash just verified, so a password changed
+  // meanwhile wins. Returns the scheme replaced, or "" when nothing changed (already the default,
+  // the password no longer matches, the hash changed meanwhile). kNotFound for an unknown mailbox.
+  // Slow (two hashes): off the loop.
+  virtual Result<std::string> upgrade_password_hash(const Address& address, const std::string& password) = 0;
   // Adds or replaces these secrets, keeping the others (filling in after a successful login with
   // the password, when a mechanism was enabled later). kNotFound for an unknown mailbox.
   virtual Status put_secrets(const Address& address, const std::vector<StoredSecret>& secrets) = 0;

@@ -3,6 +3,8 @@
 
 #include <cctype>
 
+#include "core/base/utf8.h"
+
 namespace mailroom::storage {
 namespace {
 
@@ -38,6 +40,13 @@ Result<std::string> normalize_postoffice_name(std::string_view name) {
                         "postoffice name " + in_quotes(name) + " has a label longer than 63 characters");
     }
     for (char c : label) {
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        // One spelling per domain: an internationalised name is kept in its A-label form.
+        return make_error(ErrorCode::kInvalidArgument,
+                          "postoffice name " + in_quotes(name) +
+                              " is not ASCII: write an internationalised domain in its A-label form "
+                              "('xn--...', as `idn2` prints it)");
+      }
       if (!is_alnum(c) && c != '-') {
         return make_error(ErrorCode::kInvalidArgument,
                           "postoffice name " + in_quotes(name) +
@@ -57,16 +66,28 @@ Result<std::string> normalize_postoffice_name(std::string_view name) {
 Result<std::string> normalize_mailbox_name(std::string_view name) {
   if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "mailbox name is empty");
   if (name.size() > 64) {
-    return make_error(ErrorCode::kInvalidArgument, "mailbox name is longer than 64 characters");
+    return make_error(ErrorCode::kInvalidArgument, "mailbox name is longer than 64 octets");
   }
   std::string out;
   out.reserve(name.size());
-  for (char c : name) {
-    char l = lower(c);
+  for (size_t i = 0; i < name.size();) {
+    if (static_cast<unsigned char>(name[i]) >= 0x80) {
+      // RFC 6531/6856: a UTF-8 local part. Kept as given (no case folding, no normalisation),
+      // but it must be valid UTF-8 and carry no C1 control characters.
+      const size_t n = utf8_sequence(name, i);
+      if (n == 0 || utf8_code_point(name, i, n) < 0xa0) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "mailbox name " + in_quotes(name) + " is not valid UTF-8 (or has a control character)");
+      }
+      out.append(name.substr(i, n));
+      i += n;
+      continue;
+    }
+    char l = lower(name[i++]);
     if (!is_alnum(l) && l != '.' && l != '_' && l != '+' && l != '-') {
       return make_error(ErrorCode::kInvalidArgument,
                         "mailbox name " + in_quotes(name) +
-                            " may contain only letters, digits and '.', '_', '+', '-'");
+                            " may contain only letters (any non-ASCII letter in UTF-8), digits and '.', '_', '+', '-'");
     }
     out.push_back(l);
   }

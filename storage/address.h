@@ -17,10 +17,12 @@ struct Address {
 
 // Validates a postoffice (domain) name: 1-253 chars, labels of [a-z0-9-] (1-63, no leading or
 // trailing '-'), separated by '.'. Returns the lower-cased name or an error a user can act on.
+// ASCII only: an internationalised domain is given in its A-label ("xn--") form.
 Result<std::string> normalize_postoffice_name(std::string_view name);
 
-// Validates a mailbox (local part) name: 1-64 chars of [a-z0-9._+-], not starting or ending
-// with '.', no "..". Returns it lower-cased.
+// Validates a mailbox (local part) name: 1-64 octets of [a-z0-9._+-] or UTF-8 (RFC 6531: valid
+// sequences of code points from U+00A0 on), not starting or ending with '.', no "..". Returns it
+// with ASCII letters lower-cased (non-ASCII characters are kept as given, not normalised).
 Result<std::string> normalize_mailbox_name(std::string_view name);
 
 // Parses "mailbox@postoffice". If `alt_at_chars` is non-empty, each of its characters is accepted

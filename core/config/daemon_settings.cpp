@@ -74,6 +74,12 @@ SettingsCatalog build_catalog() {
   c.add(int_setting("relay_timeout", 120, 1, 3600,
                     "Seconds the relay waits for the smarthost's connection, TLS handshake and each "
                     "reply (and for each block of the message to be sent)."));
+  // ---- issue 18: password hash imports (auth/password_rehash.cpp reads it) ----
+  c.add(bool_setting("rehash_on_login", true,
+                     "After a successful password login (POP3 USER/PASS, SASL PLAIN or LOGIN, poppassd) "
+                     "with an imported hash (bcrypt, {SSHA512}, SHA512-CRYPT, ...), store the default "
+                     "argon2id hash of the password instead. Derived secrets stay; a password changed "
+                     "meanwhile is kept."));
   return c;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/base/utf8.h"
+
 namespace mailroom::log {
 
 const char* level_name(Level level) {
@@ -66,31 +68,6 @@ std::string quote(std::string_view value) {
   out += '"';
   return out;
 }
-
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i] (1-4), or 0 when it is not one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  std::size_t n = 0;
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c >= 0xe0 && c <= 0xef) n = 3;
-  else if (c >= 0xf0 && c <= 0xf4) n = 4;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(k) & 0xc0) != 0x80) return 0;
-  }
-  // Overlong forms, surrogates and code points past U+10FFFF.
-  if (c == 0xe0 && b(1) < 0xa0) return 0;
-  if (c == 0xed && b(1) > 0x9f) return 0;
-  if (c == 0xf0 && b(1) < 0x90) return 0;
-  if (c == 0xf4 && b(1) > 0x8f) return 0;
-  return n;
-}
-
-}  // namespace
 
 std::string json_string(std::string_view value) {
   std::string out;

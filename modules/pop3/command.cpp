@@ -34,7 +34,9 @@ Result<Command> parse_command(std::string_view line) {
   }
   Command cmd;
   for (char c : keyword) {
-    if (!is_ascii_letter(c)) return make_error(ErrorCode::kInvalidArgument, "invalid command keyword");
+    // Letters, and digits after the first (RFC 6856's UTF8).
+    const bool digit = c >= '0' && c <= '9' && !cmd.verb.empty();
+    if (!is_ascii_letter(c) && !digit) return make_error(ErrorCode::kInvalidArgument, "invalid command keyword");
     cmd.verb.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   if (space == std::string_view::npos) return cmd;

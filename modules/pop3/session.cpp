@@ -116,6 +116,7 @@ Step Session::dispatch(const Command& cmd) {
       {"TOP", false, true, &Session::cmd_top},   {"DELE", false, true, &Session::cmd_dele},
       {"RSET", false, true, &Session::cmd_rset}, {"NOOP", false, true, &Session::cmd_noop},
       {"XTND", false, true, &Session::cmd_xtnd}, {"LAST", false, true, &Session::cmd_last},
+      {"UTF8", true, false, &Session::cmd_utf8},
   };
   for (const Entry& e : kTable) {
     if (e.verb != cmd.verb) continue;
@@ -325,6 +326,8 @@ Step Session::cmd_capa(const Command& cmd) {
   const std::string per_user = before_login ? " USER" : "";
   if (delay > 0) reply += "LOGIN-DELAY " + std::to_string(delay) + per_user + "\r\n";
   reply += "EXPIRE " + (expire ? std::to_string(*expire) : std::string("NEVER")) + per_user + "\r\n";
+  // RFC 6856: the UTF8 command, and UTF-8 user names and passwords in USER/PASS (and SASL).
+  reply += "UTF8 USER\r\n";
   if (state_ == State::kAuthorization && login_allowed()) reply += "USER\r\n";
   if (state_ == State::kAuthorization && config_.stls_available && !secure_) reply += "STLS\r\n";
   if (state_ == State::kAuthorization) {
@@ -337,6 +340,14 @@ Step Session::cmd_capa(const Command& cmd) {
   if (config_.capa_implementation) reply += "IMPLEMENTATION Mailroom\r\n";
   reply += ".\r\n";
   return reply_only(std::move(reply));
+}
+
+// RFC 6856 section 2: the client may now get UTF-8 in replies and headers. Mailroom never
+// down-converts a message, and USER/PASS take UTF-8 with or without this command.
+Step Session::cmd_utf8(const Command& cmd) {
+  if (!cmd.args.empty()) return bad_command("UTF8 takes no arguments");
+  utf8_ = true;
+  return reply_only(ok_line("UTF8 enabled"));
 }
 
 Step Session::cmd_stls(const Command& cmd) {

@@ -228,6 +228,8 @@ class Session {
   // forget what it learnt before, and so do we: a USER sent in plaintext is dropped).
   void on_tls_started();
   bool secure() const { return secure_; }
+  // The client sent UTF8 (RFC 6856).
+  bool utf8() const { return utf8_; }
   // Result of CommitDeletions: "+OK ..." or "-ERR [SYS/TEMP] ..."; effect Close either way.
   Step on_update_result(const Status& status);
   // Once CommitDeletions is out, the session needs the listing no more: the adapter takes it so
@@ -270,6 +272,7 @@ class Session {
   Step cmd_quit(const Command& cmd);
   Step cmd_capa(const Command& cmd);
   Step cmd_stls(const Command& cmd);
+  Step cmd_utf8(const Command& cmd);
   Step cmd_auth(const Command& cmd);
   Step cmd_apop(const Command& cmd);
   std::unique_ptr<auth::sasl::AuthMechanism> make_mechanism(const std::string& name) const;
@@ -293,6 +296,7 @@ class Session {
   SessionConfig config_;
   State state_ = State::kAuthorization;
   bool secure_ = false;
+  bool utf8_ = false;  // the client sent UTF8 (RFC 6856)
   std::size_t bad_commands_ = 0;
   std::optional<std::string> pending_user_;          // after USER, before PASS
   std::optional<storage::Address> pending_address_;  // after PASS, until on_login_result

@@ -1,9 +1,11 @@
-// Password hashing with libargon2 and verification of SHA-crypt hashes with libxcrypt's crypt_r.
+// Password hashing with libargon2; verification of crypt hashes (SHA-crypt, bcrypt, MD5-crypt)
+// with libxcrypt's crypt_r and of Dovecot's salted SHA and PLAIN-MD5 digests with OpenSSL.
 #include "storage/password/password_hash.h"
 
 #include <argon2.h>
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -11,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "storage/encoding/base64.h"
 
 namespace mailroom::storage::password {
 namespace {
@@ -31,10 +35,39 @@ constexpr uint64_t kMaxImportLanes = 64;
 constexpr std::string_view kArgonPrefix = "$argon2id$";
 constexpr std::string_view kSha512Prefix = "$6$";
 constexpr std::string_view kSha256Prefix = "$5$";
+constexpr std::string_view kMd5CryptPrefix = "$1$";
+constexpr std::string_view kSshaPrefix = "{SSHA}";
+constexpr std::string_view kSsha256Prefix = "{SSHA256}";
+constexpr std::string_view kSsha512Prefix = "{SSHA512}";
+constexpr std::string_view kPlainMd5Prefix = "{PLAIN-MD5}";
+constexpr size_t kMd5Bytes = 16;
 
 constexpr std::string_view kAcceptedFormats =
     "accepted formats: {ARGON2ID}$argon2id$v=19$m=..,t=..,p=..$SALT$HASH, $argon2id$..., "
-    "{SHA512-CRYPT}$6$SALT$HASH, $6$SALT$HASH, {SHA256-CRYPT}$5$SALT$HASH, $5$SALT$HASH";
+    "{SHA512-CRYPT}$6$SALT$HASH, $6$..., {SHA256-CRYPT}$5$SALT$HASH, $5$..., "
+    "{BLF-CRYPT}$2y$COST$SALTHASH, $2a$/$2b$/$2y$..., {MD5-CRYPT}$1$SALT$HASH, $1$..., "
+    "{CRYPT} before a crypt string, {SSHA}BASE64, {SSHA256}BASE64, {SSHA512}BASE64, "
+    "{PLAIN-MD5}HEX or {PLAIN-MD5}BASE64";
+
+bool is_bcrypt(std::string_view s) {
+  return s.size() >= 4 && s[0] == '$' && s[1] == '2' && (s[2] == 'a' || s[2] == 'b' || s[2] == 'y') && s[3] == '$';
+}
+
+// The digest a {SSHA*} scheme salts; nullptr for any other scheme.
+const EVP_MD* salted_digest(std::string_view scheme) {
+  if (scheme == kSchemeSsha) return EVP_sha1();
+  if (scheme == kSchemeSsha256) return EVP_sha256();
+  if (scheme == kSchemeSsha512) return EVP_sha512();
+  return nullptr;
+}
+
+std::string_view brace_prefix(std::string_view scheme) {
+  if (scheme == kSchemeSsha) return kSshaPrefix;
+  if (scheme == kSchemeSsha256) return kSsha256Prefix;
+  if (scheme == kSchemeSsha512) return kSsha512Prefix;
+  if (scheme == kSchemePlainMd5) return kPlainMd5Prefix;
+  return {};
+}
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -132,6 +165,89 @@ Status check_argon2id(std::string_view text) {
   return {};
 }
 
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// "$2y$CC$" + 22 characters of salt + 31 of hash, bcrypt's own base64 alphabet ([./0-9A-Za-z]).
+Status check_bcrypt(std::string_view text) {
+  if (text.size() != 60 || text[6] != '$' || text[4] < '0' || text[4] > '9' || text[5] < '0' || text[5] > '9') {
+    return bad_hash("expected $2y$COST$ and 53 characters of salt and hash");
+  }
+  int cost = (text[4] - '0') * 10 + (text[5] - '0');
+  if (cost < 4 || cost > kMaxImportBcryptCost) {
+    return bad_hash("bcrypt cost " + std::to_string(cost) + " out of range (4-" +
+                    std::to_string(kMaxImportBcryptCost) + ")");
+  }
+  if (!all_of(text.substr(7), is_crypt_char)) return bad_hash("the bcrypt salt and hash must be [./0-9A-Za-z]");
+  return {};
+}
+
+// "$1$SALT$HASH": salt 1-8 crypt characters, hash 22.
+Status check_md5_crypt(std::string_view text) {
+  std::vector<std::string_view> parts = split(text.substr(kMd5CryptPrefix.size()), '$');
+  if (parts.size() != 2) return bad_hash("expected $1$SALT$HASH");
+  if (parts[0].empty() || parts[0].size() > 8 || !all_of(parts[0], is_crypt_char)) {
+    return bad_hash("the MD5-crypt salt must be 1-8 characters of [./0-9A-Za-z]");
+  }
+  if (parts[1].size() != 22 || !all_of(parts[1], is_crypt_char)) {
+    return bad_hash("the MD5-crypt hash part must be 22 characters of [./0-9A-Za-z]");
+  }
+  return {};
+}
+
+// The raw bytes of a {PLAIN-MD5} value: 32 hex digits or base64 of 16 bytes (Dovecot reads both).
+bool decode_plain_md5(std::string_view text, std::string& out) {
+  if (text.size() == 2 * kMd5Bytes && all_of(text, is_hex)) {
+    out.clear();
+    for (size_t i = 0; i < text.size(); i += 2) {
+      auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+      out.push_back(static_cast<char>(nibble(text[i]) * 16 + nibble(text[i + 1])));
+    }
+    return true;
+  }
+  return base64_decode(text, out) && out.size() == kMd5Bytes;
+}
+
+// The digest || salt bytes of a {SSHA*} value: base64, longer than the digest (a salt of 1+ bytes).
+bool decode_salted(std::string_view text, const EVP_MD* md, std::string& out) {
+  return base64_decode(text, out) && out.size() > static_cast<size_t>(EVP_MD_get_size(md));
+}
+
+Status check_braced(std::string_view scheme, std::string_view payload) {
+  std::string raw;
+  if (scheme == kSchemePlainMd5) {
+    if (!decode_plain_md5(payload, raw)) return bad_hash("{PLAIN-MD5} wants 32 hex digits or base64 of 16 bytes");
+    return {};
+  }
+  if (!decode_salted(payload, salted_digest(scheme), raw)) {
+    return bad_hash("{" + std::string(scheme) + "} wants padded base64 of the digest followed by the salt");
+  }
+  return {};
+}
+
+// digest(plaintext || salt) == the stored digest, in constant time.
+bool verify_digest(std::string_view plaintext, const EVP_MD* md, std::string_view expected, std::string_view salt) {
+  std::string input(plaintext);
+  input.append(salt);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  bool ok = EVP_Digest(input.data(), input.size(), digest.data(), &len, md, nullptr) == 1 &&
+            len == expected.size() && CRYPTO_memcmp(digest.data(), expected.data(), len) == 0;
+  OPENSSL_cleanse(input.data(), input.size());
+  return ok;
+}
+
+bool verify_braced(std::string_view plaintext, std::string_view scheme, std::string_view payload) {
+  std::string raw;
+  if (scheme == kSchemePlainMd5) {
+    return decode_plain_md5(payload, raw) && verify_digest(plaintext, EVP_md5(), raw, {});
+  }
+  const EVP_MD* md = salted_digest(scheme);
+  if (md == nullptr || !decode_salted(payload, md, raw)) return false;
+  const auto digest_size = static_cast<size_t>(EVP_MD_get_size(md));
+  return verify_digest(plaintext, md, std::string_view(raw).substr(0, digest_size),
+                       std::string_view(raw).substr(digest_size));
+}
+
 bool verify_crypt(std::string_view plaintext, std::string_view stored) {
   std::string key(plaintext);
   std::string setting(stored);
@@ -186,6 +302,13 @@ std::string_view scheme_of(std::string_view stored) {
   if (starts_with(stored, kArgonPrefix)) return kSchemeArgon2id;
   if (starts_with(stored, kSha512Prefix)) return kSchemeSha512Crypt;
   if (starts_with(stored, kSha256Prefix)) return kSchemeSha256Crypt;
+  if (is_bcrypt(stored)) return kSchemeBcrypt;
+  if (starts_with(stored, kMd5CryptPrefix)) return kSchemeMd5Crypt;
+  // Longest first: "{SSHA}" is no prefix of the others, but keep the order obvious.
+  if (starts_with(stored, kSsha512Prefix)) return kSchemeSsha512;
+  if (starts_with(stored, kSsha256Prefix)) return kSchemeSsha256;
+  if (starts_with(stored, kSshaPrefix)) return kSchemeSsha;
+  if (starts_with(stored, kPlainMd5Prefix)) return kSchemePlainMd5;
   return {};
 }
 
@@ -197,37 +320,59 @@ bool verify_password(std::string_view plaintext, std::string_view stored) {
     std::string encoded(stored);  // argon2id_verify wants a C string
     return argon2id_verify(encoded.c_str(), plaintext.data(), plaintext.size()) == ARGON2_OK;
   }
-  if (scheme == kSchemeSha512Crypt || scheme == kSchemeSha256Crypt) return verify_crypt(plaintext, stored);
+  if (scheme == kSchemeSha512Crypt || scheme == kSchemeSha256Crypt || scheme == kSchemeBcrypt ||
+      scheme == kSchemeMd5Crypt) {
+    return verify_crypt(plaintext, stored);
+  }
+  std::string_view prefix = brace_prefix(scheme);
+  if (!prefix.empty()) return verify_braced(plaintext, scheme, stored.substr(prefix.size()));
   return false;
 }
 
 Result<StoredHash> parse_imported_hash(std::string_view text) {
-  // An optional Dovecot-style "{SCHEME}" prefix must agree with the hash that follows.
+  // An optional Dovecot-style "{SCHEME}" prefix. For crypt strings it must agree with the hash
+  // that follows ({CRYPT}: any of them); {SSHA*} and {PLAIN-MD5} name the encoding of the rest.
   std::string_view declared;
+  bool any_crypt = false;
   if (starts_with(text, "{")) {
     size_t close = text.find('}');
     if (close == std::string_view::npos) return bad_hash("unterminated {SCHEME} prefix");
     std::string upper;
     for (char c : text.substr(1, close - 1)) upper.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+    std::string_view payload = text.substr(close + 1);
     if (upper == "SHA512-CRYPT") {
       declared = kSchemeSha512Crypt;
     } else if (upper == "SHA256-CRYPT") {
       declared = kSchemeSha256Crypt;
     } else if (upper == "ARGON2ID") {
       declared = kSchemeArgon2id;
+    } else if (upper == "BLF-CRYPT") {
+      declared = kSchemeBcrypt;
+    } else if (upper == "MD5-CRYPT") {
+      declared = kSchemeMd5Crypt;
+    } else if (upper == "CRYPT") {
+      any_crypt = true;
     } else {
+      for (std::string_view braced : {kSchemeSsha, kSchemeSsha256, kSchemeSsha512, kSchemePlainMd5}) {
+        if ("{" + upper + "}" != brace_prefix(braced)) continue;
+        if (Status shape = check_braced(braced, payload); !shape) return shape.error();
+        return StoredHash{std::string(braced), std::string(brace_prefix(braced)) + std::string(payload)};
+      }
       return bad_hash("unsupported scheme {" + std::string(text.substr(1, close - 1)) + "}");
     }
-    text = text.substr(close + 1);
+    text = payload;
   }
   std::string_view scheme = scheme_of(text);
-  if (scheme.empty()) return bad_hash("unknown hash type");
+  if (scheme.empty() || starts_with(text, "{")) return bad_hash("unknown hash type");
+  if (any_crypt && scheme == kSchemeArgon2id) return bad_hash("{CRYPT} takes a crypt string ($6$, $5$, $2y$, $1$)");
   if (!declared.empty() && declared != scheme) {
     return bad_hash("the {SCHEME} prefix does not match the hash");
   }
   Status shape = scheme == kSchemeArgon2id      ? check_argon2id(text)
                  : scheme == kSchemeSha512Crypt ? check_sha_crypt(text, kSha512Prefix, 86)
-                                                : check_sha_crypt(text, kSha256Prefix, 43);
+                 : scheme == kSchemeSha256Crypt ? check_sha_crypt(text, kSha256Prefix, 43)
+                 : scheme == kSchemeBcrypt      ? check_bcrypt(text)
+                                                : check_md5_crypt(text);
   if (!shape) return shape.error();
   return StoredHash{std::string(scheme), std::string(text)};
 }

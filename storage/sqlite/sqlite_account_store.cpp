@@ -439,6 +439,35 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     return std::move(found->info);
   }
 
+  Result<std::string> upgrade_password_hash(const Address& address, const std::string& password) override {
+    auto addr = normalize(address);
+    if (!addr) return addr.error();
+    std::optional<MailboxRow> found;
+    {
+      std::lock_guard lock(mu_);
+      auto row = select_mailbox(*addr);
+      if (!row) return row.error();
+      found = std::move(*row);
+    }
+    if (!found) return no_mailbox(*addr);
+    if (found->info.password_scheme == pw::kSchemeArgon2id) return std::string();
+    // Both hashes run without the lock; the UPDATE below is the compare-and-swap.
+    if (!pw::verify_password(password, found->password_hash)) return std::string();
+    auto fresh = prepare_password(password, PasswordKind::kPlaintext);
+    if (!fresh) return fresh.error();
+    std::lock_guard lock(mu_);
+    auto update = db_.prepare(
+        "UPDATE mailboxes SET password_hash = ?2, password_scheme = ?3 WHERE id = ?1 AND password_hash = ?4");
+    if (!update) return update.error();
+    if (auto st = update->bind(1, found->info.id).bind(2, fresh->stored).bind(3, fresh->scheme)
+                      .bind(4, found->password_hash).run();
+        !st) {
+      return st.error();
+    }
+    if (db_.changes() == 0) return std::string();  // changed meanwhile: that password wins
+    return found->info.password_scheme;
+  }
+
   Status put_secrets(const Address& address, const std::vector<StoredSecret>& secrets) override {
     auto addr = normalize(address);
     if (!addr) return addr.error();

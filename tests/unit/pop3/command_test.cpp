@@ -60,7 +60,8 @@ TEST_CASE("bad keywords are rejected") {
   CHECK_FALSE(parse_command("").ok());
   CHECK_FALSE(parse_command("ST").ok());
   CHECK_FALSE(parse_command("STATS").ok());
-  CHECK_FALSE(parse_command("ST4T").ok());
+  CHECK_FALSE(parse_command("4TAT").ok());  // digits only after the first letter (RFC 6856's UTF8)
+  CHECK(parse_command("utf8").value().verb == "UTF8");
   CHECK_FALSE(parse_command(" STAT").ok());
   CHECK_FALSE(parse_command("RETR\t1").ok());
   auto err = parse_command("X");

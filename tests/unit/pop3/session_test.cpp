@@ -752,6 +752,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: USER
     S: SASL PLAIN LOGIN
     S: .
@@ -766,6 +767,7 @@ TEST_CASE("CAPA lists USER only before login") {
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER
+    S: UTF8 USER
     S: .
   )");
 }
@@ -783,6 +785,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: USER
     S: SASL PLAIN LOGIN
     S: IMPLEMENTATION Mailroom
@@ -798,6 +801,7 @@ TEST_CASE("CAPA advertises IMPLEMENTATION only when configured") {
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER
+    S: UTF8 USER
     S: IMPLEMENTATION Mailroom
     S: .
   )");
@@ -846,6 +850,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: USER
     S: STLS
     S: SASL PLAIN LOGIN
@@ -860,6 +865,7 @@ TEST_CASE("STLS is offered in CAPA only when available and before TLS is active"
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: USER
     S: SASL PLAIN LOGIN
     S: .
@@ -911,6 +917,7 @@ TEST_CASE("plaintext login is hidden and refused when TLS is required, allowed a
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: STLS
     S: .
     C: USER bob@example.com
@@ -1039,6 +1046,7 @@ TEST_CASE("no mechanisms configured means no SASL line and AUTH refused") {
     S: AUTH-RESP-CODE
     S: PIPELINING
     S: EXPIRE NEVER USER
+    S: UTF8 USER
     S: USER
     S: .
     C: AUTH PLAIN AGJvYkBleGFtcGxlLmNvbQBzZWNyZXQ=
@@ -1108,7 +1116,7 @@ TEST_CASE("AUTH CRAM-MD5 reproduces RFC 2195 with stored HMAC contexts") {
   std::string answer = auth::sasl::base64_encode("tim@example.com b913a602c7eda7a495b4e6e7334d3890");
   std::string wrong = auth::sasl::base64_encode("tim@example.com 00000000000000000000000000000000");
   h.run("C: CAPA\n S: +OK Capability list follows\n S: TOP\n S: UIDL\n S: RESP-CODES\n S: AUTH-RESP-CODE\n"
-        " S: PIPELINING\n S: EXPIRE NEVER USER\n S: SASL CRAM-MD5\n S: .\n"
+        " S: PIPELINING\n S: EXPIRE NEVER USER\n S: UTF8 USER\n S: SASL CRAM-MD5\n S: .\n"
         "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + wrong +
         "\n S: -ERR [AUTH] invalid user name or password\n"
         "C: AUTH CRAM-MD5\n S: + " + challenge + "\n C: " + answer + "\n S: +OK maildrop has 3 messages (1400 octets)\n");
@@ -1426,4 +1434,25 @@ TEST_CASE("LAST: the highest message RETR or TOP sent, 0 after RSET") {
     C: LAST now
     S: -ERR LAST takes no arguments
   )");
+TEST_CASE("UTF8 (RFC 6856): the command in AUTHORIZATION, then a UTF-8 user name and password") {
+  Harness h;
+  h.run(
+      "C: UTF8 now\n S: -ERR UTF8 takes no arguments\n"
+      "C: utf8\n S: +OK UTF8 enabled\n"
+      "C: USER J\xc3\xb6rg@example.com\n S: +OK send PASS\n"
+      "C: PASS p\xc3\xa4ssw\xc3\xb6rd\n S: +OK maildrop has 3 messages (1400 octets)\n"
+      "C: UTF8\n S: -ERR command not valid in this state\n");
+  CHECK(h.session.utf8());
+  REQUIRE(h.auths.size() == 1);
+  CHECK(h.auths[0].address.mailbox == "j\xc3\xb6rg");
+  CHECK(h.auths[0].password == "p\xc3\xa4ssw\xc3\xb6rd");
+}
+
+TEST_CASE("a user name that is not UTF-8 is refused like a wrong password") {
+  Harness h;
+  h.run(
+      "C: USER j\xf6rg@example.com\n S: +OK send PASS\n"
+      "C: PASS secret\n S: -ERR [AUTH] invalid user name or password\n");
+  CHECK(h.auths.empty());
+  REQUIRE(h.rejects.size() == 1);
 }

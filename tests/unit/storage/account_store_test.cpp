@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -233,6 +234,70 @@ TEST_CASE("set_password replaces the password and its scheme") {
   auto no_po = store->set_mailbox_enabled(Address{"bob", "nowhere.test"}, false);
   REQUIRE_FALSE(no_po.ok());
   CHECK(no_po.error().message == "postoffice 'nowhere.test' does not exist");
+}
+
+TEST_CASE("upgrade_password_hash turns an imported hash into argon2id and keeps the derived secrets") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  // {SSHA512} of "hunter2 pass", written by `doveadm pw -s SSHA512`.
+  const std::string ssha =
+      "{SSHA512}9HV5CcyCzDqsatHGcu/trU4oWLFgem40Wzc3825j+1ceaposr1Abm/KwNbCTRG3Uz4fMYk6JOTgT9U9ddlornee8TbM=";
+  REQUIRE(store->add_mailbox(kAlice, ssha, PasswordKind::kHash, "/m/alice").ok());
+  REQUIRE(store->put_secrets(kAlice, {{"scram-sha-256", "keys", false}}).ok());
+  CHECK(store->get_mailbox(kAlice)->password_scheme == "ssha512");
+
+  // A wrong password changes nothing.
+  auto wrong = store->upgrade_password_hash(kAlice, "hunter2 Pass");
+  REQUIRE(wrong.ok());
+  CHECK(wrong->empty());
+  CHECK(store->get_mailbox(kAlice)->password_scheme == "ssha512");
+
+  auto upgraded = store->upgrade_password_hash(kAlice, "hunter2 pass");
+  REQUIRE(upgraded.ok());
+  CHECK(*upgraded == "ssha512");
+  auto after = store->get_mailbox(kAlice);
+  CHECK(after->password_scheme == "argon2id");
+  CHECK(after->secret_kinds == std::vector<std::string>{"scram-sha-256"});
+  CHECK(store->verify_password(kAlice, "hunter2 pass").ok());
+  CHECK_FALSE(store->verify_password(kAlice, "hunter2 Pass").ok());
+
+  // Already argon2id: nothing to do.
+  auto again = store->upgrade_password_hash(kAlice, "hunter2 pass");
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+
+  auto missing = store->upgrade_password_hash(kBob, "hunter2 pass");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("upgrade_password_hash never overwrites a password changed meanwhile") {
+  TempDir tmp;
+  auto store = open_store(tmp.sub("data"));
+  REQUIRE(store->add_postoffice("example.test").ok());
+  // bcrypt cost 12 of "secret" (doveadm pw -s BLF-CRYPT -r 12): about 250 ms to verify, the window
+  // in which the password changes. The store holds no lock while it hashes.
+  REQUIRE(store->add_mailbox(kAlice, "{BLF-CRYPT}$2y$12$reBkViBtDCfpDXNNnmUYW.togkEZGS/FSwKHQxjqKWG2hE67ZxgYi",
+                             PasswordKind::kHash, "/m/alice")
+              .ok());
+  std::atomic<bool> changed{false};
+  std::thread change([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(store->set_password(kAlice, "{SSHA}cTsO2J1zgmbw8YwSTIsyflsSlJ/bqt6Q", PasswordKind::kHash).ok());
+    changed = true;
+  });
+  auto result = store->upgrade_password_hash(kAlice, "secret");
+  bool changed_first = changed.load();
+  change.join();
+  REQUIRE(result.ok());
+  if (changed_first) {  // the usual order: the change landed while bcrypt ran
+    CHECK(result->empty());
+  }
+  // Either way the change is what remains: the upgrade never replaces it.
+  CHECK(store->get_mailbox(kAlice)->password_scheme == "ssha");
+  CHECK(store->verify_password(kAlice, "hunter2 pass").ok());
+  CHECK_FALSE(store->verify_password(kAlice, "secret").ok());
 }
 
 TEST_CASE("list_mailboxes filters by postoffice") {

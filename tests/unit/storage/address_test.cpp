@@ -102,3 +102,40 @@ TEST_CASE("mailbox names allow letters, digits and . _ + - up to 64 characters")
   CHECK_FALSE(normalize_mailbox_name("ali\"ce").ok());
   CHECK_FALSE(normalize_mailbox_name("").ok());
 }
+
+TEST_CASE("a mailbox name may be UTF-8 (RFC 6531/6856): only ASCII is lower-cased, invalid UTF-8 is refused") {
+  CHECK(normalize_mailbox_name("J\xc3\xb6rg").value() == "j\xc3\xb6rg");           // Jörg: the ö kept as is
+  CHECK(normalize_mailbox_name("\xc3\x96LE").value() == "\xc3\x96le");             // ÖLE: Ö not folded
+  CHECK(normalize_mailbox_name("\xe7\x94\xb0\xe4\xb8\xad").value() == "\xe7\x94\xb0\xe4\xb8\xad");  // 田中
+  CHECK(normalize_mailbox_name("\xf0\x9f\x93\xac").ok());                           // U+1F4EC, 4 octets
+  const char* bad[] = {
+      "j\xf6rg",          // Latin-1, not UTF-8
+      "\xc3",             // truncated
+      "\xc0\xaf",         // overlong '/'
+      "\xed\xa0\x80",     // a surrogate
+      "\xf4\x90\x80\x80", // past U+10FFFF
+      "a\xc2\x85" "b",    // U+0085, a C1 control
+  };
+  for (const char* name : bad) {
+    CAPTURE(name);
+    auto r = normalize_mailbox_name(name);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("UTF-8") != std::string::npos);
+  }
+  // 64 octets, not characters: 32 two-octet letters fit, 33 do not.
+  std::string two;
+  for (int i = 0; i < 32; ++i) two += "\xc3\xa9";
+  CHECK(normalize_mailbox_name(two).ok());
+  CHECK_FALSE(normalize_mailbox_name(two + "\xc3\xa9").ok());
+  auto a = parse_address("J\xc3\xb6rg@Example.TEST");
+  REQUIRE(a.ok());
+  CHECK(a->mailbox == "j\xc3\xb6rg");
+  CHECK(a->postoffice == "example.test");
+}
+
+TEST_CASE("a postoffice name stays ASCII: an internationalised domain is given as its A-label") {
+  CHECK(normalize_postoffice_name("xn--bcher-kva.example").value() == "xn--bcher-kva.example");
+  auto r = normalize_postoffice_name("b\xc3\xbc" "cher.example");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("A-label") != std::string::npos);
+}

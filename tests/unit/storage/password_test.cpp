@@ -81,7 +81,11 @@ TEST_CASE("unknown or malformed stored hashes never verify") {
   CHECK_FALSE(pw::verify_password("secret", "$1$saltsalt$abcdefghijklmnopqrstuv"));
   CHECK_FALSE(pw::verify_password("secret", "$argon2id$garbage"));
   CHECK_FALSE(pw::verify_password("secret", "$6$"));
-  CHECK(pw::scheme_of("$1$x$y").empty());
+  CHECK(pw::scheme_of("$3$x$y").empty());
+  CHECK_FALSE(pw::verify_password("secret", "{SSHA}"));
+  CHECK_FALSE(pw::verify_password("secret", "{SSHA512}not base64!"));
+  CHECK_FALSE(pw::verify_password("secret", "{PLAIN-MD5}5ebe2294ecd0e0f08eab7690d2a6ee6"));  // 31 digits
+  CHECK_FALSE(pw::verify_password("secret", "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="));           // unsalted SHA1: not ours
 }
 
 TEST_CASE("imported hashes are accepted with or without a {SCHEME} prefix") {
@@ -124,7 +128,26 @@ TEST_CASE("malformed imported hashes are rejected with the accepted formats list
       "$6$rounds=10$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
       "YTBmSK6H9qs/y3RnOaw5v.",  // rounds below glibc's minimum
       "$5$saltsaltsaltsalt$X0ra9qlY7TJaGBDgorLevriQfwysW8fXnbybcO4mF4/extra",
-      "$1$saltsalt$abcdefghijklmnopqrstuv",
+      "$1$saltsalt$abcdefghijklmnopqrstu",     // MD5-crypt hash part too short
+      "$1$saltsaltx$abcdefghijklmnopqrstuv",   // MD5-crypt salt longer than 8
+      "{MD5-CRYPT}$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1",
+      "$2y$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8",    // bcrypt one character short
+      "$2x$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C",   // $2x$ (the buggy variant)
+      "$2y$03$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C",   // cost below 4
+      "$2y$31$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C",   // cost 31: days per login
+      "$2y$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm+C",   // '+' is not bcrypt's
+      "{BLF-CRYPT}$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.",
+      "{CRYPT}$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$14ukWqiThj4Xz77NYv01V28GbBZHY9AaZwsFswQFO0U",
+      "{SSHA}",
+      "{SSHA}cTsO2J1zgmbw8YwSTIsyflsSlJ8=",          // 20 bytes: the digest and no salt
+      "{SSHA}cTsO2J1zgmbw8YwSTIsyflsSlJ/bqt6Q=",         // not a multiple of 4
+      "{SSHA256}P5uO9p6p/t9sZ6o4og7z0eZ7QecTEYBlvphoeLPZqHLhKboS!",
+      "{SSHA512}cTsO2J1zgmbw8YwSTIsyflsSlJ/bqt6Q",       // shorter than a SHA-512 digest
+      "{PLAIN-MD5}eb7ecb748010fc1ec87abda8e6a5167",      // 31 hex digits
+      "{PLAIN-MD5}eb7ecb748010fc1ec87abda8e6a5167g",     // not hex
+      "{PLAIN-MD5}637LdIAQ/B7Ier2o5qUWeg",               // base64 without its padding
+      "{PLAIN-MD5}$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.",
+      "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=",
       "$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$14ukWqiThj4Xz77NYv01V28GbBZHY9AaZwsFswQFO0U",
       "$argon2id$v=16$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$14ukWqiThj4Xz77NYv01V28GbBZHY9AaZwsFswQFO0U",
       "$argon2id$v=19$m=19456,t=2$c29tZXNhbHRzb21lc2FsdA$14ukWqiThj4Xz77NYv01V28GbBZHY9AaZwsFswQFO0U",
@@ -138,6 +161,59 @@ TEST_CASE("malformed imported hashes are rejected with the accepted formats list
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.error().code == ErrorCode::kInvalidArgument);
     CHECK(parsed.error().message.find("accepted formats") != std::string::npos);
+  }
+}
+
+// Written by Dovecot 2.3 (Debian 12's dovecot-core): `doveadm pw -s SCHEME -p 'hunter2 pass'`
+// (BLF-CRYPT also with -r 5; the last SSHA512 for 'pässwörd' in UTF-8). `doveadm pw -t` verifies
+// the {PLAIN-MD5} base64 form, which is the same digest as the hex one.
+TEST_CASE("Dovecot's hashes import, verify with the right password and not with a wrong one") {
+  struct Case {
+    std::string text;
+    std::string_view scheme;
+    std::string stored;
+    std::string password;
+  };
+  const std::string pass = "hunter2 pass";
+  const Case cases[] = {
+      {"{BLF-CRYPT}$2y$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pw::kSchemeBcrypt,
+       "$2y$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pass},
+      {"$2y$05$F677RCquEZ0qKtBrRTSb4OSja9J3tU2TltaJF1rVyfVnaQl6UUlmC", pw::kSchemeBcrypt,
+       "$2y$05$F677RCquEZ0qKtBrRTSb4OSja9J3tU2TltaJF1rVyfVnaQl6UUlmC", pass},
+      // The same bcrypt hash under the $2a$ and $2b$ names (identical for ASCII passwords).
+      {"$2a$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pw::kSchemeBcrypt,
+       "$2a$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pass},
+      {"{crypt}$2b$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pw::kSchemeBcrypt,
+       "$2b$05$iv4hiSCB9RnnnLu4tQPHNuM8InM3Wzwq1ZHnFkPoMYgMgAiRKQm8C", pass},
+      {"{SSHA}cTsO2J1zgmbw8YwSTIsyflsSlJ/bqt6Q", pw::kSchemeSsha, "{SSHA}cTsO2J1zgmbw8YwSTIsyflsSlJ/bqt6Q", pass},
+      {"{ssha256}P5uO9p6p/t9sZ6o4og7z0eZ7QecTEYBlvphoeLPZqHLhKboS", pw::kSchemeSsha256,
+       "{SSHA256}P5uO9p6p/t9sZ6o4og7z0eZ7QecTEYBlvphoeLPZqHLhKboS", pass},
+      {"{SSHA512}9HV5CcyCzDqsatHGcu/trU4oWLFgem40Wzc3825j+1ceaposr1Abm/KwNbCTRG3Uz4fMYk6JOTgT9U9ddlornee8TbM=",
+       pw::kSchemeSsha512,
+       "{SSHA512}9HV5CcyCzDqsatHGcu/trU4oWLFgem40Wzc3825j+1ceaposr1Abm/KwNbCTRG3Uz4fMYk6JOTgT9U9ddlornee8TbM=", pass},
+      {"{SSHA512}3WHSrZLIeVErwmyI7WR1fNLCgz5EWxfkaUeGAxgVTlfasbFcS/WjBt656KVro6GVv+lPbanm8bzDGxTk20RNQAHzel8=",
+       pw::kSchemeSsha512,
+       "{SSHA512}3WHSrZLIeVErwmyI7WR1fNLCgz5EWxfkaUeGAxgVTlfasbFcS/WjBt656KVro6GVv+lPbanm8bzDGxTk20RNQAHzel8=",
+       "p\xc3\xa4ssw\xc3\xb6rd"},
+      {"{PLAIN-MD5}eb7ecb748010fc1ec87abda8e6a5167a", pw::kSchemePlainMd5,
+       "{PLAIN-MD5}eb7ecb748010fc1ec87abda8e6a5167a", pass},
+      {"{PLAIN-MD5}EB7ECB748010FC1EC87ABDA8E6A5167A", pw::kSchemePlainMd5,
+       "{PLAIN-MD5}EB7ECB748010FC1EC87ABDA8E6A5167A", pass},
+      {"{PLAIN-MD5}637LdIAQ/B7Ier2o5qUWeg==", pw::kSchemePlainMd5, "{PLAIN-MD5}637LdIAQ/B7Ier2o5qUWeg==", pass},
+      {"{MD5-CRYPT}$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.", pw::kSchemeMd5Crypt, "$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.", pass},
+      {"$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.", pw::kSchemeMd5Crypt, "$1$Kro4QO5P$VXF.CWhC8AZNyeiFZKmJ0.", pass},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto parsed = pw::parse_imported_hash(c.text);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->scheme == c.scheme);
+    CHECK(parsed->stored == c.stored);
+    CHECK(pw::scheme_of(parsed->stored) == c.scheme);
+    CHECK(pw::verify_password(c.password, parsed->stored));
+    CHECK_FALSE(pw::verify_password(c.password + "x", parsed->stored));
+    CHECK_FALSE(pw::verify_password("hunter2 Pass", parsed->stored));
+    CHECK_FALSE(pw::verify_password("", parsed->stored));
   }
 }
 
