@@ -9,16 +9,15 @@
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
 
+from harness import LOOPBACK, free_port, stop_process
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
-LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 MAIL_USER = "nobody"
 
 
@@ -38,12 +37,6 @@ def sha512_crypt(password: str, salt: str = "mailroommigrate") -> str:
     out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=password.encode(),
                          stdout=subprocess.PIPE, check=True, timeout=30).stdout.decode().strip()
     return "{SHA512-CRYPT}" + out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 class Dovecot:
@@ -149,7 +142,7 @@ service imap-login {{
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self):
-        self.port = _free_port()
+        self.port = free_port()
         self._write_conf()
         log = open(os.path.join(self.root, "dovecot.stderr"), "ab")
         try:
@@ -180,13 +173,7 @@ service imap-login {{
         """SIGTERM to the master (it ends its children), bounded wait, then SIGKILL."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
+        stop_process(self.proc)
         self.proc = None
 
     def log_tail(self, lines: int = 40) -> str:

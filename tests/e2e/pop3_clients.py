@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-LOOPBACK = "127.0.0.1"
+from harness import LOOPBACK
 RUN_TIMEOUT = 60
 
 
