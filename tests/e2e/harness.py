@@ -61,6 +61,20 @@ def retr_bytes(lines) -> bytes:
     return b"".join(line + b"\r\n" for line in lines)
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> bool:
+    """SIGTERM, wait up to `timeout`, then SIGKILL; True if it had to be killed."""
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+        return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
@@ -363,15 +377,9 @@ class Server:
         """SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit code (negative = signal)."""
         if self.proc is None:
             return self.exit_code
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
-                with open(self.log_path, "ab") as log:
-                    log.write(b"e2e: mailroomd ignored SIGTERM for 10 s; killed\n")
+        if stop_process(self.proc):
+            with open(self.log_path, "ab") as log:
+                log.write(b"e2e: mailroomd ignored SIGTERM for 10 s; killed\n")
         self.exit_code = self.proc.returncode
         self.proc = None
         return self.exit_code
