@@ -1264,6 +1264,7 @@ TEST_CASE("CAPA shows the service's LOGIN-DELAY and EXPIRE with USER before logi
     S: PIPELINING
     S: LOGIN-DELAY 300 USER
     S: EXPIRE 7 USER
+    S: UTF8 USER
     S: USER
     S: SASL PLAIN LOGIN
     S: .
@@ -1279,6 +1280,7 @@ TEST_CASE("CAPA shows the service's LOGIN-DELAY and EXPIRE with USER before logi
     S: PIPELINING
     S: LOGIN-DELAY 900
     S: EXPIRE 0
+    S: UTF8 USER
     S: .
   )");
 }
@@ -1434,6 +1436,8 @@ TEST_CASE("LAST: the highest message RETR or TOP sent, 0 after RSET") {
     C: LAST now
     S: -ERR LAST takes no arguments
   )");
+}
+
 TEST_CASE("UTF8 (RFC 6856): the command in AUTHORIZATION, then a UTF-8 user name and password") {
   Harness h;
   h.run(
