@@ -4,6 +4,7 @@
 #include "auth/sasl/cram_md5.h"
 #include "auth/sasl/crypto.h"
 #include "auth/sasl/ntlm.h"
+#include "auth/sasl/saslprep.h"
 #include "auth/sasl/scram.h"
 
 namespace mailroom::auth {
@@ -64,12 +65,16 @@ std::set<std::string> needed_secret_kinds(const LoginOffer& offer) {
 
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds) {
   std::vector<storage::StoredSecret> out;
+  // SCRAM's SaltedPassword is Hi(Normalize(password), ...) (RFC 5802 section 3): SASLprep as a
+  // stored string. A password SASLprep refuses gets no SCRAM keys (no client could log in with
+  // them); printable ASCII is unchanged, so keys derived before SASLprep stay valid.
+  const Result<std::string> scram_password = sasl::saslprep(password, sasl::SaslprepUse::kStoredString);
   for (const auto& kind : kinds) {
     storage::StoredSecret s{kind, {}, is_plaintext_equivalent(kind)};
-    if (kind == kSecretScramSha256) {
-      s.value = sasl::scram_encode(sasl::scram_make_keys(password, sasl::ScramHash::kSha256));
-    } else if (kind == kSecretScramSha1) {
-      s.value = sasl::scram_encode(sasl::scram_make_keys(password, sasl::ScramHash::kSha1));
+    if (kind == kSecretScramSha256 || kind == kSecretScramSha1) {
+      if (!scram_password) continue;
+      const auto hash = kind == kSecretScramSha256 ? sasl::ScramHash::kSha256 : sasl::ScramHash::kSha1;
+      s.value = sasl::scram_encode(sasl::scram_make_keys(*scram_password, hash));
     } else if (kind == kSecretCramMd5) {
       s.value = sasl::cram_md5_contexts(password);
     } else if (kind == kSecretNtHash) {

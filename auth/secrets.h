@@ -50,7 +50,10 @@ std::set<std::string> wanted_secret_kinds(const LoginOffer& offer);
 // of them pays nothing extra per login.
 std::set<std::string> needed_secret_kinds(const LoginOffer& offer);
 
-// Derives `kinds` from the password. Slow (SCRAM runs PBKDF2): call it off the event loop.
+// Derives `kinds` from the password. Slow (SCRAM runs PBKDF2): call it off the event loop. The
+// SCRAM keys come from the SASLprep'ed password (sasl/saslprep.h, as a stored string); a password
+// SASLprep refuses gets none (`mailctl mailbox show` then lists no SCRAM mechanism); the other
+// kinds are derived from the octets as given.
 std::vector<storage::StoredSecret> derive_secrets(std::string_view password, const std::set<std::string>& kinds);
 
 // The mechanisms a mailbox holding secrets of `kinds` can log in with, besides USER/PASS,

@@ -10,6 +10,7 @@
 
 #include "auth/sasl/base64.h"
 #include "auth/sasl/crypto.h"
+#include "auth/sasl/saslprep.h"
 
 namespace mailroom::auth::sasl {
 
@@ -161,7 +162,9 @@ class ScramMechanism final : public AuthMechanism {
       if (authz_field.substr(0, 2) != "a=") return malformed("SCRAM gs2 authzid must be 'a=...'");
       auto a = decode_saslname(authz_field.substr(2));
       if (!a || a->empty()) return malformed("SCRAM authzid is not a valid saslname");
-      authzid_ = std::move(*a);
+      auto prepared = saslprep(*a, SaslprepUse::kQuery);
+      if (!prepared) return malformed("SCRAM authzid: " + prepared.error().message);
+      authzid_ = std::move(prepared).value();
     }
     gs2_header_ = std::string(msg.substr(0, second + 1));
     client_first_bare_ = std::string(msg.substr(second + 1));
@@ -172,7 +175,9 @@ class ScramMechanism final : public AuthMechanism {
     }
     auto user = decode_saslname(attrs[0].substr(2));
     if (!user || user->empty()) return malformed("SCRAM username is not a valid saslname");
-    authcid_ = std::move(*user);
+    auto prepared = saslprep(*user, SaslprepUse::kQuery);
+    if (!prepared) return malformed("SCRAM username: " + prepared.error().message);
+    authcid_ = std::move(prepared).value();
     client_nonce_ = std::string(attrs[1].substr(2));
     if (!printable_nonce(client_nonce_)) return malformed("SCRAM client nonce is not printable");
     if (!authzid_.empty() && authzid_ == authcid_) authzid_.clear();

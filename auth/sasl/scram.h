@@ -26,8 +26,8 @@ struct ScramKeys {
   std::string server_key;  // HMAC(SaltedPassword, "Server Key"), raw
 };
 
-// RFC 5802 section 3 with PBKDF2 as Hi(). The password is used as given (no SASLprep: we only
-// accept what the account store accepts, and clients send ASCII passwords unchanged). Slow for
+// RFC 5802 section 3 with PBKDF2 as Hi(). The password is used as given: the caller passes
+// Normalize(password), SASLprep'ed (auth::derive_secrets does, with sasl/saslprep.h). Slow for
 // large iteration counts: call it off the event loop.
 ScramKeys scram_derive_keys(std::string_view password, std::string_view salt, uint32_t iterations,
                             ScramHash hash);
@@ -52,6 +52,8 @@ struct ScramOptions {
 
 // The exchange: client-first -> NeedSecret (kScramSha256 or kScramSha1) -> server-first challenge
 // -> client-final -> Success with server_final_b64 ("v=...").
+// The user name (n=) and authzid (a=) are SASLprep'ed as queries (RFC 5802 section 5.1) before
+// NeedSecret; one SASLprep refuses is a malformed exchange.
 // An unknown user (provide_secret(nullopt)) still gets a server-first with a salt derived from
 // the username and a per-process key, so the exchange fails only at the end and does not reveal
 // whether the user exists.

@@ -721,6 +721,9 @@ Step Session::on_xmit_result(const XmitResult& result) {
       return reply_only(err_line("mailbox disabled: " + result.recipient + "; nothing sent"));
     case XmitOutcome::kNoSmarthost:
       return reply_only(err_line("remote recipient " + result.recipient + " not allowed: no smarthost configured; nothing sent"));
+    case XmitOutcome::kOverQuota:  // worded as SMTP's 552 5.2.2 ("<rcpt>: mailbox full: ...")
+      return reply_only(err_line(result.recipient + ": " + (result.detail.empty() ? "mailbox full" : result.detail) +
+                                 "; nothing sent"));
     case XmitOutcome::kTemporary: break;
   }
   return reply_only(err_line("message not sent: temporary failure, try again later", RespCode::kSysTemp));

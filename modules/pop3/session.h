@@ -185,13 +185,15 @@ enum class XmitOutcome {
   kUnknownRecipient,   // a local postoffice without that mailbox (or an invalid mailbox name)
   kDisabledRecipient,  // the mailbox or its postoffice is disabled
   kNoSmarthost,        // a remote recipient, and no smarthost is configured
+  kOverQuota,          // a local recipient's mailbox is full, or the message would not fit (storage/quota.h)
   kTemporary,          // the store, the disk (full) or the queue failed: try again later
 };
 struct XmitResult {
   XmitOutcome outcome = XmitOutcome::kTemporary;
-  std::string recipient;  // the refused one (kUnknownRecipient, kDisabledRecipient, kNoSmarthost)
+  std::string recipient;  // the refused one (kUnknownRecipient, kDisabledRecipient, kNoSmarthost, kOverQuota)
   std::size_t local = 0;   // kSent: mailboxes given a copy
   std::size_t queued = 0;  // kSent: remote recipients queued
+  std::string detail{};    // kOverQuota: which limit, as storage::quota_refusal() words it
 };
 
 class Session {

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "core/log/logger.h"
+#include "delivery/delivery_quota.h"
 #include "delivery/recipient_lookup.h"
 #include "delivery/trace_headers.h"
 
@@ -13,6 +14,7 @@ namespace mailroom::pop3 {
 
 struct XmitSender::Plan {
   SendXmit send;
+  uint64_t stored_octets = 0;  // the message with our Received line: what a quota counts
   // decided on the worker
   std::optional<XmitResult> refusal;
   std::vector<std::string> local_maildirs;  // one per mailbox
@@ -34,10 +36,12 @@ void remove_copies(const std::vector<storage::DeliveredMessage>& copies) {
   for (const auto& copy : copies) ::unlink(copy.path.c_str());
 }
 
-// Looks every recipient up (on a worker): local mailboxes, remote addresses, or the refusal.
-void decide(storage::AccountStore& accounts, XmitSender::Plan& plan) {
+// Looks every recipient up (on a worker): local mailboxes (each within its quota), remote
+// addresses, or the refusal.
+void decide(storage::AccountStore& accounts, storage::MailStore& mail, XmitSender::Plan& plan) {
   for (const auto& rcpt : plan.send.recipients) {
-    const delivery::RecipientVerdict verdict = delivery::look_up_recipient(accounts, rcpt.local, rcpt.domain);
+    delivery::RecipientVerdict verdict = delivery::look_up_recipient(accounts, rcpt.local, rcpt.domain);
+    delivery::check_quota(mail, verdict, plan.stored_octets);
     switch (verdict.status) {
       case delivery::RecipientStatus::kOk: {
         bool seen = false;
@@ -52,8 +56,10 @@ void decide(storage::AccountStore& accounts, XmitSender::Plan& plan) {
       case delivery::RecipientStatus::kDisabled:
         plan.refusal = XmitResult{XmitOutcome::kDisabledRecipient, rcpt.str()};
         return;
+      case delivery::RecipientStatus::kOverQuota:
+        plan.refusal = XmitResult{XmitOutcome::kOverQuota, rcpt.str(), 0, 0, verdict.detail};
+        return;
       case delivery::RecipientStatus::kTemporary:
-      case delivery::RecipientStatus::kOverQuota:  // look_up_recipient() checks no quota
         plan.refusal = XmitResult{XmitOutcome::kTemporary, rcpt.str()};
         return;
     }
@@ -98,6 +104,7 @@ void XmitSender::receive(const ReceiveXmit& limits) {
     trace.tls_cipher = conn_.tls_cipher();
   }
   std::string head = delivery::received_header(trace);
+  head_octets_ = head.size();
   // The writer's cap is the message's plus the line added here; the line reader enforces the message's.
   storage::DeliveryLimits cap{limits.max_size + head.size() + 2};
   conn_.begin_body(core::BodyMode{limits.max_line_length, limits.max_size});
@@ -115,9 +122,11 @@ void XmitSender::send(SendXmit send, std::function<void(XmitResult)> done) {
   conn_.pause_input();
   auto plan = std::make_shared<Plan>();
   plan->send = std::move(send);
+  plan->stored_octets = head_octets_ + plan->send.octets;
   std::weak_ptr<void> alive = conn_.liveness();
   storage::AccountStore& accounts = accounts_;
-  conn_.work().submit([plan, &accounts] { decide(accounts, *plan); },
+  storage::MailStore& mail = mail_;
+  conn_.work().submit([plan, &accounts, &mail] { decide(accounts, mail, *plan); },
                       [this, alive, plan, done = std::move(done)]() mutable {
                         if (alive.expired()) return;
                         if (plan->refusal || !stream_) {
@@ -197,7 +206,8 @@ void XmitSender::enqueue(std::shared_ptr<Plan> plan, std::vector<storage::Delive
 }
 
 void XmitSender::log_result(const Plan& plan, const XmitResult& result, const std::string& queue_id) const {
-  static const char* const kOutcome[] = {"sent", "unknown_recipient", "disabled_recipient", "no_smarthost", "temporary"};
+  static const char* const kOutcome[] = {"sent", "unknown_recipient", "disabled_recipient", "no_smarthost",
+                                         "over_quota", "temporary"};
   log::event(result.outcome == XmitOutcome::kSent ? log::Level::kInfo : log::Level::kWarn, "pop3.xmit",
              {{"service", conn_.service()}, {"sid", std::to_string(conn_.id())},
               {"mailbox", plan.send.sender.str()},
@@ -207,7 +217,8 @@ void XmitSender::log_result(const Plan& plan, const XmitResult& result, const st
               {"local", std::to_string(result.local)},
               {"queued", std::to_string(result.queued)},
               {"octets", std::to_string(plan.send.octets)},
-              {"queue_id", queue_id}});
+              {"queue_id", queue_id},
+              {"detail", result.detail}});
 }
 
 }  // namespace mailroom::pop3

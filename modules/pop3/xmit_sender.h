@@ -1,7 +1,7 @@
 // XmitSender: performs the effects of XTND XMIT for one POP3 session (docs/xtnd-xmit.md). The
 // message streams into the outbound queue's Maildir (the spool, DATA/queue/messages/tmp) with a
-// Received line in front; at the end, on workers: every recipient is looked up (nothing happens
-// if one is refused), the file is committed to each local mailbox (and to the queue's Maildir if
+// Received line in front; at the end, on workers: every recipient is looked up and its quota
+// checked (nothing happens if one is refused), the file is committed to each local mailbox (and to the queue's Maildir if
 // a recipient is remote), then the remote ones are queued. The result is reported only once every
 // copy and the queue entry are durable; a failure after a copy was made removes the copies made.
 #pragma once
@@ -60,6 +60,7 @@ class XmitSender {
   std::unique_ptr<delivery::DeliveryStream> stream_;
   std::string message_id_;
   uint64_t count_ = 0;  // messages sent in this session (for the id)
+  uint64_t head_octets_ = 0;  // the Received line receive() put in front (counts for quotas)
 };
 
 }  // namespace mailroom::pop3

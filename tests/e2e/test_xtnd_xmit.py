@@ -1,7 +1,8 @@
 # XTND XMIT end to end: a message sent through a POP3 session reaches a local mailbox (RETR of the
 # recipient returns it, without its Bcc field), a Bcc recipient gets it too, a wrong From is
 # refused with nothing delivered, a remote recipient is refused without a smarthost (nothing
-# queued) and queued with one (an envelope in DATA/queue/envelopes). One daemon for the suite.
+# queued) and queued with one (an envelope in DATA/queue/envelopes), a local recipient over its
+# quota refuses the message (nothing delivered). One daemon for the suite.
 import os
 import time
 import unittest
@@ -110,6 +111,22 @@ class XtndXmitTest(unittest.TestCase):
         spool = os.path.join(self.server.data, "queue", "messages")
         self.wait_empty(os.path.join(spool, "tmp"))  # the spooled file goes on a worker
         self.assertEqual(os.listdir(os.path.join(spool, "new")), [])
+
+    def test_local_recipient_over_quota_refuses_all(self):
+        self.server.mailctl("mailbox", "set", CAROL, "quota_bytes", "200")
+        try:
+            message = (b"From: alice@example.test\nTo: bob@example.test\nCc: carol@example.test\n\n"
+                       + b"x" * 300 + b"\n")
+            _, final = self.xmit(ALICE, ALICE_PW, message)
+            self.assertRegex(final, rb"^-ERR carol@example\.test: message of \d+ octets exceeds the mailbox quota: "
+                                    rb"0 of 200 octets used; nothing sent$")
+        finally:
+            self.server.mailctl("mailbox", "unset", CAROL, "quota_bytes")
+        self.assertEqual(self.mailbox(BOB, BOB_PW), [])
+        self.assertEqual(self.mailbox(CAROL, CAROL_PW), [])
+        self.assertEqual(self.envelopes(), [])
+        self.wait_empty(os.path.join(self.server.data, "queue", "messages", "tmp"))
+        self.assertIn("result=over_quota", self.server.log_tail(50))
 
     def wait_empty(self, path, timeout=5.0):
         deadline = time.monotonic() + timeout

@@ -158,6 +158,11 @@ TEST_CASE("each refusal of SendXmit is a clear -ERR") {
         "-ERR mailbox disabled: off@example.test; nothing sent\r\n");
   CHECK(result({XmitOutcome::kNoSmarthost, "x@remote.example"}) ==
         "-ERR remote recipient x@remote.example not allowed: no smarthost configured; nothing sent\r\n");
+  CHECK(result({XmitOutcome::kOverQuota, "bob@example.test", 0, 0, "mailbox full: 10 of 10 messages"}) ==
+        "-ERR bob@example.test: mailbox full: 10 of 10 messages; nothing sent\r\n");
+  CHECK(result({XmitOutcome::kOverQuota, "bob@example.test", 0, 0,
+                "message of 600 octets exceeds the mailbox quota: 500 of 1000 octets used"}) ==
+        "-ERR bob@example.test: message of 600 octets exceeds the mailbox quota: 500 of 1000 octets used; nothing sent\r\n");
   CHECK(result({XmitOutcome::kTemporary, {}}) == "-ERR [SYS/TEMP] message not sent: temporary failure, try again later\r\n");
   CHECK(result({XmitOutcome::kSent, {}, 1, 0}) == "+OK message sent, delivered to 1 mailbox\r\n");
 }
