@@ -171,7 +171,7 @@ class Driver {
         result.per_recipient.push_back(i == 1 ? mailroom::Status(mailroom::make_error(mailroom::ErrorCode::kTemporary, "full"))
                                               : mailroom::Status());
       }
-      if (summary_.octets % 7 == 3) result = {mailroom::make_error(mailroom::ErrorCode::kIo, "fsync failed"), {}};
+      if (summary_.octets % 7 == 3) result = {mailroom::make_error(mailroom::ErrorCode::kIo, "fsync failed"), {}, {}};
       smtp::Step done = session_.on_commit_result(result);
       FUZZ_CHECK_DATA(line_count(done.reply) == (config_.protocol == smtp::Protocol::kLmtp ? data_rcpts_ : 1),
                       done.reply);
