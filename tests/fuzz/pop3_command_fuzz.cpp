@@ -1,5 +1,6 @@
 // Fuzzes the POP3 command parser (modules/pop3/command.h) with one arbitrary line.
-// Invariants: an accepted command has a 3-4 letter upper-case verb, at most 8 arguments, none
+// Invariants: an accepted command has a 3-4 character upper-case verb (a letter, then letters or
+// digits: UTF8), at most 8 arguments, none
 // empty or holding a space (USER/PASS: one raw argument), no control byte anywhere; the line
 // rebuilt from verb and raw_arg parses to the same command; an error's text is one printable line.
 #include <cstddef>
@@ -20,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const auto& cmd = *parsed;
   FUZZ_CHECK_DATA(cmd.verb.size() == 3 || cmd.verb.size() == 4, line);
-  for (char c : cmd.verb) FUZZ_CHECK_DATA(c >= 'A' && c <= 'Z', line);
+  FUZZ_CHECK_DATA(cmd.verb[0] >= 'A' && cmd.verb[0] <= 'Z', line);
+  for (char c : cmd.verb) FUZZ_CHECK_DATA((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'), line);
   FUZZ_CHECK_DATA(cmd.args.size() <= 8, line);
   FUZZ_CHECK_DATA(mailroom::fuzz::no_control_bytes(cmd.raw_arg), line);
   const bool raw = cmd.verb == "USER" || cmd.verb == "PASS";
