@@ -19,12 +19,17 @@ def mode(path):
 
 
 def tree(path):
-    """Every entry under `path` with its content (files) or None (directories): a snapshot."""
+    """Every entry under `path` with its content (files) or None (directories): a snapshot.
+    `.mailroom-index` is left out: it is a cache of the listing, which any reader may refresh
+    (`mailbox list` reads every Maildir's usage and writes the index once the folders have
+    settled, about a second after the last delivery)."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(path):
         for d in dirnames:
             out[os.path.relpath(os.path.join(dirpath, d), path)] = None
         for f in filenames:
+            if f == ".mailroom-index":
+                continue
             full = os.path.join(dirpath, f)
             out[os.path.relpath(full, path)] = pathlib.Path(full).read_bytes()
     return out
