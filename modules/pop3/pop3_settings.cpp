@@ -136,18 +136,24 @@ std::vector<config::SettingSpec> pop3_setting_specs() {
       "Octets of From, To, Cc and Bcc field bodies an XTND XMIT message may have (they are held in "
       "memory while the message streams to disk); a message with more is refused."));
   // Issue 18, h-pop3depth: LOGIN-DELAY, EXPIRE and client workarounds (docs/pop3-extensions.md).
-  specs.push_back(config::int_setting(
-      std::string(config::kLoginDelay), 0, 0, 7 * 24 * 3600,
+  // The service-wide defaults of two account settings: the same type, bounds and validator as the
+  // per-postoffice and per-mailbox values (config::account_settings_catalog()), their own text.
+  const auto service_default = [](std::string_view key, std::string doc) {
+    config::SettingSpec spec = *config::account_settings_catalog().find(key);
+    spec.doc = std::move(doc);
+    return spec;
+  };
+  specs.push_back(service_default(
+      config::kLoginDelay,
       "Least seconds between two logins to one mailbox (RFC 2449 LOGIN-DELAY); a login that comes "
       "sooner is refused with -ERR [LOGIN-DELAY] after its password was checked (not counted as a "
       "failed login). A mailbox's or postoffice's login_delay wins. 0: none, and no LOGIN-DELAY in CAPA."));
-  specs.push_back(config::string_setting(
-      std::string(config::kExpireDays), "never", 5,
+  specs.push_back(service_default(
+      config::kExpireDays,
       "Days a message is kept after its first RETR (RFC 2449 EXPIRE): 'never' or 0-36500. Expired "
       "messages are removed at the UPDATE (QUIT) of a later session, with its own deletions; 0 removes "
       "what a session retrieved at its own QUIT. A mailbox's or postoffice's expire_days wins. CAPA "
-      "shows EXPIRE NEVER or EXPIRE <days>.",
-      config::check_expire_days));
+      "shows EXPIRE NEVER or EXPIRE <days>."));
   specs.push_back(config::bool_setting(
       "auth_list_bare", true,
       "Answer AUTH without a mechanism with the list of SASL mechanisms (+OK, one a line, '.'), as "
