@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/ipfilter/address_rule.h"
 #include "core/net/bind_spec.h"
 
 namespace mailroom::cli {
@@ -108,6 +109,19 @@ void check_addresses(const SettingsCheckInput& in, std::vector<std::string>& war
   }
 }
 
+// A PROXY header is taken only from proxy_trusted: with nobody trusted every connection would be
+// refused, so the pair is refused instead of a service that serves nobody.
+void check_proxy(const SettingsCheckInput& in, std::vector<std::string>& errors) {
+  const config::NetworkSettings& n = in.changed.network;
+  if (!n.proxy_protocol) return;
+  auto rules = ipfilter::parse_address_rules(n.proxy_trusted);
+  if (rules && !rules->empty()) return;
+  errors.push_back("service " + in.changed.name +
+                   " would require a PROXY header from every client, but proxy_trusted names no load balancer, so "
+                   "every connection would be refused: set proxy_trusted to the balancers' addresses first (mailctl "
+                   "service set " + in.changed.name + " proxy_trusted 10.0.0.5), or set proxy_protocol off");
+}
+
 }  // namespace
 
 SettingsCheck check_settings(const SettingsCheckInput& in) {
@@ -130,6 +144,7 @@ SettingsCheck check_settings(const SettingsCheckInput& in) {
     }
   }
   if (is_one_of(in.key, {"binds", "tls_binds"})) check_addresses(in, out.warnings);
+  if (enabling || is_one_of(in.key, {"proxy_protocol", "proxy_trusted"})) check_proxy(in, out.errors);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Settings checked against each other before `service set|unset|enable` stores them: the
 // listeners a service would open must not collide with its own or another enabled service's, an
-// implicit TLS listener needs a usable certificate, and a bind address should be the machine's.
+// implicit TLS listener needs a usable certificate, a bind address should be the machine's, and
+// proxy_protocol needs someone in proxy_trusted.
 // Pure: what needs the file system or the network interfaces is passed in.
 // tests/unit/cli/settings_check_test.cpp.
 #pragma once

@@ -2,6 +2,8 @@
 #include "core/config/network_settings.h"
 
 #include "core/ipfilter/access_policy.h"
+#include "core/ipfilter/address_rule.h"
+#include "core/net/proxy_header.h"
 #include "core/net/bind_spec.h"
 
 namespace mailroom::config {
@@ -101,6 +103,33 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
                                "temporary deny list and closes the connection (off: the line is only refused)."));
   specs.push_back(int_setting("auto_deny_duration", 0, 0, 31536000,
                               "Seconds an auto-deny entry lasts; 0 = until lifted or the daemon restarts."));
+  specs.push_back(bool_setting(
+      "proxy_protocol", false,
+      "Every TCP connection must start with a PROXY protocol header (v1 text or v2 binary, detected "
+      "automatically, as HAProxy's send-proxy / send-proxy-v2 send it) from an address in 'proxy_trusted'; the "
+      "client address it names then drives the IP lists, anti-hammering, auto-deny, per-address limits, the "
+      "logs and the session list. On implicit TLS listeners the header comes before the TLS handshake. A "
+      "connection from another address, without a header, with a malformed one, or whose header is not complete "
+      "within 'proxy_timeout' is closed before anything is sent. Unix socket clients are not affected. See "
+      "docs/proxy-protocol.md."));
+  specs.push_back(string_setting(
+      "proxy_trusted", "", 4096,
+      "The load balancers allowed to send a PROXY header (with 'proxy_protocol' on): addresses in the syntax "
+      "of the IP lists ('10.0.0.5', '10.0.0.0/24', '10.0.0.1-10.0.0.9', '2001:db8::/64'), separated by ',' or "
+      "';'. Empty: nobody, so mailctl refuses 'proxy_protocol' on while this is empty.",
+      [](std::string_view v) -> std::optional<std::string> {
+        auto rules = ipfilter::parse_address_rules(v);
+        if (!rules) return rules.error().message;
+        return std::nullopt;
+      }));
+  specs.push_back(int_setting("proxy_timeout", 10, 1, 3600,
+                              "Seconds from connecting by which the whole PROXY header must have arrived (with "
+                              "'proxy_protocol' on); a balancer that sends it later is closed."));
+  specs.push_back(int_setting("proxy_max_header", 1024, 128, static_cast<int64_t>(net::kProxyHeaderAbsoluteMax),
+                              "Largest PROXY v2 header accepted, in octets (addresses and TLVs; the protocol "
+                              "allows 65551). HAProxy's addresses with its TLVs (ALPN, SNI, TLS details, a "
+                              "unique id) fit in 1024; a larger header is refused. v1 headers are at most 107 "
+                              "octets whatever this says."));
   specs.push_back(int_setting("output_buffer_size", 262144, 4096, 67108864,
                               "Bytes of queued output per connection above which the server stops producing "
                               "more (back-pressure) until the client reads."));
@@ -148,6 +177,10 @@ NetworkSettings network_settings_from(const ServiceSettings& settings) {
   n.hammer.ipv6_failure_prefix = small("ipv6_failure_prefix");
   n.hammer.failure_delay = std::chrono::milliseconds(settings.get_int("failure_delay"));
   n.hammer.max_failure_delay = std::chrono::milliseconds(settings.get_int("max_failure_delay"));
+  n.proxy_protocol = settings.get_bool("proxy_protocol");
+  n.proxy_trusted = settings.get_string("proxy_trusted");
+  n.proxy_timeout = seconds("proxy_timeout");
+  n.proxy_max_header = count("proxy_max_header");
   n.auto_deny = settings.get_bool("auto_deny");
   if (auto d = seconds("auto_deny_duration"); d.count() > 0) n.auto_deny_duration = d;
   return n;

@@ -48,6 +48,11 @@ struct NetworkSettings {
   ipfilter::HammerSettings hammer;
   bool auto_deny = false;
   std::optional<std::chrono::seconds> auto_deny_duration;  // nullopt: until lifted or restart
+  // PROXY protocol (docs/proxy-protocol.md)
+  bool proxy_protocol = false;
+  std::string proxy_trusted;  // address rules (ipfilter::parse_address_rules); empty = nobody
+  std::chrono::seconds proxy_timeout{10};
+  std::size_t proxy_max_header = 1024;
 };
 
 // The permission bits of `unix_socket_mode`: three or four octal digits ("0660", "660"), at

@@ -146,3 +146,22 @@ TEST_CASE("a bind address the machine does not have is a warning, not an error")
 
   CHECK(check_settings(input(svc, "port")).warnings.empty());  // only the bind lists are looked at
 }
+
+TEST_CASE("proxy_protocol on with nobody in proxy_trusted is refused, naming proxy_trusted") {
+  auto svc = service("pop3", 110, 995);
+  svc.network.proxy_protocol = true;
+  for (const char* key : {"proxy_protocol", "proxy_trusted", ""}) {
+    auto result = check_settings(input(svc, key));
+    REQUIRE(result.errors.size() == 1);
+    CHECK(mentions(result.errors, "proxy_trusted names no load balancer", "service pop3"));
+  }
+  CHECK(check_settings(input(svc, "port")).errors.empty());  // not this check's business
+
+  svc.network.proxy_trusted = " , ";  // only empty entries: still nobody
+  CHECK(check_settings(input(svc, "proxy_trusted")).errors.size() == 1);
+  svc.network.proxy_trusted = "10.0.0.5, 10.0.1.0/24";
+  CHECK(check_settings(input(svc, "proxy_trusted")).errors.empty());
+  svc.network.proxy_trusted = "";
+  svc.network.proxy_protocol = false;
+  CHECK(check_settings(input(svc, "proxy_protocol")).errors.empty());
+}
