@@ -74,7 +74,8 @@ void print_service(const std::string& name, const Json& svc) {
   std::cout << "  accepted " << c.value("accepted", 0) << ", denied " << c.value("denied", 0) << ", over limit "
             << c.value("over_limit", 0) << ", over per-IP limit " << c.value("over_ip_limit", 0)
             << ", login failures " << c.value("login_failures", 0) << ", blocks placed "
-            << c.value("blocks_placed", 0) << ", auto-denied " << c.value("auto_denied", 0) << "; active blocks "
+            << c.value("blocks_placed", 0) << ", auto-denied " << c.value("auto_denied", 0)
+            << ", PROXY header refused " << c.value("proxy_refused", 0) << "; active blocks "
             << svc.value("active_blocks", 0) << "\n";
   if (svc.contains("tls") && svc["tls"].is_object()) {
     const auto& t = svc["tls"];

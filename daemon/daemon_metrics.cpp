@@ -34,7 +34,8 @@ std::vector<metrics::Family> daemon_metric_families(const RunningServices& runni
   auto active = family("mailroom_connections_active", "Sessions open now.", kGauge, {"service"});
   auto denied = family("mailroom_denied",
                        "Connections refused before any banner, by reason: access_list (the IP lists), blocked "
-                       "(a block), max_connections, max_connections_per_ip.",
+                       "(a block), max_connections, max_connections_per_ip, proxy_header (proxy_protocol: an untrusted "
+                       "sender, or no, a malformed or a late PROXY header).",
                        kCounter, {"service", "reason"});
   auto failures = family("mailroom_login_failures",
                          "Failures counted by anti-hammering: failed logins and, with count_unknown_recipients, "
@@ -55,6 +56,7 @@ std::vector<metrics::Family> daemon_metric_families(const RunningServices& runni
     denied.samples.push_back({{name, "blocked"}, n(st.denied_by_block)});
     denied.samples.push_back({{name, "max_connections"}, n(st.over_limit)});
     denied.samples.push_back({{name, "max_connections_per_ip"}, n(st.over_ip_limit)});
+    denied.samples.push_back({{name, "proxy_header"}, n(st.proxy_refused)});
     failures.samples.push_back({{name}, n(st.login_failures)});
     blocks.samples.push_back({{name}, n(st.blocks_placed)});
     auto_denied.samples.push_back({{name}, n(st.auto_denied)});

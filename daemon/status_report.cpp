@@ -44,6 +44,7 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
                         {"login_failures", st.login_failures},
                         {"blocks_placed", st.blocks_placed},
                         {"auto_denied", st.auto_denied},
+                        {"proxy_refused", st.proxy_refused},
                         {"policy_checks", counters.checks}}},
                       {"active_blocks", service->policy().guard().block_count()}};
   }

@@ -121,6 +121,7 @@ void Service::apply(std::shared_ptr<const config::ServiceSettings> settings, boo
   binds_ = binds;
   policy_.set_mode(network_.access_mode);
   policy_.guard().configure(network_.hammer);
+  apply_proxy_settings();
   // The per-address counts follow the (possibly changed) IPv6 grouping.
   per_ip_.clear();
   for (auto& [id, client] : connections_) {
@@ -281,15 +282,19 @@ void Service::stop() {
   // Connections call back into connections_ when they finish: move them out first.
   auto conns = std::move(connections_);
   auto refused = std::move(refused_);
+  auto awaiting = std::move(awaiting_proxy_);
   connections_.clear();
   refused_.clear();
+  awaiting_proxy_.clear();
   per_ip_.clear();
   login_queues_.clear();
   checks_running_ = 0;
   for (auto& [id, client] : conns) client.connection->abort();
   for (auto& [id, conn] : refused) conn->abort();
+  for (auto& [id, conn] : awaiting) conn->abort();
   conns.clear();
   refused.clear();
+  awaiting.clear();
 }
 
 std::vector<SessionSummary> Service::sessions() const {
@@ -348,7 +353,7 @@ std::vector<BindStatus> Service::bind_status() const {
 }
 
 void Service::on_closed(ConnectionId id) {
-  if (refused_.erase(id) > 0) return;
+  if (refused_.erase(id) > 0 || awaiting_proxy_.erase(id) > 0) return;
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
   session_metrics_.session_ended(*it->second.connection, std::chrono::steady_clock::now() - it->second.started);
@@ -386,6 +391,14 @@ void Service::on_accept(StreamHandle socket, bool tls) {
     accept_unix(std::move(conn));
     return;
   }
+  if (network_.proxy_protocol) {
+    await_proxy_header(std::move(conn), tls);
+    return;
+  }
+  admit(std::move(conn), tls);
+}
+
+void Service::admit(std::unique_ptr<Connection> conn, bool tls) {
   auto ip = ipfilter::IpAddress::parse(conn->peer_ip());
   if (!ip) {  // never expected from a TCP peer; refuse rather than serve unfiltered
     log::error("net.bad_peer", {{"service", name_}, {"ip", conn->peer_ip()}});

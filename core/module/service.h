@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/ipfilter/access_policy.h"
+#include "core/ipfilter/range_set.h"
 #include "core/loop/event_loop.h"
 #include "core/config/network_settings.h"
 #include "core/module/module.h"
@@ -67,6 +68,7 @@ struct ServiceStats {
   uint64_t login_failures = 0;
   uint64_t blocks_placed = 0;     // anti-hammering blocks
   uint64_t auto_denied = 0;       // over-long command lines that put the client on the deny list
+  uint64_t proxy_refused = 0;     // proxy_protocol: untrusted sender, no, bad or late PROXY header
 };
 
 // One session as `mailctl sessions` lists it.
@@ -145,6 +147,15 @@ class Service : private ClientPolicy {
   };
 
   void on_accept(StreamHandle socket, bool tls);
+  // A TCP client (its address final: the socket's, or its PROXY header's): IP policy, implicit
+  // TLS, limits, then the session.
+  void admit(std::unique_ptr<Connection> conn, bool tls);
+  // proxy_protocol (service_proxy.cpp): a trusted balancer's connection waits for its header,
+  // anything else is refused before a byte is sent.
+  void apply_proxy_settings();
+  void await_proxy_header(std::unique_ptr<Connection> conn, bool tls);
+  void proxy_header_read(ConnectionId id, bool tls, const net::ProxyParse& verdict);
+  void refuse_proxied(std::unique_ptr<Connection> conn, const std::string& reason);
   void accept_unix(std::unique_ptr<Connection> conn);
   void start_session(Client client);
   bool open_listener(const ListenKey& key);
@@ -208,6 +219,9 @@ class Service : private ClientPolicy {
   std::unordered_map<ConnectionId, Client> connections_;
   // Refused connections finishing their last write: not counted against any limit.
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
+  // Connections reading their PROXY header: not sessions yet, at most max_connections of them.
+  std::unordered_map<ConnectionId, std::unique_ptr<Connection>> awaiting_proxy_;
+  ipfilter::RangeSet proxy_trusted_;  // from proxy_trusted, built by apply()
   std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
   std::unordered_map<ipfilter::IpAddress, LoginQueue, ipfilter::IpAddress::Hash> login_queues_;
   int checks_running_ = 0;  // password checks of the whole service, bounded by login_checks

@@ -19,6 +19,13 @@ namespace {
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 std::array<char, kReadBufferSize> g_read_buffer;
 bool g_read_buffer_busy = false;
+
+net::ProxyParse proxy_refusal(std::string why) {
+  net::ProxyParse verdict;
+  verdict.status = net::ProxyParse::Status::kInvalid;
+  verdict.error = std::move(why);
+  return verdict;
+}
 }  // namespace
 
 std::string address_to_string(const sockaddr_storage& addr, int* port) {
@@ -134,7 +141,47 @@ void Connection::start(std::unique_ptr<ProtocolSession> session) {
   }
   reader_.set_mode(effective_line_mode());
   update_reading();
-  call_session("on_open", [this] { session_->on_open(); });
+  if (!call_session("on_open", [this] { session_->on_open(); })) return;
+  if (!early_input_.empty()) {  // sent together with a PROXY header
+    const std::string early = std::exchange(early_input_, {});
+    handle_bytes(early.data(), early.size());
+  }
+}
+
+void Connection::read_proxy_header(uint64_t timeout_ms, std::size_t max_length, ProxyHeaderDone done) {
+  proxy_read_ = std::make_unique<ProxyRead>(ProxyRead{{}, max_length, timeout_ms, std::move(done)});
+  proxy_deadline_ = uv_now(loop_.raw()) + timeout_ms;
+  arm_deadline_timer();
+  update_reading();
+}
+
+void Connection::set_proxied_peer(std::string ip, int port) {
+  via_ = std::exchange(peer_ip_, std::move(ip));
+  peer_port_ = port;
+}
+
+void Connection::read_proxy_bytes(ssize_t nread, const uv_buf_t* buf) {
+  if (nread == UV_EOF || nread < 0) {
+    peer_eof_ = true;
+    update_reading();
+    finish_proxy_read(proxy_refusal(nread == UV_EOF ? "closed before its PROXY header was complete"
+                                              : std::string("read error before the PROXY header: ") +
+                                                    uv_strerror(static_cast<int>(nread))));
+    return;
+  }
+  bytes_in_ += static_cast<uint64_t>(nread);
+  // Bounded: the parser refuses as soon as the bytes cannot become a header within max_length.
+  proxy_read_->received.append(buf->base, static_cast<std::size_t>(nread));
+  net::ProxyParse verdict = net::parse_proxy_header(proxy_read_->received, proxy_read_->max_length);
+  if (verdict.status != net::ProxyParse::Status::kNeedMore) finish_proxy_read(verdict);
+}
+
+void Connection::finish_proxy_read(const net::ProxyParse& verdict) {
+  std::unique_ptr<ProxyRead> read = std::move(proxy_read_);
+  proxy_deadline_ = 0;
+  arm_deadline_timer();
+  if (verdict.status == net::ProxyParse::Status::kComplete) early_input_ = read->received.substr(verdict.header.length);
+  read->done(verdict);  // may close us, or start() the session
 }
 
 template <typename F>
@@ -205,7 +252,7 @@ void Connection::login_done() {
 // Points the deadline timer at the earliest running deadline (or stops it).
 void Connection::arm_deadline_timer() {
   uint64_t next = 0;
-  for (uint64_t d : {line_deadline_, login_deadline_, handshake_deadline_, end_deadline_}) {
+  for (uint64_t d : {line_deadline_, login_deadline_, handshake_deadline_, end_deadline_, proxy_deadline_}) {
     if (d != 0 && (next == 0 || d < next)) next = d;
   }
   if (next == deadline_armed_) return;
@@ -224,7 +271,12 @@ void Connection::on_deadline() {
   uint64_t now = uv_now(loop_.raw());
   auto due = [now](uint64_t d) { return d != 0 && d <= now; };
   if (closing_) {  // already on its way out (the idle timer bounds that): nothing more to say
-    line_deadline_ = login_deadline_ = handshake_deadline_ = end_deadline_ = 0;
+    line_deadline_ = login_deadline_ = handshake_deadline_ = end_deadline_ = proxy_deadline_ = 0;
+    return;
+  }
+  if (due(proxy_deadline_) && proxy_read_) {
+    finish_proxy_read(proxy_refusal("no complete PROXY header within " + std::to_string(proxy_read_->timeout_ms / 1000) +
+                                    " s (" + std::to_string(proxy_read_->received.size()) + " octets received)"));
     return;
   }
   if (due(end_deadline_)) {  // end(): the running command did not finish in time
@@ -290,6 +342,10 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 }
 
 void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
+  if (proxy_read_) {
+    if (nread != 0) read_proxy_bytes(nread, buf);
+    return;
+  }
   if (nread > 0) {
     bytes_in_ += static_cast<uint64_t>(nread);
     arm_idle_timer();

@@ -22,6 +22,7 @@
 #include "core/loop/uv_handle.h"
 #include "core/module/module.h"
 #include "core/net/line_reader.h"
+#include "core/net/proxy_header.h"
 #include "core/net/write_queue.h"
 #include "core/tls/tls_stream.h"
 
@@ -57,6 +58,18 @@ class Connection {
 
   // Starts reading and calls session->on_open().
   void start(std::unique_ptr<ProtocolSession> session);
+
+  // Before start(), with the service's proxy_protocol: the first bytes must be a PROXY header.
+  // Reads raw socket bytes (no TLS, no lines) until the header is complete or invalid, the
+  // client closes, or `timeout_ms` passes; `done` then gets the verdict, once (kInvalid with the
+  // reason in the last two cases too). Bytes after the header are the client's own (or its TLS
+  // handshake's): start() hands them on.
+  using ProxyHeaderDone = std::function<void(const net::ProxyParse&)>;
+  void read_proxy_header(uint64_t timeout_ms, std::size_t max_length, ProxyHeaderDone done);
+  // The client as a PROXY header names it: peer_ip() and peer_port() from now on (logs, IP
+  // policy, sessions); via() keeps the socket's peer, the balancer.
+  void set_proxied_peer(std::string ip, int port);
+  const std::string& via() const { return via_; }  // empty: no balancer named another client
 
   // The service the connection belongs to: its events carry it (service=NAME) and so go to the
   // service's log target. With `transcript`, every line in and out is logged (debug_transcript).
@@ -167,6 +180,8 @@ class Connection {
   static void on_flush_idle(uv_idle_t* handle);
 
   void handle_read(ssize_t nread, const uv_buf_t* buf);
+  void read_proxy_bytes(ssize_t nread, const uv_buf_t* buf);
+  void finish_proxy_read(const net::ProxyParse& verdict);
   void handle_write_done(std::size_t bytes, int status);
   void handle_bytes(const char* data, std::size_t len);
   void write_raw(std::string data);
@@ -213,11 +228,23 @@ class Connection {
   uint64_t login_deadline_ = 0;
   uint64_t handshake_deadline_ = 0;
   uint64_t end_deadline_ = 0;  // end(): the running command's grace period
+  uint64_t proxy_deadline_ = 0;  // read_proxy_header()
   uint64_t deadline_armed_ = 0;  // when deadline_timer_ fires, 0 = stopped
   UvHandle<uv_idle_t> flush_idle_;  // active only while batched output waits
   std::unique_ptr<tls::TlsStream> tls_;
 
   std::string peer_ip_, local_ip_;
+  std::string via_;  // set_proxied_peer(): the balancer's address
+  // read_proxy_header() until the header is read: what arrived so far (at most the header's
+  // limit and one read), the limit, the wait and whom to tell.
+  struct ProxyRead {
+    std::string received;
+    std::size_t max_length = 0;
+    uint64_t timeout_ms = 0;
+    ProxyHeaderDone done;
+  };
+  std::unique_ptr<ProxyRead> proxy_read_;
+  std::string early_input_;  // the client's bytes that came with its PROXY header, for start()
   std::string service_;                         // set_log_context()
   std::unique_ptr<log::Transcript> transcript_;  // debug_transcript on
   int peer_port_ = 0, local_port_ = 0;
