@@ -35,7 +35,11 @@ void Service::refuse_proxied(std::unique_ptr<Connection> conn, const std::string
 
 void Service::await_proxy_header(std::unique_ptr<Connection> conn, bool tls) {
   auto ip = ipfilter::IpAddress::parse(conn->peer_ip());
-  if (!ip || !proxy_trusted_.find(*ip)) {
+  if (!ip) {  // getpeername failed: the client reset before the accept (a connect-only probe)
+    refuse_proxied(std::move(conn), "no peer address: the connection was reset before it was accepted");
+    return;
+  }
+  if (!proxy_trusted_.find(*ip)) {
     refuse_proxied(std::move(conn), "not in proxy_trusted: only a trusted load balancer may connect (proxy_protocol is on)");
     return;
   }

@@ -45,19 +45,21 @@ class HAProxy:
         self.frontends = {}  # name -> (port, servers, send_proxy)
         self.proc = None
 
-    def frontend(self, name: str, servers, send_proxy: str = "send-proxy-v2") -> int:
+    def frontend(self, name: str, servers, send_proxy: str = "send-proxy-v2", backend_lines=()) -> int:
+        """`backend_lines`: extra lines for the backend (e.g. a tcp-check health check)."""
         port = free_port()
-        self.frontends[name] = (port, list(servers), send_proxy)
+        self.frontends[name] = (port, list(servers), send_proxy, list(backend_lines))
         return port
 
     def _config(self) -> str:
         lines = ["global", "    maxconn 200", "",
                  "defaults", "    mode tcp", "    timeout connect 5s", "    timeout client 30s",
                  "    timeout server 30s", ""]
-        for name, (port, servers, send_proxy) in self.frontends.items():
+        for name, (port, servers, send_proxy, backend_lines) in self.frontends.items():
             lines += ["frontend f_%s" % name, "    bind %s:%d" % (LOOPBACK, port),
                       "    default_backend b_%s" % name, "",
                       "backend b_%s" % name, "    balance roundrobin"]
+            lines += ["    " + l for l in backend_lines]
             for i, (host, server_port) in enumerate(servers):
                 lines.append("    server s%d %s:%d %s" % (i + 1, host, server_port, send_proxy))
             lines.append("")
@@ -76,7 +78,7 @@ class HAProxy:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError("haproxy exited with %d:\n%s" % (self.proc.returncode, self.log_tail()))
-            if all(_listening(port) for port, _, _ in self.frontends.values()):
+            if all(_listening(f[0]) for f in self.frontends.values()):
                 return
             time.sleep(0.05)
         self.stop()

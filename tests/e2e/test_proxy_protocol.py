@@ -91,6 +91,15 @@ class ProxyProtocolTest(ServerTestCase):
         self.assertEqual(self.session_ips(), ["192.0.2.9"])
         conn.close()
 
+        # A v2 LOCAL header (a balancer's health check): the connection's own address stands.
+        local = connect_from(LOOPBACK, self.server.port)
+        self.addCleanup(local.close)
+        local.send(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00")
+        self.assertTrue(local.readline().startswith(b"+OK"))
+        self.wait_until(lambda: self.session_ips() == [LOOPBACK], what="the LOCAL session listed as 127.0.0.1")
+        local.close()
+        self.wait_until(lambda: self.session_ips() == [], what="the sessions closed")
+
         before = self.refused_count()
         cases = [
             (LOOPBACK, b"USER alice\r\n", "not a PROXY v1 or v2 signature"),
