@@ -275,8 +275,10 @@ void Connection::on_deadline() {
     return;
   }
   if (due(proxy_deadline_) && proxy_read_) {
-    finish_proxy_read(proxy_refusal("no complete PROXY header within " + std::to_string(proxy_read_->timeout_ms / 1000) +
-                                    " s (" + std::to_string(proxy_read_->received.size()) + " octets received)"));
+    const uint64_t ms = proxy_read_->timeout_ms;
+    const std::string wait = ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+    finish_proxy_read(proxy_refusal("no complete PROXY header within " + wait + " (" +
+                                    std::to_string(proxy_read_->received.size()) + " octets received)"));
     return;
   }
   if (due(end_deadline_)) {  // end(): the running command did not finish in time

@@ -109,6 +109,11 @@ class Harness {
   int port = 0;
   // Set: listen on a unix-domain socket at this path instead of TCP (the client is given port 0).
   std::string unix_path;
+  // Set: every connection first reads a PROXY header (as core/module/service_proxy.cpp does);
+  // the verdicts and the balancer's address (via()) are recorded, a refused one is closed.
+  uint64_t proxy_timeout_ms = 0;
+  std::vector<mailroom::net::ProxyParse> proxy_verdicts;
+  std::string via;
 
   // Runs the loop with `client` on its own thread until the client has finished and every
   // accepted connection has closed, or until the watchdog fires.
@@ -172,6 +177,23 @@ class Harness {
                                                    [this](core::ConnectionId closed) { conns.erase(closed); });
     core::Connection& ref = *conn;
     conns.emplace(id, std::move(conn));
+    if (proxy_timeout_ms > 0) {
+      ref.read_proxy_header(proxy_timeout_ms, 1024, [this, &ref](const mailroom::net::ProxyParse& verdict) {
+        proxy_verdicts.push_back(verdict);
+        if (verdict.status != mailroom::net::ProxyParse::Status::kComplete) {
+          ref.close();
+          return;
+        }
+        if (!verdict.header.use_connection_address) ref.set_proxied_peer(verdict.header.source_ip, verdict.header.source_port);
+        via = ref.via();
+        start_session(ref);
+      });
+      return;
+    }
+    start_session(ref);
+  }
+
+  void start_session(core::Connection& ref) {
     if (implicit_tls) ref.start_tls(implicit_tls);
     ref.start(std::make_unique<TestSession>(*this, ref));
   }
@@ -1209,4 +1231,62 @@ TEST_CASE("end() drops a connection whose command outlives the grace period, wit
   CHECK(elapsed >= 90);
   CHECK(elapsed < 3000);
   CHECK(h.rec.closes == 1);
+}
+
+// ------------------------------------------------------------------ PROXY header
+
+TEST_CASE("a PROXY header read in pieces names the peer; the line sent with it reaches the session") {
+  Harness h;
+  h.proxy_timeout_ms = 2000;
+  std::string reply;
+  bool got = false;
+  h.run([&](int port) {
+    ClientSocket c(port);
+    if (!c.ok()) return;
+    c.send("PROXY TCP4 192.0.");
+    std::this_thread::sleep_for(30ms);
+    c.send("2.7 127.0.0.1 50000 110\r\nA\r\n");  // the rest of the header and a line together
+    got = c.recv_until(reply, "got:A\r\n");
+  });
+  CHECK(got);
+  REQUIRE(h.proxy_verdicts.size() == 1);
+  CHECK(h.proxy_verdicts[0].status == mailroom::net::ProxyParse::Status::kComplete);
+  CHECK(h.rec.peer_ip == "192.0.2.7");
+  CHECK_FALSE(h.rec.local_client);  // the named client is not on this host, the balancer is
+  CHECK(h.via == "127.0.0.1");
+  CHECK(h.rec.lines == std::vector<std::string>{"A"});
+  CHECK(reply == "got:A\r\n");
+}
+
+TEST_CASE("no PROXY header, a bad one, or a late one: closed without a byte, the reason given") {
+  struct Case {
+    std::string sent;
+    const char* reason;
+  };
+  for (const Case& k : {Case{"USER bob\r\n", "not a PROXY v1 or v2 signature"},
+                        Case{"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n", "destination port"},
+                        Case{"PROXY TCP4 1.2", "no complete PROXY header within 300 ms (14 octets received)"}}) {
+    Harness h;
+    h.greeting = "hello\r\n";
+    h.proxy_timeout_ms = 300;
+    std::string reply;
+    int rc = -2;
+    Clock::time_point start, end;
+    h.run([&](int port) {
+      ClientSocket c(port);
+      if (!c.ok()) return;
+      start = Clock::now();
+      c.send(k.sent);
+      rc = c.recv_to_eof(reply);
+      end = Clock::now();
+    });
+    INFO("sent: " << k.sent);
+    CHECK(rc == 0);  // a clean close
+    CHECK(reply.empty());
+    CHECK(h.rec.opens == 0);
+    REQUIRE(h.proxy_verdicts.size() == 1);
+    CHECK(h.proxy_verdicts[0].status == mailroom::net::ProxyParse::Status::kInvalid);
+    CHECK(h.proxy_verdicts[0].error.find(k.reason) != std::string::npos);
+    if (k.sent.find("\r\n") == std::string::npos) CHECK(ms_between(start, end) >= 250);  // proxy_timeout
+  }
 }
