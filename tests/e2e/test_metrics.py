@@ -151,7 +151,7 @@ class MetricsTest(ServerTestCase):
         self.assertGreater(moved("mailroom_bytes_sent_total", service="pop3"), 0)
         self.assertGreater(moved("mailroom_bytes_received_total", service="smtp"), len(message))
         self.assertEqual(moved("mailroom_session_duration_seconds_bucket", service="pop3", le="+Inf"), 3)
-        for reason in ("access_list", "blocked", "max_connections", "max_connections_per_ip"):
+        for reason in ("access_list", "blocked", "max_connections", "max_connections_per_ip", "proxy_header"):
             self.assertEqual(moved("mailroom_denied_total", service="pop3", reason=reason), 0)
 
         # The Prometheus 0.0.4 text (no Accept header) says the same.
