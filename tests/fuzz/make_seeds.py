@@ -163,6 +163,19 @@ def main():
                            "[::ffff:1.2.3.4]", "[2001:DB8::1] 25", "", "127.0.0.1:0", "a,,b", "*:65536"]):
         write("bind_spec", f"seed{i:02}", bytes([1 if i % 2 == 0 else 0]) + t.encode())
 
+    # proxy_header: [limit: 1 = 1024, else 107], what the balancer sent.
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    inet = bytes([192, 0, 2, 7, 10, 0, 0, 1, 0xC3, 0x50, 0, 110])
+    for i, t in enumerate([b"\x01PROXY TCP4 192.0.2.7 10.0.0.1 50000 110\r\nUSER bob\r\n",
+                           b"\x00PROXY TCP6 2001:db8::5 2001:db8::1 1024 995\r\n",
+                           b"\x01PROXY UNKNOWN\r\n",
+                           b"\x01" + sig + bytes([0x21, 0x11, 0, 12]) + inet + b"+OK",
+                           b"\x01" + sig + bytes([0x20, 0x00, 0, 0]),
+                           b"\x01" + sig + bytes([0x21, 0x11, 0, 20]) + inet + bytes([1, 0, 2]) + b"h2" + bytes([4, 0, 0]),
+                           b"\x01" + sig + bytes([0x21, 0x21, 0, 36]) + bytes(range(32)) + bytes([4, 0, 3, 0xe3]),
+                           b"\x01USER bob\r\n"]):
+        write("proxy_header", f"seed{i:02}", t)
+
     # address_rule: one rule or a list.
     for i, t in enumerate(["*", "10.0.0.1", "192.168.0.0/16", "156.21.50.0 255.255.255.0", "192.168.0.*",
                            "10.0.0.1-10.0.0.50", "2001:db8::/32", "::ffff:10.0.0.0/104", "::/0",
