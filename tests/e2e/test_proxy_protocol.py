@@ -90,6 +90,16 @@ class ProxyProtocolTest(ServerTestCase):
         self.assertTrue(conn.readline().startswith(b"+OK"))  # CAPA's reply
         self.assertEqual(self.session_ips(), ["192.0.2.9"])
         conn.close()
+        self.wait_until(lambda: self.session_ips() == [], what="the v1 session closed")
+
+        # An IPv6 client named over an IPv4 hop.
+        v6 = connect_from(LOOPBACK, self.server.port)
+        self.addCleanup(v6.close)
+        v6.send(b"PROXY TCP6 2001:DB8:0::5 2001:db8::1 4000 110\r\n")
+        self.assertTrue(v6.readline().startswith(b"+OK"))
+        self.wait_until(lambda: self.session_ips() == ["2001:db8::5"], what="the IPv6 client listed")
+        v6.close()
+        self.wait_until(lambda: self.session_ips() == [], what="the IPv6 session closed")
 
         # A v2 LOCAL header (a balancer's health check): the connection's own address stands.
         local = connect_from(LOOPBACK, self.server.port)
