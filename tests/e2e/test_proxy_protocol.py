@@ -1,6 +1,6 @@
 # End-to-end PROXY protocol (issue 19): a real HAProxy with send-proxy-v2 in front of a pop3
 # service with proxy_protocol on and proxy_trusted 127.0.0.1. A client from 127.0.0.5 is seen as
-# 127.0.0.5 (log, sessions) and the IP lists judge that address; implicit TLS passes through with
+# 127.0.0.5 (log, sessions) and the IP lists and anti-hammering judge that address; implicit TLS passes through with
 # the header before the handshake; a v1 header sent by hand works; no header, a malformed one, a
 # late one and one from an untrusted address are closed before any banner, logged and counted.
 import json
@@ -24,6 +24,7 @@ class ProxyProtocolTest(ServerTestCase):
         server.add_mailbox(ALICE, ALICE_PW)
         server.mailctl("cert", "generate", "--hostname", "localhost")  # implicit TLS listens too
         server.set("proxy_timeout", 1)  # HAProxy sends its header at once; the late-header case is quick
+        server.set("failure_delay", 0)
 
     def setUp(self):
         super().setUp()  # started without proxy_protocol: the harness waits for a plain greeting
@@ -68,6 +69,20 @@ class ProxyProtocolTest(ServerTestCase):
         self.assertTrue(first_bytes(LOOPBACK, self.front).startswith(b"+OK"))
         self.assertIn("ip=127.0.0.5", [l for l in self.log().splitlines() if "net.denied" in l][-1])
         self.assertEqual(self.refused_count(), refused)  # a denial is no PROXY failure
+
+        # Anti-hammering blocks the client behind the balancer, not the balancer.
+        for _ in range(5):  # max_login_failures
+            guess = connect_from("127.0.0.8", self.front)
+            try:
+                self.assertTrue(guess.readline().startswith(b"+OK"))
+                guess.command("USER " + ALICE)
+                self.assertTrue(guess.command("PASS wrong").startswith(b"-ERR"))
+            finally:
+                guess.close()
+        self.wait_until(lambda: first_bytes("127.0.0.8", self.front) == b"", what="127.0.0.8 blocked")
+        self.wait_until(lambda: [b["network"] for b in self.mailctl_json("block", "list")] == ["127.0.0.8"],
+                        what="the block stored for 127.0.0.8 alone")
+        self.assertTrue(first_bytes(LOOPBACK, self.front).startswith(b"+OK"))
 
     def test_implicit_tls_through_haproxy_header_before_handshake(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
