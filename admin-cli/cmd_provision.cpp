@@ -21,6 +21,7 @@
 #include "admin-cli/provision/provision_passwords.h"
 #include "daemon/builtin_modules.h"
 #include "storage/mail_store.h"
+#include "storage/node/node_settings_file.h"
 #include "storage/provisioning.h"
 
 namespace mailroom::cli {
@@ -95,6 +96,8 @@ std::vector<storage::ServiceRecord> services_after(const storage::ProvisioningSn
 Status check_changed_services(const Context& ctx, const storage::ProvisioningSnapshot& current,
                               const pv::DesiredState& desired, bool prune) {
   const std::vector<storage::ServiceRecord> after = services_after(current, desired, prune);
+  auto node = storage::read_node_settings(ctx.data_dir());  // this node's listeners count as set there
+  if (!node) return node.error();
   for (const auto& rec : after) {
     bool unchanged = false;
     for (const auto& before : current.services) {
@@ -102,7 +105,7 @@ Status check_changed_services(const Context& ctx, const storage::ProvisioningSna
                                 before.settings == rec.settings && before.module == rec.module);
     }
     if (unchanged) continue;
-    if (Status s = check_service_listeners(ctx.data_dir(), after, rec.name, ""); !s) return s;
+    if (Status s = check_service_listeners(ctx.data_dir(), after, *node, rec.name, ""); !s) return s;
   }
   return {};
 }
