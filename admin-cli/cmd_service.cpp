@@ -88,6 +88,18 @@ Status run_show(const Context& ctx, const std::string& name) {
   return {};
 }
 
+// Appends to a cluster-wide set/unset outcome that this node keeps its own value of the key.
+void note_local_override(const storage::NodeSettings& node, const ServiceView& svc, const std::string& key,
+                         std::string& message, nlohmann::ordered_json& extra) {
+  const auto local = usable_local_settings(node, svc);
+  auto it = local.find(key);
+  if (it == local.end()) return;
+  const config::SettingSpec* spec = svc.catalog->find(key);
+  message += "; this node keeps its local value " + shown_value(*spec, it->second) + " ('mailctl service unset --local " +
+             svc.record.name + " " + key + "' drops it)";
+  extra["local_value"] = json_setting_value(*spec, it->second);
+}
+
 // Appends the purge count to a set/unset outcome when something was deleted.
 void note_purged(int64_t purged, std::string& message, nlohmann::ordered_json& extra) {
   if (purged <= 0) return;
@@ -203,6 +215,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
                                     {"set", false},
                                     {"was_set", stored}};
     note_purged(*purged, message, extra);
+    if (spec != nullptr) note_local_override(*node, *svc, key, message, extra);
     ctx.done(message, std::move(extra));
     return {};
   }
@@ -218,6 +231,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
   nlohmann::ordered_json extra = {
       {"service", name}, {"key", key}, {"value", json_setting_value(*spec, *canonical)}, {"set", true}};
   note_purged(*purged, message, extra);
+  note_local_override(*node, *svc, key, message, extra);
   ctx.done(message, std::move(extra));
   return {};
 }
