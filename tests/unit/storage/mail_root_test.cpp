@@ -47,3 +47,30 @@ TEST_CASE("mail root: a configured root must be an existing directory") {
   std::filesystem::create_directory(tmp.sub("shared"));
   CHECK(st::check_mail_root_present(data, tmp.sub("shared")).ok());
 }
+
+TEST_CASE("mail root: inside a configured mail_root a mailbox may only use its own default Maildir") {
+  TempDir tmp;
+  const std::string data = tmp.sub("data");
+  const std::string root = tmp.sub("shared");
+  std::filesystem::create_directory(root);
+  auto opened = st::open_sqlite_account_store(data, true);
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  REQUIRE(store.add_postoffice("example.test").ok());
+  const st::Address bob{"bob", "example.test"};
+  // Before the setting, the shared tree is like any other path.
+  CHECK(store.check_maildir(bob, root + "/example.test/zed/Maildir").ok());
+
+  REQUIRE(store.set_daemon_setting("mail_root", root).ok());
+  auto taken = store.check_maildir(bob, root + "/example.test/zed/Maildir");
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.error().code == ErrorCode::kInvalidArgument);
+  CHECK(taken.error().message.find("is inside the mail_root " + root) != std::string::npos);
+  CHECK(taken.error().message.find(root + "/example.test/bob/Maildir") != std::string::npos);
+  auto whole = store.check_maildir(bob, root);
+  REQUIRE_FALSE(whole.ok());
+  CHECK(whole.error().message.find("is the mail_root") != std::string::npos);
+  CHECK_FALSE(store.check_maildir(bob, tmp.path()).ok());  // contains it (and the data directory)
+  CHECK(store.check_maildir(bob, st::default_maildir_under(root, bob)).ok());
+  CHECK(store.check_maildir(bob, tmp.sub("elsewhere/Maildir")).ok());
+}
