@@ -37,7 +37,7 @@ const config::SettingSpec* core_spec(std::string_view key) {
   return nullptr;
 }
 
-Error bad(const std::string& what) { return make_error(ErrorCode::kInvalidArgument, "node.json: " + what); }
+Error bad(const std::string& what) { return make_error(ErrorCode::kInvalidArgument, what); }
 
 }  // namespace
 

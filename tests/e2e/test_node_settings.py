@@ -58,7 +58,7 @@ class NodeSettingsTest(ServerTestCase):
         self.server.wait_greeting(self.server.banner, port=cluster_port)
         damaged = self.server.mailctl("service", "show", "pop3", check=False)
         self.assertEqual(damaged.returncode, 1)
-        self.assertIn(node_file + ": node.json: not valid JSON", damaged.stderr.decode())
+        self.assertIn(node_file + ": not valid JSON", damaged.stderr.decode())
         os.unlink(node_file)
 
 

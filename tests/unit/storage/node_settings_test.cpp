@@ -129,6 +129,6 @@ TEST_CASE("node settings file: missing is empty, written 0600 and read back, dam
   std::ofstream(st::node_settings_path(dir.path())) << R"({"services": {"pop3": {"max_connections": 1}}})";
   auto damaged = st::read_node_settings(dir.path());
   REQUIRE_FALSE(damaged.ok());
-  CHECK(damaged.error().message.find(st::node_settings_path(dir.path()) + ": node.json: services.pop3.max_connections") ==
+  CHECK(damaged.error().message.find(st::node_settings_path(dir.path()) + ": services.pop3.max_connections") ==
         0);
 }
