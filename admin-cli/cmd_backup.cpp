@@ -15,6 +15,7 @@
 #include "admin-cli/commands.h"
 #include "admin-cli/provision/backup_archive.h"
 #include "storage/backup.h"
+#include "storage/mail_root.h"
 #include "storage/maildir/lock_file.h"
 #include "storage/secrets/private_file.h"
 #include "storage/secrets/secret_box.h"
@@ -96,7 +97,9 @@ Status run_backup(const Context& ctx, const BackupArgs& a) {
   if (!store) return store.error();
   auto mailboxes = (*store)->list_mailboxes(std::nullopt);
   if (!mailboxes) return mailboxes.error();
-  const std::string mail_root = ctx.mail_root();
+  auto configured_root = storage::configured_mail_root(**store, data_dir);  // the mail_root setting, else DATA/mail
+  if (!configured_root) return configured_root.error();
+  const std::string mail_root = *configured_root;
   int64_t outside = 0;
   for (const auto& m : *mailboxes) {
     if (m.maildir.compare(0, mail_root.size() + 1, mail_root + "/") != 0) ++outside;

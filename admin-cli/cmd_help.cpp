@@ -63,14 +63,20 @@ differ from the default are stored; a running daemon applies a change within a s
   mailctl service unset NAME KEY       back to the default
   mailctl service settings-doc MODULE  the module's settings as a markdown table
 
+  mailctl service set --local NAME KEY VALUE   only on this node (DATA/node.json, over the
+                                               cluster's value): port, alt_port, binds,
+                                               tls_port, tls_binds
+  mailctl service unset --local NAME KEY       the cluster's value again on this node
+
 Before a listener setting is stored it is checked against the others:
   - a port used twice by one service (port, alt_port, tls_port) or by two enabled services on
     overlapping addresses is refused (exit 1), naming both;
   - an implicit TLS listener (implicit_tls, tls_port, tls_binds, cert, key) without a usable
     certificate and key is refused: create one with 'mailctl cert generate';
   - a bind address this machine does not have is stored with a warning on stderr.
+The checks use this node's local values over the stored ones.
 
-Every setting is documented in docs/settings.md.
+Every setting is documented in docs/settings.md; node-local ones in docs/cluster-nodes.md.
 )"},
     {"completion", "shell completion for bash",
      R"(mailctl completes its commands, options, service names, module names and setting keys in

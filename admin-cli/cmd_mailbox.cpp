@@ -17,6 +17,7 @@
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
 #include "storage/address.h"
+#include "storage/mail_root.h"
 #include "storage/mail_store.h"
 
 namespace mailroom::cli {
@@ -206,9 +207,14 @@ Status run_add(const Context& ctx, const std::string& raw, const PasswordOptions
     return {};
   }
 
-  const fs::path root = ctx.mail_root();
+  auto configured_root = storage::configured_mail_root(**store, ctx.data_dir());
+  if (!configured_root) return configured_root.error();
+  const fs::path root = *configured_root;
   const fs::path maildir =
-      given_maildir ? *given_maildir : fs::path(storage::default_maildir(ctx.data_dir(), *address));
+      given_maildir ? *given_maildir : fs::path(storage::default_maildir_under(*configured_root, *address));
+  if (!given_maildir) {
+    if (Status s = storage::check_mail_root_present(ctx.data_dir(), *configured_root); !s) return s;
+  }
   // Before anything is created: another mailbox's Maildir (however it is spelled) is refused
   // untouched. add_mailbox() checks again in its transaction.
   if (Status s = (*store)->check_maildir(*address, maildir.string()); !s) return s;

@@ -20,7 +20,9 @@
 #include "admin-cli/provision/provision_file.h"
 #include "admin-cli/provision/provision_passwords.h"
 #include "daemon/builtin_modules.h"
+#include "storage/mail_root.h"
 #include "storage/mail_store.h"
+#include "storage/node/node_settings_file.h"
 #include "storage/provisioning.h"
 
 namespace mailroom::cli {
@@ -39,12 +41,21 @@ Result<std::unique_ptr<storage::ProvisioningStore>> open_provisioning(const Cont
   return storage::open_sqlite_provisioning_store(ctx.data_dir());
 }
 
+// Where mailboxes get their Maildir by default (the mail_root daemon setting, else DATA/mail).
+Result<std::string> mail_root_of(const Context& ctx) {
+  auto accounts = ctx.open_store();
+  if (!accounts) return accounts.error();
+  return storage::configured_mail_root(**accounts, ctx.data_dir());
+}
+
 Status run_export(const Context& ctx) {
   auto store = open_provisioning(ctx);
   if (!store) return store.error();
   auto snapshot = (*store)->provisioning_snapshot();
   if (!snapshot) return snapshot.error();
-  print_json(pv::export_json(*snapshot, ctx.data_dir()));
+  auto root = mail_root_of(ctx);
+  if (!root) return root.error();
+  print_json(pv::export_json(*snapshot, *root));
   return {};
 }
 
@@ -95,6 +106,8 @@ std::vector<storage::ServiceRecord> services_after(const storage::ProvisioningSn
 Status check_changed_services(const Context& ctx, const storage::ProvisioningSnapshot& current,
                               const pv::DesiredState& desired, bool prune) {
   const std::vector<storage::ServiceRecord> after = services_after(current, desired, prune);
+  auto node = storage::read_node_settings(ctx.data_dir());  // this node's listeners count as set there
+  if (!node) return node.error();
   for (const auto& rec : after) {
     bool unchanged = false;
     for (const auto& before : current.services) {
@@ -102,7 +115,7 @@ Status check_changed_services(const Context& ctx, const storage::ProvisioningSna
                                 before.settings == rec.settings && before.module == rec.module);
     }
     if (unchanged) continue;
-    if (Status s = check_service_listeners(ctx.data_dir(), after, rec.name, ""); !s) return s;
+    if (Status s = check_service_listeners(ctx.data_dir(), after, *node, rec.name, ""); !s) return s;
   }
   return {};
 }
@@ -118,13 +131,15 @@ void show_progress(std::size_t done, std::size_t total) {
 }
 
 // Creates the Maildirs of the mailboxes the plan adds (undone if that fails).
-Result<std::vector<MaildirSetup>> create_maildirs(const Context& ctx, const pv::Plan& plan) {
+Result<std::vector<MaildirSetup>> create_maildirs(const Context& ctx, const pv::Plan& plan, const std::string& root) {
   std::vector<std::string> dirs;
   for (const auto& change : plan.changes) {
     if (const auto* add = std::get_if<storage::provision_op::AddMailbox>(&change.op)) dirs.push_back(add->maildir);
   }
+  if (dirs.empty()) return std::vector<MaildirSetup>{};
+  if (Status s = storage::check_mail_root_present(ctx.data_dir(), root); !s) return s.error();
   auto mail = storage::make_maildir_store();
-  auto made = MaildirSetup::create_all(*mail, dirs, ctx.mail_root());
+  auto made = MaildirSetup::create_all(*mail, dirs, root);
   if (!made) return Error{made.error().code, "cannot create the Maildirs: " + made.error().message + "; nothing was changed"};
   return made;
 }
@@ -181,7 +196,9 @@ Status run_apply(const Context& ctx, const ApplyArgs& a) {
     passwords = std::move(*resolved);
   }
 
-  pv::Plan plan = pv::plan_changes(*current, parsed.state, passwords, ctx.data_dir(), a.prune);
+  auto root = mail_root_of(ctx);
+  if (!root) return root.error();
+  pv::Plan plan = pv::plan_changes(*current, parsed.state, passwords, *root, a.prune);
   if (!plan.problems.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "refused " + source + ": " + pv::problems_summary(plan.problems) + "; nothing was changed");
@@ -191,7 +208,7 @@ Status run_apply(const Context& ctx, const ApplyArgs& a) {
   }
 
   if (!a.dry_run && !plan.changes.empty()) {
-    auto maildirs = create_maildirs(ctx, plan);
+    auto maildirs = create_maildirs(ctx, plan, *root);
     if (!maildirs) return maildirs.error();
     std::vector<storage::ProvisionOp> ops;
     ops.reserve(plan.changes.size());

@@ -17,6 +17,7 @@
 #include "admin-cli/service_checks.h"
 #include "auth/secrets.h"
 #include "daemon/builtin_modules.h"
+#include "storage/node/node_settings_file.h"
 
 namespace mailroom::cli {
 
@@ -53,24 +54,50 @@ Status run_list(const Context& ctx) {
   return {};
 }
 
+// This node's usable local settings of service `svc` (DATA/node.json); a value its catalog refuses
+// is left out with a warning on stderr, as the daemon leaves it out.
+std::map<std::string, std::string> usable_local_settings(const storage::NodeSettings& node, const ServiceView& svc) {
+  auto it = node.services.find(svc.record.name);
+  if (it == node.services.end()) return {};
+  std::vector<std::string> warnings;
+  auto usable = storage::merge_node_settings(*svc.catalog, svc.record.name, {}, it->second, warnings);
+  for (const auto& w : warnings) print_error("warning: " + w);
+  return usable;
+}
+
 Status run_show(const Context& ctx, const std::string& name) {
   auto store = ctx.open_store();
   if (!store) return store.error();
   auto svc = load_service(**store, name);
   if (!svc) return svc.error();
+  auto node = storage::read_node_settings(ctx.data_dir());
+  if (!node) return node.error();
+  const auto local = usable_local_settings(*node, *svc);
   const auto& rec = svc->record;
 
   if (ctx.json) {
     print_json({{"service", rec.name},
                 {"module", rec.module},
                 {"enabled", rec.enabled},
-                {"settings", settings_json(*svc->catalog, rec.settings)}});
+                {"settings", settings_json(*svc->catalog, rec.settings, &local)}});
     return {};
   }
   std::cout << "service " << rec.name << " (module " << rec.module << ", "
             << (rec.enabled ? "enabled" : "disabled") << ")\n";
-  print_settings(std::cout, *svc->catalog, rec.settings, "mailctl service unset " + rec.name);
+  print_settings(std::cout, *svc->catalog, rec.settings, "mailctl service unset " + rec.name, &local);
   return {};
+}
+
+// Appends to a cluster-wide set/unset outcome that this node keeps its own value of the key.
+void note_local_override(const storage::NodeSettings& node, const ServiceView& svc, const std::string& key,
+                         std::string& message, nlohmann::ordered_json& extra) {
+  const auto local = usable_local_settings(node, svc);
+  auto it = local.find(key);
+  if (it == local.end()) return;
+  const config::SettingSpec* spec = svc.catalog->find(key);
+  message += "; this node keeps its local value " + shown_value(*spec, it->second) + " ('mailctl service unset --local " +
+             svc.record.name + " " + key + "' drops it)";
+  extra["local_value"] = json_setting_value(*spec, it->second);
 }
 
 // Appends the purge count to a set/unset outcome when something was deleted.
@@ -87,11 +114,12 @@ Error purge_failed(const std::string& name, const std::string& key, const Error&
                            "more: " + error.message + " (run the command again)"};
 }
 
-// Checks the service's listener settings, as they would be stored, against each other and against
-// the other services (service_checks.h). Refused: kInvalidArgument naming every conflict, nothing
-// stored. Warnings go to stderr.
+// Checks the service's listener settings, as they would be stored, with this node's local settings
+// `node` over them, against each other and against the other services (service_checks.h).
+// Refused: kInvalidArgument naming every conflict, nothing stored. Warnings go to stderr.
 Status check_before_storing(const Context& ctx, storage::AccountStore& store, const ServiceView& svc,
-                            const std::map<std::string, std::string>& settings, bool enabled, const std::string& key) {
+                            const std::map<std::string, std::string>& settings, bool enabled, const std::string& key,
+                            const storage::NodeSettings& node) {
   auto all = store.list_services();
   if (!all) return all.error();
   for (auto& rec : *all) {
@@ -99,8 +127,58 @@ Status check_before_storing(const Context& ctx, storage::AccountStore& store, co
     rec.settings = settings;
     rec.enabled = enabled;
   }
-  Status checked = check_service_listeners(ctx.data_dir(), *all, svc.record.name, key);
+  Status checked = check_service_listeners(ctx.data_dir(), *all, node, svc.record.name, key);
   if (!checked) return Error{checked.error().code, checked.error().message + " (nothing was stored)"};
+  return {};
+}
+
+// service set|unset --local: DATA/node.json, checked like a stored change.
+Status run_set_local(const Context& ctx, const std::string& name, const std::string& key,
+                     const std::optional<std::string>& value) {
+  auto store = ctx.open_store();
+  if (!store) return store.error();
+  auto svc = load_service(**store, name);
+  if (!svc) return svc.error();
+  if (Status s = storage::check_node_local_key(key); !s) return s;
+  const config::SettingSpec* spec = svc->catalog->find(key);
+  if (spec == nullptr) {
+    return make_error(ErrorCode::kNotFound, "unknown setting '" + key + "' for service " + name +
+                                                " (see 'mailctl service show " + name + "')");
+  }
+  auto node = storage::read_node_settings(ctx.data_dir());
+  if (!node) return node.error();
+  storage::NodeSettings after = *node;
+  auto& local = after.services[name];
+  const bool was_set = local.count(key) > 0;
+  auto stored = svc->record.settings.find(key);
+  const std::string cluster = stored != svc->record.settings.end() ? stored->second : spec->default_value;
+  std::string message;
+  nlohmann::ordered_json extra = {{"service", name}, {"key", key}};
+  if (value) {
+    auto canonical = config::normalize_setting(*spec, *value);
+    if (!canonical) return canonical.error();
+    local[key] = *canonical;
+    message = "set " + name + " " + key + " = " + shown_value(*spec, *canonical) + " on this node (" +
+              storage::node_settings_path(ctx.data_dir()) + "; the cluster's value is " + shown_value(*spec, cluster) + ")";
+    extra["value"] = json_setting_value(*spec, *canonical);
+    extra["set"] = true;
+  } else {
+    local.erase(key);
+    message = "unset " + name + " " + key + " on this node (back to the cluster's value " + shown_value(*spec, cluster) +
+              ")" + (was_set ? "" : "; it was not set locally");
+    extra["value"] = json_setting_value(*spec, cluster);
+    extra["set"] = false;
+    extra["was_set"] = was_set;
+  }
+  extra["local"] = true;
+  if (local.empty()) after.services.erase(name);
+  if (Status s = check_before_storing(ctx, **store, *svc, svc->record.settings, svc->record.enabled, key, after); !s) {
+    return s;
+  }
+  if (value || was_set) {
+    if (Status s = storage::write_node_settings(ctx.data_dir(), after); !s) return s;
+  }
+  ctx.done(message, std::move(extra));
   return {};
 }
 
@@ -110,6 +188,8 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
   if (!store) return store.error();
   auto svc = load_service(**store, name);
   if (!svc) return svc.error();
+  auto node = storage::read_node_settings(ctx.data_dir());
+  if (!node) return node.error();
   const config::SettingSpec* spec = svc->catalog->find(key);
   const bool stored = svc->record.settings.count(key) > 0;
   // unset also accepts a stored key the catalog no longer knows, so stale keys can be cleaned.
@@ -121,7 +201,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
     if (spec != nullptr) {
       std::map<std::string, std::string> after = svc->record.settings;
       after.erase(key);
-      if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key); !s) return s;
+      if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key, *node); !s) return s;
     }
     if (Status s = (*store)->set_service_setting(name, key, std::nullopt); !s) return s;
     auto purged = purge_unwanted_secrets(**store);
@@ -135,6 +215,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
                                     {"set", false},
                                     {"was_set", stored}};
     note_purged(*purged, message, extra);
+    if (spec != nullptr) note_local_override(*node, *svc, key, message, extra);
     ctx.done(message, std::move(extra));
     return {};
   }
@@ -142,7 +223,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
   if (!canonical) return canonical.error();
   std::map<std::string, std::string> after = svc->record.settings;
   after[key] = *canonical;
-  if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key); !s) return s;
+  if (Status s = check_before_storing(ctx, **store, *svc, after, svc->record.enabled, key, *node); !s) return s;
   if (Status s = (*store)->set_service_setting(name, key, *canonical); !s) return s;
   auto purged = purge_unwanted_secrets(**store);
   if (!purged) return purge_failed(name, key, purged.error());
@@ -150,6 +231,7 @@ Status run_set(const Context& ctx, const std::string& name, const std::string& k
   nlohmann::ordered_json extra = {
       {"service", name}, {"key", key}, {"value", json_setting_value(*spec, *canonical)}, {"set", true}};
   note_purged(*purged, message, extra);
+  note_local_override(*node, *svc, key, message, extra);
   ctx.done(message, std::move(extra));
   return {};
 }
@@ -160,7 +242,9 @@ Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
   auto svc = load_service(**store, name);
   if (!svc) return svc.error();
   if (enabled && !svc->record.enabled) {
-    if (Status s = check_before_storing(ctx, **store, *svc, svc->record.settings, true, ""); !s) return s;
+    auto node = storage::read_node_settings(ctx.data_dir());
+    if (!node) return node.error();
+    if (Status s = check_before_storing(ctx, **store, *svc, svc->record.settings, true, "", *node); !s) return s;
   }
   if (Status s = (*store)->set_service_enabled(name, enabled); !s) return s;
   ctx.done(std::string(enabled ? "enabled" : "disabled") + " service " + name,
@@ -227,22 +311,33 @@ void add_service_commands(CLI::App& app, Context& ctx) {
 
   struct SetArgs {
     std::string name, key, value;
+    bool local = false;
   };
   auto set_args = std::make_shared<SetArgs>();
   CLI::App* set = group->add_subcommand("set", "Change one setting (validated, stored in canonical form)");
   set->add_option("NAME", set_args->name, "Service name")->required();
   set->add_option("KEY", set_args->key, "Setting key (see 'mailctl service show NAME')")->required();
   set->add_option("VALUE", set_args->value, "New value")->required();
+  set->add_flag("--local", set_args->local,
+                "Only on this node (DATA/node.json, over the cluster's value): port, alt_port, binds, tls_port, "
+                "tls_binds");
   set->callback([&ctx, set_args] {
-    ctx.action = [&ctx, set_args] { return run_set(ctx, set_args->name, set_args->key, set_args->value); };
+    ctx.action = [&ctx, set_args] {
+      if (set_args->local) return run_set_local(ctx, set_args->name, set_args->key, set_args->value);
+      return run_set(ctx, set_args->name, set_args->key, set_args->value);
+    };
   });
 
   auto unset_args = std::make_shared<SetArgs>();
   CLI::App* unset = group->add_subcommand("unset", "Return one setting to its default");
   unset->add_option("NAME", unset_args->name, "Service name")->required();
   unset->add_option("KEY", unset_args->key, "Setting key")->required();
+  unset->add_flag("--local", unset_args->local, "Remove this node's own value (the cluster's applies again)");
   unset->callback([&ctx, unset_args] {
-    ctx.action = [&ctx, unset_args] { return run_set(ctx, unset_args->name, unset_args->key, std::nullopt); };
+    ctx.action = [&ctx, unset_args] {
+      if (unset_args->local) return run_set_local(ctx, unset_args->name, unset_args->key, std::nullopt);
+      return run_set(ctx, unset_args->name, unset_args->key, std::nullopt);
+    };
   });
 
   for (bool enabled : {true, false}) {

@@ -37,22 +37,28 @@ bool machine_has_address(std::string_view address) {
   return false;
 }
 
-// The record's effective settings, or nullopt for a module this build lacks.
-std::optional<config::ServiceSettings> effective(const storage::ServiceRecord& record) {
+// The record's effective settings on this node (its local settings over the stored ones, as the
+// daemon merges them), or nullopt for a module this build lacks.
+std::optional<config::ServiceSettings> effective(const storage::ServiceRecord& record, const storage::NodeSettings& node) {
   const config::SettingsCatalog* catalog = builtin::settings_catalog(record.module);
   if (catalog == nullptr) return std::nullopt;
-  return ServiceView{record, catalog}.effective();
+  storage::ServiceRecord merged = record;
+  if (auto local = node.services.find(record.name); local != node.services.end()) {
+    std::vector<std::string> unused;  // a bad local value is left out, as the daemon does
+    merged.settings = storage::merge_node_settings(*catalog, record.name, record.settings, local->second, unused);
+  }
+  return ServiceView{merged, catalog}.effective();
 }
 
 }  // namespace
 
 Status check_service_listeners(const std::string& data_dir, const std::vector<storage::ServiceRecord>& after,
-                               const std::string& name, const std::string& key) {
+                               const storage::NodeSettings& node, const std::string& name, const std::string& key) {
   std::optional<config::ServiceSettings> changed;
   SettingsCheckInput input;
   input.key = key;
   for (const auto& rec : after) {
-    auto settings = effective(rec);
+    auto settings = effective(rec, node);
     if (!settings) continue;
     if (rec.name == name) {
       changed = *settings;

@@ -8,14 +8,16 @@
 
 #include "core/base/result.h"
 #include "storage/account_store.h"
+#include "storage/node/node_settings.h"
 
 namespace mailroom::cli {
 
-// Checks service `name` in `after` (every service as it would be stored) against its own
-// listeners and the others': kInvalidArgument naming every conflict. `key`: the setting being
+// Checks service `name` in `after` (every service as it would be stored, with this node's local
+// settings `node` over them, as they would be) against its own listeners and the others':
+// kInvalidArgument naming every conflict. `key`: the setting being
 // changed ("" checks everything, as enabling does). A service whose module this build lacks is
 // skipped (its listeners are unknown).
 Status check_service_listeners(const std::string& data_dir, const std::vector<storage::ServiceRecord>& after,
-                               const std::string& name, const std::string& key);
+                               const storage::NodeSettings& node, const std::string& name, const std::string& key);
 
 }  // namespace mailroom::cli

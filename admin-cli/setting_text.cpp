@@ -24,30 +24,54 @@ std::string shown_value(const config::SettingSpec& spec, const std::string& valu
   return spec.type == config::SettingType::kString ? "\"" + value + "\"" : value;
 }
 
+namespace {
+
+// The node-local value of `key`, if `local` has one.
+const std::string* local_value(const std::map<std::string, std::string>* local, const std::string& key) {
+  if (local == nullptr) return nullptr;
+  auto it = local->find(key);
+  return it == local->end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
 nlohmann::ordered_json settings_json(const config::SettingsCatalog& catalog,
-                                     const std::map<std::string, std::string>& stored) {
+                                     const std::map<std::string, std::string>& stored,
+                                     const std::map<std::string, std::string>* local) {
   nlohmann::ordered_json settings = nlohmann::ordered_json::array();
   for (const auto& spec : catalog.all()) {
     auto it = stored.find(spec.key);
     const bool set = it != stored.end();
-    settings.push_back({{"key", spec.key},
-                        {"value", json_setting_value(spec, set ? it->second : spec.default_value)},
-                        {"default", json_setting_value(spec, spec.default_value)},
-                        {"set", set},
-                        {"type", config::setting_type_name(spec.type)},
-                        {"doc", spec.doc}});
+    const std::string& cluster = set ? it->second : spec.default_value;
+    const std::string* node = local_value(local, spec.key);
+    nlohmann::ordered_json entry = {{"key", spec.key},
+                                    {"value", json_setting_value(spec, node ? *node : cluster)},
+                                    {"default", json_setting_value(spec, spec.default_value)},
+                                    {"set", set}};
+    if (local != nullptr) {
+      entry["local"] = node != nullptr;
+      if (node != nullptr) entry["cluster_value"] = json_setting_value(spec, cluster);
+    }
+    entry["type"] = config::setting_type_name(spec.type);
+    entry["doc"] = spec.doc;
+    settings.push_back(std::move(entry));
   }
   return settings;
 }
 
 void print_settings(std::ostream& out, const config::SettingsCatalog& catalog,
-                    const std::map<std::string, std::string>& stored, const std::string& unset_command) {
+                    const std::map<std::string, std::string>& stored, const std::string& unset_command,
+                    const std::map<std::string, std::string>* local) {
   for (const auto& spec : catalog.all()) {
     auto it = stored.find(spec.key);
     const bool set = it != stored.end();
-    out << "\n" << spec.key << " = " << shown_value(spec, set ? it->second : spec.default_value) << "\n"
+    const std::string& cluster = set ? it->second : spec.default_value;
+    const std::string* node = local_value(local, spec.key);
+    out << "\n" << spec.key << " = " << shown_value(spec, node ? *node : cluster) << "\n"
         << "    " << type_text(spec) << "; default " << shown_value(spec, spec.default_value)
-        << (set ? "; set" : "; not set") << "\n"
+        << (set ? "; set" : "; not set");
+    if (node != nullptr) out << "; local to this node (the cluster's: " << shown_value(spec, cluster) << ")";
+    out << "\n"
         << "    " << spec.doc << "\n";
   }
   for (const auto& [key, value] : stored) {

@@ -62,6 +62,7 @@ Status Daemon::start() {
   if (auto dropped = policy_sync_.drop_stale_blocks(started_at); !dropped) return dropped.error();
   auto version = accounts_.data_version();
   if (version) data_version_ = *version;
+  node_stamp_ = node_settings_stamp(data_dir_);  // before the read: a change meanwhile is seen again
   auto snap = load_snapshot(accounts_, policy_, modules_, data_dir_, running_.tls(), std::nullopt);
   if (!snap) return snap.error();
   if (snap->records.empty()) {
@@ -93,6 +94,7 @@ void Daemon::poll() {
     int64_t version = -1;
     int64_t generation = -1;
     bool files_changed = false;
+    std::string node_stamp;
   };
   auto probe = std::make_shared<Probe>();
   std::map<std::string, std::string> stamps;  // certificate files to watch
@@ -105,7 +107,7 @@ void Daemon::poll() {
   storage::AccountStore& accounts = accounts_;
   storage::PolicyStore& policy = policy_;
   work_.submit(
-      [probe, &accounts, &policy, stamps = std::move(stamps), configs = std::move(configs)] {
+      [probe, &accounts, &policy, stamps = std::move(stamps), configs = std::move(configs), data_dir = data_dir_] {
         auto v = accounts.data_version();
         if (v) probe->version = *v;
         auto g = policy.generation();
@@ -113,6 +115,7 @@ void Daemon::poll() {
         for (const auto& [name, stamp] : stamps) {
           if (tls_stamp(configs.at(name)) != stamp) probe->files_changed = true;
         }
+        probe->node_stamp = node_settings_stamp(data_dir);
       },
       [this, alive, probe] {
         if (alive.expired()) return;
@@ -125,6 +128,10 @@ void Daemon::poll() {
           reload("database changed");
         } else if (probe->files_changed) {
           reload("certificate files changed");
+        }
+        if (probe->node_stamp != node_stamp_) {
+          node_stamp_ = probe->node_stamp;  // seen: a damaged file is reported once, not every second
+          reload("node settings changed");
         }
       });
 }

@@ -53,7 +53,8 @@ class Daemon {
 
  private:
   // Once a second: expire sessions, retry failed binds, flush counters, refresh the status file
-  // and probe (off the loop) whether the database or the certificate files changed.
+  // and probe (off the loop) whether the database, the certificate files or the node-local
+  // settings (DATA/node.json) changed.
   void poll();
   void start_reload();
   void apply(Snapshot& snapshot);
@@ -79,6 +80,7 @@ class Daemon {
   std::optional<std::string> log_level_override_;
   core::Timer poll_timer_;
   int64_t data_version_ = -1;
+  std::string node_stamp_;  // node_settings_stamp() when last read
   std::optional<int64_t> policy_generation_;
   uint64_t ticks_ = 0;
   bool poll_in_flight_ = false;

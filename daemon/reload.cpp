@@ -12,8 +12,13 @@
 #include "core/log/logger.h"
 #include "core/tls/certificate.h"
 #include "daemon/policy_sync.h"
+#include "storage/node/node_settings_file.h"
 
 namespace mailroom::daemon {
+
+std::string node_settings_stamp(const std::string& data_dir) {
+  return tls::file_stamp(storage::node_settings_path(data_dir));
+}
 
 std::string tls_stamp(const tls::TlsConfig& config) {
   return tls::file_stamp(config.cert_file) + "|" + tls::file_stamp(config.key_file);
@@ -27,15 +32,28 @@ Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyS
   if (!generation) return generation.error();
   auto records = accounts.list_services();
   if (!records) return records.error();
+  // A damaged node file fails the reload (the running listeners are kept) rather than moving this
+  // node's listeners to the cluster's values.
+  auto node = storage::read_node_settings(data_dir);
+  if (!node) return node.error();
   Snapshot snap;
   bool read_policy = !known_generation || *known_generation != *generation;
   ClockPair clock;
-  for (const auto& record : *records) {
+  for (const auto& [service, keys] : node->services) {
+    bool known = false;
+    for (const auto& record : *records) known = known || record.name == service;
+    if (!known) snap.node_warnings.push_back("node.json: no service is named '" + service + "' (its settings are unused)");
+  }
+  for (auto& record : *records) {
     const core::ModuleInstance* module = nullptr;
     for (const auto& m : modules) {
       if (m.descriptor->name == record.module) module = &m;
     }
     if (module == nullptr) continue;
+    if (auto local = node->services.find(record.name); local != node->services.end()) {
+      record.settings = storage::merge_node_settings(*module->catalog, record.name, record.settings, local->second,
+                                                     snap.node_warnings);
+    }
     auto settings = config::ServiceSettings::build(*module->catalog, record.settings);
     if (!settings) continue;  // reported by apply()
     snap.binds[record.name] = core::plan_binds(config::network_settings_from(*settings), data_dir);
@@ -144,6 +162,7 @@ void RunningServices::warn_expiring_certificates(int64_t now) {
 
 void RunningServices::apply(Snapshot& snapshot) {
   for (const auto& w : snapshot.warnings) log::warn("policy.invalid", {{"what", w}});
+  for (const auto& w : snapshot.node_warnings) log::warn("config.node_setting", {{"what", w}});
   std::map<std::string, bool> seen;
   for (const auto& record : snapshot.records) {
     seen[record.name] = true;

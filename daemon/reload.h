@@ -32,8 +32,12 @@ struct TlsState {
 // The state of a service's certificate and key files, to notice them being replaced.
 std::string tls_stamp(const tls::TlsConfig& config);
 
+// The state of DATA/node.json (the node-local settings), to notice it being replaced.
+std::string node_settings_stamp(const std::string& data_dir);
+
 // What one reload read off the loop.
 struct Snapshot {
+  // The stored services with this node's local settings (DATA/node.json) merged over theirs.
   std::vector<storage::ServiceRecord> records;
   std::map<std::string, TlsState> tls;
   std::map<std::string, core::BindPlan> binds;  // host names resolved
@@ -41,12 +45,14 @@ struct Snapshot {
   std::optional<int64_t> policy_generation;
   std::map<std::string, core::PolicyData> policies;
   std::vector<std::string> warnings;  // stored rows that could not be used
+  std::vector<std::string> node_warnings;  // node-local settings that could not be used
   // The daemon-wide settings (config::daemon_settings_catalog()); null when the stored values
   // could not be used (reported in `warnings`; the running ones are kept).
   std::shared_ptr<const config::ServiceSettings> daemon_settings;
 };
 
-// Runs on a worker (or before the loop starts): reads everything a reload needs. The policy is
+// Runs on a worker (or before the loop starts): reads everything a reload needs (a damaged
+// DATA/node.json fails it, naming the file). The policy is
 // read only when its generation differs from `known_generation`; `known` are the TLS states in
 // use (an unchanged one is kept, a broken new certificate keeps the old context).
 Result<Snapshot> load_snapshot(storage::AccountStore& accounts, storage::PolicyStore& policy, const Modules& modules,

@@ -93,8 +93,9 @@ class AccountStore {
   // another's mail. Paths are compared as the kernel resolves them (symlinks, "..", "//"):
   // - kInUse, naming the other mailbox, when it is the same directory as another mailbox's
   //   Maildir, lies inside one, or contains one;
-  // - kInvalidArgument when it contains the data directory, or lies inside DATA/mail anywhere
-  //   but default_maildir() of `address` itself (the rest of that tree is other addresses' place).
+  // - kInvalidArgument when it contains the data directory, or lies inside DATA/mail (or the
+  //   configured mail_root, storage/mail_root.h) anywhere but the default Maildir of `address`
+  //   itself there (the rest of that tree is other addresses' place).
   virtual Status check_maildir(const Address& address, const std::string& maildir) = 0;
   // Creates the record; `maildir` is the absolute path to use. Errors: unknown postoffice
   // (kNotFound), duplicate (kAlreadyExists), bad password/hash (kInvalidArgument), a Maildir

@@ -8,6 +8,7 @@
 
 #include "core/config/account_settings.h"
 #include "daemon/builtin_modules.h"
+#include "storage/mail_root.h"
 
 namespace mailroom::cli::provision {
 
@@ -43,8 +44,8 @@ const std::map<std::string, std::string> kNoSettings;
 class Planner {
  public:
   Planner(const storage::ProvisioningSnapshot& current, const DesiredState& desired,
-          const std::vector<ResolvedPassword>& passwords, const std::string& data_dir, bool prune)
-      : current_(current), desired_(desired), passwords_(passwords), data_dir_(data_dir), prune_(prune) {
+          const std::vector<ResolvedPassword>& passwords, const std::string& mail_root, bool prune)
+      : current_(current), desired_(desired), passwords_(passwords), mail_root_(mail_root), prune_(prune) {
     for (const auto& p : current.postoffices) postoffices_.emplace(p.name, &p);
     for (const auto& m : current.mailboxes) mailboxes_.emplace(m.address.str(), &m);
     for (const auto& s : current.services) services_.emplace(s.name, &s);
@@ -230,7 +231,7 @@ class Planner {
       }
       auto it = mailboxes_.find(name);
       if (it == mailboxes_.end()) {
-        const std::string maildir = m.maildir ? *m.maildir : storage::default_maildir(data_dir_, m.address);
+        const std::string maildir = m.maildir ? *m.maildir : storage::default_maildir_under(mail_root_, m.address);
         add("+ mailbox " + name + (m.enabled ? "" : " (disabled)") + (m.maildir ? " on the Maildir " + maildir : ""),
             {{"action", "add"}, {"object", "mailbox"}, {"address", name}, {"enabled", m.enabled}, {"maildir", maildir}},
             op::AddMailbox{m.address, m.enabled, pw.hash, maildir, pw.secrets});
@@ -329,7 +330,7 @@ class Planner {
   const storage::ProvisioningSnapshot& current_;
   const DesiredState& desired_;
   const std::vector<ResolvedPassword>& passwords_;
-  const std::string data_dir_;
+  const std::string mail_root_;  // where a mailbox without a maildir gets one
   const bool prune_;
   std::map<std::string, const storage::ProvisionedPostoffice*> postoffices_;
   std::map<std::string, const storage::ProvisionedMailbox*> mailboxes_;
@@ -343,8 +344,8 @@ class Planner {
 }  // namespace
 
 Plan plan_changes(const storage::ProvisioningSnapshot& current, const DesiredState& desired,
-                  const std::vector<ResolvedPassword>& passwords, const std::string& data_dir, bool prune) {
-  return Planner(current, desired, passwords, data_dir, prune).run();
+                  const std::vector<ResolvedPassword>& passwords, const std::string& mail_root, bool prune) {
+  return Planner(current, desired, passwords, mail_root, prune).run();
 }
 
 }  // namespace mailroom::cli::provision

@@ -37,8 +37,9 @@ struct Plan {
 
 // `passwords` runs parallel to desired.mailboxes. Without `prune` nothing absent from the file
 // is removed; with it, only sections the file has are pruned (removing a postoffice or a
-// service lists the mailboxes or rules that go with it).
+// service lists the mailboxes or rules that go with it). A mailbox the file gives no maildir gets
+// one under `mail_root` (storage/mail_root.h).
 Plan plan_changes(const storage::ProvisioningSnapshot& current, const DesiredState& desired,
-                  const std::vector<ResolvedPassword>& passwords, const std::string& data_dir, bool prune);
+                  const std::vector<ResolvedPassword>& passwords, const std::string& mail_root, bool prune);
 
 }  // namespace mailroom::cli::provision

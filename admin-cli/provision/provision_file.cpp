@@ -11,6 +11,7 @@
 #include "core/ipfilter/address_rule.h"
 #include "daemon/builtin_modules.h"
 #include "storage/password/password_hash.h"
+#include "storage/mail_root.h"
 #include "storage/policy_store.h"
 
 namespace mailroom::cli::provision {
@@ -425,7 +426,7 @@ json account_settings(const std::map<std::string, std::string>& stored) {
 
 }  // namespace
 
-json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& data_dir) {
+json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& mail_root) {
   json out = json::object();
   out["version"] = kFileVersion;
   json postoffices = json::array();
@@ -436,7 +437,7 @@ json export_json(const storage::ProvisioningSnapshot& snapshot, const std::strin
   json mailboxes = json::array();
   for (const auto& m : snapshot.mailboxes) {
     json entry = {{"address", m.address.str()}, {"enabled", m.enabled}, {"password_hash", m.password_hash}};
-    if (m.maildir != storage::default_maildir(data_dir, m.address)) entry["maildir"] = m.maildir;
+    if (m.maildir != storage::default_maildir_under(mail_root, m.address)) entry["maildir"] = m.maildir;
     entry["settings"] = account_settings(m.settings);
     mailboxes.push_back(std::move(entry));
   }

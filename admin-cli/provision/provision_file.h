@@ -76,8 +76,9 @@ ParsedFile parse_provisioning_file(const std::string& text);
 
 // The export of a snapshot: the stored settings typed by their spec (a value the spec rejects
 // stays a string), account settings of every postoffice and mailbox ({} when none), maildirs only
-// where not the default of `data_dir`, no derived secrets.
-nlohmann::ordered_json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& data_dir);
+// where not the default under `mail_root` (storage/mail_root.h), no derived secrets. Node-local
+// settings (DATA/node.json) are not the cluster's and are never exported.
+nlohmann::ordered_json export_json(const storage::ProvisioningSnapshot& snapshot, const std::string& mail_root);
 
 // A stored (canonical) setting value as JSON, typed by its spec: int -> number, bool -> true or
 // false, string -> string; a value the spec rejects (or no spec) stays text.

@@ -80,6 +80,14 @@ SettingsCatalog build_catalog() {
                      "with an imported hash (bcrypt, {SSHA512}, SHA512-CRYPT, ...), store the default "
                      "argon2id hash of the password instead. Derived secrets stay; a password changed "
                      "meanwhile is kept."));
+  // ---- issue 19: scale out (storage/mail_root.h reads it) ----
+  c.add(string_setting("mail_root", "", 1024,
+                       "Where new mailboxes get their Maildir (MAIL_ROOT/postoffice/mailbox/Maildir) unless "
+                       "given one: an absolute path; empty = DATA/mail. In a cluster, the shared file "
+                       "system's mount point, the same path on every node (docs/cluster-nodes.md); it must "
+                       "exist when a mailbox is added. Changing it moves no Maildir: each mailbox keeps the "
+                       "path stored with it.",
+                       check_optional_absolute_path));
   return c;
 }
 

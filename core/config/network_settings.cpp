@@ -136,6 +136,11 @@ std::vector<SettingSpec> network_setting_specs(int64_t default_port) {
   return specs;
 }
 
+const std::vector<std::string>& node_local_setting_keys() {
+  static const std::vector<std::string> keys = {"port", "alt_port", "binds", "tls_port", "tls_binds"};
+  return keys;
+}
+
 std::optional<unsigned> parse_socket_mode(std::string_view text) {
   if (text.size() < 3 || text.size() > 4) return std::nullopt;
   unsigned mode = 0;

@@ -19,6 +19,11 @@ namespace mailroom::config {
 // module's own defaults are applied by core::compose_settings_catalog().
 std::vector<SettingSpec> network_setting_specs(int64_t default_port);
 
+// The settings one node of a cluster may set for itself, over the cluster's stored value
+// (`mailctl service set --local`): where it listens (port, alt_port, binds, and tls_port,
+// tls_binds of tls_settings.h). Every other setting is the cluster's.
+const std::vector<std::string>& node_local_setting_keys();
+
 // What the core reads of a service's settings, typed: the network settings above plus the
 // implicit TLS listener (implicit_tls, tls_port, tls_binds of tls_settings.h). Built once per
 // apply, read field by field.

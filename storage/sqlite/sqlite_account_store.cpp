@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "storage/account_store.h"
+#include "storage/mail_root.h"
 #include "storage/maildir_overlap.h"
 #include "storage/password/password_hash.h"
 #include "storage/provisioning.h"
@@ -787,7 +788,29 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
                               " is other addresses' place)");
       }
     }
+    // The same rule for a configured mail_root (storage/mail_root.h; DATA/mail is checked above).
+    auto root = configured_mail_root_locked();
+    if (!root) return root.error();
+    if (*root == mail_root(data_dir_)) return {};
+    if (auto how = overlap(wanted, paths.resolve(*root))) {
+      const std::string own_there = default_maildir_under(*root, addr);
+      if (*how != Overlap::kInside || wanted != paths.resolve(own_there)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          prefix + (*how == Overlap::kInside ? "is inside" : *how == Overlap::kSame ? "is" : "contains") +
+                              " the mail_root " + *root + ", where " + addr.str() + " can only have its own Maildir, " +
+                              own_there + " (the rest of it is other addresses' place)");
+      }
+    }
     return {};
+  }
+
+  // The mail_root daemon setting as storage/mail_root.h resolves it, with mu_ held.
+  Result<std::string> configured_mail_root_locked() {
+    auto stmt = db_.prepare("SELECT value FROM daemon_settings WHERE key = 'mail_root'");
+    if (!stmt) return stmt.error();
+    auto row = stmt->step();
+    if (!row) return row.error();
+    return effective_mail_root(data_dir_, *row ? stmt->column_text(0) : std::string());
   }
 
   // Whether the caller may delete the Maildir of `info` (mu_ held): no other mailbox's Maildir is
@@ -1011,9 +1034,11 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     auto existing = require_mailbox_id(*addr);
     if (existing) return make_error(ErrorCode::kAlreadyExists, "mailbox " + in_quotes(addr->str()) + " already exists");
     if (existing.error().code != ErrorCode::kNotFound) return existing.error();
-    // The default Maildir is the address's own place (no other mailbox may be in DATA/mail):
-    // only another path needs the overlap check, which reads every mailbox's Maildir.
-    if (o.maildir != default_maildir(data_dir_, *addr)) {
+    // The default Maildir is the address's own place (no other mailbox may be in DATA/mail or the
+    // mail_root): only another path needs the overlap check, which reads every mailbox's Maildir.
+    auto root = configured_mail_root_locked();
+    if (!root) return root.error();
+    if (o.maildir != default_maildir(data_dir_, *addr) && o.maildir != default_maildir_under(*root, *addr)) {
       if (auto st = maildir_available(*addr, o.maildir); !st) return st;
     }
     return insert_mailbox(*po, *addr, o.enabled, *hash, o.maildir, o.secrets);

@@ -404,7 +404,7 @@ class ServiceTest(MailctlTestCase):
         self.assertIn("port", keys)
         self.assertIn("max_bad_commands", keys)
         port = self.setting("port")
-        self.assertEqual(port, {"key": "port", "value": 110, "default": 110, "set": False,
+        self.assertEqual(port, {"key": "port", "value": 110, "default": 110, "set": False, "local": False,
                                 "type": "int", "doc": port["doc"]})
         self.assertTrue(port["doc"])
         text = self.ok("service", "show", "pop3")

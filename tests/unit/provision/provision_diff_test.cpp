@@ -41,7 +41,7 @@ mailroom::storage::ProvisioningSnapshot with_account_settings() {
 
 // The file a fresh export of a snapshot gives.
 json exported(const mailroom::storage::ProvisioningSnapshot& snap = current()) {
-  return pv::export_json(snap, "/data");
+  return pv::export_json(snap, "/data/mail");
 }
 
 struct Planned {
@@ -66,7 +66,7 @@ Planned plan(const json& file, bool prune, const mailroom::storage::Provisioning
       passwords.push_back({m.password_hash.value_or("$6$new$" + std::string(86, 'n')), {}, changed});
     }
   }
-  return Planned{pv::plan_changes(snap, parsed.state, passwords, "/data", prune)};
+  return Planned{pv::plan_changes(snap, parsed.state, passwords, "/data/mail", prune)};
 }
 
 }  // namespace

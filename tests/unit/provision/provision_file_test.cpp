@@ -144,7 +144,7 @@ TEST_CASE("export writes typed settings, default maildirs left out, and reads ba
   snap.mailboxes.push_back({{"bob", "example.test"}, false, kHash, "/srv/bob", {}});
   snap.services.push_back({"pop3", "pop3", true, {{"port", "1110"}, {"apop", "on"}, {"banner", "x"}}});
   snap.rules.push_back({"pop3", "deny", "10.0.0.0/8", "lab"});
-  json out = pv::export_json(snap, "/data");
+  json out = pv::export_json(snap, "/data/mail");
   CHECK(out["version"] == 1);
   CHECK_FALSE(out["mailboxes"][0].contains("maildir"));
   CHECK(out["mailboxes"][1]["maildir"] == "/srv/bob");
@@ -187,7 +187,7 @@ TEST_CASE("export writes every postoffice's and mailbox's account settings, type
   snap.mailboxes.push_back({{"alice", "example.test"}, true, kHash, "/data/mail/example.test/alice/Maildir",
                             {{"expire_days", "7"}, {"login_delay", "30"}}});
   snap.mailboxes.push_back({{"bob", "example.test"}, true, kHash, "/data/mail/example.test/bob/Maildir", {}});
-  json out = pv::export_json(snap, "/data");
+  json out = pv::export_json(snap, "/data/mail");
   CHECK(out["postoffices"][0]["settings"] == json{{"quota_bytes", 1048576}});
   CHECK(out["mailboxes"][0]["settings"] == json{{"expire_days", "7"}, {"login_delay", 30}});
   CHECK(out["mailboxes"][1]["settings"] == json::object());
