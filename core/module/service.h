@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 
 #include "core/ipfilter/access_policy.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/loop_pool.h"
 #include "core/config/network_settings.h"
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
@@ -80,6 +82,11 @@ struct SessionSummary {
   uint64_t bytes_in = 0, bytes_out = 0;
 };
 
+// Threads (docs/scaling.md): the listeners, accept, the IP lists and limits, apply() and every
+// public method run on the main loop. Sessions run on the loop the LoopPool chooses at accept (the
+// socket is handed over); each loop's connections are touched only on its thread. What sessions
+// share — the policy (IP lists, anti-hammering, blocks), per-address counts, login check slots,
+// the stats — is guarded by one mutex, so a block placed on one loop refuses on every loop at once.
 class Service : private ClientPolicy {
  public:
   // Told of every block the service places itself (to store it); the daemon answers with
@@ -87,7 +94,10 @@ class Service : private ClientPolicy {
   using BlockListener = std::function<void(const ipfilter::Block&)>;
 
   // `descriptor` and `module` outlive the service.
+  // One loop: every session on `loop`.
   Service(EventLoop& loop, WorkQueue& work, std::string name, const ModuleDescriptor& descriptor, Module& module);
+  // Sessions spread over the pool's loops (started before; it outlives the service).
+  Service(LoopPool& loops, std::string name, const ModuleDescriptor& descriptor, Module& module);
   ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -129,34 +139,69 @@ class Service : private ClientPolicy {
   std::vector<ConnectionId> restart();
 
   std::vector<BindStatus> bind_status() const;
-  std::size_t connection_count() const { return connections_.size(); }
-  const ServiceStats& stats() const { return stats_; }
-  const ipfilter::AccessPolicy& policy() const { return policy_; }
+  std::size_t connection_count() const;
+  ServiceStats stats() const;
+  // Runs `f` on the policy under the lock sessions take: no session changes it meanwhile.
+  template <typename F>
+  decltype(auto) with_policy(F&& f) const {
+    std::lock_guard lock(mu_);
+    return f(static_cast<const ipfilter::AccessPolicy&>(policy_));
+  }
 
  private:
   // {implicit TLS, bind}. Three kinds of listener: plain TCP, implicit TLS, the unix socket
   // (never TLS); a failed bind keeps the superseded listeners of its own kind only.
   using ListenKey = std::pair<bool, net::BindSpec>;
+  // A session on its loop (a Shard's, touched on that loop's thread only).
   struct Client {
     std::unique_ptr<Connection> connection;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  };
+  // What every loop may ask about a session (under mu_): from accept until it closes.
+  struct Live {
+    std::size_t shard = 0;
     std::optional<ipfilter::IpAddress> ip;  // nullopt: a unix-domain socket client (no IP policy)
     std::optional<ipfilter::IpAddress> limit_key;  // counted in per_ip_ under this key
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  };
+  // One loop's part of the service.
+  struct Shard {
+    EventLoop* loop = nullptr;
+    WorkQueue* work = nullptr;
+    std::unordered_map<ConnectionId, Client> connections;
+    std::shared_ptr<int> alive = std::make_shared<int>(0);  // reset on this loop's thread at destruction
+    std::weak_ptr<int> token = alive;                       // copied by callbacks that run on this loop
+  };
+  // What a session is started with: the settings of the moment it was accepted.
+  struct SessionStart {
+    std::shared_ptr<const config::ServiceSettings> settings;
+    std::shared_ptr<const tls::TlsContext> tls;
+    ConnectionLimits limits;
+    bool transcript = false;
+    bool start_tls = false;
   };
 
   void on_accept(StreamHandle socket, bool tls);
-  void accept_unix(std::unique_ptr<Connection> conn);
-  void start_session(Client client);
+  void accept_unix(std::unique_ptr<Connection> conn, const SessionStart& start);
+  std::unique_ptr<Connection> make_connection(std::size_t shard, ConnectionId id, StreamHandle socket,
+                                              const SessionStart& start);
+  // Moves an accepted TCP socket to `shard`'s loop and starts its session there.
+  void hand_over(std::size_t shard, ConnectionId id, StreamHandle socket, SessionStart start);
+  void start_session(std::size_t shard, std::unique_ptr<Connection> conn, const SessionStart& start);
+  // Forgets a session's shared record (per-address count, waiting logins); under mu_.
+  void release_locked(ConnectionId id);
+  // The shard whose loop runs on this thread; size() when none does (a worker).
+  std::size_t current_shard() const;
   bool open_listener(const ListenKey& key);
   // open_listener(), first closing a superseded listener that holds the port (reopened on failure).
   bool open_replacing(const ListenKey& key);
   // Closes superseded listeners unless their kind has a failed bind and nothing else listening.
   void retire_superseded();
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
-  void on_closed(ConnectionId id);
+  void on_closed(std::size_t shard, ConnectionId id);
   ConnectionLimits limits() const;
-  const Client* find_client(const Connection& connection) const;
-  // The client's address; null for a unix-domain socket client or one that has gone.
+  // The session's shared record (under mu_); null once it has gone.
+  const Live* find_live(const Connection& connection) const;
+  // The client's address (under mu_); null for a unix-domain socket client or one that has gone.
   const ipfilter::IpAddress* client_ip(const Connection& connection) const;
   void placed(const ipfilter::Block& block);
 
@@ -172,6 +217,9 @@ class Service : private ClientPolicy {
   class LocalCheck;
   struct Waiter {
     ConnectionId id;
+    std::size_t shard = 0;    // the loop its session runs on: start runs there
+    ipfilter::IpAddress ip;   // the client's address
+    std::string peer;         // as the connection gives it (logs)
     LoginCheckStart start;
     bool waited = false;  // found no free slot at least once
     uint64_t order = 0;   // arrival order (service-wide): the earliest goes first among equals
@@ -185,14 +233,19 @@ class Service : private ClientPolicy {
   // fewest checks started first (then the earliest login); refuses those of blocked addresses.
   void admit_waiting();
   // Drops the front waiters of `q` whose client has gone; false when none is left.
-  bool prune_gone(LoginQueue& q);
+  // (under mu_; waiters on this thread's loop only: another loop's are checked when started there)
+  bool prune_gone(LoginQueue& q, std::size_t here, std::vector<Connection*>& abandoned);
+  // Runs a waiter's start on its session's loop (outside mu_).
+  void deliver(std::size_t shard, ConnectionId id, bool waited, LoginCheckStart start,
+               std::shared_ptr<LoginCheck> check);
   void check_finished(const ipfilter::IpAddress& key);
   int check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const;
   LoginFailure record_login_failure(const ipfilter::IpAddress& ip, const std::string& peer);
   bool record_login_success(const ipfilter::IpAddress& ip);
 
   EventLoop& loop_;
-  WorkQueue& work_;
+  LoopPool* pool_ = nullptr;  // null: one loop (shards_ has one)
+  std::vector<std::unique_ptr<Shard>> shards_;  // [0] is loop_'s
   std::string name_;
   const ModuleDescriptor& descriptor_;
   Module& module_;
@@ -205,9 +258,11 @@ class Service : private ClientPolicy {
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
   std::map<ListenKey, std::string> bind_errors_;
   std::set<ListenKey> superseded_;  // listening, no longer configured (see BindStatus)
-  std::unordered_map<ConnectionId, Client> connections_;
-  // Refused connections finishing their last write: not counted against any limit.
+  // Refused connections finishing their last write (on the main loop): not counted against any limit.
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
+  // ---- shared by the loops: guarded by mu_ (network_ is written under it too) ----
+  mutable std::mutex mu_;
+  std::unordered_map<ConnectionId, Live> live_;
   std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
   std::unordered_map<ipfilter::IpAddress, LoginQueue, ipfilter::IpAddress::Hash> login_queues_;
   int checks_running_ = 0;  // password checks of the whole service, bounded by login_checks
@@ -217,7 +272,7 @@ class Service : private ClientPolicy {
   BlockListener block_listener_;
   ServiceStats stats_;
   SessionMetrics session_metrics_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::weak_ptr<int> alive_;  // the main loop's shard token
 };
 
 }  // namespace mailroom::core

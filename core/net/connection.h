@@ -69,6 +69,8 @@ class Connection {
   bool is_unix() const { return socket_.is_unix(); }
   static constexpr const char* kUnixPeer = "local";
   const std::string& peer_ip() const { return peer_ip_; }
+  // peer_ip() of an accepted socket before any Connection wraps it (empty when unknown).
+  static std::string peer_ip_of(const StreamHandle& socket);
   // The client is on this host: a loopback address (127.0.0.0/8, ::1) or the unix socket.
   bool is_local_client() const;
   int peer_port() const { return peer_port_; }
