@@ -412,6 +412,7 @@ std::vector<SessionSummary> Service::sessions() const {
     s.connected_at = c.connected_at();
     s.bytes_in = c.bytes_in();
     s.bytes_out = c.bytes_out();
+    s.loop = static_cast<std::size_t>(&shard - shards_.data());
     out.push_back(std::move(s));
       }
     });

@@ -80,6 +80,7 @@ struct SessionSummary {
   std::string tls;   // TLS protocol version ("TLSv1.3"); empty without TLS
   std::chrono::system_clock::time_point connected_at;
   uint64_t bytes_in = 0, bytes_out = 0;
+  std::size_t loop = 0;  // the event loop serving it (core/loop/loop_pool.h; 0 = the main loop)
 };
 
 // Threads (docs/scaling.md): the listeners, accept, the IP lists and limits, apply() and every
