@@ -383,8 +383,8 @@ void Service::stop() {
         refused_.clear();
       }
       for (auto& [id, client] : conns) {
+        if (pool_ != nullptr && !client.connection->is_unix()) pool_->close_session(i);
         client.connection->abort();
-        if (pool_ != nullptr) pool_->close_session(i);
       }
       for (auto& [id, conn] : refused) conn->abort();
     });
@@ -476,7 +476,8 @@ void Service::on_closed(std::size_t shard, ConnectionId id) {
     std::lock_guard lock(mu_);
     release_locked(id);
   }
-  if (pool_ != nullptr) pool_->close_session(shard);
+  // The pool counts the TCP sessions it chose a loop for (the unix socket's stay on the main loop).
+  if (pool_ != nullptr && !it->second.connection->is_unix()) pool_->close_session(shard);
   sh.connections.erase(it);
 }
 
