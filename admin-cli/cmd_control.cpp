@@ -114,6 +114,11 @@ Status run_status(const Context& ctx, const std::string& only) {
   std::cout << "mailroomd " << string_or(doc["version"], "?") << " running (pid " << doc.value("pid", int64_t{0})
             << ", user " << string_or(doc["user"], "?") << ", since " << string_or(doc["started_at"], "?") << ", up "
             << duration_text(doc.value("uptime_seconds", int64_t{0})) << ")\n";
+  if (doc.contains("loops") && doc["loops"].is_array() && doc["loops"].size() > 1) {
+    std::cout << "event loops: " << doc["loops"].size() << " (sessions open:";
+    for (const auto& loop : doc["loops"]) std::cout << " " << loop.value("sessions", int64_t{0});
+    std::cout << ")\n";
+  }
   for (const auto& [name, svc] : services.items()) print_service(name, svc);
   return {};
 }

@@ -43,7 +43,8 @@ Json session_report(const std::string& service, const core::SessionSummary& s, i
           {"connected_at", rfc3339_utc(connected)},
           {"age_seconds", std::max<int64_t>(0, now - connected)},
           {"received_bytes", s.bytes_in},
-          {"sent_bytes", s.bytes_out}};
+          {"sent_bytes", s.bytes_out},
+          {"loop", s.loop}};
 }
 
 // The service's listeners, or an error naming every bind that failed.

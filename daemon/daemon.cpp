@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <map>
+#include <thread>
 
 #include "core/config/daemon_settings.h"
 #include "core/system/host_name.h"
@@ -32,8 +33,9 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
       modules_(std::move(modules)),
       data_dir_(std::move(data_dir)),
       policy_sync_(work, policy),
+      loops_(loop, work),
       status_file_(work, data_dir_),
-      running_(loop, work, modules_,
+      running_(loops_, modules_,
                [this](const std::string& service, const ipfilter::Block& block) {
                  policy_sync_.store_block(service, block, [this, service, block] {
                    if (core::Service* s = running_.find(service)) s->block_saved(block);
@@ -191,6 +193,7 @@ void Daemon::apply(Snapshot& snapshot) {
   if (snapshot.policy_generation) policy_generation_ = snapshot.policy_generation;
   // Logging first: what the services log while they apply goes to the new targets.
   if (snapshot.daemon_settings) apply_daemon_settings(std::move(snapshot.daemon_settings));
+  if (!loops_.started()) loops_.start(core::resolve_loop_count(0, std::thread::hardware_concurrency()));
   running_.apply(snapshot);
   write_status();  // `mailctl service status` shows the new state without waiting for a tick
 }
@@ -217,11 +220,26 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
   }
   log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
   metrics_endpoint_.apply(settings->get_string("metrics_listen"));
+  apply_loops(*settings);
   if (!stopping_) {
     relay_->apply(relay::RelaySettings::from(*settings));
     relay_->start();  // once; later applies only hand it the new settings
   }
   daemon_settings_ = std::move(settings);
+}
+
+void Daemon::apply_loops(const config::ServiceSettings& settings) {
+  const int64_t wanted = settings.get_int("loops");
+  if (!loops_.started()) {
+    loops_.start(core::resolve_loop_count(static_cast<int>(wanted), std::thread::hardware_concurrency()));
+    started_loops_setting_ = wanted;
+    return;
+  }
+  if (wanted != started_loops_setting_) {
+    log::warn("daemon.restart_needed", {{"key", "loops"}, {"value", std::to_string(wanted)},
+                                        {"running", std::to_string(loops_.size())},
+                                        {"reason", "the event loops are started once: restart mailroomd"}});
+  }
 }
 
 void Daemon::write_status() {
@@ -240,6 +258,7 @@ void Daemon::shutdown() {
   metrics_endpoint_.stop();
   relay_->stop();  // joins its thread: every wait there is cut within a 200 ms poll slice
   running_.stop_all();
+  loops_.stop();  // every service has closed its connections on their own loops
 }
 
 }  // namespace mailroom::daemon

@@ -61,6 +61,8 @@ class Daemon {
   // Applies changed daemon-wide settings (logging, metrics endpoint, the relay); logs what changed.
   void apply_daemon_settings(std::shared_ptr<const config::ServiceSettings> settings);
   void write_status();
+  // `loops`: the pool starts at the first apply; a later change waits for a restart (logged).
+  void apply_loops(const config::ServiceSettings& settings);
 
   core::WorkQueue& work_;
   storage::AccountStore& accounts_;
@@ -69,6 +71,8 @@ class Daemon {
   std::string data_dir_;
   DaemonInfo info_;
   PolicySync policy_sync_;
+  // The event loops serving sessions (`loops`, read at the first apply): outlives every service.
+  core::LoopPool loops_;
   StatusFile status_file_;
   RunningServices running_;
   MetricsEndpoint metrics_endpoint_;  // metrics_listen
@@ -88,6 +92,7 @@ class Daemon {
   // The next reload to start (reload() while one runs): why, and who waits for it.
   std::vector<std::string> reload_reasons_;
   std::vector<std::function<void(const Status&)>> reload_waiters_;
+  int64_t started_loops_setting_ = 0;  // `loops` as the pool was started with
   bool stopping_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -48,7 +48,7 @@ std::vector<metrics::Family> daemon_metric_families(const RunningServices& runni
   auto active_blocks = family("mailroom_blocks_active", "Blocks in force now (placed here or stored).", kGauge,
                               {"service"});
   for (const auto& [name, service] : running.services()) {
-    const core::ServiceStats& st = service->stats();
+    const core::ServiceStats st = service->stats();
     auto n = [](uint64_t v) { return static_cast<double>(v); };
     connections.samples.push_back({{name}, n(st.accepted)});
     active.samples.push_back({{name}, n(service->connection_count())});
@@ -60,10 +60,21 @@ std::vector<metrics::Family> daemon_metric_families(const RunningServices& runni
     failures.samples.push_back({{name}, n(st.login_failures)});
     blocks.samples.push_back({{name}, n(st.blocks_placed)});
     auto_denied.samples.push_back({{name}, n(st.auto_denied)});
-    active_blocks.samples.push_back({{name}, n(service->policy().guard().block_count())});
+    active_blocks.samples.push_back({{name}, n(service->with_policy([](const ipfilter::AccessPolicy& p) { return p.guard().block_count(); }))});
+  }
+  // Per event loop (`loops`): label values are loop numbers, at most core::kMaxLoops.
+  auto loop_sessions = family("mailroom_loop_sessions", "Sessions open now on each event loop (setting 'loops').",
+                              kGauge, {"loop"});
+  auto loop_served = family("mailroom_loop_sessions_served", "Sessions handed to each event loop since start.",
+                            kCounter, {"loop"});
+  const auto loads = running.loop_loads();
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    loop_sessions.samples.push_back({{std::to_string(i)}, static_cast<double>(loads[i].open)});
+    loop_served.samples.push_back({{std::to_string(i)}, static_cast<double>(loads[i].served)});
   }
   std::vector<metrics::Family> out;
-  for (auto* f : {&up, &start, &build, &connections, &active, &denied, &failures, &blocks, &auto_denied, &active_blocks}) {
+  for (auto* f : {&up, &start, &build, &connections, &active, &denied, &failures, &blocks, &auto_denied, &active_blocks,
+                  &loop_sessions, &loop_served}) {
     out.push_back(std::move(*f));
   }
   return out;

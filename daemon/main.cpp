@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "core/base/result.h"
 #include "core/base/version.h"
@@ -175,8 +177,12 @@ int main(int argc, char** argv) {
     mallopt(M_MMAP_THRESHOLD, kMallocMmapThreshold);
     mallopt(M_TRIM_THRESHOLD, kMallocTrimThreshold);
   }
-  // The worker pool runs password hashing, SQLite and Maildir I/O; size it before first use.
-  setenv("UV_THREADPOOL_SIZE", "4", 0);
+  // The worker pool runs password hashing, SQLite and Maildir I/O for every event loop (libuv's
+  // pool is one per process); size it before first use: 4, or one per core on a bigger machine
+  // (`loops` serves sessions on every core). The environment's UV_THREADPOOL_SIZE wins.
+  // Password checks stay bounded by each service's login_checks (docs/scaling.md).
+  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 4u, 64u);
+  setenv("UV_THREADPOOL_SIZE", std::to_string(workers).c_str(), 0);
   std::signal(SIGPIPE, SIG_IGN);
 
   auto accounts = storage::open_sqlite_account_store(data_dir, false);

@@ -100,7 +100,8 @@ void PolicySync::flush_hits(const Services& services) {
   auto blocks = std::make_shared<std::vector<storage::BlockHits>>();
   std::map<std::string, uint64_t> rule_marks, block_marks;
   for (const auto& [name, service] : services) {
-    const auto& policy = service->policy();
+    // Under the service's lock: session loops change the guard's blocks meanwhile.
+    service->with_policy([&](const ipfilter::AccessPolicy& policy) {
     for (auto list : {ipfilter::AccessList::kAllow, ipfilter::AccessList::kDeny, ipfilter::AccessList::kSafe}) {
       for (const auto& r : policy.rules(list)) {
         if (r.hits == 0) continue;
@@ -124,6 +125,7 @@ void PolicySync::flush_hits(const Services& services) {
       if (b.last_hit) h.last_hit = clock.to_unix(*b.last_hit);
       blocks->push_back(std::move(h));
     }
+    });
   }
   if (rules->empty() && blocks->empty()) return;
   flush_in_flight_ = true;

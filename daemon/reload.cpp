@@ -198,11 +198,12 @@ void RunningServices::apply(Snapshot& snapshot) {
     core::Service& service = make_service(record.name, *module);
     if (auto p = snapshot.policies.find(record.name); p != snapshot.policies.end()) {
       service.set_policy(std::move(p->second));
-      log::info("policy.applied", {{"service", record.name},
-                                   {"rules", std::to_string(service.policy().rules(ipfilter::AccessList::kAllow).size() +
-                                                            service.policy().rules(ipfilter::AccessList::kDeny).size() +
-                                                            service.policy().rules(ipfilter::AccessList::kSafe).size())},
-                                   {"blocks", std::to_string(service.policy().guard().block_count())}});
+      const auto [rules, blocks] = service.with_policy([](const ipfilter::AccessPolicy& policy) {
+        return std::pair(policy.rules(ipfilter::AccessList::kAllow).size() + policy.rules(ipfilter::AccessList::kDeny).size() +
+                             policy.rules(ipfilter::AccessList::kSafe).size(),
+                         policy.guard().block_count());
+      });
+      log::info("policy.applied", {{"service", record.name}, {"rules", std::to_string(rules)}, {"blocks", std::to_string(blocks)}});
     }
     auto prev = applied_.find(record.name);
     if (prev != applied_.end() && prev->second.settings == *settings && prev->second.enabled == record.enabled &&
@@ -231,7 +232,7 @@ void RunningServices::apply(Snapshot& snapshot) {
 core::Service& RunningServices::make_service(const std::string& name, const core::ModuleInstance& module) {
   auto& service = services_[name];
   if (!service) {
-    service = std::make_unique<core::Service>(loop_, work_, name, *module.descriptor, *module.module);
+    service = std::make_unique<core::Service>(loops_, name, *module.descriptor, *module.module);
     service->set_block_listener([this, name](const ipfilter::Block& block) { on_block_(name, block); });
   }
   return *service;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/loop/event_loop.h"
+#include "core/loop/loop_pool.h"
 #include "core/module/module_descriptor.h"
 #include "core/module/service.h"
 #include "core/tls/tls_context.h"
@@ -73,8 +74,9 @@ class RunningServices {
   };
 
   // `modules` outlive this object.
-  RunningServices(core::EventLoop& loop, core::WorkQueue& work, const Modules& modules, BlockListener on_block)
-      : loop_(loop), work_(work), modules_(modules), on_block_(std::move(on_block)) {}
+  // `loops` (started before the first apply()) serves every service's sessions.
+  RunningServices(core::LoopPool& loops, const Modules& modules, BlockListener on_block)
+      : loops_(loops), modules_(modules), on_block_(std::move(on_block)) {}
 
   // Starts, reconfigures and removes services as the snapshot says; logs what changed and what
   // could not be applied (the running configuration of such a service is kept).
@@ -83,6 +85,8 @@ class RunningServices {
   void stop_all();
 
   const Services& services() const { return services_; }
+  // Sessions open and served per event loop (`loops`), loop 0 first.
+  std::vector<core::LoopPool::Load> loop_loads() const { return loops_.loads(); }
   core::Service* find(const std::string& name) const;
   const std::map<std::string, Applied>& applied() const { return applied_; }
   const std::map<std::string, TlsState>& tls() const { return tls_; }
@@ -107,8 +111,7 @@ class RunningServices {
   void warn_if_too_few_descriptors();
   static constexpr int64_t kReservedDescriptors = 64;
 
-  core::EventLoop& loop_;
-  core::WorkQueue& work_;
+  core::LoopPool& loops_;
   const Modules& modules_;
   BlockListener on_block_;
   Services services_;

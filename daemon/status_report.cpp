@@ -20,8 +20,10 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
   for (const auto& [name, service] : running.services()) {
     nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
     for (const auto& b : service->bind_status()) listeners.push_back(bind_report(b));
-    const auto& st = service->stats();
-    const auto& counters = service->policy().counters();
+    const core::ServiceStats st = service->stats();
+    const auto [checks, active_blocks] = service->with_policy([](const ipfilter::AccessPolicy& policy) {
+      return std::pair(policy.counters().checks, policy.guard().block_count());
+    });
     auto applied = running.applied().find(name);
     nlohmann::ordered_json tls = nullptr;
     if (auto t = running.tls().find(name); t != running.tls().end()) {
@@ -45,8 +47,14 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
                         {"blocks_placed", st.blocks_placed},
                         {"auto_denied", st.auto_denied},
                         {"proxy_refused", st.proxy_refused},
-                        {"policy_checks", counters.checks}}},
-                      {"active_blocks", service->policy().guard().block_count()}};
+                        {"policy_checks", checks}}},
+                      {"active_blocks", active_blocks}};
+  }
+  // The event loops serving sessions (`loops`): sessions open now and served since start.
+  nlohmann::ordered_json loops = nlohmann::ordered_json::array();
+  const auto loads = running.loop_loads();
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    loops.push_back({{"loop", i}, {"sessions", loads[i].open}, {"served", loads[i].served}});
   }
   nlohmann::ordered_json metrics = nullptr;
   if (!info.metrics.bind.empty()) {
@@ -57,6 +65,7 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
           {"user", info.user},
           {"started_at", rfc3339_utc(info.started_at)},
           {"services", std::move(services)},
+          {"loops", std::move(loops)},
           {"metrics", std::move(metrics)}};
 }
 

@@ -34,6 +34,12 @@ SettingsCatalog build_catalog() {
                            ", loopback only) or an address and port ('127.0.0.1:9154', '[::1]:9154'). "
                            "It has no authentication: keep it on loopback or a management network.",
                        check_metrics_listen));
+  // Scale up (issue 19): core/loop/loop_pool.h; docs/scaling.md.
+  c.add(int_setting("loops", 0, 0, 64,
+                    "Event loops serving sessions: 0 = one per core (at least 1), at most 64. The main "
+                    "loop accepts every connection, applies the IP lists, blocks and limits, and hands "
+                    "each session to the loop with the fewest open sessions; 1 = everything on the main "
+                    "loop. Read at start: a change takes effect at the next restart (docs/scaling.md)."));
   // Password policy (issue 17, poppassd): auth/password_policy.h reads it.
   c.add(int_setting("password_min_length", 8, 1, 1024,
                     "Shortest password (in octets) a password change accepts: poppassd's NEWPASS and 'mailctl "

@@ -10,7 +10,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "core/ipfilter/access_policy.h"
 #include "core/ipfilter/range_set.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/loop_pool.h"
 #include "core/config/network_settings.h"
 #include "core/module/module.h"
 #include "core/module/module_descriptor.h"
@@ -80,8 +83,14 @@ struct SessionSummary {
   std::string tls;   // TLS protocol version ("TLSv1.3"); empty without TLS
   std::chrono::system_clock::time_point connected_at;
   uint64_t bytes_in = 0, bytes_out = 0;
+  std::size_t loop = 0;  // the event loop serving it (core/loop/loop_pool.h; 0 = the main loop)
 };
 
+// Threads (docs/scaling.md): the listeners, accept, the IP lists and limits, apply() and every
+// public method run on the main loop. Sessions run on the loop the LoopPool chooses at accept (the
+// socket is handed over); each loop's connections are touched only on its thread. What sessions
+// share — the policy (IP lists, anti-hammering, blocks), per-address counts, login check slots,
+// the stats — is guarded by one mutex, so a block placed on one loop refuses on every loop at once.
 class Service : private ClientPolicy {
  public:
   // Told of every block the service places itself (to store it); the daemon answers with
@@ -89,7 +98,10 @@ class Service : private ClientPolicy {
   using BlockListener = std::function<void(const ipfilter::Block&)>;
 
   // `descriptor` and `module` outlive the service.
+  // One loop: every session on `loop`.
   Service(EventLoop& loop, WorkQueue& work, std::string name, const ModuleDescriptor& descriptor, Module& module);
+  // Sessions spread over the pool's loops (started before; it outlives the service).
+  Service(LoopPool& loops, std::string name, const ModuleDescriptor& descriptor, Module& module);
   ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -131,43 +143,90 @@ class Service : private ClientPolicy {
   std::vector<ConnectionId> restart();
 
   std::vector<BindStatus> bind_status() const;
-  std::size_t connection_count() const { return connections_.size(); }
-  const ServiceStats& stats() const { return stats_; }
-  const ipfilter::AccessPolicy& policy() const { return policy_; }
+  std::size_t connection_count() const;
+  ServiceStats stats() const;
+  // Runs `f` on the policy under the lock sessions take: no session changes it meanwhile.
+  template <typename F>
+  decltype(auto) with_policy(F&& f) const {
+    std::lock_guard lock(mu_);
+    return f(static_cast<const ipfilter::AccessPolicy&>(policy_));
+  }
 
  private:
   // {implicit TLS, bind}. Three kinds of listener: plain TCP, implicit TLS, the unix socket
   // (never TLS); a failed bind keeps the superseded listeners of its own kind only.
   using ListenKey = std::pair<bool, net::BindSpec>;
+  // A session on its loop (a Shard's, touched on that loop's thread only).
   struct Client {
     std::unique_ptr<Connection> connection;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  };
+  // What every loop may ask about a session (under mu_): from accept until it closes.
+  struct Live {
+    std::size_t shard = 0;
     std::optional<ipfilter::IpAddress> ip;  // nullopt: a unix-domain socket client (no IP policy)
     std::optional<ipfilter::IpAddress> limit_key;  // counted in per_ip_ under this key
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  };
+  // One loop's part of the service.
+  struct Shard {
+    EventLoop* loop = nullptr;
+    WorkQueue* work = nullptr;
+    std::unordered_map<ConnectionId, Client> connections;
+    std::shared_ptr<int> alive = std::make_shared<int>(0);  // reset on this loop's thread at destruction
+    std::weak_ptr<int> token = alive;                       // copied by callbacks that run on this loop
+  };
+  // What a session is started with: the settings of the moment it was accepted.
+  struct SessionStart {
+    std::shared_ptr<const config::ServiceSettings> settings;
+    std::shared_ptr<const tls::TlsContext> tls;
+    ConnectionLimits limits;
+    bool transcript = false;
+    bool start_tls = false;
+  };
+
+  // A TCP client on the main loop, its address final (the socket's, or its PROXY header's): either
+  // the accepted socket itself or the connection that read the header.
+  struct Arrival {
+    ConnectionId id = 0;
+    std::string peer;
+    std::optional<StreamHandle> socket;
+    std::unique_ptr<Connection> connection;
   };
 
   void on_accept(StreamHandle socket, bool tls);
-  // A TCP client (its address final: the socket's, or its PROXY header's): IP policy, implicit
-  // TLS, limits, then the session.
-  void admit(std::unique_ptr<Connection> conn, bool tls);
-  // proxy_protocol (service_proxy.cpp): a trusted balancer's connection waits for its header,
-  // anything else is refused before a byte is sent.
+  // IP policy, implicit TLS, limits, then the session on the chosen loop.
+  void admit(Arrival arrival, bool tls);
+  // The Arrival as a Connection on the main loop (made from its socket when it has none yet).
+  std::unique_ptr<Connection> arrival_connection(Arrival& arrival, const SessionStart& start);
+  // proxy_protocol (service_proxy.cpp): a trusted balancer's connection waits for its header on
+  // the main loop, anything else is refused before a byte is sent.
   void apply_proxy_settings();
   void await_proxy_header(std::unique_ptr<Connection> conn, bool tls);
   void proxy_header_read(ConnectionId id, bool tls, const net::ProxyParse& verdict);
   void refuse_proxied(std::unique_ptr<Connection> conn, const std::string& reason);
-  void accept_unix(std::unique_ptr<Connection> conn);
-  void start_session(Client client);
+  void accept_unix(std::unique_ptr<Connection> conn, const SessionStart& start);
+  std::unique_ptr<Connection> make_connection(std::size_t shard, ConnectionId id, StreamHandle socket,
+                                              const SessionStart& start);
+  // Moves an accepted TCP socket to `shard`'s loop and starts its session there; `carried`: what a
+  // connection that read a PROXY header learnt (the client's address, bytes after the header).
+  void hand_over(std::size_t shard, ConnectionId id, StreamHandle socket, SessionStart start,
+                 std::optional<Connection::Carried> carried = std::nullopt);
+  void start_session(std::size_t shard, std::unique_ptr<Connection> conn, const SessionStart& start);
+  // Forgets a session's shared record (per-address count, waiting logins); under mu_.
+  void release_locked(ConnectionId id);
+  // The shard whose loop runs on this thread; size() when none does (a worker).
+  std::size_t current_shard() const;
   bool open_listener(const ListenKey& key);
   // open_listener(), first closing a superseded listener that holds the port (reopened on failure).
   bool open_replacing(const ListenKey& key);
   // Closes superseded listeners unless their kind has a failed bind and nothing else listening.
   void retire_superseded();
   void refuse(std::unique_ptr<Connection> conn, std::string reply);
-  void on_closed(ConnectionId id);
+  void on_closed(std::size_t shard, ConnectionId id);
   ConnectionLimits limits() const;
-  const Client* find_client(const Connection& connection) const;
-  // The client's address; null for a unix-domain socket client or one that has gone.
+  // The session's shared record (under mu_); null once it has gone.
+  const Live* find_live(const Connection& connection) const;
+  // The client's address (under mu_); null for a unix-domain socket client or one that has gone.
   const ipfilter::IpAddress* client_ip(const Connection& connection) const;
   void placed(const ipfilter::Block& block);
 
@@ -183,6 +242,9 @@ class Service : private ClientPolicy {
   class LocalCheck;
   struct Waiter {
     ConnectionId id;
+    std::size_t shard = 0;    // the loop its session runs on: start runs there
+    ipfilter::IpAddress ip;   // the client's address
+    std::string peer;         // as the connection gives it (logs)
     LoginCheckStart start;
     bool waited = false;  // found no free slot at least once
     uint64_t order = 0;   // arrival order (service-wide): the earliest goes first among equals
@@ -196,14 +258,19 @@ class Service : private ClientPolicy {
   // fewest checks started first (then the earliest login); refuses those of blocked addresses.
   void admit_waiting();
   // Drops the front waiters of `q` whose client has gone; false when none is left.
-  bool prune_gone(LoginQueue& q);
+  // (under mu_; waiters on this thread's loop only: another loop's are checked when started there)
+  bool prune_gone(LoginQueue& q, std::size_t here, std::vector<Connection*>& abandoned);
+  // Runs a waiter's start on its session's loop (outside mu_).
+  void deliver(std::size_t shard, ConnectionId id, bool waited, LoginCheckStart start,
+               std::shared_ptr<LoginCheck> check);
   void check_finished(const ipfilter::IpAddress& key);
   int check_slots(const ipfilter::IpAddress& ip, ipfilter::TimePoint now) const;
   LoginFailure record_login_failure(const ipfilter::IpAddress& ip, const std::string& peer);
   bool record_login_success(const ipfilter::IpAddress& ip);
 
   EventLoop& loop_;
-  WorkQueue& work_;
+  LoopPool* pool_ = nullptr;  // null: one loop (shards_ has one)
+  std::vector<std::unique_ptr<Shard>> shards_;  // [0] is loop_'s
   std::string name_;
   const ModuleDescriptor& descriptor_;
   Module& module_;
@@ -216,12 +283,14 @@ class Service : private ClientPolicy {
   std::map<ListenKey, std::unique_ptr<Listener>> listeners_;
   std::map<ListenKey, std::string> bind_errors_;
   std::set<ListenKey> superseded_;  // listening, no longer configured (see BindStatus)
-  std::unordered_map<ConnectionId, Client> connections_;
-  // Refused connections finishing their last write: not counted against any limit.
+  // Refused connections finishing their last write (on the main loop): not counted against any limit.
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> refused_;
-  // Connections reading their PROXY header: not sessions yet, at most max_connections of them.
+  // Connections reading their PROXY header (main loop): not sessions yet, at most max_connections.
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> awaiting_proxy_;
-  ipfilter::RangeSet proxy_trusted_;  // from proxy_trusted, built by apply()
+  ipfilter::RangeSet proxy_trusted_;  // from proxy_trusted, built by apply() (main loop)
+  // ---- shared by the loops: guarded by mu_ (network_ is written under it too) ----
+  mutable std::mutex mu_;
+  std::unordered_map<ConnectionId, Live> live_;
   std::unordered_map<ipfilter::IpAddress, std::size_t, ipfilter::IpAddress::Hash> per_ip_;
   std::unordered_map<ipfilter::IpAddress, LoginQueue, ipfilter::IpAddress::Hash> login_queues_;
   int checks_running_ = 0;  // password checks of the whole service, bounded by login_checks
@@ -231,7 +300,7 @@ class Service : private ClientPolicy {
   BlockListener block_listener_;
   ServiceStats stats_;
   SessionMetrics session_metrics_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::weak_ptr<int> alive_;  // the main loop's shard token
 };
 
 }  // namespace mailroom::core

@@ -27,7 +27,10 @@ void Service::apply_proxy_settings() {
 }
 
 void Service::refuse_proxied(std::unique_ptr<Connection> conn, const std::string& reason) {
-  ++stats_.proxy_refused;
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.proxy_refused;
+  }
   log::warn("net.proxy_refused", {{"service", name_}, {"cid", std::to_string(conn->id())}, {"ip", conn->peer_ip()},
                                   {"local", conn->local_endpoint()}, {"reason", reason}});
   refuse(std::move(conn), {});
@@ -73,7 +76,8 @@ void Service::proxy_header_read(ConnectionId id, bool tls, const net::ProxyParse
                              {"via", h.use_connection_address ? conn->peer_ip() : conn->via()},
                              {"version", std::to_string(h.version)},
                              {"client", h.use_connection_address ? "the balancer's own (LOCAL or UNKNOWN)" : "named"}});
-  admit(std::move(conn), tls);
+  std::string peer = conn->peer_ip();
+  admit(Arrival{id, std::move(peer), std::nullopt, std::move(conn)}, tls);
 }
 
 }  // namespace mailroom::core

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -15,10 +16,11 @@
 namespace mailroom::core {
 
 namespace {
-// One read buffer for the whole loop thread: idle connections hold no input memory.
+// One read buffer per loop thread (core/loop/loop_pool: a thread per loop): idle connections hold
+// no input memory.
 constexpr std::size_t kReadBufferSize = 64 * 1024;
-std::array<char, kReadBufferSize> g_read_buffer;
-bool g_read_buffer_busy = false;
+thread_local std::array<char, kReadBufferSize> g_read_buffer;
+thread_local bool g_read_buffer_busy = false;
 
 net::ProxyParse proxy_refusal(std::string why) {
   net::ProxyParse verdict;
@@ -44,6 +46,15 @@ std::string address_to_string(const sockaddr_storage& addr, int* port) {
     if (port) *port = ntohs(a->sin6_port);
   }
   return buf;
+}
+
+std::string Connection::peer_ip_of(const StreamHandle& socket) {
+  uv_tcp_t* tcp = socket.tcp();
+  if (tcp == nullptr) return kUnixPeer;
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+  return address_to_string(addr, nullptr);
 }
 
 Connection::Connection(EventLoop& loop, WorkQueue& work, ConnectionId id, StreamHandle socket,
@@ -153,6 +164,31 @@ void Connection::read_proxy_header(uint64_t timeout_ms, std::size_t max_length, 
   proxy_deadline_ = uv_now(loop_.raw()) + timeout_ms;
   arm_deadline_timer();
   update_reading();
+}
+
+StreamHandle Connection::release_socket(Carried& carried) {
+  if (reading_) {
+    uv_read_stop(socket_.stream());
+    reading_ = false;
+  }
+  idle_timer_.stop();
+  proxy_deadline_ = 0;
+  arm_deadline_timer();
+  carried.early_input = std::exchange(early_input_, {});
+  carried.peer_ip = peer_ip_;
+  carried.via = via_;
+  carried.peer_port = peer_port_;
+  carried.bytes_in = bytes_in_;
+  socket_.stream()->data = nullptr;
+  return std::move(socket_);
+}
+
+void Connection::carry_over(Carried carried) {
+  early_input_ = std::move(carried.early_input);
+  peer_ip_ = std::move(carried.peer_ip);
+  via_ = std::move(carried.via);
+  peer_port_ = carried.peer_port;
+  bytes_in_ += carried.bytes_in;
 }
 
 void Connection::set_proxied_peer(std::string ip, int port) {
@@ -401,11 +437,11 @@ void Connection::handle_bytes(const char* data, std::size_t len) {
 }
 
 void Connection::on_tls_error(const Error& error, std::string alert) {
-  static uint64_t failures = 0;
-  ++failures;
+  static std::atomic<uint64_t> failures{0};  // every loop's connections
+  const uint64_t count = ++failures;
   log::warn(tls_->handshake_done() ? "tls.error" : "tls.handshake_failed",
             {{"service", service_}, {"cid", std::to_string(id_)}, {"ip", peer_ip_}, {"error", error.message},
-             {"count", std::to_string(failures)}});
+             {"count", std::to_string(count)}});
   if (!alert.empty()) write_raw(std::move(alert));
   closing_ = true;  // nothing more is read or encrypted; the alert is flushed, then closed
   close_after_flush_ = true;

@@ -71,6 +71,20 @@ class Connection {
   void set_proxied_peer(std::string ip, int port);
   const std::string& via() const { return via_; }  // empty: no balancer named another client
 
+  // Moving a connection that read its PROXY header to another loop (Service::hand_over): what the
+  // Connection made there on the same socket takes over.
+  struct Carried {
+    std::string early_input;  // the client's bytes that came with the header
+    std::string peer_ip, via;
+    int peer_port = 0;
+    uint64_t bytes_in = 0;
+  };
+  // Before start(): stops reading and gives up the socket, filling `carried`. The object keeps no
+  // socket: destroy it (on_closed is not called).
+  StreamHandle release_socket(Carried& carried);
+  // Before start(), on the new loop's Connection.
+  void carry_over(Carried carried);
+
   // The service the connection belongs to: its events carry it (service=NAME) and so go to the
   // service's log target. With `transcript`, every line in and out is logged (debug_transcript).
   void set_log_context(std::string service, bool transcript);
@@ -82,6 +96,8 @@ class Connection {
   bool is_unix() const { return socket_.is_unix(); }
   static constexpr const char* kUnixPeer = "local";
   const std::string& peer_ip() const { return peer_ip_; }
+  // peer_ip() of an accepted socket before any Connection wraps it (empty when unknown).
+  static std::string peer_ip_of(const StreamHandle& socket);
   // The client is on this host: a loopback address (127.0.0.0/8, ::1) or the unix socket.
   bool is_local_client() const;
   int peer_port() const { return peer_port_; }

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "auth/secrets.h"
@@ -102,7 +103,7 @@ class Pop3Module : public core::Module {
   std::shared_ptr<const storage::OutboundQueue> queue_;  // DATA/queue: XTND XMIT's remote recipients
   std::string host_;
   std::string pid_;
-  uint64_t counter_ = 0;
+  std::atomic<uint64_t> counter_{0};  // sessions are created on every session loop
   std::shared_ptr<const config::ServiceSettings> wanted_for_;
   std::set<std::string> wanted_;
   // LOGIN-DELAY: the last login of each mailbox, shared by every session of every pop3 service.

@@ -249,6 +249,8 @@ class Server:
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
         self.hostname = self.banner + ".e2e.test"
         self.mailctl("init")
+        if os.environ.get("MAILROOM_E2E_LOOPS"):  # run a suite with that many event loops (docs/scaling.md)
+            self.mailctl("daemon", "set", "loops", os.environ["MAILROOM_E2E_LOOPS"])
         for name in DEFAULT_SERVICES:
             if name != service and name not in self.also and name not in DISABLED_BY_DEFAULT:
                 self.mailctl("service", "disable", name)

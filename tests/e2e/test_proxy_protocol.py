@@ -96,6 +96,25 @@ class ProxyProtocolTest(ServerTestCase):
             self.assertEqual(self.session_ips(), ["127.0.0.6"])
             tls.sendall(b"QUIT\r\n")
 
+    def test_proxied_sessions_move_to_every_event_loop_with_their_first_bytes(self):
+        # With loops >= 2 the header is read on the main loop, then the socket, the client's
+        # address and the bytes that came with the header move to the session's loop.
+        loops = len(self.mailctl_json("status")["loops"])
+        conns = []
+        for i in range(2 * loops):
+            c = connect_from(LOOPBACK, self.server.port)
+            self.addCleanup(c.close)
+            c.send(b"PROXY TCP4 192.0.2.%d 127.0.0.1 4000 110\r\nCAPA\r\n" % (20 + i))
+            self.assertTrue(c.readline().startswith(b"+OK"))
+            self.assertTrue(c.readline().startswith(b"+OK"))  # CAPA's reply: the early bytes arrived
+            conns.append(c)
+        sessions = [s for s in self.mailctl_json("sessions") if s["service"] == "pop3"]
+        self.assertEqual(sorted(s["ip"] for s in sessions), sorted("192.0.2.%d" % (20 + i) for i in range(2 * loops)))
+        self.assertEqual(sorted({s["loop"] for s in sessions}), list(range(loops)))
+        for c in conns:
+            c.close()
+        self.wait_until(lambda: self.session_ips() == [], what="the sessions closed")
+
     def test_v1_by_hand_and_what_is_refused_before_any_banner(self):
         # A v1 header sent by hand, with the first command in the same segment.
         conn = connect_from(LOOPBACK, self.server.port)

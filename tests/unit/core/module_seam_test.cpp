@@ -15,6 +15,7 @@
 
 #include "core/config/network_settings.h"
 #include "core/loop/event_loop.h"
+#include "core/loop/loop_pool.h"
 #include "core/module/module_catalog.h"
 #include "core/module/module_descriptor.h"
 #include "core/module/service.h"
@@ -119,6 +120,8 @@ struct SeamRun {
   core::ModuleDescriptor descriptor = seam_descriptor();
   config::SettingsCatalog catalog = core::compose_settings_catalog(descriptor);
   SeamModule module;
+  std::size_t loops = 1;                 // > 1: the service runs on a LoopPool of that many loops
+  std::unique_ptr<core::LoopPool> pool;  // outlives `service`
   std::unique_ptr<core::Service> service;
   int port = 0;
   bool timed_out = false;
@@ -139,7 +142,13 @@ struct SeamRun {
   // `client` runs on its own thread; it may ask for a reload through `reload` (run on the loop).
   void run(std::map<std::string, std::string> values,
            std::function<void(int port, std::function<void(std::map<std::string, std::string>)> reload)> client) {
-    service = std::make_unique<core::Service>(loop, work, "seam", descriptor, module);
+    if (loops > 1) {
+      pool = std::make_unique<core::LoopPool>(loop, work);
+      pool->start(loops);
+      service = std::make_unique<core::Service>(*pool, "seam", descriptor, module);
+    } else {
+      service = std::make_unique<core::Service>(loop, work, "seam", descriptor, module);
+    }
     bool listening = false;
     for (int attempt = 0; attempt < 5 && !listening; ++attempt) {
       port = mailroom::test::pick_free_port();
@@ -183,6 +192,7 @@ struct SeamRun {
     loop.run();
     thread.join();
     service.reset();
+    if (pool) pool->stop();
     CHECK_FALSE(timed_out);
   }
 };
@@ -270,5 +280,31 @@ TEST_CASE("seam module: a session that throws loses its connection; the service 
     REQUIRE(next.ok());
     CHECK(greeting(next) == "220 seam ready\r\n");
     CHECK(ask(next, "QUIT\r\n") == "221 bye\r\n");
+  });
+}
+
+TEST_CASE("seam module on two loops: sessions alternate, an auto-deny on loop 1 refuses at accept") {
+  SeamRun run;
+  run.loops = 2;
+  run.run({{"auto_deny", "on"}, {"greeting", "two loops"}}, [&](int port, auto) {
+    ClientSocket a(port);
+    REQUIRE(a.ok());
+    CHECK(greeting(a) == "220 two loops\r\n");
+    ClientSocket b(port);
+    REQUIRE(b.ok());
+    CHECK(greeting(b) == "220 two loops\r\n");
+    CHECK(ask(a, "HELLO\r\n") == "250 HELLO\r\n");
+    CHECK(ask(b, "HELLO\r\n") == "250 HELLO\r\n");
+    auto loads = run.pool->loads();
+    REQUIRE(loads.size() == 2);
+    CHECK(loads[0].open == 1);  // a
+    CHECK(loads[1].open == 1);  // b
+    // b (loop 1) sends an over-long line: the deny it places refuses the next accept (main loop).
+    CHECK(ask(b, std::string(100, 'z') + "\r\n") == "421 denied\r\n");
+    ClientSocket again(port);
+    std::string nothing;
+    CHECK_FALSE(again.recv_until(nothing, "\r\n"));
+    CHECK(nothing.empty());
+    CHECK(ask(a, "STILL HERE\r\n") == "250 STILL HERE\r\n");  // open sessions go on
   });
 }
