@@ -170,8 +170,6 @@ std::string mail_root(const std::string& data_dir);
 // DATA_DIR/mail/<postoffice>/<mailbox>/Maildir: the Maildir a mailbox gets by default.
 std::string default_maildir(const std::string& data_dir, const Address& address);
 
-// Opens (creating if `create`) DATA_DIR/mailroom.db, runs schema migrations, enables WAL.
-// kNotFound with a helpful message if it does not exist and !create ("run mailctl init").
-Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create);
+// Opened by storage/store_factory.h.
 
 }  // namespace mailroom::storage
