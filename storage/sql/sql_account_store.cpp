@@ -406,7 +406,7 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
       if (!id) return id.error();
       if (!*id) return no_postoffice(*filter);
     }
-    auto stmt = db_.prepare(select_mailbox_ + "WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name, m.name");
+    auto stmt = db_.prepare(select_mailbox_ + "WHERE CAST(?1 AS TEXT) IS NULL OR p.name = ?1 ORDER BY p.name, m.name");
     if (!stmt) return stmt.error();
     if (filter) stmt->bind(1, *filter);
     std::vector<MailboxInfo> out;
@@ -1186,7 +1186,7 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
     auto stmt = db_.prepare(
         "SELECT p.name, p.enabled, p.created_at, (SELECT COUNT(*) FROM mailboxes m WHERE m.postoffice_id = p.id), " +
         settings_column(db_.dialect(), "postoffice_settings", "ps", "postoffice_id", "p.id") +
-        " FROM postoffices p WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name");
+        " FROM postoffices p WHERE CAST(?1 AS TEXT) IS NULL OR p.name = ?1 ORDER BY p.name");
     if (!stmt) return stmt.error();
     if (name) stmt->bind(1, *name);
     std::vector<PostofficeInfo> out;
@@ -1201,7 +1201,7 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
   }
 
   Result<std::vector<ServiceRecord>> select_services(const std::optional<std::string>& name) {
-    auto stmt = db_.prepare("SELECT name, module, enabled FROM services WHERE ?1 IS NULL OR name = ?1 ORDER BY name");
+    auto stmt = db_.prepare("SELECT name, module, enabled FROM services WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1 ORDER BY name");
     if (!stmt) return stmt.error();
     if (name) stmt->bind(1, *name);
     std::vector<ServiceRecord> out;
@@ -1212,7 +1212,7 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
       out.push_back(ServiceRecord{stmt->column_text(0), stmt->column_text(1), stmt->column_bool(2), {}});
     }
     auto settings = db_.prepare(
-        "SELECT service, key, value FROM service_settings WHERE ?1 IS NULL OR service = ?1 ORDER BY service, key");
+        "SELECT service, key, value FROM service_settings WHERE CAST(?1 AS TEXT) IS NULL OR service = ?1 ORDER BY service, key");
     if (!settings) return settings.error();
     if (name) settings->bind(1, *name);
     while (true) {

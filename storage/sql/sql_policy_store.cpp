@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include "core/ipfilter/address_rule.h"
@@ -64,6 +65,20 @@ BlockRecord block_from_row(const Statement& row) {
   return b;
 }
 
+// Rules per INSERT in add_access_rules (3 + this many parameters: within SQLite's and
+// PostgreSQL's limits).
+constexpr size_t kBulkRulesPerInsert = 500;
+
+// INSERT of `count` rules: ?1 service, ?2 list, ?3 created_at, ?4... the rules (in order, so
+// their ids follow the input); rules already in the list (or twice in the input) are skipped.
+std::string bulk_insert_sql(size_t count) {
+  std::string sql = "INSERT INTO access_rules (service, list, rule, comment, created_at) VALUES ";
+  for (size_t i = 0; i < count; ++i) {
+    sql += (i == 0 ? "" : ", ") + std::string("(?1, ?2, ?") + std::to_string(4 + i) + ", '', ?3)";
+  }
+  return sql + " ON CONFLICT (service, list, rule) DO NOTHING";
+}
+
 Status check_list(const std::string& list) {
   if (list == "allow" || list == "deny" || list == "safe") return {};
   return make_error(ErrorCode::kInvalidArgument, "unknown access list " + in_quotes(list) + " (use allow, deny or safe)");
@@ -113,15 +128,24 @@ class SqlPolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto stmt = db_.prepare(
-        "INSERT INTO access_rules (service, list, rule, comment, created_at) VALUES (?1, ?2, ?3, '', ?4) "
-        "ON CONFLICT (service, list, rule) DO NOTHING");
-    if (!stmt) return stmt.error();
+    // kBulkRulesPerInsert rows per INSERT: one round trip each on PostgreSQL, not one per rule.
     const int64_t now = now_seconds();
     int64_t added = 0;
-    for (const auto& rule : rules) {
-      stmt->reset().bind(1, service).bind(2, list).bind(3, rule).bind(4, now);
-      if (auto st = stmt->run(); !st) return st.error();
+    std::optional<Statement> full;  // the statement for a whole batch, prepared once
+    for (size_t start = 0; start < rules.size(); start += kBulkRulesPerInsert) {
+      const size_t count = std::min(kBulkRulesPerInsert, rules.size() - start);
+      std::optional<Statement> partial;
+      if (count == kBulkRulesPerInsert && full) {
+        full->reset();
+      } else {
+        auto prepared = db_.prepare(bulk_insert_sql(count));
+        if (!prepared) return prepared.error();
+        (count == kBulkRulesPerInsert ? full : partial).emplace(std::move(*prepared));
+      }
+      Statement& stmt = count == kBulkRulesPerInsert ? *full : *partial;
+      stmt.bind(1, service).bind(2, list).bind(3, now);
+      for (size_t i = 0; i < count; ++i) stmt.bind(static_cast<int>(4 + i), rules[start + i]);
+      if (auto st = stmt.run(); !st) return st.error();
       added += db_.changes();
     }
     if (added > 0) {
@@ -155,7 +179,7 @@ class SqlPolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto stmt = db_.prepare("DELETE FROM access_rules WHERE service = ?1 AND (?2 IS NULL OR list = ?2)");
+    auto stmt = db_.prepare("DELETE FROM access_rules WHERE service = ?1 AND (CAST(?2 AS TEXT) IS NULL OR list = ?2)");
     if (!stmt) return stmt.error();
     stmt->bind(1, service);
     if (list) stmt->bind(2, *list);
@@ -176,7 +200,7 @@ class SqlPolicyStore final : public PolicyStore {
     std::lock_guard lock(mu_);
     if (auto st = require_service(service); !st) return st.error();
     auto stmt = db_.prepare(std::string(kSelectRule) +
-                            "WHERE service = ?1 AND (?2 IS NULL OR list = ?2) ORDER BY list, id");
+                            "WHERE service = ?1 AND (CAST(?2 AS TEXT) IS NULL OR list = ?2) ORDER BY list, id");
     if (!stmt) return stmt.error();
     stmt->bind(1, service);
     if (list) stmt->bind(2, *list);
