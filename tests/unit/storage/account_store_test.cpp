@@ -814,6 +814,35 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
   }
 }
 
+TEST_CASE("stores opened at once on a fresh database migrate it once and agree on the key") {
+  TempDir tmp;
+  constexpr int kOpeners = 4;
+  std::vector<std::string> errors(kOpeners);
+  std::vector<std::unique_ptr<AccountStore>> stores(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      auto opened = open_account_store(tmp.sub("data"), /*create=*/true);
+      if (opened) {
+        stores[i] = std::move(opened).value();
+      } else {
+        errors[i] = opened.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) CHECK_MESSAGE(e.empty(), e);
+  REQUIRE(stores[0] != nullptr);
+  REQUIRE(stores[0]->add_postoffice("example.test").ok());
+  for (const auto& store : stores) {
+    REQUIRE(store != nullptr);
+    CHECK(store->get_postoffice("example.test").ok());
+  }
+  CHECK(query(tmp.sub("data"), mailroom::testing::on_postgres() ? "SELECT version FROM schema_version"
+                                                                : "PRAGMA user_version") ==
+        std::vector<std::vector<std::string>>{{std::to_string(mailroom::storage::sql::schema_version())}});
+}
+
 TEST_CASE("two stores creating the key on a fresh data dir at once agree on it") {
   for (int round = 0; round < 3; ++round) {
     TempDir tmp;
