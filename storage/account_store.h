@@ -1,5 +1,7 @@
-// AccountStore: postoffices, mailboxes, credentials and service settings (SQLite today).
-// Thread-safe: every method may be called from any worker thread; none may run on the loop.
+// AccountStore: postoffices, mailboxes, credentials and service settings (SQLite or PostgreSQL:
+// storage/store_factory.h).
+// Thread-safe: every method may be called from any worker thread; none may run on the loop. On
+// SQLite one connection serves the calls in turn; on PostgreSQL a pool of connections in parallel.
 #pragma once
 
 #include <cstdint>

@@ -461,7 +461,10 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
     }
     if (!found) return no_mailbox(*addr);
     if (found->info.password_scheme == pw::kSchemeArgon2id) return std::string();
-    // Both hashes run without the lock; the UPDATE below is the compare-and-swap.
+    // Both hashes run without the lock; the UPDATE below is the compare-and-swap, one statement
+    // and no transaction on either back end: SQLite runs it under its write lock, PostgreSQL
+    // (READ COMMITTED) re-checks the WHERE on the newest row version after any concurrent writer,
+    // so a password changed meanwhile makes it change no row.
     if (!pw::verify_password(password, found->password_hash)) return std::string();
     auto fresh = prepare_password(password, PasswordKind::kPlaintext);
     if (!fresh) return fresh.error();
