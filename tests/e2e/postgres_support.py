@@ -41,15 +41,19 @@ class ScratchPostgres:
     def remove(self):
         self._run("remove")
 
-    def url(self, database: str = "postgres") -> str:
+    def url(self, database: str = "postgres", password: str = None) -> str:
+        """The URL of `database`; with `password` in the user part (trust authentication ignores
+        it: a test can check that it never shows)."""
+        if password:
+            return "postgresql://postgres:%s@/%s?host=%s" % (password, database, self.dir)
         return "postgresql:///%s?host=%s&user=postgres" % (database, self.dir)
 
-    def create_database(self) -> str:
-        """A fresh database on this server; returns its URL."""
+    def create_database(self, password: str = None) -> str:
+        """A fresh database on this server; returns its URL (see url())."""
         self.databases += 1
         name = "mailroom_%d" % self.databases
         proc = subprocess.run([os.path.join(PG_BINDIR, "createdb"), "-h", self.dir, "-U", "postgres", name],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=COMMAND_TIMEOUT)
         if proc.returncode != 0:
             raise AssertionError("createdb failed: " + proc.stderr.decode(errors="replace"))
-        return self.url(name)
+        return self.url(name, password)

@@ -10,6 +10,7 @@ import harness
 import postgres_support
 
 PASSWORD = "Pg-Secret-1"
+DB_PASSWORD = "db-pw-7f3a"  # in the URL; must never be shown
 
 
 @unittest.skipUnless(postgres_support.available(), "PostgreSQL server binaries are not installed")
@@ -23,7 +24,7 @@ class PostgresBackendTest(harness.ServerTestCase):
         cls.pg.remove()
 
     def setUp(self):
-        self.url = self.pg.create_database()
+        self.url = self.pg.create_database(password=DB_PASSWORD)
         # Only `init` (inside Server()) sees the URL; everything after it has just --data.
         os.environ["MAILROOM_DATABASE"] = self.url
         try:
@@ -55,6 +56,14 @@ class PostgresBackendTest(harness.ServerTestCase):
         listed = self.server.mailctl("mailbox", "list").stdout.decode()
         self.assertIn("alice@example.test", listed)
         self.assertTrue(self.login_reply().startswith(b"+OK"))
+        # The URL's password shows nowhere: not in init's answer, not in the daemon's log.
+        again = self.server.mailctl("init").stdout.decode()
+        self.assertIn("postgres:***@", again)
+        self.assertNotIn(DB_PASSWORD, again)
+        with open(self.server.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        self.assertIn("postgres:***@", log)
+        self.assertNotIn(DB_PASSWORD, log)
         # backup copies SQLite files: on PostgreSQL it points to pg_dump instead.
         refused = self.server.mailctl("backup", os.path.join(self.server.root, "b.tar"), check=False)
         self.assertNotEqual(refused.returncode, 0)
