@@ -87,7 +87,8 @@ Status check_cluster_key(sql::Db& db, const std::string& data_dir, bool create) 
   return tx->commit();
 }
 
-// `count` connections to `url`, the first migrating the schema and checking the key.
+// `count` connections to `url`: the first opened now, migrating the schema and checking the key;
+// the others connect when first used (a short mailctl command needs one).
 Result<std::vector<sql::Db>> open_postgres(const std::string& data_dir, const std::string& url, bool create,
                                            int count) {
   if (create) {
@@ -95,16 +96,13 @@ Result<std::vector<sql::Db>> open_postgres(const std::string& data_dir, const st
     fs::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::kIo, "cannot create data directory " + data_dir + ": " + ec.message());
   }
+  auto first = postgres::open_db(url);
+  if (!first) return first.error();
+  if (auto st = sql::migrate(*first); !st) return st.error();
+  if (auto st = check_cluster_key(*first, data_dir, create); !st) return st.error();
   std::vector<sql::Db> out;
-  for (int i = 0; i < count; ++i) {
-    auto db = postgres::open_db(url);
-    if (!db) return db.error();
-    if (i == 0) {
-      if (auto st = sql::migrate(*db); !st) return st.error();
-      if (auto st = check_cluster_key(*db, data_dir, create); !st) return st.error();
-    }
-    out.push_back(std::move(*db));
-  }
+  out.push_back(std::move(*first));
+  for (int i = 1; i < count; ++i) out.push_back(postgres::deferred_db(url));
   return out;
 }
 

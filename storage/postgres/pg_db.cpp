@@ -247,6 +247,8 @@ Result<int64_t> PgConnection::data_version() {
   return std::strtoll(PQgetvalue(result->get(), 0, 0), nullptr, 10);
 }
 
+sql::Db deferred_db(const std::string& url) { return sql::Db(std::make_unique<PgConnection>(url)); }
+
 Result<sql::Db> open_db(const std::string& url) {
   auto conn = PgConnection::open(url);
   if (!conn) return conn.error();

@@ -81,5 +81,7 @@ class PgConnection final : public sql::ConnectionImpl {
 
 // `url` opened as a sql::Db.
 Result<sql::Db> open_db(const std::string& url);
+// A sql::Db for `url` that connects on its first call (a pool's spare connections).
+sql::Db deferred_db(const std::string& url);
 
 }  // namespace mailroom::storage::postgres

@@ -14,7 +14,9 @@ template <class Store>
 class StorePool {
  public:
   explicit StorePool(std::vector<std::unique_ptr<Store>> members) : members_(std::move(members)) {
-    for (auto& m : members_) free_.push_back(m.get());
+    // Last in, first out, the first member on top: calls one at a time all use the first
+    // member's connection, and the others connect only when calls overlap.
+    for (auto it = members_.rbegin(); it != members_.rend(); ++it) free_.push_back(it->get());
   }
 
   // Runs f(member) on a free member.
