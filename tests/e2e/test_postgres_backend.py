@@ -64,6 +64,14 @@ class PostgresBackendTest(harness.ServerTestCase):
             log = f.read().decode(errors="replace")
         self.assertIn("postgres:***@", log)
         self.assertNotIn(DB_PASSWORD, log)
+        # A data directory on SQLite is not switched over (nothing would move its accounts).
+        sqlite_dir = os.path.join(self.server.root, "sqlite-node")
+        for args, code in ((["init"], 0), (["init", "--database", self.url], 1)):
+            run = harness.subprocess.run([harness.MAILCTL, "--data", sqlite_dir] + args, stdout=harness.subprocess.PIPE,
+                                         stderr=harness.subprocess.PIPE, timeout=60)
+            self.assertEqual(run.returncode, code, run.stderr)
+        self.assertIn(b"already keeps its accounts in SQLite", run.stderr)
+        self.assertNotIn(DB_PASSWORD.encode(), run.stderr)
         # backup copies SQLite files: on PostgreSQL it points to pg_dump instead.
         refused = self.server.mailctl("backup", os.path.join(self.server.root, "b.tar"), check=False)
         self.assertNotEqual(refused.returncode, 0)
