@@ -188,14 +188,26 @@ Error PgConnection::error_from(const PGresult* result) const {
   return make_error(code, "database error: " + message);
 }
 
+void PgConnection::note_changes(PGresult* result) {
+  // Like sqlite3_changes(): only what INSERT, UPDATE and DELETE did (PQcmdTuples counts a
+  // SELECT's rows too); the last such statement's count stays until the next one.
+  const std::string_view command = PQcmdStatus(result);
+  for (std::string_view dml : {"INSERT", "UPDATE", "DELETE", "MERGE"}) {
+    if (command.substr(0, dml.size()) == dml) {
+      const char* tuples = PQcmdTuples(result);
+      changes_ = (tuples && *tuples) ? std::strtoll(tuples, nullptr, 10) : 0;
+      return;
+    }
+  }
+}
+
 Result<PgResult> PgConnection::execute(const std::string& sql, int count, const unsigned int* types,
                                        const char* const* values) {
   if (auto st = ensure_connected(); !st) return st.error();
   PgResult result(PQexecParams(conn_.get(), sql.c_str(), count, types, values, nullptr, nullptr, 0));
   const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error_from(result.get());
-  const char* tuples = PQcmdTuples(result.get());
-  changes_ = (tuples && *tuples) ? std::strtoll(tuples, nullptr, 10) : 0;
+  note_changes(result.get());
   return result;
 }
 
@@ -210,6 +222,7 @@ Status PgConnection::exec(const std::string& sql) {
   PgResult result(PQexec(conn_.get(), sql.c_str()));
   const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error_from(result.get());
+  note_changes(result.get());
   return {};
 }
 

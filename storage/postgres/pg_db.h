@@ -72,6 +72,7 @@ class PgConnection final : public sql::ConnectionImpl {
   // Connected and usable: outside a transaction a lost connection is re-opened first.
   Status ensure_connected();
   Error error_from(const PGresult* result) const;
+  void note_changes(PGresult* result);  // libpq takes a non-const result here
 
   std::string url_;
   PgConn conn_;
