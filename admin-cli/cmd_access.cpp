@@ -21,6 +21,7 @@
 #include "core/ipfilter/access_policy.h"
 #include "daemon/builtin_modules.h"
 #include "storage/policy_store.h"
+#include "storage/store_factory.h"
 
 namespace mailroom::cli {
 
@@ -64,7 +65,7 @@ struct Stores {
 Result<Stores> open_stores(const Context& ctx) {
   auto accounts = ctx.open_store();
   if (!accounts) return accounts.error();
-  auto policy = storage::open_sqlite_policy_store(ctx.data_dir());
+  auto policy = storage::open_policy_store(ctx.data_dir(), ctx.database_option);
   if (!policy) return policy.error();
   return Stores{std::move(accounts).value(), std::move(policy).value()};
 }

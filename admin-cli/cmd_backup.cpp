@@ -19,6 +19,7 @@
 #include "storage/maildir/lock_file.h"
 #include "storage/secrets/private_file.h"
 #include "storage/secrets/secret_box.h"
+#include "storage/store_factory.h"
 
 namespace mailroom::cli {
 
@@ -91,8 +92,21 @@ struct BackupArgs {
   std::string target;
 };
 
+// backup and restore copy an SQLite database file; a PostgreSQL one is pg_dump's job.
+Status refuse_postgres(const std::string& data_dir, const std::string& given_url, const char* command) {
+  auto url = storage::resolve_database_url(data_dir, given_url);
+  if (!url) return url.error();
+  if (url->empty()) return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    std::string("mailctl ") + command + " copies an SQLite database, but " + data_dir +
+                        " keeps its accounts in PostgreSQL (" + storage::printable_database_url(*url) +
+                        "): use pg_dump and pg_restore for the database and copy secrets.key and tls/ "
+                        "(docs/postgresql.md)");
+}
+
 Status run_backup(const Context& ctx, const BackupArgs& a) {
   const std::string data_dir = ctx.data_dir();
+  if (Status s = refuse_postgres(data_dir, ctx.database_option, "backup"); !s) return s;
   auto store = ctx.open_store();  // the usual "run mailctl init" message for a missing one
   if (!store) return store.error();
   auto mailboxes = (*store)->list_mailboxes(std::nullopt);
@@ -205,6 +219,7 @@ Result<json> read_manifest(const fs::path& path) {
 
 Status run_restore(const Context& ctx, const RestoreArgs& a) {
   const std::string target = ctx.data_dir();
+  if (Status s = refuse_postgres(target, ctx.database_option, "restore"); !s) return s;
   const std::string source = fs::absolute(a.source).lexically_normal().string();
   std::error_code ec;
   const bool source_is_dir = fs::is_directory(source, ec);

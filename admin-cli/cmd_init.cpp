@@ -17,7 +17,9 @@
 #include "admin-cli/commands.h"
 #include "daemon/builtin_modules.h"
 #include "storage/maildir/unique_fd.h"
+#include "storage/backup.h"
 #include "storage/secrets/secret_box.h"
+#include "storage/store_factory.h"
 
 namespace mailroom::cli {
 
@@ -96,7 +98,8 @@ Result<Tightening> tighten_data_dir(const std::string& dir, storage::AccountStor
     if (Status s = tighten(dir + "/" + sub, true, false, owner, out); !s) return s.error();
   }
   std::set<std::string> files = {dir + "/mailroom.db", dir + "/mailroom.db-wal", dir + "/mailroom.db-shm",
-                                 storage::secret_key_path(dir), dir + "/tls/key.pem"};
+                                 dir + "/" + storage::kDatabaseUrlFileName, storage::secret_key_path(dir),
+                                 dir + "/tls/key.pem"};
   auto services = store.list_services();
   if (!services) return services.error();
   for (const auto& service : *services) {
@@ -133,10 +136,34 @@ Status make_private_dir(const std::string& path, const std::string& what) {
   return make_error(ErrorCode::kIo, "cannot create " + what + " " + path + ": " + std::strerror(errno));
 }
 
+// With --database: the data directory must not hold another database already (nothing moves
+// data from one to the other). Returns whether it was initialised with this URL before.
+Result<bool> check_database_switch(const std::string& dir, const std::string& url) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / storage::kDatabaseFileName, ec)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      dir + " already keeps its accounts in SQLite (" + storage::kDatabaseFileName +
+                          "); nothing moves them to PostgreSQL: initialise a new data directory with --database");
+  }
+  auto recorded = storage::resolve_database_url(dir, "");
+  if (!recorded) return recorded.error();
+  if (recorded->empty()) return false;
+  if (*recorded != url) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      dir + " is already initialised with the database " + storage::printable_database_url(*recorded) +
+                          " (remove " + dir + "/" + storage::kDatabaseUrlFileName + " to use another one)");
+  }
+  return true;
+}
+
 Status run_init(const Context& ctx) {
   const std::string dir = ctx.data_dir();
+  const std::string& url = ctx.database_option;
   std::error_code ec;
   bool already = false;
+  if (!url.empty()) {
+    if (Status s = storage::check_database_url(url); !s) return s;
+  }
 
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
     return make_error(ErrorCode::kInvalidArgument, dir + " exists and is not a directory");
@@ -149,8 +176,12 @@ Status run_init(const Context& ctx) {
       return make_error(ErrorCode::kIo, "cannot create data directory " + dir + ": " + ec.message());
     }
     if (Status s = make_private_dir(dir, "data directory"); !s) return s;
+  } else if (!url.empty()) {
+    auto same = check_database_switch(dir, url);
+    if (!same) return same.error();
+    already = *same;
   } else {
-    auto existing = storage::open_sqlite_account_store(dir, /*create=*/false);
+    auto existing = storage::open_account_store(dir, /*create=*/false);
     if (existing.ok()) {
       already = true;
     } else if (existing.error().code != ErrorCode::kNotFound) {
@@ -158,8 +189,12 @@ Status run_init(const Context& ctx) {
     }
   }
 
-  auto store = storage::open_sqlite_account_store(dir, /*create=*/true);
+  // On PostgreSQL this also records (or checks) the fingerprint of DATA/secrets.key.
+  auto store = storage::open_account_store(dir, /*create=*/true, url);
   if (!store) return store.error();
+  if (!url.empty() && !already) {
+    if (Status s = storage::record_database_url(dir, url); !s) return s;
+  }
 
   if (Status s = make_private_dir(ctx.mail_root(), "mail directory"); !s) return s;
 
@@ -190,7 +225,12 @@ Status run_init(const Context& ctx) {
   auto tightened = tighten_data_dir(dir, **store);
   if (!tightened) return tightened.error();
 
+  auto recorded_url = storage::resolve_database_url(dir, url);
+  if (!recorded_url) return recorded_url.error();
+  const std::string database =
+      recorded_url->empty() ? dir + "/" + storage::kDatabaseFileName : storage::printable_database_url(*recorded_url);
   std::string message = already ? "already initialised " + dir : "initialised " + dir;
+  if (!recorded_url->empty()) message += " (database " + database + ")";
   if (generated_cert) message += " (self-signed TLS certificate in " + dir + "/tls)";
   if (!cert_backup.empty()) message += "; " + cert_backup;
   if (already && !created_services.empty()) {
@@ -204,6 +244,7 @@ Status run_init(const Context& ctx) {
                changes_text(tightened->left_alone, false);
   }
   ctx.done(message, {{"data_dir", dir},
+                     {"database", database},
                      {"already_initialised", already},
                      {"created_services", created_services},
                      {"generated_certificate", generated_cert},

@@ -24,6 +24,7 @@
 #include "storage/mail_store.h"
 #include "storage/node/node_settings_file.h"
 #include "storage/provisioning.h"
+#include "storage/store_factory.h"
 
 namespace mailroom::cli {
 
@@ -38,7 +39,7 @@ constexpr std::size_t kMaxProvisioningFileBytes = 256u << 20;
 Result<std::unique_ptr<storage::ProvisioningStore>> open_provisioning(const Context& ctx) {
   // The same checks and message as every other command when the data directory is missing.
   if (auto accounts = ctx.open_store(); !accounts) return accounts.error();
-  return storage::open_sqlite_provisioning_store(ctx.data_dir());
+  return storage::open_provisioning_store(ctx.data_dir(), ctx.database_option);
 }
 
 // Where mailboxes get their Maildir by default (the mail_root daemon setting, else DATA/mail).

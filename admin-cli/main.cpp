@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
   app.add_option("--data", ctx.data_option, "Data directory (default: $MAILROOM_DATA)")
       ->envname("MAILROOM_DATA")
       ->type_name("DIR");
+  app.add_option("--database", ctx.database_option,
+                 "PostgreSQL URL of the accounts and policy (default: $MAILROOM_DATABASE, else the one 'init "
+                 "--database' recorded in the data directory, else its SQLite database)")
+      ->envname("MAILROOM_DATABASE")
+      ->type_name("URL");
   app.add_flag("--json", ctx.json, "Print listings, details and results as JSON");
   app.set_version_flag("--version", mailroom::version_line("mailctl"), "Print the version and exit");
 

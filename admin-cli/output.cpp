@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/time_text.h"
+#include "storage/store_factory.h"
 
 namespace mailroom::cli {
 
@@ -220,7 +221,7 @@ Result<std::unique_ptr<storage::AccountStore>> Context::open_store() const {
                                                  " does not exist (run 'mailctl --data " + dir +
                                                  " init' first)");
   }
-  auto store = storage::open_sqlite_account_store(dir, /*create=*/false);
+  auto store = storage::open_account_store(dir, /*create=*/false, database_option);
   if (!store && store.error().code == ErrorCode::kNotFound) {
     return Error{ErrorCode::kPermanent, store.error().message};
   }

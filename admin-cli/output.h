@@ -85,6 +85,8 @@ inline const char* yes_no(bool b) { return b ? "yes" : "no"; }
 // Shared by every command: the global options and the store opener.
 struct Context {
   std::string data_option;  // --data, else MAILROOM_DATA ("" when neither)
+  // --database, else MAILROOM_DATABASE ("" when neither: DATA/database.url, else SQLite).
+  std::string database_option;
   bool json = false;
   // The command chosen on the command line, run after parsing succeeded.
   std::function<Status()> action;

@@ -33,12 +33,15 @@
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
 #include "storage/policy_store.h"
+#include "storage/store_factory.h"
 
 namespace {
 
 void usage(std::ostream& out) {
-  out << "usage: mailroomd [--data DIR] [--user NAME] [--log-level debug|info|warn|error]\n"
+  out << "usage: mailroomd [--data DIR] [--database URL] [--user NAME] [--log-level debug|info|warn|error]\n"
          "  --data DIR   Mailroom data directory (default: $MAILROOM_DATA)\n"
+         "  --database URL  PostgreSQL URL of the accounts and policy (default: $MAILROOM_DATABASE, else\n"
+         "               the one 'mailctl init --database' recorded in DIR, else DIR's SQLite database)\n"
          "  --user NAME  Started as root, run as NAME (default: $MAILROOM_USER, else mailroom; 'root' keeps\n"
          "               root): root is kept only to open the listeners. Not root, mailroomd runs as itself.\n"
          "  --log-level  The daemon's least severe level logged until the stored 'log_level' changes\n"
@@ -93,15 +96,21 @@ int main(int argc, char** argv) {
   using namespace mailroom;
   std::string data_dir;
   std::string user;
+  std::string database_url;  // --database, else MAILROOM_DATABASE, else DATA/database.url or SQLite
   std::optional<std::string> log_level;  // --log-level
   if (const char* env = std::getenv("MAILROOM_DATA")) data_dir = env;
   if (const char* env = std::getenv("MAILROOM_USER")) user = env;
+  if (const char* env = std::getenv("MAILROOM_DATABASE")) database_url = env;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--data" || arg == "-d") && i + 1 < argc) {
       data_dir = argv[++i];
     } else if (arg.rfind("--data=", 0) == 0) {
       data_dir = arg.substr(7);
+    } else if (arg == "--database" && i + 1 < argc) {
+      database_url = argv[++i];
+    } else if (arg.rfind("--database=", 0) == 0) {
+      database_url = arg.substr(11);
     } else if (arg == "--user" && i + 1 < argc) {
       user = argv[++i];
     } else if (arg.rfind("--user=", 0) == 0) {
@@ -185,12 +194,12 @@ int main(int argc, char** argv) {
   setenv("UV_THREADPOOL_SIZE", std::to_string(workers).c_str(), 0);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto accounts = storage::open_sqlite_account_store(data_dir, false);
+  auto accounts = storage::open_account_store(data_dir, false, database_url);
   if (!accounts) {
     std::cerr << "mailroomd: " << accounts.error().message << "\n";
     return 1;
   }
-  auto policy = storage::open_sqlite_policy_store(data_dir);
+  auto policy = storage::open_policy_store(data_dir, database_url);
   if (!policy) {
     std::cerr << "mailroomd: " << policy.error().message << "\n";
     return 1;
@@ -256,7 +265,11 @@ int main(int argc, char** argv) {
       exit_code = 1;
       stop_all();
     } else {
-      log::info("daemon.start", {{"data", data_dir}, {"pid", std::to_string(getpid())}, {"user", run_as->user.name}});
+      // The database as the log may show it: the password masked.
+      auto url = storage::resolve_database_url(data_dir, database_url);
+      const std::string database = url && !url->empty() ? storage::printable_database_url(*url) : "sqlite";
+      log::info("daemon.start", {{"data", data_dir}, {"database", database}, {"pid", std::to_string(getpid())},
+                                 {"user", run_as->user.name}});
       tell_service_manager(sd::kReady);  // listeners open, root given up, services running
       daemon::clean_delivery_leftovers(work, **accounts, *mail);
     }

@@ -45,12 +45,14 @@ Result<RunAs> choose_run_user(const std::string& requested) {
 Status check_data_dir(const std::string& data_dir, const RunAs& run_as) {
   namespace fs = std::filesystem;
   const fs::path dir(data_dir);
-  // What the daemon trusts: the directory, its database (and SQLite's side files), the mail root
+  // What the daemon trusts: the directory, its database (and SQLite's side files, or the
+  // PostgreSQL URL of mailctl init --database), the mail root
   // and the folders it writes to. A missing one is created later by the daemon or mailctl.
   const std::vector<fs::path> paths = {dir,
                                        dir / "mailroom.db",
                                        dir / "mailroom.db-wal",
                                        dir / "mailroom.db-shm",
+                                       dir / "database.url",
                                        dir / "mail",
                                        dir / "tls",
                                        dir / "run"};

@@ -1,5 +1,7 @@
-// AccountStore: postoffices, mailboxes, credentials and service settings (SQLite today).
-// Thread-safe: every method may be called from any worker thread; none may run on the loop.
+// AccountStore: postoffices, mailboxes, credentials and service settings (SQLite or PostgreSQL:
+// storage/store_factory.h).
+// Thread-safe: every method may be called from any worker thread; none may run on the loop. On
+// SQLite one connection serves the calls in turn; on PostgreSQL a pool of connections in parallel.
 #pragma once
 
 #include <cstdint>
@@ -171,8 +173,6 @@ std::string mail_root(const std::string& data_dir);
 // DATA_DIR/mail/<postoffice>/<mailbox>/Maildir: the Maildir a mailbox gets by default.
 std::string default_maildir(const std::string& data_dir, const Address& address);
 
-// Opens (creating if `create`) DATA_DIR/mailroom.db, runs schema migrations, enables WAL.
-// kNotFound with a helpful message if it does not exist and !create ("run mailctl init").
-Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create);
+// Opened by storage/store_factory.h.
 
 }  // namespace mailroom::storage

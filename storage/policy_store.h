@@ -100,7 +100,6 @@ class PolicyStore {
   virtual Result<int64_t> generation() = 0;
 };
 
-// Opens DATA_DIR/mailroom.db (which must exist: run mailctl init) and runs the schema migrations.
-Result<std::unique_ptr<PolicyStore>> open_sqlite_policy_store(const std::string& data_dir);
+// Opened by storage/store_factory.h.
 
 }  // namespace mailroom::storage

@@ -139,8 +139,6 @@ class ProvisioningStore {
   virtual Status apply_provisioning(const std::vector<ProvisionOp>& ops) = 0;
 };
 
-// One connection to DATA_DIR/mailroom.db (which must exist) for accounts, services and access
-// rules together, so that one transaction covers all of them.
-Result<std::unique_ptr<ProvisioningStore>> open_sqlite_provisioning_store(const std::string& data_dir);
+// Opened by storage/store_factory.h.
 
 }  // namespace mailroom::storage

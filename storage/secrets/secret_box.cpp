@@ -69,6 +69,19 @@ SecretBox& SecretBox::operator=(SecretBox&& other) noexcept {
 
 SecretBox::~SecretBox() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
+std::string SecretBox::fingerprint() const {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(key_.data(), key_.size(), digest, &length, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
 Result<SecretBox> SecretBox::load(const std::string& key_path) {
   UniqueFd fd(::open(key_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {

@@ -44,6 +44,10 @@ class SecretBox {
   // value moved to another mailbox or kind). The message never contains the value.
   Result<std::string> open(std::string_view stored, std::string_view aad) const;
 
+  // SHA-256 of the key, lowercase hex: names the key (e.g. in a shared database, so that every
+  // node of a cluster can check it has the same one) without revealing it.
+  std::string fingerprint() const;
+
   static bool is_sealed(std::string_view stored) { return stored.substr(0, kPrefix.size()) == kPrefix; }
 
  private:

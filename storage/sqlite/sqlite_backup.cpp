@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "storage/backup.h"
-#include "storage/sqlite/migrations.h"
+#include "storage/sql/migrations.h"
 #include "storage/sqlite/sqlite_db.h"
 
 namespace mailroom::storage {
@@ -16,13 +16,13 @@ namespace {
 constexpr int kBackupPagesPerStep = 1024;
 constexpr int kBackupBusyRetries = 500;  // x 10 ms
 
-Result<sqlite::Db> open_existing(const std::string& data_dir) {
+Result<std::unique_ptr<sqlite::SqliteConnection>> open_existing(const std::string& data_dir) {
   const std::string path = (std::filesystem::path(data_dir) / kDatabaseFileName).string();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     return make_error(ErrorCode::kNotFound, "no Mailroom data in " + data_dir + " (no " + path + ")");
   }
-  return sqlite::Db::open(path, /*create=*/false);
+  return sqlite::SqliteConnection::open(path, /*create=*/false);
 }
 
 struct BackupFinisher {
@@ -44,7 +44,7 @@ Status snapshot_database(const std::string& data_dir, const std::string& dest_fi
   if (rc != SQLITE_OK) return sqlite::sqlite_error(rc, "cannot open " + dest_file);
   {
     std::unique_ptr<sqlite3_backup, BackupFinisher> backup(
-        sqlite3_backup_init(dest.get(), "main", source->handle(), "main"));
+        sqlite3_backup_init(dest.get(), "main", (*source)->handle(), "main"));
     if (!backup) return sqlite::sqlite_error(sqlite3_errcode(dest.get()), sqlite3_errmsg(dest.get()));
     int retries = 0;
     while (true) {
@@ -70,18 +70,19 @@ Status snapshot_database(const std::string& data_dir, const std::string& dest_fi
 
 Result<int64_t> relocate_maildirs(const std::string& data_dir, const std::string& old_mail_root,
                                   const std::string& new_mail_root) {
-  auto db = open_existing(data_dir);
-  if (!db) return db.error();
-  if (auto st = sqlite::migrate(*db); !st) return st.error();
+  auto conn = open_existing(data_dir);
+  if (!conn) return conn.error();
+  sql::Db db(std::move(*conn));
+  if (auto st = sql::migrate(db); !st) return st.error();
   if (old_mail_root == new_mail_root) return int64_t{0};
-  auto tx = sqlite::Transaction::begin(*db);
+  auto tx = sql::Transaction::begin(db);
   if (!tx) return tx.error();
-  auto stmt = db->prepare(
+  auto stmt = db.prepare(
       "UPDATE mailboxes SET maildir = ?2 || substr(maildir, length(?1) + 1) "
       "WHERE substr(maildir, 1, length(?1) + 1) = ?1 || '/'");
   if (!stmt) return stmt.error();
   if (auto st = stmt->bind(1, old_mail_root).bind(2, new_mail_root).run(); !st) return st.error();
-  const int64_t moved = db->changes();
+  const int64_t moved = db.changes();
   if (auto st = tx->commit(); !st) return st.error();
   return moved;
 }

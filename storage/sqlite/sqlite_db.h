@@ -1,16 +1,14 @@
-// Thin RAII wrappers over the SQLite C API: a connection, prepared statements, transactions.
-// Not thread-safe by themselves: the owner serialises access (see SqliteAccountStore).
+// The SQLite back end of the SQL layer (storage/sql/sql_db.h): RAII over the SQLite C API.
+// Writers are serialised by SQLite's write lock, taken up front (BEGIN IMMEDIATE).
 #pragma once
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include "core/base/result.h"
+#include "storage/sql/sql_db.h"
 
 namespace mailroom::storage::sqlite {
 
@@ -24,76 +22,34 @@ struct StatementFinalizer {
 // Maps an SQLite result code to our error codes: busy/locked are worth a retry.
 Error sqlite_error(int rc, const std::string& message);
 
-class Statement {
- public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-
-  // Binding is 1-based like SQLite; the first bind error is reported by step()/run().
-  Statement& bind(int index, int64_t value);
-  Statement& bind(int index, std::string_view value);
-  Statement& bind(int index, bool value) { return bind(index, static_cast<int64_t>(value ? 1 : 0)); }
-  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
-  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
-
-  // true: a row is available; false: done.
-  Result<bool> step();
-  // Steps to completion, ignoring rows (for INSERT/UPDATE/DELETE).
-  Status run();
-  // Makes the statement runnable again with fresh bindings, so a bulk write prepares it once.
-  Statement& reset() {
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-    bind_rc_ = SQLITE_OK;
-    return *this;
-  }
-
-  int64_t column_int(int index) const { return sqlite3_column_int64(stmt_.get(), index); }
-  bool column_bool(int index) const { return column_int(index) != 0; }
-  std::string column_text(int index) const;
-  bool column_is_null(int index) const { return sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL; }
-
- private:
-  sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, StatementFinalizer> stmt_;
-  int bind_rc_ = SQLITE_OK;
-};
-
-class Db {
+class SqliteConnection final : public sql::ConnectionImpl {
  public:
   // Opens `path` (creating it if `create`) and sets the connection's pragmas: WAL, busy timeout,
   // foreign keys, synchronous=FULL (a write is durable when the call returns).
-  static Result<Db> open(const std::string& path, bool create);
+  static Result<std::unique_ptr<SqliteConnection>> open(const std::string& path, bool create);
 
-  Result<Statement> prepare(std::string_view sql);
-  // Runs one or more statements that return no rows needed by the caller.
-  Status exec(const std::string& sql);
-  // The single integer a query returns (e.g. a PRAGMA or COUNT).
-  Result<int64_t> query_int(std::string_view sql);
-  int64_t changes() const { return sqlite3_changes64(db_.get()); }
-  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+  sql::Dialect dialect() const override { return sql::Dialect::kSqlite; }
+  Result<std::unique_ptr<sql::StatementImpl>> prepare(std::string_view sql) override;
+  Status exec(const std::string& sql) override;
+  int64_t changes() const override { return sqlite3_changes64(db_.get()); }
+  // BEGIN IMMEDIATE: take the write lock up front, so busy_timeout applies instead of a
+  // mid-transaction SQLITE_BUSY.
+  Status begin_write() override { return exec("BEGIN IMMEDIATE"); }
+  // A deferred transaction reads from one snapshot (WAL).
+  Status begin_read() override { return exec("BEGIN"); }
+  Status commit() override;
+  void rollback() override { (void)exec("ROLLBACK"); }
+  // PRAGMA data_version: changes when another connection commits.
+  Result<int64_t> data_version() override;
   sqlite3* handle() const { return db_.get(); }
 
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}  // takes ownership (use open())
+
  private:
-  explicit Db(sqlite3* db) : db_(db) {}
   std::unique_ptr<sqlite3, ConnectionCloser> db_;
 };
 
-// BEGIN IMMEDIATE (take the write lock up front, so busy_timeout applies instead of a
-// mid-transaction SQLITE_BUSY), rolled back on destruction unless committed.
-class Transaction {
- public:
-  static Result<Transaction> begin(Db& db);
-  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Transaction& operator=(Transaction&&) = delete;
-  ~Transaction();
-  Status commit();
-
- private:
-  explicit Transaction(Db* db) : db_(db) {}
-  Db* db_;  // null once committed or rolled back
-};
+// `path` opened as a sql::Db (see SqliteConnection::open).
+Result<sql::Db> open_db(const std::string& path, bool create);
 
 }  // namespace mailroom::storage::sqlite

@@ -89,7 +89,7 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(self.field("Version"), version)
         self.assertEqual(self.field("Architecture"), arch)
         depends = self.field("Depends")
-        for library in ("libc6", "libuv1", "libssl3", "libsqlite3-0", "libargon2-1", "libidn12", "adduser"):
+        for library in ("libc6", "libuv1", "libssl3", "libsqlite3-0", "libargon2-1", "libidn12", "libpq5", "adduser"):
             self.assertRegex(depends, r"(^|, )%s( |,|$)" % re.escape(library), depends)
 
     def test_files_modes_and_owners(self):

@@ -3,13 +3,14 @@
 
 #include "auth/password_change.h"
 #include "auth/secrets.h"
+#include "storage/store_factory.h"
 #include "tests/unit/support/temp_dir.h"
 
 using namespace mailroom;
 
 TEST_CASE("change_password replaces the hash and every derived secret; the policy follows the daemon setting") {
   testing::TempDir tmp;
-  auto opened = storage::open_sqlite_account_store(tmp.sub("data"), true);
+  auto opened = storage::open_account_store(tmp.sub("data"), true);
   REQUIRE(opened.ok());
   auto& store = **opened;
   const storage::Address alice{"alice", "example.test"};

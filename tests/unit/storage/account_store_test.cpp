@@ -1,4 +1,5 @@
-// SqliteAccountStore against a real database in a temporary directory.
+// The account store against a real database in a temporary directory (SQLite, or PostgreSQL in
+// the unit_storage_postgres run: tests/unit/support/test_database.h).
 #include <doctest/doctest.h>
 
 #include "tests/unit/support/temp_dir.h"
@@ -16,13 +17,15 @@
 #include <vector>
 
 #include "storage/account_store.h"
-#include "storage/sqlite/migrations.h"
+#include "storage/sql/migrations.h"
+#include "tests/unit/support/test_database.h"
 
 namespace fs = std::filesystem;
 using mailroom::ErrorCode;
 using mailroom::storage::AccountStore;
 using mailroom::storage::Address;
-using mailroom::storage::open_sqlite_account_store;
+using mailroom::testing::exec_sql;
+using mailroom::testing::open_account_store;
 using mailroom::storage::PasswordKind;
 
 namespace {
@@ -30,7 +33,7 @@ namespace {
 using mailroom::testing::TempDir;
 
 std::unique_ptr<AccountStore> open_store(const std::string& dir, bool create = true) {
-  auto store = open_sqlite_account_store(dir, create);
+  auto store = open_account_store(dir, create);
   REQUIRE_MESSAGE(store.ok(), (store.ok() ? "" : store.error().message));
   return std::move(store).value();
 }
@@ -38,18 +41,6 @@ std::unique_ptr<AccountStore> open_store(const std::string& dir, bool create = t
 const Address kAlice{"alice", "example.test"};
 const Address kBob{"bob", "example.test"};
 
-// Changes a row behind the store's back, as a second process would (no API disables a postoffice).
-void exec_sql(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, msg);
-}
 
 // A quick imported hash so tests do not pay for argon2 on every mailbox: SHA512-CRYPT of "secret".
 constexpr const char* kSecretHash =
@@ -58,8 +49,9 @@ constexpr const char* kSecretHash =
 }  // namespace
 
 TEST_CASE("opening without create fails with a hint to run init") {
+  if (mailroom::testing::on_postgres()) return;  // SQLite's file; a PostgreSQL database is made by its admin
   TempDir tmp;
-  auto store = open_sqlite_account_store(tmp.sub("data"), false);
+  auto store = open_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kNotFound);
   CHECK(store.error().message == "no Mailroom data in " + tmp.sub("data") + " (run 'mailctl --data " + tmp.sub("data") + " init')");
@@ -67,6 +59,7 @@ TEST_CASE("opening without create fails with a hint to run init") {
 }
 
 TEST_CASE("create makes the data directory and a WAL database") {
+  if (mailroom::testing::on_postgres()) return;  // SQLite's file and journal mode
   TempDir tmp;
   auto store = open_store(tmp.sub("data"));
   CHECK(fs::exists(tmp.sub("data") + "/mailroom.db"));
@@ -79,7 +72,7 @@ TEST_CASE("create makes the data directory and a WAL database") {
   sqlite3_finalize(stmt);
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(stmt, 0) == mailroom::storage::sqlite::schema_version());
+  CHECK(sqlite3_column_int(stmt, 0) == mailroom::storage::sql::schema_version());
   sqlite3_finalize(stmt);
   sqlite3_close(db);
 }
@@ -382,15 +375,9 @@ TEST_CASE("a secret daemon setting (smarthost_password) is stored sealed and rea
   CHECK(store->daemon_settings()->at("smarthost_password") == "relay-pw");
   CHECK(store->daemon_settings()->at("smarthost_user") == "relay-user");  // not a secret: as given
 
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT value FROM daemon_settings WHERE key = 'smarthost_password'", -1, &stmt,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
-  const std::string raw = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  const auto rows = mailroom::testing::query_rows(dir, "SELECT value FROM daemon_settings WHERE key = 'smarthost_password'");
+  REQUIRE(rows.size() == 1);
+  const std::string raw = rows[0][0];
   CHECK(raw.starts_with("enc1:"));
   CHECK(raw.find("relay-pw") == std::string::npos);
 
@@ -467,9 +454,10 @@ TEST_CASE("data_version changes when another connection commits") {
   CHECK(*v2 != *v1);
   CHECK(daemon->get_postoffice("example.test").ok());  // and the change is visible
 
-  // The store's own commits do not count as "another connection".
+  // SQLite: the store's own commits do not count as "another connection". PostgreSQL's counter
+  // counts every commit (a daemon reloads once more after its own writes).
   REQUIRE(daemon->add_postoffice("own.test").ok());
-  CHECK(daemon->data_version().value() == *v2);
+  CHECK((daemon->data_version().value() == *v2) == !mailroom::testing::on_postgres());
 }
 
 TEST_CASE("reopening keeps the data and migrations run only once") {
@@ -492,13 +480,14 @@ TEST_CASE("reopening keeps the data and migrations run only once") {
 TEST_CASE("a database from a newer Mailroom is refused") {
   TempDir tmp;
   { auto store = open_store(tmp.sub("data")); }
-  exec_sql(tmp.sub("data"), "PRAGMA user_version = 999");
-  auto store = open_sqlite_account_store(tmp.sub("data"), false);
+  mailroom::testing::set_schema_version(tmp.sub("data"), 999);
+  auto store = open_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message.find("newer than this Mailroom build") != std::string::npos);
 }
 
 TEST_CASE("a file that is not a database gives a database error") {
+  if (mailroom::testing::on_postgres()) return;  // SQLite's file
   TempDir tmp;
   fs::create_directories(tmp.sub("data"));
   {
@@ -507,7 +496,7 @@ TEST_CASE("a file that is not a database gives a database error") {
     fputs("this is not sqlite, just some text that is long enough to look like a header.........", f);
     fclose(f);
   }
-  auto store = open_sqlite_account_store(tmp.sub("data"), false);
+  auto store = open_account_store(tmp.sub("data"), false);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kDatabase);
 }
@@ -549,22 +538,7 @@ const StoredSecret kBobPlain{"plaintext", "bob-Pa55word", true};
 
 // Rows of a query as text, read with a separate connection (what an attacker with a copy sees).
 std::vector<std::vector<std::string>> query(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
-  std::vector<std::vector<std::string>> rows;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-      const unsigned char* t = sqlite3_column_text(stmt, i);
-      row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
-    }
-    rows.push_back(std::move(row));
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return rows;
+  return mailroom::testing::query_rows(dir, sql);
 }
 
 std::string stored_value(const std::string& dir, const std::string& mailbox, const std::string& kind) {
@@ -645,7 +619,8 @@ TEST_CASE("no key file is created while no plaintext equivalent is stored") {
   REQUIRE(store->add_mailbox(kAlice, kSecretHash, PasswordKind::kHash, "/m/alice", {kScram}).ok());
   REQUIRE(store->set_password(kAlice, kSecretHash, PasswordKind::kHash, {kScram}).ok());
   CHECK(secret_of(*store, kAlice, "scram-sha-256") == kScram.value);
-  CHECK_FALSE(fs::exists(tmp.sub("data") + "/secrets.key"));
+  // On PostgreSQL init (create) makes the key to record its fingerprint for the cluster.
+  CHECK(fs::exists(tmp.sub("data") + "/secrets.key") == mailroom::testing::on_postgres());
   // A non-secret value that looks encrypted is sealed anyway, so "enc1:" always means ours.
   const StoredSecret odd{"scram-sha-1", "enc1:looks-sealed", false};
   REQUIRE(store->put_secrets(kAlice, {odd}).ok());
@@ -768,6 +743,20 @@ TEST_CASE("an altered or swapped encrypted secret fails to decrypt, cleanly") {
   CHECK(secret_of(*store, kAlice, "plaintext") == kAlicePlain.value);
 }
 
+namespace {
+
+// On PostgreSQL the key is checked against the fingerprint in the database when a store opens: a
+// bad key refuses the node at once (`expected` in the message) instead of failing later.
+bool refused_at_open_on_postgres(const std::string& dir, const std::string& expected) {
+  if (!mailroom::testing::on_postgres()) return false;
+  auto store = open_account_store(dir, false);
+  REQUIRE_FALSE(store.ok());
+  CHECK_MESSAGE(store.error().message.find(expected) != std::string::npos, store.error().message);
+  return true;
+}
+
+}  // namespace
+
 TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unreadable with a clear error") {
   TempDir tmp;
   { auto store = store_with_secrets(tmp.sub("data")); }
@@ -775,6 +764,7 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
 
   SUBCASE("missing") {
     fs::remove(key);
+    if (refused_at_open_on_postgres(tmp.sub("data"), "copy secrets.key from a node of this cluster")) return;
     auto store = open_store(tmp.sub("data"), false);
     auto got = store->get_secret(kAlice, "plaintext");
     REQUIRE_FALSE(got.ok());
@@ -791,6 +781,7 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
       out << std::string(32, 'x');
     }
     fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+    if (refused_at_open_on_postgres(tmp.sub("data"), "copy secrets.key from a node of this cluster")) return;
     auto store = open_store(tmp.sub("data"), false);
     auto got = store->get_secret(kBob, "plaintext");
     REQUIRE_FALSE(got.ok());
@@ -799,6 +790,7 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
   }
   SUBCASE("readable by others") {
     fs::permissions(key, fs::perms::others_read, fs::perm_options::add);
+    if (refused_at_open_on_postgres(tmp.sub("data"), "run 'chmod 600 " + key + "'")) return;
     auto store = open_store(tmp.sub("data"), false);
     auto got = store->get_secret(kBob, "plaintext");
     REQUIRE_FALSE(got.ok());
@@ -809,6 +801,7 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
   }
   SUBCASE("truncated") {
     fs::resize_file(key, 16);
+    if (refused_at_open_on_postgres(tmp.sub("data"), "has 16 bytes, not 32")) return;
     auto store = open_store(tmp.sub("data"), false);
     auto got = store->get_secret(kBob, "plaintext");
     REQUIRE_FALSE(got.ok());
@@ -819,6 +812,35 @@ TEST_CASE("a missing, replaced or exposed key file makes encrypted secrets unrea
     REQUIRE_FALSE(add.ok());
     CHECK_FALSE(store->get_mailbox(Address{"carol", "example.test"}).ok());
   }
+}
+
+TEST_CASE("stores opened at once on a fresh database migrate it once and agree on the key") {
+  TempDir tmp;
+  constexpr int kOpeners = 4;
+  std::vector<std::string> errors(kOpeners);
+  std::vector<std::unique_ptr<AccountStore>> stores(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      auto opened = open_account_store(tmp.sub("data"), /*create=*/true);
+      if (opened) {
+        stores[i] = std::move(opened).value();
+      } else {
+        errors[i] = opened.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) CHECK_MESSAGE(e.empty(), e);
+  REQUIRE(stores[0] != nullptr);
+  REQUIRE(stores[0]->add_postoffice("example.test").ok());
+  for (const auto& store : stores) {
+    REQUIRE(store != nullptr);
+    CHECK(store->get_postoffice("example.test").ok());
+  }
+  CHECK(query(tmp.sub("data"), mailroom::testing::on_postgres() ? "SELECT version FROM schema_version"
+                                                                : "PRAGMA user_version") ==
+        std::vector<std::vector<std::string>>{{std::to_string(mailroom::storage::sql::schema_version())}});
 }
 
 TEST_CASE("two stores creating the key on a fresh data dir at once agree on it") {
@@ -888,9 +910,12 @@ TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes"
   }
   exec_sql(tmp.sub("data"),
            "DROP TABLE mailbox_secrets; DROP TABLE daemon_settings; DROP TABLE postoffice_settings; "
-           "DROP TABLE mailbox_settings; PRAGMA user_version = 2");
+           "DROP TABLE mailbox_settings; DROP TABLE cluster_meta");
+  mailroom::testing::set_schema_version(tmp.sub("data"), 2);
   auto store = open_store(tmp.sub("data"), false);
-  CHECK(query(tmp.sub("data"), "PRAGMA user_version")[0][0] == std::to_string(mailroom::storage::sqlite::schema_version()));
+  CHECK(query(tmp.sub("data"), mailroom::testing::on_postgres() ? "SELECT version FROM schema_version"
+                                                                : "PRAGMA user_version")[0][0] ==
+        std::to_string(mailroom::storage::sql::schema_version()));
   CHECK(store->get_mailbox(kAlice)->settings.empty());
   CHECK(store->get_mailbox(kAlice)->secret_kinds.empty());
   REQUIRE(store->put_secrets(kAlice, {kScram}).ok());

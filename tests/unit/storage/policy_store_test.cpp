@@ -1,5 +1,5 @@
-// SqlitePolicyStore against a real database in a temporary directory: rules, blocks, hit
-// counters and the generation the daemon polls.
+// The policy store against a real database in a temporary directory (SQLite, or PostgreSQL in the
+// unit_storage_postgres run): rules, blocks, hit counters and the generation the daemon polls.
 #include <doctest/doctest.h>
 
 #include "tests/unit/support/temp_dir.h"
@@ -12,14 +12,15 @@
 
 #include "storage/account_store.h"
 #include "storage/policy_store.h"
+#include "tests/unit/support/test_database.h"
 
 namespace fs = std::filesystem;
 using mailroom::ErrorCode;
 using mailroom::storage::AccessRuleRecord;
 using mailroom::storage::BlockHits;
 using mailroom::storage::BlockRecord;
-using mailroom::storage::open_sqlite_account_store;
-using mailroom::storage::open_sqlite_policy_store;
+using mailroom::testing::open_account_store;
+using mailroom::testing::open_policy_store;
 using mailroom::storage::PolicyStore;
 using mailroom::storage::RuleHits;
 
@@ -33,10 +34,10 @@ struct Fixture {
   std::unique_ptr<PolicyStore> store;
 
   explicit Fixture(std::vector<std::string> services = {"pop3"}) {
-    auto accounts = open_sqlite_account_store(tmp.sub("data"), /*create=*/true);
+    auto accounts = open_account_store(tmp.sub("data"), /*create=*/true);
     REQUIRE_MESSAGE(accounts.ok(), (accounts.ok() ? "" : accounts.error().message));
     for (const auto& name : services) REQUIRE((*accounts)->ensure_service(name, "pop3", true).ok());
-    auto policy = open_sqlite_policy_store(tmp.sub("data"));
+    auto policy = open_policy_store(tmp.sub("data"));
     REQUIRE_MESSAGE(policy.ok(), (policy.ok() ? "" : policy.error().message));
     store = std::move(policy).value();
   }
@@ -78,17 +79,7 @@ BlockRecord block(const std::string& network, int64_t since, std::optional<int64
 }
 
 // Runs SQL on a second connection, as another process would (foreign keys on, like ours).
-void exec_sql(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir + "/mailroom.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, ("PRAGMA foreign_keys=ON; " + sql).c_str(), nullptr, nullptr, &err);
-  std::string msg = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, msg);
-}
+void exec_sql(const std::string& dir, const std::string& sql) { mailroom::testing::exec_sql(dir, sql); }
 
 constexpr int64_t kNow = 1'800'000'000;
 
@@ -101,8 +92,9 @@ std::string error_of(const R& result) {
 }  // namespace
 
 TEST_CASE("the policy store needs an initialised data directory") {
+  if (mailroom::testing::on_postgres()) return;  // SQLite's file; a PostgreSQL database is made by its admin
   TempDir tmp;
-  auto store = open_sqlite_policy_store(tmp.sub("data"));
+  auto store = open_policy_store(tmp.sub("data"));
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().code == ErrorCode::kNotFound);
   CHECK(store.error().message == "no Mailroom data in " + tmp.sub("data") + " (run 'mailctl --data " + tmp.sub("data") + " init')");
@@ -115,7 +107,7 @@ TEST_CASE("a fresh database starts at generation 0 and reopening keeps it") {
   REQUIRE(f.store->add_access_rule("pop3", "deny", "10.0.0.0/8", "").ok());
   CHECK(f.generation() == 1);
   f.store.reset();
-  auto again = open_sqlite_policy_store(f.tmp.sub("data"));
+  auto again = open_policy_store(f.tmp.sub("data"));
   REQUIRE(again.ok());
   CHECK(*(*again)->generation() == 1);
   auto listed = (*again)->list_access_rules("pop3", std::nullopt);
@@ -439,7 +431,7 @@ TEST_CASE("the generation moves exactly when mailctl changed rules or blocks") {
 
 TEST_CASE("a change from another connection is seen through the generation") {
   Fixture f;
-  auto second = open_sqlite_policy_store(f.tmp.sub("data"));
+  auto second = open_policy_store(f.tmp.sub("data"));
   REQUIRE(second.ok());
   CHECK(*(*second)->generation() == 0);
   REQUIRE(f.store->add_access_rule("pop3", "deny", "10.0.0.1", "").ok());

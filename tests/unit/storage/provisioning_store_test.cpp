@@ -11,6 +11,7 @@
 #include "storage/policy_store.h"
 #include "storage/provisioning.h"
 #include "tests/unit/support/temp_dir.h"
+#include "tests/unit/support/test_database.h"
 
 namespace st = mailroom::storage;
 namespace op = mailroom::storage::provision_op;
@@ -25,13 +26,13 @@ struct Data {
   TempDir dir{"provisioning"};
   std::unique_ptr<st::AccountStore> accounts;
   Data() {
-    auto opened = st::open_sqlite_account_store(dir.path(), true);
+    auto opened = mailroom::testing::open_account_store(dir.path(), true);
     REQUIRE(opened);
     accounts = std::move(*opened);
     REQUIRE(accounts->ensure_service("pop3", "pop3", true));
   }
   std::unique_ptr<st::ProvisioningStore> store() {
-    auto opened = st::open_sqlite_provisioning_store(dir.path());
+    auto opened = mailroom::testing::open_provisioning_store(dir.path());
     REQUIRE(opened);
     return std::move(*opened);
   }
@@ -45,7 +46,7 @@ struct Data {
 TEST_CASE("apply writes accounts, settings and rules together; the snapshot reads them back") {
   Data d;
   auto store = d.store();
-  auto policy = st::open_sqlite_policy_store(d.dir.path());
+  auto policy = mailroom::testing::open_policy_store(d.dir.path());
   REQUIRE(policy);
   const int64_t generation = *(*policy)->generation();
   std::vector<st::ProvisionOp> ops = {

@@ -3,17 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/base/result.h"
-#include "storage/sqlite/sqlite_db.h"
+#include "storage/sql/sql_db.h"
 
-namespace mailroom::storage::sqlite {
+namespace mailroom::storage::sql {
 
 // Whether the services table has `name` (rules and blocks belong to a service).
 Result<bool> service_exists(Db& db, const std::string& name);
-// Inserts a rule (canonical text); false when the same rule is already in that list.
-Result<bool> insert_access_rule(Db& db, const std::string& service, const std::string& list, const std::string& rule,
+// Inserts a rule (canonical text) and returns its id; nullopt when the same rule is already in
+// that list.
+Result<std::optional<int64_t>> insert_access_rule(Db& db, const std::string& service, const std::string& list, const std::string& rule,
                                 const std::string& comment, int64_t created_at);
 // false when there was no such rule.
 Result<bool> delete_access_rule(Db& db, const std::string& service, const std::string& list, const std::string& rule);
@@ -21,4 +23,4 @@ Result<bool> delete_access_rule(Db& db, const std::string& service, const std::s
 // transaction, so the change and the new generation commit together.
 Status bump_policy_generation(Db& db);
 
-}  // namespace mailroom::storage::sqlite
+}  // namespace mailroom::storage::sql

@@ -1,11 +1,11 @@
-// AccountStore on SQLite: one connection serialised by a mutex; password hashing runs outside it.
+// AccountStore on the SQL layer (SQLite or PostgreSQL): one connection serialised by a mutex;
+// password hashing runs outside it. (On PostgreSQL a pool of these serves parallel calls:
+// storage/sql/pooled_stores.cpp.)
 // The same class is the ProvisioningStore (mailctl apply): its connection writes accounts,
 // services and access rules in one transaction.
 // Plaintext-equivalent secrets are sealed with the SecretBox (key in DATA/secrets.key, loaded on
 // first need) and bound to their mailbox row and kind.
 #include <algorithm>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -21,26 +21,33 @@
 #include "storage/provisioning.h"
 #include "core/config/daemon_settings.h"
 #include "storage/secrets/secret_box.h"
-#include "storage/sqlite/access_rule_rows.h"
-#include "storage/sqlite/migrations.h"
-#include "storage/sqlite/sqlite_db.h"
+#include "storage/sql/access_rule_rows.h"
+#include "storage/sql/sql_db.h"
+#include "storage/sql/sql_stores.h"
 
 namespace mailroom::storage {
 namespace {
 
 namespace pw = password;
-using sqlite::Db;
-using sqlite::Statement;
-using sqlite::Transaction;
+using sql::Db;
+using sql::Statement;
+using sql::Transaction;
 
-constexpr const char* kDbFileName = "mailroom.db";
+// The settings of a postoffice or mailbox as "key=value" lines (settings_from_column reads them).
+std::string settings_column(sql::Dialect d, const char* table, const char* alias, const char* owner_column,
+                            const char* owner) {
+  return "(SELECT " + sql::joined(d, std::string(alias) + ".key || '=' || " + alias + ".value", '\n') + " FROM " +
+         table + " " + alias + " WHERE " + alias + "." + owner_column + " = " + owner + ")";
+}
 
-constexpr const char* kSelectMailbox =
-    "SELECT m.id, m.name, p.name, m.enabled, p.enabled, m.maildir, m.password_scheme, m.created_at, "
-    "m.password_hash, (SELECT group_concat(s.kind, ',') FROM mailbox_secrets s WHERE s.mailbox_id = m.id), "
-    "(SELECT group_concat(ms.key || '=' || ms.value, char(10)) FROM mailbox_settings ms WHERE ms.mailbox_id = m.id), "
-    "(SELECT group_concat(ps.key || '=' || ps.value, char(10)) FROM postoffice_settings ps WHERE ps.postoffice_id = p.id) "
-    "FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ";
+std::string select_mailbox_sql(sql::Dialect d) {
+  return "SELECT m.id, m.name, p.name, m.enabled, p.enabled, m.maildir, m.password_scheme, m.created_at, "
+         "m.password_hash, (SELECT " + sql::joined(d, "s.kind", ',') +
+         " FROM mailbox_secrets s WHERE s.mailbox_id = m.id), " +
+         settings_column(d, "mailbox_settings", "ms", "mailbox_id", "m.id") + ", " +
+         settings_column(d, "postoffice_settings", "ps", "postoffice_id", "p.id") +
+         " FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ";
+}
 
 // Settings rows joined as "key=value" lines (keys have no '=', canonical values no newline).
 std::map<std::string, std::string> settings_from_column(const std::string& joined) {
@@ -201,10 +208,13 @@ struct OpSubject {
   }
 };
 
-class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
+class SqlAccountStore final : public AccountAndProvisioningStore {
  public:
-  SqliteAccountStore(Db db, const std::string& data_dir)
-      : db_(std::move(db)), data_dir_(data_dir), key_path_(secret_key_path(data_dir)) {}
+  SqlAccountStore(Db db, const std::string& data_dir)
+      : db_(std::move(db)),
+        data_dir_(data_dir),
+        key_path_(secret_key_path(data_dir)),
+        select_mailbox_(select_mailbox_sql(db_.dialect())) {}
 
   Status add_postoffice(const std::string& name) override {
     auto norm = normalize_postoffice_name(name);
@@ -397,7 +407,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       if (!id) return id.error();
       if (!*id) return no_postoffice(*filter);
     }
-    auto stmt = db_.prepare(std::string(kSelectMailbox) + "WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name, m.name");
+    auto stmt = db_.prepare(select_mailbox_ + "WHERE CAST(?1 AS TEXT) IS NULL OR p.name = ?1 ORDER BY p.name, m.name");
     if (!stmt) return stmt.error();
     if (filter) stmt->bind(1, *filter);
     std::vector<MailboxInfo> out;
@@ -452,7 +462,10 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     }
     if (!found) return no_mailbox(*addr);
     if (found->info.password_scheme == pw::kSchemeArgon2id) return std::string();
-    // Both hashes run without the lock; the UPDATE below is the compare-and-swap.
+    // Both hashes run without the lock; the UPDATE below is the compare-and-swap, one statement
+    // and no transaction on either back end: SQLite runs it under its write lock, PostgreSQL
+    // (READ COMMITTED) re-checks the WHERE on the newest row version after any concurrent writer,
+    // so a password changed meanwhile makes it change no row.
     if (!pw::verify_password(password, found->password_hash)) return std::string();
     auto fresh = prepare_password(password, PasswordKind::kPlaintext);
     if (!fresh) return fresh.error();
@@ -552,7 +565,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     std::lock_guard lock(mu_);
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
-    auto stmt = db_.prepare("INSERT OR IGNORE INTO services (name, module, enabled) VALUES (?1, ?2, ?3)");
+    auto stmt = db_.prepare("INSERT INTO services (name, module, enabled) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
     if (!stmt) return stmt.error();
     if (auto st = stmt->bind(1, name).bind(2, module).bind(3, enabled).run(); !st) return st;
     return tx->commit();
@@ -640,7 +653,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
 
   Result<int64_t> data_version() override {
     std::lock_guard lock(mu_);
-    return db_.query_int("PRAGMA data_version");
+    return db_.data_version();
   }
 
   // ---- ProvisioningStore ----
@@ -648,9 +661,11 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   Result<ProvisioningSnapshot> provisioning_snapshot() override {
     std::lock_guard lock(mu_);
     // A read transaction: every table from the same moment.
-    if (auto st = db_.exec("BEGIN"); !st) return st.error();
+    auto tx = Transaction::begin_read(db_);
+    if (!tx) return tx.error();
     auto snapshot = read_snapshot();
-    (void)db_.exec("COMMIT");
+    if (!snapshot) return snapshot.error();
+    if (auto st = tx->commit(); !st) return st.error();
     return snapshot;
   }
 
@@ -666,7 +681,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       }
     }
     if (run.rules_changed) {
-      if (auto st = sqlite::bump_policy_generation(db_); !st) return st;
+      if (auto st = sql::bump_policy_generation(db_); !st) return st;
     }
     return tx->commit();
   }
@@ -698,7 +713,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   }
 
   Result<std::optional<MailboxRow>> select_mailbox(const Address& addr) {
-    auto stmt = db_.prepare(std::string(kSelectMailbox) + "WHERE p.name = ?1 AND m.name = ?2");
+    auto stmt = db_.prepare(select_mailbox_ + "WHERE p.name = ?1 AND m.name = ?2");
     if (!stmt) return stmt.error();
     auto row = stmt->bind(1, addr.postoffice).bind(2, addr.mailbox).step();
     if (!row) return row.error();
@@ -892,10 +907,19 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     auto id = find_postoffice_id(name);
     if (!id) return id.error();
     if (*id) return make_error(ErrorCode::kAlreadyExists, "postoffice " + in_quotes(name) + " already exists");
-    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, ?2, ?3)");
+    auto stmt = db_.prepare("INSERT INTO postoffices (name, enabled, created_at) VALUES (?1, ?2, ?3) RETURNING id");
     if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, name).bind(2, enabled).bind(3, now_seconds()).run(); !st) return st.error();
-    return db_.last_insert_rowid();
+    return inserted_id(stmt->bind(1, name).bind(2, enabled).bind(3, now_seconds()));
+  }
+
+  // The id an INSERT ... RETURNING id gives back.
+  static Result<int64_t> inserted_id(Statement& stmt) {
+    auto row = stmt.step();
+    if (!row) return row.error();
+    if (!*row) return make_error(ErrorCode::kInternal, "database error: an insert returned no id");
+    const int64_t id = stmt.column_int(0);
+    if (auto st = stmt.run(); !st) return st.error();
+    return id;
   }
 
   // A postoffice row and its mailboxes' records.
@@ -913,11 +937,12 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
                         const std::string& maildir, const std::vector<StoredSecret>& secrets) {
     auto stmt = db_.prepare(
         "INSERT INTO mailboxes (postoffice_id, name, enabled, password_hash, password_scheme, maildir, "
-        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
     if (!stmt) return stmt.error();
     stmt->bind(1, postoffice_id).bind(2, addr.mailbox).bind(3, enabled).bind(4, hash.stored).bind(5, hash.scheme);
-    if (auto st = stmt->bind(6, maildir).bind(7, now_seconds()).run(); !st) return st;
-    return write_secrets(db_.last_insert_rowid(), addr, secrets);
+    auto id = inserted_id(stmt->bind(6, maildir).bind(7, now_seconds()));
+    if (!id) return id.error();
+    return write_secrets(*id, addr, secrets);
   }
 
   // Replaces the hash of mailbox row `id` and every derived secret (in the caller's transaction).
@@ -947,8 +972,8 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
     for (const auto& p : *pos) out.postoffices.push_back(ProvisionedPostoffice{p.name, p.enabled, p.settings});
     auto mb = db_.prepare(
         "SELECT m.name, p.name, m.enabled, m.password_hash, m.maildir, "
-        "(SELECT group_concat(ms.key || '=' || ms.value, char(10)) FROM mailbox_settings ms WHERE ms.mailbox_id = m.id) "
-        "FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ORDER BY p.name, m.name");
+        + settings_column(db_.dialect(), "mailbox_settings", "ms", "mailbox_id", "m.id") +
+        " FROM mailboxes m JOIN postoffices p ON p.id = m.postoffice_id ORDER BY p.name, m.name");
     if (!mb) return mb.error();
     while (true) {
       auto row = mb->step();
@@ -983,7 +1008,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   }
 
   Status require_service_row(const std::string& name) {
-    auto exists = sqlite::service_exists(db_, name);
+    auto exists = sql::service_exists(db_, name);
     if (!exists) return exists.error();
     if (!*exists) return no_service(name);
     return {};
@@ -1134,10 +1159,10 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
 
   Status apply_op(ProvisionRun& run, const provision_op::AddRule& o) {
     if (auto st = require_service_row(o.rule.service); !st) return st;
-    auto inserted = sqlite::insert_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule, o.rule.comment,
+    auto inserted = sql::insert_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule, o.rule.comment,
                                                now_seconds());
     if (!inserted) return inserted.error();
-    if (!*inserted) return make_error(ErrorCode::kAlreadyExists, "the rule is already in that list");
+    if (!inserted->has_value()) return make_error(ErrorCode::kAlreadyExists, "the rule is already in that list");
     run.rules_changed = true;
     return {};
   }
@@ -1149,7 +1174,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   }
 
   Status apply_op(ProvisionRun& run, const provision_op::RemoveRule& o) {
-    auto deleted = sqlite::delete_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule);
+    auto deleted = sql::delete_access_rule(db_, o.rule.service, o.rule.list, o.rule.rule);
     if (!deleted) return deleted.error();
     if (!*deleted) return make_error(ErrorCode::kNotFound, "no such rule");
     run.rules_changed = true;
@@ -1159,8 +1184,8 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   // Replaces (or with nullopt deletes) one row of postoffice_settings/mailbox_settings.
   Status write_setting_row(const std::string& table, const std::string& owner_column, int64_t owner,
                            const std::string& key, const std::optional<std::string>& value) {
-    auto stmt = value ? db_.prepare("INSERT OR REPLACE INTO " + table + " (" + owner_column +
-                                    ", key, value) VALUES (?1, ?2, ?3)")
+    auto stmt = value ? db_.prepare("INSERT INTO " + table + " (" + owner_column + ", key, value) VALUES (?1, ?2, ?3) "
+                                    "ON CONFLICT (" + owner_column + ", key) DO UPDATE SET value = excluded.value")
                       : db_.prepare("DELETE FROM " + table + " WHERE " + owner_column + " = ?1 AND key = ?2");
     if (!stmt) return stmt.error();
     stmt->bind(1, owner).bind(2, key);
@@ -1187,9 +1212,9 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
 
   Result<std::vector<PostofficeInfo>> select_postoffices(const std::optional<std::string>& name) {
     auto stmt = db_.prepare(
-        "SELECT p.name, p.enabled, p.created_at, (SELECT COUNT(*) FROM mailboxes m WHERE m.postoffice_id = p.id), "
-        "(SELECT group_concat(ps.key || '=' || ps.value, char(10)) FROM postoffice_settings ps "
-        "WHERE ps.postoffice_id = p.id) FROM postoffices p WHERE ?1 IS NULL OR p.name = ?1 ORDER BY p.name");
+        "SELECT p.name, p.enabled, p.created_at, (SELECT COUNT(*) FROM mailboxes m WHERE m.postoffice_id = p.id), " +
+        settings_column(db_.dialect(), "postoffice_settings", "ps", "postoffice_id", "p.id") +
+        " FROM postoffices p WHERE CAST(?1 AS TEXT) IS NULL OR p.name = ?1 ORDER BY p.name");
     if (!stmt) return stmt.error();
     if (name) stmt->bind(1, *name);
     std::vector<PostofficeInfo> out;
@@ -1204,7 +1229,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   }
 
   Result<std::vector<ServiceRecord>> select_services(const std::optional<std::string>& name) {
-    auto stmt = db_.prepare("SELECT name, module, enabled FROM services WHERE ?1 IS NULL OR name = ?1 ORDER BY name");
+    auto stmt = db_.prepare("SELECT name, module, enabled FROM services WHERE CAST(?1 AS TEXT) IS NULL OR name = ?1 ORDER BY name");
     if (!stmt) return stmt.error();
     if (name) stmt->bind(1, *name);
     std::vector<ServiceRecord> out;
@@ -1215,7 +1240,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
       out.push_back(ServiceRecord{stmt->column_text(0), stmt->column_text(1), stmt->column_bool(2), {}});
     }
     auto settings = db_.prepare(
-        "SELECT service, key, value FROM service_settings WHERE ?1 IS NULL OR service = ?1 ORDER BY service, key");
+        "SELECT service, key, value FROM service_settings WHERE CAST(?1 AS TEXT) IS NULL OR service = ?1 ORDER BY service, key");
     if (!settings) return settings.error();
     if (name) settings->bind(1, *name);
     while (true) {
@@ -1235,6 +1260,7 @@ class SqliteAccountStore final : public AccountStore, public ProvisioningStore {
   const std::string data_dir_;
   const std::string key_path_;
   std::optional<SecretBox> box_;  // guarded by mu_
+  const std::string select_mailbox_;  // the SELECT of MailboxRow's columns in db_'s dialect
 };
 
 }  // namespace
@@ -1245,43 +1271,8 @@ std::string default_maildir(const std::string& data_dir, const Address& address)
   return (std::filesystem::path(mail_root(data_dir)) / address.postoffice / address.mailbox / "Maildir").string();
 }
 
-namespace {
-
-// DATA_DIR/mailroom.db opened (created when `create`) and migrated.
-Result<Db> open_database(const std::string& data_dir, bool create) {
-  namespace fs = std::filesystem;
-  if (data_dir.empty()) return make_error(ErrorCode::kInvalidArgument, "the data directory is empty");
-  fs::path path = fs::path(data_dir) / kDbFileName;
-  std::error_code ec;
-  if (create) {
-    fs::create_directories(data_dir, ec);
-    if (ec) return make_error(ErrorCode::kIo, "cannot create data directory " + data_dir + ": " + ec.message());
-    // Password hashes live here: only the owner may read it. SQLite gives its -wal and -shm
-    // files the database file's mode, so creating it 0600 first covers them too.
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
-  } else if (!fs::exists(path, ec)) {
-    return make_error(ErrorCode::kNotFound,
-                      "no Mailroom data in " + data_dir + " (run 'mailctl --data " + data_dir + " init')");
-  }
-  auto db = Db::open(path.string(), create);
-  if (!db) return db.error();
-  if (auto st = sqlite::migrate(*db); !st) return st.error();
-  return db;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<AccountStore>> open_sqlite_account_store(const std::string& data_dir, bool create) {
-  auto db = open_database(data_dir, create);
-  if (!db) return db.error();
-  return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(*db), data_dir));
-}
-
-Result<std::unique_ptr<ProvisioningStore>> open_sqlite_provisioning_store(const std::string& data_dir) {
-  auto db = open_database(data_dir, /*create=*/false);
-  if (!db) return db.error();
-  return std::unique_ptr<ProvisioningStore>(std::make_unique<SqliteAccountStore>(std::move(*db), data_dir));
+std::unique_ptr<AccountAndProvisioningStore> make_sql_account_store(sql::Db db, const std::string& data_dir) {
+  return std::make_unique<SqlAccountStore>(std::move(db), data_dir);
 }
 
 }  // namespace mailroom::storage

@@ -1,26 +1,23 @@
-// PolicyStore on SQLite: access rules, blocks and the policy generation in mailroom.db, one
-// connection serialised by a mutex (like SqliteAccountStore).
+// PolicyStore on the SQL layer (SQLite or PostgreSQL): access rules, blocks and the policy
+// generation, one connection serialised by a mutex (like SqlAccountStore).
 #include <algorithm>
 #include <ctime>
-#include <filesystem>
 #include <mutex>
-#include <system_error>
+#include <optional>
 #include <tuple>
 
 #include "core/ipfilter/address_rule.h"
 #include "storage/policy_store.h"
-#include "storage/sqlite/access_rule_rows.h"
-#include "storage/sqlite/migrations.h"
-#include "storage/sqlite/sqlite_db.h"
+#include "storage/sql/access_rule_rows.h"
+#include "storage/sql/sql_db.h"
+#include "storage/sql/sql_stores.h"
 
 namespace mailroom::storage {
 namespace {
 
-using sqlite::Db;
-using sqlite::Statement;
-using sqlite::Transaction;
-
-constexpr const char* kDbFileName = "mailroom.db";
+using sql::Db;
+using sql::Statement;
+using sql::Transaction;
 
 constexpr const char* kSelectRule =
     "SELECT id, service, list, rule, comment, created_at, hits, last_hit FROM access_rules ";
@@ -68,6 +65,20 @@ BlockRecord block_from_row(const Statement& row) {
   return b;
 }
 
+// Rules per INSERT in add_access_rules (3 + this many parameters: within SQLite's and
+// PostgreSQL's limits).
+constexpr size_t kBulkRulesPerInsert = 500;
+
+// INSERT of `count` rules: ?1 service, ?2 list, ?3 created_at, ?4... the rules (in order, so
+// their ids follow the input); rules already in the list (or twice in the input) are skipped.
+std::string bulk_insert_sql(size_t count) {
+  std::string sql = "INSERT INTO access_rules (service, list, rule, comment, created_at) VALUES ";
+  for (size_t i = 0; i < count; ++i) {
+    sql += (i == 0 ? "" : ", ") + std::string("(?1, ?2, ?") + std::to_string(4 + i) + ", '', ?3)";
+  }
+  return sql + " ON CONFLICT (service, list, rule) DO NOTHING";
+}
+
 Status check_list(const std::string& list) {
   if (list == "allow" || list == "deny" || list == "safe") return {};
   return make_error(ErrorCode::kInvalidArgument, "unknown access list " + in_quotes(list) + " (use allow, deny or safe)");
@@ -77,9 +88,9 @@ Error no_service(const std::string& name) {
   return make_error(ErrorCode::kNotFound, "unknown service " + in_quotes(name) + " (see 'mailctl service list')");
 }
 
-class SqlitePolicyStore final : public PolicyStore {
+class SqlPolicyStore final : public PolicyStore {
  public:
-  explicit SqlitePolicyStore(Db db) : db_(std::move(db)) {}
+  explicit SqlPolicyStore(Db db) : db_(std::move(db)) {}
 
   Result<AccessRuleRecord> add_access_rule(const std::string& service, const std::string& list,
                                            const std::string& rule, const std::string& comment) override {
@@ -89,13 +100,13 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto inserted = sqlite::insert_access_rule(db_, service, list, rule, comment, now_seconds());
+    auto inserted = sql::insert_access_rule(db_, service, list, rule, comment, now_seconds());
     if (!inserted) return inserted.error();
-    if (!*inserted) {
+    if (!inserted->has_value()) {
       return make_error(ErrorCode::kAlreadyExists,
                         "the " + list + " list of service " + service + " already has " + in_quotes(rule));
     }
-    const int64_t id = db_.last_insert_rowid();
+    const int64_t id = **inserted;
     if (auto st = bump(); !st) return st.error();
     auto select = db_.prepare(std::string(kSelectRule) + "WHERE id = ?1");
     if (!select) return select.error();
@@ -117,15 +128,24 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto stmt = db_.prepare(
-        "INSERT INTO access_rules (service, list, rule, comment, created_at) VALUES (?1, ?2, ?3, '', ?4) "
-        "ON CONFLICT (service, list, rule) DO NOTHING");
-    if (!stmt) return stmt.error();
+    // kBulkRulesPerInsert rows per INSERT: one round trip each on PostgreSQL, not one per rule.
     const int64_t now = now_seconds();
     int64_t added = 0;
-    for (const auto& rule : rules) {
-      stmt->reset().bind(1, service).bind(2, list).bind(3, rule).bind(4, now);
-      if (auto st = stmt->run(); !st) return st.error();
+    std::optional<Statement> full;  // the statement for a whole batch, prepared once
+    for (size_t start = 0; start < rules.size(); start += kBulkRulesPerInsert) {
+      const size_t count = std::min(kBulkRulesPerInsert, rules.size() - start);
+      std::optional<Statement> partial;
+      if (count == kBulkRulesPerInsert && full) {
+        full->reset();
+      } else {
+        auto prepared = db_.prepare(bulk_insert_sql(count));
+        if (!prepared) return prepared.error();
+        (count == kBulkRulesPerInsert ? full : partial).emplace(std::move(*prepared));
+      }
+      Statement& stmt = count == kBulkRulesPerInsert ? *full : *partial;
+      stmt.bind(1, service).bind(2, list).bind(3, now);
+      for (size_t i = 0; i < count; ++i) stmt.bind(static_cast<int>(4 + i), rules[start + i]);
+      if (auto st = stmt.run(); !st) return st.error();
       added += db_.changes();
     }
     if (added > 0) {
@@ -141,7 +161,7 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st;
-    auto deleted = sqlite::delete_access_rule(db_, service, list, rule);
+    auto deleted = sql::delete_access_rule(db_, service, list, rule);
     if (!deleted) return deleted.error();
     if (!*deleted) {
       return make_error(ErrorCode::kNotFound,
@@ -159,7 +179,7 @@ class SqlitePolicyStore final : public PolicyStore {
     auto tx = Transaction::begin(db_);
     if (!tx) return tx.error();
     if (auto st = require_service(service); !st) return st.error();
-    auto stmt = db_.prepare("DELETE FROM access_rules WHERE service = ?1 AND (?2 IS NULL OR list = ?2)");
+    auto stmt = db_.prepare("DELETE FROM access_rules WHERE service = ?1 AND (CAST(?2 AS TEXT) IS NULL OR list = ?2)");
     if (!stmt) return stmt.error();
     stmt->bind(1, service);
     if (list) stmt->bind(2, *list);
@@ -180,7 +200,7 @@ class SqlitePolicyStore final : public PolicyStore {
     std::lock_guard lock(mu_);
     if (auto st = require_service(service); !st) return st.error();
     auto stmt = db_.prepare(std::string(kSelectRule) +
-                            "WHERE service = ?1 AND (?2 IS NULL OR list = ?2) ORDER BY list, id");
+                            "WHERE service = ?1 AND (CAST(?2 AS TEXT) IS NULL OR list = ?2) ORDER BY list, id");
     if (!stmt) return stmt.error();
     stmt->bind(1, service);
     if (list) stmt->bind(2, *list);
@@ -332,13 +352,13 @@ class SqlitePolicyStore final : public PolicyStore {
   // The helpers below expect mu_ to be held.
 
   Status require_service(const std::string& name) {
-    auto exists = sqlite::service_exists(db_, name);
+    auto exists = sql::service_exists(db_, name);
     if (!exists) return exists.error();
     if (!*exists) return no_service(name);
     return {};
   }
 
-  Status bump() { return sqlite::bump_policy_generation(db_); }
+  Status bump() { return sql::bump_policy_generation(db_); }
 
   std::mutex mu_;
   Db db_;
@@ -346,19 +366,6 @@ class SqlitePolicyStore final : public PolicyStore {
 
 }  // namespace
 
-Result<std::unique_ptr<PolicyStore>> open_sqlite_policy_store(const std::string& data_dir) {
-  namespace fs = std::filesystem;
-  if (data_dir.empty()) return make_error(ErrorCode::kInvalidArgument, "the data directory is empty");
-  fs::path path = fs::path(data_dir) / kDbFileName;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    return make_error(ErrorCode::kNotFound,
-                      "no Mailroom data in " + data_dir + " (run 'mailctl --data " + data_dir + " init')");
-  }
-  auto db = Db::open(path.string(), /*create=*/false);
-  if (!db) return db.error();
-  if (auto st = sqlite::migrate(*db); !st) return st.error();
-  return std::unique_ptr<PolicyStore>(std::make_unique<SqlitePolicyStore>(std::move(*db)));
-}
+std::unique_ptr<PolicyStore> make_sql_policy_store(sql::Db db) { return std::make_unique<SqlPolicyStore>(std::move(db)); }
 
 }  // namespace mailroom::storage
