@@ -11,6 +11,7 @@
 #include "storage/mail_store.h"
 #include "storage/node/node_settings_file.h"
 #include "storage/policy_store.h"
+#include "storage/store_factory.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace st = mailroom::storage;
@@ -26,10 +27,10 @@ struct Stores {
   mailroom::daemon::Modules modules;
 
   explicit Stores(std::string dir) : data(std::move(dir)) {
-    auto a = st::open_sqlite_account_store(data, true);
+    auto a = st::open_account_store(data, true);
     REQUIRE(a.ok());
     accounts = std::move(a).value();
-    auto p = st::open_sqlite_policy_store(data);
+    auto p = st::open_policy_store(data);
     REQUIRE(p.ok());
     policy = std::move(p).value();
     REQUIRE(accounts->ensure_service("pop3", "pop3", true).ok());

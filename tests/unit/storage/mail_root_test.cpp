@@ -7,6 +7,7 @@
 #include "storage/account_store.h"
 #include "storage/mail_root.h"
 #include "tests/unit/support/temp_dir.h"
+#include "tests/unit/support/test_database.h"
 
 namespace st = mailroom::storage;
 using mailroom::ErrorCode;
@@ -23,7 +24,7 @@ TEST_CASE("mail root: the setting, else DATA/mail") {
 TEST_CASE("mail root: read from the stored daemon setting") {
   TempDir tmp;
   const std::string data = tmp.sub("data");
-  auto opened = st::open_sqlite_account_store(data, true);
+  auto opened = mailroom::testing::open_account_store(data, true);
   REQUIRE(opened.ok());
   auto& store = **opened;
   CHECK(*st::configured_mail_root(store, data) == data + "/mail");
@@ -53,7 +54,7 @@ TEST_CASE("mail root: inside a configured mail_root a mailbox may only use its o
   const std::string data = tmp.sub("data");
   const std::string root = tmp.sub("shared");
   std::filesystem::create_directory(root);
-  auto opened = st::open_sqlite_account_store(data, true);
+  auto opened = mailroom::testing::open_account_store(data, true);
   REQUIRE(opened.ok());
   auto& store = **opened;
   REQUIRE(store.add_postoffice("example.test").ok());
