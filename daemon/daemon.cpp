@@ -19,6 +19,9 @@ namespace mailroom::daemon {
 
 namespace {
 constexpr uint64_t kPollIntervalMs = 1000;
+// With a live change feed (PostgreSQL LISTEN/NOTIFY) the counters are still read this often, in
+// case a notification was lost with a connection.
+constexpr uint64_t kFeedSafetyPollTicks = 10;
 constexpr uint64_t kFlushEveryTicks = 5;   // hit counters reach the database within ~5 s
 constexpr uint64_t kStatusEveryTicks = 5;  // status file rewritten at least this often
 constexpr uint64_t kRetryBindsEveryTicks = 30;  // failed binds are tried again every ~30 s
@@ -80,9 +83,17 @@ Status Daemon::start() {
   return {};
 }
 
+void Daemon::changed_elsewhere() {
+  std::weak_ptr<int> alive = alive_;
+  loops_.loop(0).post([this, alive] {
+    if (alive.expired()) return;
+    check_now_ = true;
+    probe_database();
+  });
+}
+
 void Daemon::poll() {
   if (poll_in_flight_ || stopping_) return;
-  poll_in_flight_ = true;
   ++ticks_;
   for (auto& [name, service] : running_.services()) {
     service->expire();
@@ -92,6 +103,16 @@ void Daemon::poll() {
   if (ticks_ % kFlushEveryTicks == 0) policy_sync_.flush_hits(running_.services());
   running_.warn_expiring_certificates(static_cast<int64_t>(std::time(nullptr)));
   write_status();
+  probe_database();
+}
+
+// The database's change counters (unless a live change feed makes that needless this second),
+// the certificate files and DATA/node.json: whatever moved is reloaded.
+void Daemon::probe_database() {
+  if (poll_in_flight_ || stopping_) return;
+  poll_in_flight_ = true;
+  const bool ask_database = check_now_ || !feed_live_ || !feed_live_() || ticks_ % kFeedSafetyPollTicks == 0;
+  check_now_ = false;
   struct Probe {
     int64_t version = -1;
     int64_t generation = -1;
@@ -109,11 +130,14 @@ void Daemon::poll() {
   storage::AccountStore& accounts = accounts_;
   storage::PolicyStore& policy = policy_;
   work_.submit(
-      [probe, &accounts, &policy, stamps = std::move(stamps), configs = std::move(configs), data_dir = data_dir_] {
-        auto v = accounts.data_version();
-        if (v) probe->version = *v;
-        auto g = policy.generation();
-        if (g) probe->generation = *g;
+      [probe, &accounts, &policy, stamps = std::move(stamps), configs = std::move(configs), data_dir = data_dir_,
+       ask_database] {
+        if (ask_database) {
+          auto v = accounts.data_version();
+          if (v) probe->version = *v;
+          auto g = policy.generation();
+          if (g) probe->generation = *g;
+        }
         for (const auto& [name, stamp] : stamps) {
           if (tls_stamp(configs.at(name)) != stamp) probe->files_changed = true;
         }
@@ -135,6 +159,7 @@ void Daemon::poll() {
           node_stamp_ = probe->node_stamp;  // seen: a damaged file is reported once, not every second
           reload("node settings changed");
         }
+        if (check_now_) probe_database();  // notified while this probe ran
       });
 }
 

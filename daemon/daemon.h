@@ -39,6 +39,14 @@ class Daemon {
   void set_run_user(std::string name) { info_.user = std::move(name); }
   // mailroomd --log-level: the daemon's level until the stored log_level changes (call before start()).
   void set_log_level_override(std::string level) { log_level_override_ = std::move(level); }
+  // The database is shared with other nodes (PostgreSQL): the blocks this node places reach them
+  // (PolicySync::set_shared_with_other_nodes). Call before start().
+  void set_database_shared(bool shared) { policy_sync_.set_shared_with_other_nodes(shared); }
+  // From any thread (the database's change feed, storage/change_feed.h): another node committed a
+  // change; checked at once instead of at the next poll. While `feed_live` says the feed listens,
+  // the poll asks the database itself only every kFeedSafetyPollTicks seconds.
+  void changed_elsewhere();
+  void set_change_feed_state(std::function<bool()> feed_live) { feed_live_ = std::move(feed_live); }
   // Loads and starts the stored services, then opens the control socket (before the loop runs).
   // Fails if nothing is stored; a control socket that cannot be made is logged, not fatal.
   Status start();
@@ -56,6 +64,7 @@ class Daemon {
   // and probe (off the loop) whether the database, the certificate files or the node-local
   // settings (DATA/node.json) changed.
   void poll();
+  void probe_database();
   void start_reload();
   void apply(Snapshot& snapshot);
   // Applies changed daemon-wide settings (logging, metrics endpoint, the relay); logs what changed.
@@ -95,6 +104,8 @@ class Daemon {
   int64_t started_loops_setting_ = 0;  // `loops` as the pool was started with
   bool stopping_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::function<bool()> feed_live_;  // set_change_feed_state()
+  bool check_now_ = false;           // changed_elsewhere(): the next poll asks the database
 };
 
 }  // namespace mailroom::daemon

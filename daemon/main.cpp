@@ -33,6 +33,7 @@
 #include "storage/account_store.h"
 #include "storage/mail_store.h"
 #include "storage/policy_store.h"
+#include "storage/change_feed.h"
 #include "storage/store_factory.h"
 
 namespace {
@@ -212,6 +213,17 @@ int main(int argc, char** argv) {
     core::WorkQueue work(loop);
     daemon::Daemon d(loop, work, **accounts, **policy, *mail, builtin::make_modules(**accounts, *mail, data_dir), data_dir);
     d.set_run_user(run_as->user.name);
+    const auto resolved_url = storage::resolve_database_url(data_dir, database_url);
+    const bool shared_database = resolved_url.ok() && !resolved_url->empty();
+    d.set_database_shared(shared_database);
+    // PostgreSQL: LISTEN/NOTIFY brings other nodes' changes at once (storage/change_feed.h).
+    // Declared after d, so it stops (its thread joined) before d goes.
+    std::unique_ptr<storage::ChangeFeed> feed;
+    if (shared_database) {
+      feed = storage::open_change_feed(*resolved_url, [&d] { d.changed_elsewhere(); });
+      storage::ChangeFeed* live = feed.get();
+      d.set_change_feed_state([live] { return live->connected(); });
+    }
     if (log_level) d.set_log_level_override(*log_level);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;

@@ -82,7 +82,7 @@ void PolicySync::store_block(const std::string& service, const ipfilter::Block& 
   auto status = std::make_shared<Status>();
   std::weak_ptr<int> alive = alive_;
   storage::PolicyStore& store = store_;
-  work_.submit([&store, rec, status] { *status = store.put_block(rec, false); },
+  work_.submit([&store, rec, status, bump = shared_] { *status = store.put_block(rec, bump); },
                [alive, status, service, block, saved = std::move(saved)] {
                  if (alive.expired()) return;
                  if (!*status) {

@@ -48,6 +48,10 @@ class PolicySync {
   // A block the service placed itself: stored so it survives a restart and mailctl sees it.
   // `saved` runs on the loop when the write is done (also when it failed, which is logged).
   void store_block(const std::string& service, const ipfilter::Block& block, std::function<void()> saved);
+  // On a database other nodes share (PostgreSQL): a stored block also moves the policy generation,
+  // so every node reloads its policy and refuses the address too (this node reloads as well, once
+  // per poll at most). On a single box's SQLite the block is only recorded.
+  void set_shared_with_other_nodes(bool shared) { shared_ = shared; }
   // Writes the rule and block hit counters that changed since the last flush; one flush at a time.
   void flush_hits(const Services& services);
 
@@ -55,6 +59,7 @@ class PolicySync {
   core::WorkQueue& work_;
   storage::PolicyStore& store_;
   bool flush_in_flight_ = false;
+  bool shared_ = false;
   // Counters as last written to the database: "service\tlist\trule" / "service\tnetwork" -> hits.
   std::map<std::string, uint64_t> flushed_rule_hits_, flushed_block_hits_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

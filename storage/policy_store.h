@@ -82,7 +82,8 @@ class PolicyStore {
 
   // ---- blocks ----
   // Inserts or replaces the block of (service, network). `bump_generation`: true from mailctl
-  // (the daemon must learn of it), false from the daemon (it placed the block itself).
+  // (the daemon must learn of it) and from a daemon whose database other nodes share (they must
+  // learn of it), false from a single box's daemon (it placed the block itself).
   virtual Status put_block(const BlockRecord& block, bool bump_generation) = 0;
   // kNotFound if none. Bumps the generation.
   virtual Status remove_block(const std::string& service, const std::string& network) = 0;

@@ -80,9 +80,17 @@ class PgStatement final : public sql::StatementImpl {
   int row_ = -1;
 };
 
+std::string first_line(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
 // PQconnectdbParams with the URL expanded; what the URL sets wins over these defaults. TCP
 // keepalives find a peer that vanished without a word (about 60 s) instead of a call hanging.
-PgConn connect(const std::string& url) {
+PgConn connect_with_defaults(const std::string& url) {
   const char* keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
                             "fallback_application_name", "dbname", nullptr};
   const char* values[] = {PgConnection::kConnectTimeoutSeconds, "30", "10", "3", "mailroom", url.c_str(), nullptr};
@@ -91,14 +99,6 @@ PgConn connect(const std::string& url) {
   if (conn) PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
-
-std::string first_line(const char* text) {
-  std::string s = text ? text : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-}  // namespace
 
 std::string to_dollar_placeholders(std::string_view sql, int* highest) {
   std::string out;
@@ -165,7 +165,7 @@ Status PgConnection::ensure_connected() {
     return make_error(ErrorCode::kTemporary, "database error: the connection to " + masked_url(url_) +
                                                  " was lost during a transaction");
   }
-  conn_ = connect(url_);
+  conn_ = connect_with_defaults(url_);
   if (!conn_) return make_error(ErrorCode::kTemporary, "database error: out of memory connecting to the database");
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string why = first_line(PQerrorMessage(conn_.get()));

@@ -80,6 +80,10 @@ class PgConnection final : public sql::ConnectionImpl {
   int64_t changes_ = 0;
 };
 
+// PQconnectdbParams with the URL expanded over Mailroom's defaults (connect_timeout, TCP
+// keepalives, application name); what the URL sets wins. Check PQstatus: it may have failed.
+PgConn connect_with_defaults(const std::string& url);
+
 // `url` opened as a sql::Db.
 Result<sql::Db> open_db(const std::string& url);
 // A sql::Db for `url` that connects on its first call (a pool's spare connections).

@@ -122,13 +122,17 @@ CREATE TABLE cluster_meta (
 // PostgreSQL's own text of a step, where the translation of SQLite's is not right (none yet).
 constexpr std::array<const char*, kSteps.size()> kPostgresSteps = {};
 
-// PostgreSQL only: the version table, the change counter and the function the triggers run.
+// PostgreSQL only: the version table, the change counter and the function the triggers run. The
+// function also notifies kChangeChannel (storage/change_feed.h): delivered at commit, once per
+// transaction, to every node's LISTENing change feed. Replaced at every open, so a database made
+// by an older build gets the notification too.
 constexpr const char* kPostgresBookkeeping = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS data_version (id BIGINT PRIMARY KEY CHECK (id = 1), counter BIGINT NOT NULL);
 INSERT INTO data_version (id, counter) VALUES (1, 0) ON CONFLICT DO NOTHING;
 CREATE OR REPLACE FUNCTION mailroom_bump_data_version() RETURNS trigger LANGUAGE plpgsql AS
-  $$ BEGIN UPDATE data_version SET counter = counter + 1 WHERE id = 1; RETURN NULL; END $$;
+  $$ BEGIN UPDATE data_version SET counter = counter + 1 WHERE id = 1;
+     PERFORM pg_notify('mailroom_changes', ''); RETURN NULL; END $$;
 )sql";
 
 Result<int64_t> read_version(Db& db) {

@@ -228,7 +228,10 @@ class Server:
     `tls_ports[name]` give them. Every other default service is disabled.
     """
 
-    def __init__(self, service: str = "pop3", ready: bytes = None, also=()):
+    def __init__(self, service: str = "pop3", ready: bytes = None, also=(), join: "Server" = None):
+        """`join`: a second node of `join`'s cluster (its database is PostgreSQL): this node's data
+        directory gets the cluster's secrets key and `init --database` with its URL, and shares
+        its banner and services; only the listener ports are its own (service set --local)."""
         self.service = service
         self.ready = ready if ready is not None else READY.get(service, b"+OK")
         self.also = tuple(s for s in also if s != service)
@@ -248,6 +251,9 @@ class Server:
         # SMTP and LMTP greet with their host name: `hostname` is the banner plus a test domain.
         self.banner = "mailroom-e2e-" + secrets.token_hex(6)
         self.hostname = self.banner + ".e2e.test"
+        if join is not None:
+            self._join(join)
+            return
         self.mailctl("init")
         if os.environ.get("MAILROOM_E2E_LOOPS"):  # run a suite with that many event loops (docs/scaling.md)
             self.mailctl("daemon", "set", "loops", os.environ["MAILROOM_E2E_LOOPS"])
@@ -258,6 +264,21 @@ class Server:
             if name in DISABLED_BY_DEFAULT:
                 self.mailctl("service", "enable", name)
             self._set_greeting(name)
+
+    def _join(self, first: "Server"):
+        self.banner, self.hostname = first.banner, first.hostname
+        os.makedirs(self.data, mode=0o700)
+        with open(os.path.join(first.data, "secrets.key"), "rb") as f:
+            key = f.read()
+        fd = os.open(os.path.join(self.data, "secrets.key"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        with open(os.path.join(first.data, "database.url")) as f:
+            self.mailctl("init", "--database", f.read().strip())
+
+    def shares_database(self) -> bool:
+        """On PostgreSQL (init --database): settings are the cluster's, ports are set per node."""
+        return os.path.exists(os.path.join(self.data, "database.url"))
 
     def _set_greeting(self, name: str):
         setting = GREETING_SETTING.get(name, "banner")
@@ -320,11 +341,13 @@ class Server:
                 taken.add(port)
                 pair.append(port)
             self.ports[name], self.tls_ports[name] = pair
-            self.set("binds", LOOPBACK, service=name)
-            self.set("port", pair[0], service=name)
-            # Never the default *:995 or *:465: tests stay on loopback and out of each other's way.
-            self.set("tls_binds", LOOPBACK, service=name)
-            self.set("tls_port", pair[1], service=name)
+            # On a shared database each node keeps its own ports (a cluster-wide port would move
+            # every node's listener).
+            scope = ("--local",) if self.shares_database() else ()
+            for key, value in (("binds", LOOPBACK), ("port", pair[0]),
+                               # Never the default *:995 or *:465: tests stay on loopback and out of each other's way.
+                               ("tls_binds", LOOPBACK), ("tls_port", pair[1])):
+                self.mailctl("service", "set", *scope, name, key, str(value))
         self.port = self.ports[self.service]
         self.tls_port = self.tls_ports[self.service]
 
