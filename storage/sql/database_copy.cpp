@@ -232,7 +232,7 @@ std::vector<std::string> copied_tables() {
 Status check_copyable(Db& db, const std::string& what) {
   auto tables = tables_of(db);
   if (!tables) return tables.error();
-  if (tables->empty()) {
+  if (!std::binary_search(tables->begin(), tables->end(), std::string("postoffices"))) {
     return make_error(ErrorCode::kNotFound, what + " holds no Mailroom schema (run mailroomd or 'mailctl init' on it once)");
   }
   auto version = stored_schema_version(db);
@@ -248,21 +248,18 @@ Status check_copyable(Db& db, const std::string& what) {
                       what + " has schema version " + std::to_string(*version) + ", newer than this build's (" +
                           std::to_string(schema_version()) + "): upgrade Mailroom first");
   }
-  for (const auto& table : *tables) {
-    const TableSpec* spec = find_spec(table);
-    if (spec == nullptr) {
-      return make_error(ErrorCode::kInvalidArgument, what + " holds a table this build does not copy: " + table);
+  // Other tables (another application's, in a shared PostgreSQL schema) are not Mailroom's.
+  for (const auto& spec : table_specs()) {
+    if (!std::binary_search(tables->begin(), tables->end(), std::string(spec.name))) {
+      return make_error(ErrorCode::kInvalidArgument, what + " lacks the table " + spec.name + " of this build's schema");
     }
-    auto columns = column_count(db, table);
+    auto columns = column_count(db, spec.name);
     if (!columns) return columns.error();
-    if (*columns != static_cast<int64_t>(spec->columns.size())) {
+    if (*columns != static_cast<int64_t>(spec.columns.size())) {
       return make_error(ErrorCode::kInvalidArgument,
-                        what + ": table " + table + " has " + std::to_string(*columns) + " columns, this build copies " +
-                            std::to_string(spec->columns.size()));
+                        what + ": table " + spec.name + " has " + std::to_string(*columns) +
+                            " columns, this build copies " + std::to_string(spec.columns.size()));
     }
-  }
-  if (tables->size() != table_specs().size()) {
-    return make_error(ErrorCode::kInvalidArgument, what + " lacks tables of this build's schema");
   }
   return {};
 }

@@ -18,8 +18,8 @@ namespace mailroom::storage::sql {
 std::vector<std::string> copied_tables();
 
 // Refuses a database whose schema is not this build's (older: "run mailroomd or mailctl init
-// once with this build"; newer: "upgrade Mailroom"), or that holds a table or a column the copy
-// does not know. `what` names the database in the messages.
+// once with this build"; newer: "upgrade Mailroom"), or whose tables are not the ones the copy
+// knows, column for column (other tables are left alone). `what` names the database in messages.
 Status check_copyable(Db& db, const std::string& what);
 
 // Rows in the target's tables (policy_meta's one row, which every migrated database has, not

@@ -3,7 +3,9 @@
 // tests/unit/support/test_database.h) it goes SQLite -> PostgreSQL -> SQLite.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "storage/sql/database_copy.h"
 #include "storage/sql/migrations.h"
@@ -139,7 +141,7 @@ TEST_CASE("database_copy: a damaged copy is caught table by table") {
   CHECK(all_match(verified(source, target)));
 }
 
-TEST_CASE("database_copy: a source of another schema version is refused with what to do") {
+TEST_CASE("database_copy: a source of another schema version or other columns is refused with what to do") {
   TempDir tmp;
   auto db = open_sqlite(tmp.sub("data"));
   exec(db, "PRAGMA user_version = " + std::to_string(sql::schema_version() - 1));
@@ -153,10 +155,12 @@ TEST_CASE("database_copy: a source of another schema version is refused with wha
   REQUIRE_FALSE(newer.ok());
   CHECK(newer.error().message.find("newer than this build's") != std::string::npos);
   exec(db, "PRAGMA user_version = " + std::to_string(sql::schema_version()));
-  exec(db, "CREATE TABLE unknown_things (x INTEGER)");
+  exec(db, "CREATE TABLE another_application (x INTEGER)");
+  CHECK(sql::check_copyable(db, "the source database").ok());
+  exec(db, "ALTER TABLE daemon_settings ADD COLUMN extra TEXT");
   auto unknown = sql::check_copyable(db, "the source database");
   REQUIRE_FALSE(unknown.ok());
-  CHECK(unknown.error().message.find("a table this build does not copy: unknown_things") != std::string::npos);
+  CHECK(unknown.error().message.find("table daemon_settings has 3 columns, this build copies 2") != std::string::npos);
 }
 
 TEST_CASE("database_copy: a target's data is emptied before the copy, so nothing of it is left") {
@@ -169,4 +173,21 @@ TEST_CASE("database_copy: a target's data is emptied before the copy, so nothing
   copy(source, target);
   CHECK(all_match(verified(source, target)));
   CHECK(target.query_int("SELECT COUNT(*) FROM services WHERE name = 'leftover'").value() == 0);
+}
+
+TEST_CASE("database_copy: the copy knows every table of this build's schema") {
+  TempDir tmp;
+  auto db = open_sqlite(tmp.sub("data"));
+  auto names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  REQUIRE(names.ok());
+  std::vector<std::string> schema;
+  while (names->step().value()) schema.push_back(names->column_text(0));
+  auto copied = sql::copied_tables();
+  std::sort(copied.begin(), copied.end());
+  CHECK(schema == copied);
+  auto empty = open_sqlite(tmp.sub("empty"));
+  exec(empty, "DROP TABLE mailbox_settings");
+  auto lacking = sql::check_copyable(empty, "the source database");
+  REQUIRE_FALSE(lacking.ok());
+  CHECK(lacking.error().message == "the source database lacks the table mailbox_settings of this build's schema");
 }
