@@ -66,7 +66,7 @@ class MigrateDatabaseTest(harness.ServerTestCase):
         rules = json.loads(self.server.mailctl("access", "list", "pop3", "--json").stdout)
         self.assertIn("moved along", json.dumps(rules))
         shown = json.loads(self.server.mailctl("mailbox", "show", "bob@example.test", "--json").stdout)
-        self.assertIn("30", json.dumps(shown))
+        self.assertIn('"expire_days": "30"', json.dumps(shown))
 
     def migrate(self, *args, check=True):
         return self.server.mailctl("migrate-database", *args, check=check)
