@@ -191,3 +191,17 @@ TEST_CASE("database_copy: the copy knows every table of this build's schema") {
   REQUIRE_FALSE(lacking.ok());
   CHECK(lacking.error().message == "the source database lacks the table mailbox_settings of this build's schema");
 }
+
+TEST_CASE("database_copy: rows are hashed in byte order of their keys, whatever the database's collation") {
+  if (!mailroom::testing::on_postgres()) return;  // SQLite compares text keys as bytes anyway
+  TempDir tmp;
+  auto source = open_sqlite(tmp.sub("source"));
+  exec(source, "INSERT INTO daemon_settings (key, value) VALUES ('Zz', '1'), ('a', '2'), ('\xc3\xa9', '3')");
+  auto target = open_middle(tmp.sub("target"));
+  // A dictionary collation (ICU) orders 'a' before 'Zz'; bytes order 'Zz' first.
+  exec(target, "ALTER TABLE daemon_settings ALTER COLUMN key TYPE TEXT COLLATE \"und-x-icu\"");
+  copy(source, target);
+  CHECK(target.query_int("SELECT COUNT(*) FROM (SELECT key FROM daemon_settings ORDER BY key LIMIT 1) AS first "
+                         "WHERE key = 'a'").value() == 1);
+  CHECK(all_match(verified(source, target)));
+}
