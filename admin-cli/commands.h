@@ -24,6 +24,8 @@ void add_control_commands(CLI::App& app, Context& ctx);
 void add_provision_commands(CLI::App& app, Context& ctx);  // export and apply
 void add_backup_commands(CLI::App& app, Context& ctx);     // backup and restore
 void add_queue_commands(CLI::App& app, Context& ctx);      // the outbound queue (issue 17)
+// migrate-database: SQLite <-> PostgreSQL, verified (issue 19)
+void add_migrate_database_command(CLI::App& app, Context& ctx);
 // `help [TOPIC|COMMAND...]` and `completion bash`: both read the whole tree under `app`, so they
 // are added last.
 void add_help_command(CLI::App& app, Context& ctx);

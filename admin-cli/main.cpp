@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   add_provision_commands(app, ctx);
   add_backup_commands(app, ctx);
   add_queue_commands(app, ctx);
+  add_migrate_database_command(app, ctx);
   add_help_command(app, ctx);
   add_completion_command(app, ctx);
 

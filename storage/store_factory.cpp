@@ -169,6 +169,35 @@ Status record_database_url(const std::string& data_dir, const std::string& url) 
 
 std::string printable_database_url(const std::string& url) { return postgres::masked_url(url); }
 
+Result<sql::Db> open_database_as_is(const std::string& data_dir, const std::string& url) {
+  if (auto st = check_data_dir_name(data_dir); !st) return st.error();
+  if (!url.empty()) {
+    if (auto st = check_database_url(url); !st) return st.error();
+    return postgres::open_db(url);
+  }
+  const fs::path path = fs::path(data_dir) / kDatabaseFileName;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return make_error(ErrorCode::kNotFound,
+                      "no Mailroom data in " + data_dir + " (run 'mailctl --data " + data_dir + " init')");
+  }
+  return sqlite::open_db(path.string(), /*create=*/false);
+}
+
+Result<sql::Db> open_migrated_database(const std::string& data_dir, const std::string& url) {
+  if (auto st = check_data_dir_name(data_dir); !st) return st.error();
+  if (url.empty()) return open_sqlite(data_dir, /*create=*/true);
+  if (auto st = check_database_url(url); !st) return st.error();
+  auto db = postgres::open_db(url);
+  if (!db) return db.error();
+  if (auto st = sql::migrate(*db); !st) return st.error();
+  return db;
+}
+
+Status record_secrets_key(sql::Db& db, const std::string& data_dir) {
+  return check_cluster_key(db, data_dir, /*create=*/true);
+}
+
 Result<std::unique_ptr<AccountStore>> open_account_store(const std::string& data_dir, bool create,
                                                          const std::string& database_url) {
   auto opened = open_dbs(data_dir, create, database_url);

@@ -11,6 +11,7 @@
 #include "storage/account_store.h"
 #include "storage/policy_store.h"
 #include "storage/provisioning.h"
+#include "storage/sql/sql_db.h"
 
 namespace mailroom::storage {
 
@@ -47,5 +48,14 @@ Result<std::unique_ptr<PolicyStore>> open_policy_store(const std::string& data_d
 // Accounts, services and access rules on one connection, so that one transaction covers them.
 Result<std::unique_ptr<ProvisioningStore>> open_provisioning_store(const std::string& data_dir,
                                                                    const std::string& database_url = "");
+
+// For mailctl migrate-database. The database of `url` ("" = DATA/mailroom.db, which must exist)
+// opened as it is: no migration, no key check.
+Result<sql::Db> open_database_as_is(const std::string& data_dir, const std::string& url);
+// The database of `url` ("" = DATA/mailroom.db, created 0600 if missing) opened and migrated.
+Result<sql::Db> open_migrated_database(const std::string& data_dir, const std::string& url);
+// Records the fingerprint of DATA/secrets.key (created if missing) in `db` if it holds none, or
+// refuses a key other than the one recorded (the encrypted secrets could not be read with it).
+Status record_secrets_key(sql::Db& db, const std::string& data_dir);
 
 }  // namespace mailroom::storage

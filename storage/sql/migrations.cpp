@@ -175,6 +175,8 @@ Status add_change_triggers(Db& db) {
 
 int schema_version() { return static_cast<int>(kSteps.size()); }
 
+Result<int64_t> stored_schema_version(Db& db) { return read_version(db); }
+
 std::string postgres_ddl(const std::string& sqlite_ddl) {
   static const std::regex kAutoincrement(R"(INTEGER PRIMARY KEY AUTOINCREMENT)");
   static const std::regex kInteger(R"(\bINTEGER\b)");

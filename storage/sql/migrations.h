@@ -14,6 +14,9 @@ namespace mailroom::storage::sql {
 // The schema version this build writes (the number of migration steps).
 int schema_version();
 
+// The schema version `db` holds (0: none yet), read without changing anything.
+Result<int64_t> stored_schema_version(Db& db);
+
 // The DDL of step `step` (1-based) in `dialect`: SQLite's text, or for PostgreSQL its own text
 // where one is given, else SQLite's with the types translated (postgres_ddl).
 std::string migration_step(Dialect dialect, int step);
