@@ -277,8 +277,9 @@ class Server:
             self.mailctl("init", "--database", f.read().strip())
 
     def shares_database(self) -> bool:
-        """On PostgreSQL (init --database): settings are the cluster's, ports are set per node."""
-        return os.path.exists(os.path.join(self.data, "database.url"))
+        """On PostgreSQL (init --database): settings are the cluster's, ports are set per node
+        (and stay so once set: DATA/node.json outlives a move back to SQLite)."""
+        return any(os.path.exists(os.path.join(self.data, f)) for f in ("database.url", "node.json"))
 
     def _set_greeting(self, name: str):
         setting = GREETING_SETTING.get(name, "banner")
