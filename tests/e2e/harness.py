@@ -459,6 +459,23 @@ class Server:
         return RawConnection(self.port, timeout=timeout)
 
 
+def wait_until(predicate, timeout: float = LIVE_CHANGE_TIMEOUT, interval: float = 0.2, what: str = ""):
+    """Polls predicate() (exceptions count as False) until it returns something true, and returns
+    that; raises AssertionError (a test failure) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = value
+        except Exception as e:  # the condition is not reached yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what or predicate, last))
+
+
 class ServerTestCase(unittest.TestCase):
     """Gives each test a started server (self.server) and prints the daemon log when a test fails.
 
@@ -510,15 +527,4 @@ class ServerTestCase(unittest.TestCase):
 
     def wait_until(self, predicate, timeout: float = LIVE_CHANGE_TIMEOUT, interval: float = 0.2, what: str = ""):
         """Polls predicate() (exceptions count as False) until true; fails the test after timeout."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                value = predicate()
-                if value:
-                    return value
-                last = value
-            except Exception as e:  # the condition is not reached yet
-                last = e
-            time.sleep(interval)
-        self.fail("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what or predicate, last))
+        return wait_until(predicate, timeout, interval, what)

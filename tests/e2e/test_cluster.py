@@ -70,17 +70,7 @@ class ClusterTest(unittest.TestCase):
             self.fail("mailroomd (%s) exited %s:\n%s" % (node.data, code, tail))
 
     def wait_until(self, predicate, timeout=PROPAGATION, what=""):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = predicate()
-                if last:
-                    return last
-            except (OSError, EOFError, TimeoutError, AssertionError) as e:
-                last = e
-            time.sleep(0.1)
-        self.fail("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what, last))
+        return harness.wait_until(predicate, timeout, 0.1, what)
 
     @staticmethod
     def proxied(node, client_ip: str):
