@@ -9,6 +9,7 @@
 
 #include "core/base/result.h"
 #include "storage/account_store.h"
+#include "storage/lease/session_leases.h"
 #include "storage/policy_store.h"
 #include "storage/provisioning.h"
 
@@ -47,5 +48,12 @@ Result<std::unique_ptr<PolicyStore>> open_policy_store(const std::string& data_d
 // Accounts, services and access rules on one connection, so that one transaction covers them.
 Result<std::unique_ptr<ProvisioningStore>> open_provisioning_store(const std::string& data_dir,
                                                                    const std::string& database_url = "");
+
+// The session leases of this node (one connection of their own, ids by make_node_id()) on
+// PostgreSQL, where several nodes may share the database; nullptr on SQLite: one daemon per data
+// directory (the instance lock), so the in-process lock decides alone, and a daemon restarted
+// after a crash finds no row of its former run holding its mailboxes.
+Result<std::unique_ptr<SessionLeases>> open_session_leases(const std::string& data_dir,
+                                                           const std::string& database_url = "");
 
 }  // namespace mailroom::storage
