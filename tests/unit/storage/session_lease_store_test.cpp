@@ -38,7 +38,7 @@ struct Cluster {
     for (int i = 0; i < count; ++i) {
       const st::Address address{"user" + std::to_string(i), "example.test"};
       auto added = accounts->add_mailbox(address, kHash, st::PasswordKind::kHash,
-                                         tmp.path() + "/mail/" + std::to_string(i));
+                                         "/srv/mail/user" + std::to_string(i));
       REQUIRE_MESSAGE(added.ok(), (added.ok() ? "" : added.error().message));
       ids.push_back(added->id);
     }
