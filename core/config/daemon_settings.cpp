@@ -99,7 +99,8 @@ SettingsCatalog build_catalog() {
                     "On PostgreSQL, how long a node's hold on a mailbox (its POP3 session's lease) lasts "
                     "unless renewed; the node renews its leases every third of it. The bound: after a node "
                     "dies (or loses the database) another node lets the mailbox's owner log in again at "
-                    "most this many seconds later. Ignored on SQLite (one daemon per database)."));
+                    "most this many seconds later (and one more: times are whole seconds). Ignored on SQLite (one "
+                    "daemon per database)."));
   return c;
 }
 

@@ -22,6 +22,17 @@ constexpr const char* kAcquire =
 constexpr const char* kRelease = "DELETE FROM mailbox_leases WHERE mailbox_id = ?1 AND node = ?2";
 constexpr const char* kRenew = "UPDATE mailbox_leases SET expires_at = ?1 WHERE node = ?2";
 
+// Runs `statement` again once when it failed as temporary: a connection the server closed since
+// the last call (a database restart) is only noticed by the call that uses it, and the back end
+// opens a new one for the next. Each statement may run twice: taking one's own lease again,
+// deleting a deleted row and renewing are the same done twice.
+template <typename Fn>
+auto twice(Fn statement) -> decltype(statement()) {
+  auto result = statement();
+  if (!result && result.error().code == ErrorCode::kTemporary) return statement();
+  return result;
+}
+
 class SqlSessionLeases final : public SessionLeases {
  public:
   SqlSessionLeases(sql::Db db, std::string node) : db_(std::move(db)), node_(std::move(node)) {}
@@ -30,32 +41,41 @@ class SqlSessionLeases final : public SessionLeases {
 
   Result<bool> acquire(int64_t mailbox_id, int64_t now, int64_t ttl) override {
     std::lock_guard lock(mu_);
-    auto stmt = db_.prepare(kAcquire);
-    if (!stmt) return stmt.error();
-    stmt->bind(1, mailbox_id).bind(2, node_).bind(3, now + ttl).bind(4, now);
-    auto row = stmt->step();
-    if (!row) return row.error();
-    const bool won = *row;
-    if (won) {  // finish the statement so the write is complete
-      auto rest = stmt->step();
-      if (!rest) return rest.error();
-    }
-    return won;
+    return twice([&]() -> Result<bool> {
+      auto stmt = db_.prepare(kAcquire);
+      if (!stmt) return stmt.error();
+      stmt->bind(1, mailbox_id).bind(2, node_).bind(3, now + ttl).bind(4, now);
+      auto row = stmt->step();
+      if (!row) return row.error();
+      const bool won = *row;
+      if (won) {  // finish the statement so the write is complete
+        auto rest = stmt->step();
+        if (!rest) return rest.error();
+      }
+      return won;
+    });
   }
 
   Status release(int64_t mailbox_id) override {
     std::lock_guard lock(mu_);
-    auto stmt = db_.prepare(kRelease);
-    if (!stmt) return stmt.error();
-    return stmt->bind(1, mailbox_id).bind(2, node_).run();
+    auto done = twice([&]() -> Result<bool> {
+      auto stmt = db_.prepare(kRelease);
+      if (!stmt) return stmt.error();
+      if (auto st = stmt->bind(1, mailbox_id).bind(2, node_).run(); !st) return st.error();
+      return true;
+    });
+    if (!done) return done.error();
+    return {};
   }
 
   Result<int64_t> renew(int64_t now, int64_t ttl) override {
     std::lock_guard lock(mu_);
-    auto stmt = db_.prepare(kRenew);
-    if (!stmt) return stmt.error();
-    if (auto st = stmt->bind(1, now + ttl).bind(2, node_).run(); !st) return st.error();
-    return db_.changes();
+    return twice([&]() -> Result<int64_t> {
+      auto stmt = db_.prepare(kRenew);
+      if (!stmt) return stmt.error();
+      if (auto st = stmt->bind(1, now + ttl).bind(2, node_).run(); !st) return st.error();
+      return db_.changes();
+    });
   }
 
  private:

@@ -194,7 +194,7 @@ class PostgresBackendTest(harness.ServerTestCase):
         self.assertLess(took, 2.0)
         node2.quit()
         # Node 1 holds the mailbox and dies: node 2 gets it when the lease runs out, not before.
-        self.server.login("alice@example.test", PASSWORD, in_use_wait=2.0)
+        held = self.server.login("alice@example.test", PASSWORD, in_use_wait=2.0)  # kept open until the kill
         self.server.proc.send_signal(signal.SIGKILL)
         self.server.proc.wait(timeout=10)
         self.server.proc = None  # killed on purpose
@@ -204,6 +204,7 @@ class PostgresBackendTest(harness.ServerTestCase):
         took, node2 = self.login_when_free(port2, LEASE_SECONDS + 3)
         self.assertLessEqual(took, LEASE_SECONDS + 3)
         node2.quit()
+        held.close()
 
 
 if __name__ == "__main__":
