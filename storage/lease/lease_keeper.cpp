@@ -15,6 +15,7 @@ struct SessionLease::Shared {
   std::condition_variable wake;
   int64_t ttl = 30;
   bool stop = false;
+  bool ttl_changed = false;  // wakes the thread: a shorter TTL brings the next renewal forward
   std::deque<int64_t> to_release;       // sessions that ended; at most one entry per held lease
   std::deque<int64_t> failed_releases;  // deletes that failed, tried again at the next renewal
 };
@@ -93,7 +94,9 @@ LeaseKeeper::~LeaseKeeper() {
 void LeaseKeeper::set_ttl(int64_t seconds) {
   {
     std::lock_guard lock(shared_->mu);
+    if (shared_->ttl == seconds) return;
     shared_->ttl = seconds;
+    shared_->ttl_changed = true;
   }
   shared_->wake.notify_one();
 }
@@ -140,15 +143,22 @@ void LeaseKeeper::tick() {
 }
 
 void LeaseKeeper::run() {
-  auto next_renewal = std::chrono::steady_clock::now();
+  // A new node holds no lease: the first renewal is one period away.
+  auto next_renewal = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(1, ttl() / 3));
   while (true) {
     bool releases = false;
     {
       std::unique_lock lock(shared_->mu);
       const auto period = std::chrono::seconds(std::max<int64_t>(1, shared_->ttl / 3));
       if (next_renewal > std::chrono::steady_clock::now() + period) next_renewal = std::chrono::steady_clock::now() + period;
-      shared_->wake.wait_until(lock, next_renewal, [&] { return shared_->stop || !shared_->to_release.empty(); });
+      shared_->wake.wait_until(lock, next_renewal, [&] {
+        return shared_->stop || shared_->ttl_changed || !shared_->to_release.empty();
+      });
       if (shared_->stop) break;
+      if (shared_->ttl_changed) {  // a shorter period starts now; leases taken meanwhile got the new TTL
+        shared_->ttl_changed = false;
+        continue;
+      }
       releases = !shared_->to_release.empty();
     }
     const auto now = std::chrono::steady_clock::now();

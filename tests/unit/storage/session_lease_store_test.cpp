@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -182,6 +183,24 @@ TEST_CASE("session_lease: the keeper refuses another node's mailbox, renews on i
   auto taken = b.acquire(c.ids[0]);
   REQUIRE(taken.ok());
   CHECK(c.rows() == std::vector<std::vector<std::string>>{{std::to_string(c.ids[0]), "node-b", "1070"}});
+}
+
+TEST_CASE("session_lease: a shorter TTL brings the keeper's next renewal forward") {
+  Cluster c(1);
+  auto now = std::make_shared<std::atomic<int64_t>>(1000);
+  st::LeaseKeeper a(c.node("node-a"), 30, [now] { return now->load(); });  // renews every 10 s
+  auto held = a.acquire(c.ids[0]);
+  REQUIRE(held.ok());
+  now->store(1100);
+  a.set_ttl(5);  // every second from now: the lease must not run out before the next renewal
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  std::string expires;
+  while (std::chrono::steady_clock::now() < deadline) {
+    expires = c.rows()[0][2];
+    if (expires == "1105") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(expires == "1105");
 }
 
 TEST_CASE("session_lease: node ids differ between runs and carry the host name") {
