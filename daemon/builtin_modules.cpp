@@ -90,8 +90,10 @@ Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& account
 namespace mailroom::builtin {
 
 std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail,
-                                               const std::string& data_dir) {
-  const core::ModuleStores stores{accounts, mail, [&accounts] { return wanted_secret_kinds(accounts); }, data_dir};
+                                               const std::string& data_dir,
+                                               std::shared_ptr<storage::LeaseKeeper> leases) {
+  const core::ModuleStores stores{accounts, mail, [&accounts] { return wanted_secret_kinds(accounts); }, data_dir,
+                                  std::move(leases)};
   std::vector<core::ModuleInstance> modules;
   for (const auto& d : builtin_modules()) modules.push_back({&d, settings_catalog(d.name), d.make(stores)});
   return modules;

@@ -45,8 +45,9 @@ std::set<std::string> wanted_secret_kinds(const std::vector<storage::ServiceReco
 Result<std::set<std::string>> wanted_secret_kinds(storage::AccountStore& accounts);
 
 // Creates one instance of every built-in module, wired to the stores, with its descriptor and
-// catalog. `data_dir`: the daemon's (ModuleStores::data_dir).
+// catalog. `data_dir`: the daemon's (ModuleStores::data_dir); `leases`: ModuleStores::leases.
 std::vector<core::ModuleInstance> make_modules(storage::AccountStore& accounts, storage::MailStore& mail,
-                                               const std::string& data_dir);
+                                               const std::string& data_dir,
+                                               std::shared_ptr<storage::LeaseKeeper> leases = nullptr);
 
 }  // namespace mailroom::builtin

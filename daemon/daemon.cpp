@@ -246,6 +246,7 @@ void Daemon::apply_daemon_settings(std::shared_ptr<const config::ServiceSettings
   log::router().configure_daemon({settings->get_string("log_target"), level, settings->get_string("log_format")});
   metrics_endpoint_.apply(settings->get_string("metrics_listen"));
   apply_loops(*settings);
+  if (leases_) leases_->set_ttl(settings->get_int("cluster_lease_seconds"));
   if (!stopping_) {
     relay_->apply(relay::RelaySettings::from(*settings));
     relay_->start();  // once; later applies only hand it the new settings

@@ -23,6 +23,7 @@
 #include "daemon/status_file.h"
 #include "relay/relay.h"
 #include "storage/account_store.h"
+#include "storage/lease/lease_keeper.h"
 #include "storage/mail_store.h"
 #include "storage/policy_store.h"
 
@@ -37,6 +38,9 @@ class Daemon {
 
   // The user the daemon runs as, reported by `status` (call before start()).
   void set_run_user(std::string name) { info_.user = std::move(name); }
+  // The cluster-wide session leases (PostgreSQL); each settings apply gives them
+  // cluster_lease_seconds. Null: none (SQLite).
+  void set_lease_keeper(std::shared_ptr<storage::LeaseKeeper> leases) { leases_ = std::move(leases); }
   // mailroomd --log-level: the daemon's level until the stored log_level changes (call before start()).
   void set_log_level_override(std::string level) { log_level_override_ = std::move(level); }
   // The database is shared with other nodes (PostgreSQL): the blocks this node places reach them
@@ -88,6 +92,7 @@ class Daemon {
   std::shared_ptr<const config::ServiceSettings> daemon_settings_;  // as last applied
   // The outbound queue's relay to the smarthost: its own thread, started at the first apply.
   std::unique_ptr<relay::Relay> relay_;
+  std::shared_ptr<storage::LeaseKeeper> leases_;  // null on SQLite
   ControlActions control_actions_;
   ControlServer control_server_;
   std::optional<std::string> log_level_override_;

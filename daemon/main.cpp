@@ -20,6 +20,7 @@
 
 #include "core/base/result.h"
 #include "core/base/version.h"
+#include "core/config/daemon_settings.h"
 #include "core/log/log_router.h"
 #include "core/log/logger.h"
 #include "core/loop/event_loop.h"
@@ -206,12 +207,27 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto mail = storage::make_maildir_store();
+  // PostgreSQL: the cluster-wide session leases (one connection, a thread that renews them);
+  // created before the modules and destroyed after them, its last round releasing what is held.
+  auto lease_store = storage::open_session_leases(data_dir, database_url);
+  if (!lease_store) {
+    std::cerr << "mailroomd: " << lease_store.error().message << "\n";
+    return 1;
+  }
+  std::shared_ptr<storage::LeaseKeeper> leases;
+  if (*lease_store) {
+    // The default until the first settings apply (before any listener opens) sets the stored value.
+    const int64_t ttl = std::stoll(config::daemon_settings_catalog().find("cluster_lease_seconds")->default_value);
+    leases = std::make_shared<storage::LeaseKeeper>(std::move(*lease_store), ttl);
+    log::info("lease.node", {{"node", leases->node()}});
+  }
 
   int exit_code = 0;
   {
     core::EventLoop loop;
     core::WorkQueue work(loop);
-    daemon::Daemon d(loop, work, **accounts, **policy, *mail, builtin::make_modules(**accounts, *mail, data_dir), data_dir);
+    daemon::Daemon d(loop, work, **accounts, **policy, *mail, builtin::make_modules(**accounts, *mail, data_dir, leases),
+                     data_dir);
     d.set_run_user(run_as->user.name);
     const auto resolved_url = storage::resolve_database_url(data_dir, database_url);
     const bool shared_database = resolved_url.ok() && !resolved_url->empty();
@@ -224,6 +240,7 @@ int main(int argc, char** argv) {
       storage::ChangeFeed* live = feed.get();
       d.set_change_feed_state([live] { return live->connected(); });
     }
+    d.set_lease_keeper(leases);
     if (log_level) d.set_log_level_override(*log_level);
 
     core::UvHandle<uv_signal_t> sigterm, sigint, sighup;

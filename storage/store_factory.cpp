@@ -221,4 +221,16 @@ Result<std::unique_ptr<PolicyStore>> open_policy_store(const std::string& data_d
   return make_pooled_policy_store(std::move(members));
 }
 
+Result<std::unique_ptr<SessionLeases>> open_session_leases(const std::string& data_dir,
+                                                           const std::string& database_url) {
+  auto url = resolve_database_url(data_dir, database_url);
+  if (!url) return url.error();
+  if (url->empty()) return std::unique_ptr<SessionLeases>();
+  if (auto st = check_database_url(*url); !st) return st.error();
+  auto db = postgres::open_db(*url);
+  if (!db) return db.error();
+  if (auto st = sql::migrate(*db); !st) return st.error();
+  return make_sql_session_leases(std::move(*db), make_node_id());
+}
+
 }  // namespace mailroom::storage

@@ -9,6 +9,7 @@
 
 #include "core/base/result.h"
 #include "storage/account_store.h"
+#include "storage/lease/session_leases.h"
 #include "storage/policy_store.h"
 #include "storage/provisioning.h"
 #include "storage/sql/sql_db.h"
@@ -57,5 +58,11 @@ Result<sql::Db> open_migrated_database(const std::string& data_dir, const std::s
 // Records the fingerprint of DATA/secrets.key (created if missing) in `db` if it holds none, or
 // refuses a key other than the one recorded (the encrypted secrets could not be read with it).
 Status record_secrets_key(sql::Db& db, const std::string& data_dir);
+// The session leases of this node (one connection of their own, ids by make_node_id()) on
+// PostgreSQL, where several nodes may share the database; nullptr on SQLite: one daemon per data
+// directory (the instance lock), so the in-process lock decides alone, and a daemon restarted
+// after a crash finds no row of its former run holding its mailboxes.
+Result<std::unique_ptr<SessionLeases>> open_session_leases(const std::string& data_dir,
+                                                           const std::string& database_url = "");
 
 }  // namespace mailroom::storage

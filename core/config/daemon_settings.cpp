@@ -94,6 +94,13 @@ SettingsCatalog build_catalog() {
                        "exist when a mailbox is added. Changing it moves no Maildir: each mailbox keeps the "
                        "path stored with it.",
                        check_optional_absolute_path));
+  // ---- issue 19: one POP3 session per mailbox across nodes (storage/lease/lease_keeper.h) ----
+  c.add(int_setting("cluster_lease_seconds", 30, 5, 600,
+                    "On PostgreSQL, how long a node's hold on a mailbox (its POP3 session's lease) lasts "
+                    "unless renewed; the node renews its leases every third of it. The bound: after a node "
+                    "dies (or loses the database) another node lets the mailbox's owner log in again at "
+                    "most this many seconds later (and one more: times are whole seconds). Ignored on SQLite (one "
+                    "daemon per database)."));
   return c;
 }
 

@@ -18,6 +18,7 @@
 
 namespace mailroom::storage {
 class AccountStore;
+class LeaseKeeper;
 class MailStore;
 }  // namespace mailroom::storage
 
@@ -56,6 +57,9 @@ struct ModuleStores {
   // The daemon's data directory ("" in tests): a module keeps its own files below it (POP3's
   // XTND XMIT queues remote mail in DATA/queue, storage/queue/outbound_queue.h).
   std::string data_dir;
+  // The cluster-wide one-session-per-mailbox leases (storage/lease/lease_keeper.h); null where
+  // the daemon runs alone on its database (SQLite) and in tests.
+  std::shared_ptr<storage::LeaseKeeper> leases;
 };
 
 struct ModuleDescriptor {

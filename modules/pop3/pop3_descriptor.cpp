@@ -28,7 +28,9 @@ core::ModuleDescriptor pop3_descriptor() {
   // Never UPDATE: a session ended this way deletes nothing (RFC 1939 section 6).
   d.replies.ended = "-ERR [SYS/TEMP] session ended by the administrator, try again later\r\n";
   d.default_services = {"pop3"};
-  d.make = [](const core::ModuleStores& stores) { return make_pop3_module(stores.accounts, stores.mail, stores.data_dir); };
+  d.make = [](const core::ModuleStores& stores) { 
+    return make_pop3_module(stores.accounts, stores.mail, stores.data_dir, stores.leases);
+  };
   d.wanted_secret_kinds = [](const config::ServiceSettings& settings) {
     return auth::wanted_secret_kinds(login_offer(settings));
   };

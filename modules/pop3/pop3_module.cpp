@@ -27,13 +27,15 @@ std::string local_hostname() {
 
 class Pop3Module : public core::Module {
  public:
-  Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail, const std::string& data_dir)
+  Pop3Module(storage::AccountStore& accounts, storage::MailStore& mail, const std::string& data_dir,
+             std::shared_ptr<storage::LeaseKeeper> leases)
       : accounts_(accounts),
         mail_(mail),
         queue_(std::make_shared<const storage::OutboundQueue>(data_dir.empty() ? std::string("queue")
                                                                                 : data_dir + "/queue")),
         host_(local_hostname()),
-        pid_(std::to_string(getpid())) {}
+        pid_(std::to_string(getpid())),
+        leases_(std::move(leases)) {}
 
   // A unique "<pid.microseconds.counter@host>" per greeting, at most kMaxApopTimestampLength
   // octets (the host name is cut to fit), so the longest banner is never cut for it.
@@ -78,6 +80,7 @@ class Pop3Module : public core::Module {
     options.login_delay = config.login_delay;
     options.expire_days = config.expire_days;
     options.login_delays = login_delays_;
+    options.leases = leases_;
     config.plaintext_login_allowed = !s.get_bool("tls_required_for_login") ||
                                      (s.get_bool("plaintext_login_from_loopback") && connection.is_local_client());
     if (wanted_for_ != context.settings) {  // per settings snapshot, not per session
@@ -109,13 +112,15 @@ class Pop3Module : public core::Module {
   // LOGIN-DELAY: the last login of each mailbox, shared by every session of every pop3 service.
   std::shared_ptr<LoginDelayTable> login_delays_ = std::make_shared<LoginDelayTable>();
   storage::OpenOptions open_options_;  // uidl_format, per settings snapshot
+  std::shared_ptr<storage::LeaseKeeper> leases_;  // ModuleStores::leases
 };
 
 }  // namespace
 
 std::unique_ptr<core::Module> make_pop3_module(storage::AccountStore& accounts, storage::MailStore& mail,
-                                               const std::string& data_dir) {
-  return std::make_unique<Pop3Module>(accounts, mail, data_dir);
+                                               const std::string& data_dir,
+                                               std::shared_ptr<storage::LeaseKeeper> leases) {
+  return std::make_unique<Pop3Module>(accounts, mail, data_dir, std::move(leases));
 }
 
 }  // namespace mailroom::pop3

@@ -283,7 +283,8 @@ void SessionAdapter::start_login(Authenticate auth) {
       }
     }
     auto lock = mail.lock(mailbox.maildir);
-    if (!lock) {
+    if (lock && options.leases) lock = storage::lock_cluster_wide(*options.leases, mailbox.id, std::move(lock).value());
+    if (!lock) {  // in use here or on another node; a database error is temporary, never a login
       return {lock.error().code == ErrorCode::kInUse ? LoginOutcome::kInUse : LoginOutcome::kTemporary,
               lock.error().message};
     }

@@ -20,6 +20,7 @@
 #include "modules/pop3/session.h"
 #include "modules/pop3/xmit_sender.h"
 #include "storage/account_store.h"
+#include "storage/lease/lease_keeper.h"
 #include "storage/mail_store.h"
 
 namespace mailroom::pop3 {
@@ -33,6 +34,8 @@ struct AdapterOptions {
   std::optional<int64_t> expire_days;   // the service's expire_days (nullopt: never)
   std::shared_ptr<LoginDelayTable> login_delays;  // the daemon's last logins (null: no LOGIN-DELAY)
   storage::OpenOptions open_options;  // uidl_format
+  // The cluster-wide lease taken with the maildrop lock (null: this daemon alone on its database).
+  std::shared_ptr<storage::LeaseKeeper> leases;
 };
 
 class SessionAdapter : public core::ProtocolSession {

@@ -90,6 +90,12 @@ const std::vector<TableSpec>& table_specs() {
       {"policy_meta", {{"id", Kind::kInt}, {"generation", Kind::kInt}}, {"id"}, false},
       {"daemon_settings", {{"key", Kind::kText}, {"value", Kind::kText}}, {"key"}, false},
       {"cluster_meta", {{"key", Kind::kText}, {"value", Kind::kText}}, {"key"}, false},
+      // Copied as they are: with the daemons stopped (as the copy requires) rows can only be leases
+      // of dead sessions, which expire on their own; SQLite keeps none.
+      {"mailbox_leases",
+       {{"mailbox_id", Kind::kInt}, {"node", Kind::kText}, {"expires_at", Kind::kInt}},
+       {"mailbox_id"},
+       false},
   };
   return specs;
 }

@@ -11,7 +11,7 @@ namespace {
 // Step N (1-based) brings the schema from version N-1 to N. Later steps go at the end.
 // Each step's SQLite DDL; PostgreSQL runs postgres_ddl() of it (see kPostgresSteps for a step
 // that needs its own text).
-constexpr std::array<const char*, 6> kSteps = {
+constexpr std::array<const char*, 7> kSteps = {
     // 1: accounts and services.
     R"sql(
 CREATE TABLE postoffices (
@@ -117,6 +117,16 @@ CREATE TABLE cluster_meta (
   value TEXT NOT NULL
 );
 )sql",
+    // 7: one POP3 session per mailbox across the nodes (storage/lease/session_leases.h): the node
+    // that holds a mailbox and until when (unix seconds). No data_version trigger: leases are no
+    // configuration, and renewals would reload every node.
+    R"sql(
+CREATE TABLE mailbox_leases (
+  mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+  node       TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+)sql",
 };
 
 // PostgreSQL's own text of a step, where the translation of SQLite's is not right (none yet).
@@ -152,7 +162,7 @@ Status write_version(Db& db, int version) {
 Status add_change_triggers(Db& db) {
   auto tables = db.prepare(
       "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-      "AND tablename NOT IN ('schema_version', 'data_version') ORDER BY tablename");
+      "AND tablename NOT IN ('schema_version', 'data_version', 'mailbox_leases') ORDER BY tablename");
   if (!tables) return tables.error();
   std::vector<std::string> names;
   while (true) {

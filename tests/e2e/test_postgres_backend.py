@@ -1,15 +1,21 @@
 # Accounts on PostgreSQL (docs/postgresql.md): `mailctl init --database URL` records the URL, later
 # commands and mailroomd need only --data; a node with another secrets key is refused; an outage
-# answers logins -ERR [SYS/TEMP] and the next login after the server is back succeeds.
+# answers logins -ERR [SYS/TEMP] and the next login after the server is back succeeds. Two nodes on
+# one database: a mailbox has one POP3 session across them (-ERR [IN-USE] on the other node), freed
+# at QUIT, and within cluster_lease_seconds after its node is killed.
 import os
 import poplib
+import signal
 import stat
+import subprocess
+import time
 import unittest
 
 import harness
 import postgres_support
 
 PASSWORD = "Pg-Secret-1"
+LEASE_SECONDS = 5  # cluster_lease_seconds in the two-node test (its lower bound)
 DB_PASSWORD = "db-pw-7f3a"  # in the URL; must never be shown
 
 
@@ -115,6 +121,90 @@ class PostgresBackendTest(harness.ServerTestCase):
                                         stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE, timeout=30)
         self.assertNotEqual(daemon.returncode, 0)
         self.assertIn(b"copy secrets.key from a node of this cluster", daemon.stderr)
+
+    def start_second_node(self) -> (subprocess.Popen, int):
+        """A second mailroomd on the same database: its own data directory (the cluster's secrets
+        key copied, `init --database URL`) and its own pop3 port (a node-local setting)."""
+        node2 = os.path.join(self.server.root, "node2")
+        os.mkdir(node2, 0o700)
+        with open(os.path.join(self.server.data, "secrets.key"), "rb") as f:
+            key = f.read()
+        fd = os.open(os.path.join(node2, "secrets.key"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+
+        def mailctl(*args):
+            run = subprocess.run([harness.MAILCTL, "--data", node2] + list(args), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+
+        mailctl("init", "--database", self.url)
+        port = harness.free_port()
+        while port in (self.server.port, self.server.tls_port):
+            port = harness.free_port()
+        mailctl("service", "set", "--local", "pop3", "port", str(port))
+        tls_port = harness.free_port()
+        while tls_port in (port, self.server.port, self.server.tls_port):
+            tls_port = harness.free_port()
+        mailctl("service", "set", "--local", "pop3", "tls_port", str(tls_port))
+        log = open(os.path.join(self.server.root, "node2.log"), "ab")
+        try:
+            proc = subprocess.Popen([harness.MAILROOMD, "--data", node2] + harness.ROOT_KEEPS_ROOT,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
+        self.addCleanup(harness.stop_process, proc)
+        self.server.wait_greeting(self.server.banner, port=port)
+        return proc, port
+
+    def login_at(self, port: int):
+        """(reply to PASS, the logged-in client or None)."""
+        p = poplib.POP3(harness.LOOPBACK, port, timeout=harness.IO_TIMEOUT)
+        try:
+            p.user("alice@example.test")
+            return p.pass_(PASSWORD), p
+        except poplib.error_proto as e:
+            p.close()
+            return (e.args[0] if isinstance(e.args[0], bytes) else str(e.args[0]).encode()), None
+
+    def login_when_free(self, port: int, timeout: float):
+        """Retries a login refused [IN-USE] until `timeout`; (seconds it took, the client)."""
+        started = time.monotonic()
+        while True:
+            reply, client = self.login_at(port)
+            if client is not None:
+                return time.monotonic() - started, client
+            self.assertIn(b"[IN-USE]", reply)
+            if time.monotonic() - started > timeout:
+                self.fail("still %r after %.1f s" % (reply, timeout))
+            time.sleep(0.2)
+
+    def test_one_session_per_mailbox_across_two_nodes(self):
+        self.server.mailctl("daemon", "set", "cluster_lease_seconds", str(LEASE_SECONDS))
+        self.server.stop()
+        self.server.start()  # the setting applies at start (or at a reload)
+        _, port2 = self.start_second_node()
+        node1 = self.server.login("alice@example.test", PASSWORD)
+        reply, client = self.login_at(port2)
+        self.assertIsNone(client)
+        self.assertTrue(reply.startswith(b"-ERR [IN-USE]"), reply)
+        node1.quit()
+        # The row goes just after the session (off the loop): a moment, not a lease period.
+        took, node2 = self.login_when_free(port2, 2.0)
+        self.assertLess(took, 2.0)
+        node2.quit()
+        # Node 1 holds the mailbox and dies: node 2 gets it when the lease runs out, not before.
+        held = self.server.login("alice@example.test", PASSWORD, in_use_wait=2.0)  # kept open until the kill
+        self.server.proc.send_signal(signal.SIGKILL)
+        self.server.proc.wait(timeout=10)
+        self.server.proc = None  # killed on purpose
+        reply, client = self.login_at(port2)
+        self.assertIsNone(client)
+        self.assertTrue(reply.startswith(b"-ERR [IN-USE]"), reply)
+        took, node2 = self.login_when_free(port2, LEASE_SECONDS + 3)
+        self.assertLessEqual(took, LEASE_SECONDS + 3)
+        node2.quit()
+        held.close()
 
 
 if __name__ == "__main__":

@@ -910,7 +910,7 @@ TEST_CASE("a version 2 database gains the secrets table and keeps its mailboxes"
   }
   exec_sql(tmp.sub("data"),
            "DROP TABLE mailbox_secrets; DROP TABLE daemon_settings; DROP TABLE postoffice_settings; "
-           "DROP TABLE mailbox_settings; DROP TABLE cluster_meta");
+           "DROP TABLE mailbox_settings; DROP TABLE cluster_meta; DROP TABLE mailbox_leases");
   mailroom::testing::set_schema_version(tmp.sub("data"), 2);
   auto store = open_store(tmp.sub("data"), false);
   CHECK(query(tmp.sub("data"), mailroom::testing::on_postgres() ? "SELECT version FROM schema_version"

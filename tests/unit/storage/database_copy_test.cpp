@@ -64,6 +64,8 @@ void fill(sql::Db& db) {
   exec(db, "UPDATE policy_meta SET generation = 42 WHERE id = 1");
   exec(db, "INSERT INTO daemon_settings (key, value) VALUES ('log_level', 'debug'), ('smarthost_password', 'v1:enc')");
   exec(db, "INSERT INTO cluster_meta (key, value) VALUES ('secrets_key_sha256', 'ab12')");
+  exec(db, "INSERT INTO mailbox_leases (mailbox_id, node, expires_at) VALUES (5, 'mx1/4242/1700000000000000/ab', "
+           "1700000300)");
 }
 
 bool all_match(const std::vector<sql::TableCheck>& checks) {
