@@ -228,8 +228,10 @@ class Server:
     `tls_ports[name]` give them. Every other default service is disabled.
     """
 
-    def __init__(self, service: str = "pop3", ready: bytes = None, also=(), join: "Server" = None):
-        """`join`: a second node of `join`'s cluster (its database is PostgreSQL): this node's data
+    def __init__(self, service: str = "pop3", ready: bytes = None, also=(), join: "Server" = None,
+                 database: str = None):
+        """`database`: a PostgreSQL URL for `init --database` (the accounts' database; later
+        commands need only --data). `join`: a second node of `join`'s cluster (its database is PostgreSQL): this node's data
         directory gets the cluster's secrets key and `init --database` with its URL, and shares
         its banner and services; only the listener ports are its own (service set --local)."""
         self.service = service
@@ -254,7 +256,7 @@ class Server:
         if join is not None:
             self._join(join)
             return
-        self.mailctl("init")
+        self.mailctl("init", *(("--database", database) if database else ()))
         if os.environ.get("MAILROOM_E2E_LOOPS"):  # run a suite with that many event loops (docs/scaling.md)
             self.mailctl("daemon", "set", "loops", os.environ["MAILROOM_E2E_LOOPS"])
         for name in DEFAULT_SERVICES:
@@ -490,10 +492,14 @@ class ServerTestCase(unittest.TestCase):
 
     def setUp(self):
         self._daemon_log = None
-        self.server = Server(self.service, self.ready, also=self.also)
+        self.server = Server(self.service, self.ready, also=self.also, database=self.database_url())
         self.addCleanup(self._finish_server, self.server)
         self.provision(self.server)
         self.server.start()
+
+    def database_url(self):
+        """Override to keep the server's accounts in that PostgreSQL database (None: SQLite)."""
+        return None
 
     def provision(self, server: Server):
         """Override to add postoffices, mailboxes, mail and settings before the daemon starts."""

@@ -16,6 +16,23 @@ def available() -> bool:
     return os.access(os.path.join(PG_BINDIR, "pg_ctl"), os.X_OK)
 
 
+class ScratchPostgresClass:
+    """Mixin for a TestCase class: one private server for the whole class (cls.pg), removed after
+    its last test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pg = ScratchPostgres()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.pg.remove()
+        finally:
+            super().tearDownClass()
+
+
 class ScratchPostgres:
     """One private PostgreSQL server: start() (initdb the first time), stop(), remove()."""
 

@@ -5,7 +5,6 @@
 # node 2's mailctl logs in on node 1 at once. Each node keeps its listener ports in its own data
 # directory (service set --local); everything else is the cluster's.
 import json
-import os
 import time
 import unittest
 
@@ -22,22 +21,10 @@ PROPAGATION = 5.0
 
 @unittest.skipUnless(postgres_support.available() and haproxy_support.available(),
                      "PostgreSQL server binaries or haproxy are not installed")
-class ClusterTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = postgres_support.ScratchPostgres()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.remove()
-
+class ClusterTest(postgres_support.ScratchPostgresClass, unittest.TestCase):
     def setUp(self):
-        url = self.pg.create_database()
-        os.environ["MAILROOM_DATABASE"] = url  # only node 1's init sees it; the rest uses --data
-        try:
-            self.node1 = harness.Server("pop3")
-        finally:
-            os.environ.pop("MAILROOM_DATABASE", None)
+        # Only node 1's init sees the URL; node 2 joins it; everything else uses --data.
+        self.node1 = harness.Server("pop3", database=self.pg.create_database())
         self.addCleanup(self.finish, self.node1)
         self.node1.add_postoffice("example.test")
         self.node1.add_mailbox(ALICE, ALICE_PW)

@@ -17,15 +17,7 @@ DB_PASSWORD = "db-pw-91c2"  # in the URL; must never be shown
 
 @unittest.skipUnless(postgres_support.available(), "PostgreSQL server binaries are not installed")
 @unittest.skipUnless(shutil.which("mpop") and shutil.which("curl"), "mpop and curl are needed")
-class MigrateDatabaseTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = postgres_support.ScratchPostgres()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.remove()
-
+class MigrateDatabaseTest(postgres_support.ScratchPostgresClass, harness.ServerTestCase):
     def provision(self, server):
         server.add_postoffice("example.test")
         server.set("auth_mechanisms", "PLAIN SCRAM-SHA-256 SCRAM-SHA-1")

@@ -20,23 +20,11 @@ DB_PASSWORD = "db-pw-7f3a"  # in the URL; must never be shown
 
 
 @unittest.skipUnless(postgres_support.available(), "PostgreSQL server binaries are not installed")
-class PostgresBackendTest(harness.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pg = postgres_support.ScratchPostgres()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pg.remove()
-
-    def setUp(self):
-        self.url = self.pg.create_database(password=DB_PASSWORD)
+class PostgresBackendTest(postgres_support.ScratchPostgresClass, harness.ServerTestCase):
+    def database_url(self):
         # Only `init` (inside Server()) sees the URL; everything after it has just --data.
-        os.environ["MAILROOM_DATABASE"] = self.url
-        try:
-            super().setUp()
-        finally:
-            os.environ.pop("MAILROOM_DATABASE", None)
+        self.url = self.pg.create_database(password=DB_PASSWORD)
+        return self.url
 
     def provision(self, server):
         server.add_postoffice("example.test")
