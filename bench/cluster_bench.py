@@ -170,7 +170,7 @@ def measure(args, users, scenario, config, target):
     busy = 100.0 * (1 - (idle1 - idle0) / max(1, tot1 - tot0))
     ours = 100.0 * (daemon + haproxy + postgres + loadgen) / (wall * os.cpu_count())
     return {"scenario": scenario, "config": config, "sessions_per_s": r["sessions_per_s"],
-            "completed": r["completed"], "failed": r["failed"], "p50_ms": r["lat_ms"]["p50"],
+            "completed": r["completed"], "failed": r["failed"], "errors": r.get("errors", {}), "p50_ms": r["lat_ms"]["p50"],
             "p90_ms": r["lat_ms"]["p90"],
             "daemon_cpu_ms_per_session": 1000.0 * daemon / n, "haproxy_cpu_ms_per_session": 1000.0 * haproxy / n,
             "postgres_cpu_ms_per_session": 1000.0 * postgres / n, "loadgen_cpu_ms_per_session": 1000.0 * loadgen / n,
@@ -265,11 +265,12 @@ def main():
                     row["background_busy_pct"] = idle_busy
                     rows.append(row)
                     print("%-7s %-12s run %d: %7.1f sessions/s  p50 %6.2f ms  CPU ms/session: daemon %.3f "
-                          "haproxy %.3f postgres %.3f loadgen %.3f  machine busy %3.0f%% (other %3.0f%%)  failed %d" % (
+                          "haproxy %.3f postgres %.3f loadgen %.3f  machine busy %3.0f%% (other %3.0f%%)  failed %d %s" % (
                               scenario, config, run + 1, row["sessions_per_s"], row["p50_ms"],
                               row["daemon_cpu_ms_per_session"], row["haproxy_cpu_ms_per_session"],
                               row["postgres_cpu_ms_per_session"], row["loadgen_cpu_ms_per_session"],
-                              row["machine_busy_pct"], row["other_busy_pct"], row["failed"]), file=sys.stderr)
+                              row["machine_busy_pct"], row["other_busy_pct"], row["failed"],
+                              json.dumps(row["errors"]) if row["failed"] else ""), file=sys.stderr)
         print("loadavg at end: %s" % loadavg(), file=sys.stderr)
         print("\n| scenario | configuration | sessions/s | vs A | p50 ms | p90 ms | daemon CPU ms/session | "
               "HAProxy | PostgreSQL | load generator | machine busy % | other % | busy % before | failed |")
