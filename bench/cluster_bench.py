@@ -26,8 +26,8 @@ and kernel work no process is charged with, e.g. loopback softirqs), and, for 1 
 A B C D round, how busy the machine is with this benchmark idle (another job alone).
 
 usage: bench/cluster_bench.py [--seconds 8] [--runs 3] [--concurrency 16] [--out FILE]
-       (build/mailroomd, build/mailctl, bench/loadgen/pop3load by default; run as root for
-       scripts/pg-scratch, which runs PostgreSQL as `nobody`)
+       (build/mailroomd, build/mailctl, bench/loadgen/pop3load by default; PostgreSQL 15's
+       server binaries ($PG_BINDIR) and haproxy; as root, scripts/pg-scratch runs PostgreSQL as `nobody`)
 """
 import argparse
 import json
