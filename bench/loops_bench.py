@@ -91,7 +91,10 @@ class Daemon:
         self.log.close()
 
 
-def provision(args, data):
+def provision(args, data, kinds=("empty", "scan", "argon")):
+    """A fresh SQLite data directory with BOXES mailboxes of each kind in `kinds` (empty: a cheap
+    hash, no mail; scan: a cheap hash, --messages messages of ~4 KB; argon: argon2id, no mail);
+    returns {kind: path of its "address password" list for pop3load}."""
     def mailctl(*a, input=None):
         subprocess.run([args.mailctl, "--data", data] + list(a), check=True, input=input, stdout=subprocess.DEVNULL)
     mailctl("init")
@@ -108,7 +111,7 @@ def provision(args, data):
     mailctl("postoffice", "add", "bench.test")
     users = {}
     body = b"Subject: bench\n\n" + (b"x" * 70 + b"\n") * 56  # ~4 KB
-    for kind in ("empty", "scan", "argon"):
+    for kind in kinds:
         lines = []
         for i in range(BOXES):
             box, pw = "%s%d@bench.test" % (kind, i), "pw-%s-%d" % (kind, i)
