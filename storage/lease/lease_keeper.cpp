@@ -109,6 +109,15 @@ int64_t LeaseKeeper::ttl() const {
 const std::string& LeaseKeeper::node() const { return shared_->leases->node(); }
 
 Result<std::unique_ptr<SessionLease>> LeaseKeeper::acquire(int64_t mailbox_id) {
+  // Not while a round of releases runs, and without a release still queued for this mailbox: an
+  // earlier session's release (queued when it ended) would otherwise delete the row this session
+  // is about to take over (acquire() accepts this node's own row), leaving it without a lease.
+  std::lock_guard round(shared_->round_mu);
+  {
+    std::lock_guard lock(shared_->mu);
+    std::erase(shared_->to_release, mailbox_id);
+    std::erase(shared_->failed_releases, mailbox_id);
+  }
   auto won = shared_->leases->acquire(mailbox_id, shared_->clock(), ttl());
   if (!won) return won.error();
   if (!*won) return make_error(ErrorCode::kInUse, "mailbox is in use by a session on another node");

@@ -185,6 +185,28 @@ TEST_CASE("session_lease: the keeper refuses another node's mailbox, renews on i
   CHECK(c.rows() == std::vector<std::vector<std::string>>{{std::to_string(c.ids[0]), "node-b", "1070"}});
 }
 
+TEST_CASE("session_lease: a session's release never deletes the next session's lease on the same node") {
+  // The first session's release is queued for the keeper's thread; the next session on this
+  // node takes the same row over (acquire accepts its own node's row). Whenever the queued
+  // release would run (before the acquire, or at the next tick), the new session keeps its row.
+  Cluster c(1);
+  auto now = std::make_shared<std::atomic<int64_t>>(1000);
+  st::LeaseKeeper a(c.node("node-a"), 30, [now] { return now->load(); });
+  const std::vector<std::vector<std::string>> held_by_a{{std::to_string(c.ids[0]), "node-a", "1030"}};
+  for (int round = 0; round < 20; ++round) {
+    auto first = a.acquire(c.ids[0]);
+    REQUIRE(first.ok());
+    first->reset();  // QUIT: its row goes on the keeper's thread
+    auto next = a.acquire(c.ids[0]);
+    REQUIRE(next.ok());
+    a.tick();  // whatever release is still queued runs now
+    REQUIRE(c.rows() == held_by_a);
+    next->reset();
+    a.tick();
+    REQUIRE(c.rows().empty());
+  }
+}
+
 TEST_CASE("session_lease: a shorter TTL brings the keeper's next renewal forward") {
   Cluster c(1);
   auto now = std::make_shared<std::atomic<int64_t>>(1000);
