@@ -2,7 +2,8 @@
 # docs/cluster.md describes (issue 19): the client's own address reaches each node; an access
 # rule added through node 1 refuses on node 2; a block placed by one node's anti-hammering refuses
 # on the other; a brute force spread over both nodes is blocked on both; a mailbox added through
-# node 2's mailctl logs in on node 1 at once. Each node keeps its listener ports in its own data
+# node 2's mailctl logs in on node 1 at once; one Maildir read and changed by the nodes in turn
+# stays consistent (UIDLs, deletions). Each node keeps its listener ports in its own data
 # directory (service set --local); everything else is the cluster's.
 import json
 import time
@@ -139,6 +140,45 @@ class ClusterTest(postgres_support.ScratchPostgresClass, unittest.TestCase):
         for node in (self.node1, self.node2):
             self.wait_until(lambda n=node: not self.greets(n, "127.0.0.12"), what="%s refusing 127.0.0.12" % node.data)
         self.assertTrue(first_bytes("127.0.0.13", self.front).startswith(b"+OK"))
+
+    def pop3_session(self, node, deletes=()):
+        """Logs in to alice on `node` (a lease still held by the session before is waited for),
+        returns the UIDL list, deletes the given message numbers and QUITs."""
+        deadline = time.monotonic() + PROPAGATION
+        while True:
+            conn = self.proxied(node, "127.0.0.20")
+            try:
+                self.assertTrue(conn.readline().startswith(b"+OK"))
+                self.assertTrue(conn.command("USER " + ALICE).startswith(b"+OK"))
+                reply = conn.command("PASS " + ALICE_PW)
+                if reply.startswith(b"+OK"):
+                    self.assertTrue(conn.command("UIDL").startswith(b"+OK"))
+                    uidls = [line.split(b" ", 1)[1] for line in conn.read_multiline()]
+                    for n in deletes:
+                        self.assertTrue(conn.command("DELE %d" % n).startswith(b"+OK"))
+                    self.assertTrue(conn.command("QUIT").startswith(b"+OK"))
+                    return uidls
+                self.assertIn(b"[IN-USE]", reply)
+                self.assertLess(time.monotonic(), deadline, "the previous session's lease was never released")
+            finally:
+                conn.close()
+            time.sleep(0.1)
+
+    def test_one_maildir_served_by_both_nodes_in_turn(self):
+        # The same Maildir, read and changed by one node, then the other: the index cache, the
+        # deletion intents and the UIDL assignment stay consistent across nodes.
+        for i in range(3):
+            self.node1.deliver(ALICE, harness.make_message("m%d" % i, b"body %d\n" % i))
+        first = self.pop3_session(self.node1, deletes=(1,))
+        self.assertEqual(len(first), 3)
+        self.assertEqual(self.pop3_session(self.node2, deletes=(1,)), first[1:])
+        self.assertEqual(self.pop3_session(self.node1), first[2:])
+        self.node2.deliver(ALICE, harness.make_message("m3", b"body 3\n"))
+        last = self.pop3_session(self.node1)
+        self.assertEqual(last[0], first[2])
+        self.assertEqual(len(last), 2)
+        self.assertNotIn(last[1], first)  # UIDLs are never reused
+        self.assertEqual(self.pop3_session(self.node2), last)
 
     def test_a_mailbox_added_through_node_2_logs_in_on_node_1_at_once(self):
         self.node2.mailctl("mailbox", "add", "bob@example.test", "--password", "Bob-pw-22")
