@@ -265,7 +265,9 @@ void add_cert_commands(CLI::App& app, Context& ctx) {
       // The installed certificate is an imported one now: 'cert generate' needs --force to replace it.
       std::error_code ec;
       fs::remove(marker_path(ctx), ec);
-      ctx.done("imported certificate: " + *summary, {{"certificate", *summary}});
+      auto info = tls::inspect_certificate(cert_path(ctx));
+      if (!info) return info.error();
+      ctx.done("imported certificate: " + *summary, certificate_json(ctx, *info));  // cert show's object
       return {};
     };
   });

@@ -8,6 +8,7 @@ directories. docs/mailctl.md and docs/json.md describe what is checked here.
 import json
 import os
 import re
+import socket
 import subprocess
 import unittest
 
@@ -237,25 +238,90 @@ class JsonStyleTest(MailctlTestCase):
         self.assertEqual((out["address"], out["size_bytes"], out["wire_size_bytes"]), ("alice@example.test", 15, 18))
 
     def test_no_key_is_a_unix_time_or_camel_case(self):
-        outputs = [self.ok_json("postoffice", "list"), self.ok_json("mailbox", "list"),
-                   self.ok_json("service", "list"), self.ok_json("service", "show", "pop3"),
-                   self.ok_json("access", "list", "pop3"), self.ok_json("block", "list"),
-                   self.ok_json("init")]
+        """Every command that needs no daemon, actions included: keys in one style, times as
+        RFC 3339 under _at keys, durations, sizes and counts as numbers, and the names of
+        postoffices, mailboxes and services under the keys json.md gives them."""
+        backup = str(self.root / "backup.tar")
+        cert = ("cert", "generate", "--name", "mail.example.test", "--ip", "127.0.0.1", "--days", "30")
+        commands = [
+            ("init",), ("postoffice", "list"), ("postoffice", "show", "example.test"),
+            ("postoffice", "add", "second.test"), ("postoffice", "add", "second.test", "--if-not-exists"),
+            ("postoffice", "set", "second.test", "quota_messages", "9"), ("postoffice", "unset", "second.test", "quota_messages"),
+            ("postoffice", "disable", "second.test"), ("postoffice", "enable", "second.test"),
+            ("mailbox", "add", "bob@second.test", "--password", "bob-password-1"),
+            ("mailbox", "passwd", "bob@second.test", "--password", "bob-password-2"),
+            ("mailbox", "list"), ("mailbox", "show", "alice@example.test"),
+            ("mailbox", "set", "bob@second.test", "login_delay", "60"), ("mailbox", "unset", "bob@second.test", "login_delay"),
+            ("mailbox", "disable", "bob@second.test"), ("mailbox", "enable", "bob@second.test"),
+            ("mailbox", "remove", "bob@second.test"), ("mailbox", "remove", "bob@second.test", "--if-exists"),
+            ("postoffice", "remove", "second.test"),
+            ("service", "list"), ("service", "show", "pop3"), ("service", "set", "pop3", "idle_timeout", "700"),
+            ("service", "unset", "pop3", "idle_timeout"), ("service", "disable", "poppassd"),
+            ("service", "enable", "poppassd"), ("service", "settings-doc", "smtp"),
+            ("access", "list", "pop3"), ("access", "add", "pop3", "allow", "192.0.2.0/24"),
+            ("access", "explain", "pop3", "10.1.1.1"), ("access", "remove", "pop3", "allow", "192.0.2.0/24"),
+            ("access", "clear", "pop3", "safe"),
+            ("block", "list"), ("block", "add", "192.0.2.9", "--service", "smtp"), ("block", "remove", "192.0.2.9"),
+            ("daemon", "show"), ("daemon", "set", "log_level", "debug"), ("daemon", "unset", "log_level"),
+            ("queue", "list"), ("cert", "show"), cert, ("export",), ("apply", "-", "--dry-run"), ("backup", backup),
+        ]
+        outputs = {}
+        for args in commands:
+            stdin = self.ok("export") if args[0] == "apply" else b""
+            outputs[args] = self.ok_json(*args, stdin=stdin)
+        outputs[("deliver",)] = self.ok_json("deliver", "alice@example.test", stdin=b"Subject: x\n\nhi\n")
+        down = self.run_mailctl("--json", "status")
+        self.assertEqual((down.returncode, json.loads(down.stdout)), (3, {"running": False}))
 
-        def walk(value):
+        def walk(value, where):
             if isinstance(value, dict):
                 for k, v in value.items():
-                    self.assertRegex(k, r"^[a-z][a-z0-9_]*$")
-                    self.assertNotIn(k, ("name", "since", "expires", "last_hit", "size"))
+                    self.assertRegex(k, r"^[a-z][a-z0-9_]*$", where)
+                    self.assertNotIn(k, ("name", "since", "expires", "last_hit", "size", "domain", "user",
+                                         "postoffice_name", "service_name", "time"), where)
                     if k.endswith("_at"):
                         self.assertTime(v, nullable=True)
-                    walk(v)
+                    if k.endswith(("_seconds", "_bytes", "_count")) and v is not None:
+                        self.assertIs(type(v), int, (where, k))
+                    if k in ("ok", "changed", "enabled", "set"):
+                        self.assertIs(type(v), bool, (where, k))
+                    if k == "postoffice" and isinstance(v, str):
+                        self.assertNotIn("@", v, where)
+                    if k == "address":
+                        self.assertIn("@", v, where)
+                    walk(v, where)
             elif isinstance(value, list):
                 for v in value:
-                    walk(v)
+                    walk(v, where)
 
-        for out in outputs:
-            walk(out)
+        for args, out in outputs.items():
+            walk(out, " ".join(args))
+        # The same object is named by the same key in every command.
+        self.assertEqual(outputs[("postoffice", "add", "second.test")]["postoffice"], "second.test")
+        self.assertEqual(outputs[("mailbox", "add", "bob@second.test", "--password", "bob-password-1")]["address"],
+                         "bob@second.test")
+        self.assertEqual(outputs[("export",)]["postoffices"][0]["postoffice"], "example.test")
+        self.assertEqual(outputs[("export",)]["mailboxes"][0]["address"], "alice@example.test")
+        self.assertIn("pop3", [s["service"] for s in outputs[("export",)]["services"]])
+        self.assertEqual(outputs[("apply", "-", "--dry-run")], {"ok": True, "dry_run": True, "prune": False, "changes": []})
+        self.assertEqual(outputs[("block", "add", "192.0.2.9", "--service", "smtp")]["blocks"][0]["service"], "smtp")
+        self.assertRegex(outputs[cert]["sha256_fingerprint"], r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+        self.assertEqual(outputs[cert]["ip_addresses"], ["127.0.0.1"])
+        self.assertIsInstance(outputs[("backup", backup)]["mail_bytes"], int)
+        self.assertEqual(outputs[("deliver",)]["address"], "alice@example.test")
+
+
+class InitCertificateTest(MailctlTestCase):
+    def test_init_certificate_names_this_host_localhost_and_both_loopbacks(self):
+        self.init()
+        shown = self.ok_json("cert", "show")
+        host = socket.gethostname()
+        named = re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", host)
+        expected = [host.lower(), "localhost"] if named and host.lower() != "localhost" else ["localhost"]
+        self.assertEqual([n.lower() for n in shown["dns_names"]], expected)
+        self.assertEqual(shown["ip_addresses"], ["127.0.0.1", "::1"])
+        self.assertEqual(shown["subject"], "CN = " + expected[0])
+        self.assertTrue(shown["generated_by_mailctl"])
 
 
 class SettingsCheckTest(MailctlTestCase):

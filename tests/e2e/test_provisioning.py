@@ -5,11 +5,14 @@ POP3 client cannot tell apart from the original.
 import json
 import os
 import poplib
+import pty
+import select
 import shutil
+import subprocess
 import tempfile
 import unittest
 
-from harness import LOOPBACK, IO_TIMEOUT, Server, ServerTestCase, make_message, retr_bytes
+from harness import LOOPBACK, IO_TIMEOUT, MAILCTL, Server, ServerTestCase, make_message, retr_bytes
 
 # `openssl passwd -6 -salt mailroomsalt secret`
 SHA512_HASH = ("$6$mailroomsalt$uGZpyORUB/n5eRsRP8RfxBGisJQ0WvHvySYFDe0TQVWCf"
@@ -212,6 +215,46 @@ class ExportApplyTest(unittest.TestCase):
         self.assertEqual(self.server.mailctl("apply", path).stdout, b"no changes\n")
 
 
+class ApplyProgressTest(unittest.TestCase):
+    """Plaintext passwords: a progress bar on stderr when it is a terminal, nothing otherwise."""
+
+    def setUp(self):
+        self.server = Server("pop3")
+        self.addCleanup(self.server.cleanup)
+        self.server.add_postoffice("example.test")
+
+    def doc(self, first):
+        return json.dumps({"version": 1, "postoffices": [{"postoffice": "example.test"}],
+                           "mailboxes": [{"address": "user%d@example.test" % i, "password": "pw-%d" % i}
+                                         for i in range(first, first + 3)]}).encode()
+
+    def test_progress_bar_only_on_a_terminal(self):
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        try:
+            proc = subprocess.run([MAILCTL, "--data", self.server.data, "apply", "-"], input=self.doc(0),
+                                  stdout=subprocess.PIPE, stderr=slave, timeout=60)
+        finally:
+            os.close(slave)
+        self.assertEqual(proc.returncode, 0)
+        terminal = b""
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the other side is closed and drained
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        self.assertIn(b"hashing passwords 3/3 [" + b"#" * 30 + b"]", terminal)
+        self.assertIn(b"applied 3 changes", proc.stdout)
+        self.assertNotIn(b"hashing", proc.stdout)
+        # stderr a pipe: no progress bar, nothing on stderr at all.
+        p = self.server.mailctl("apply", "-", input=self.doc(3))
+        self.assertEqual(p.stderr, b"")
+        self.assertIn(b"applied 3 changes", p.stdout)
+
+
 class ApplyPlaintextLoginTest(ServerTestCase):
     def test_apply_with_plaintext_passwords_then_pop3_login(self):
         s = self.server
@@ -244,6 +287,9 @@ class BackupRestoreTest(ServerTestCase):
     def provision(self, server):
         server.add_postoffice("example.test")
         server.add_postoffice("other.test")
+        # APOP keeps each password encrypted with DATA/secrets.key: a restore without the key
+        # could not log in with APOP.
+        server.set("apop", "on")
         for address, password in self.USERS.items():
             server.add_mailbox(address, password)
         for n, address in enumerate(self.USERS):
@@ -285,12 +331,22 @@ class BackupRestoreTest(ServerTestCase):
             out = json.loads(s.mailctl("backup", target, "--json").stdout)
             self.assertEqual(out["messages"], 3 + 4 + 5)
             self.assertEqual(out["mailboxes"], 3)
-            self.assertTrue(out["secrets_key"] in (True, False))
+            self.assertIs(out["secrets_key"], True)
+            self.assertEqual(out["tls_files"], len(os.listdir(os.path.join(s.data, "tls"))))
             other = self.restore_and_serve(target)
             for address, password in self.USERS.items():
                 self.assertEqual(self.mailbox_view(other, address, password), original[address], target)
                 with self.assertRaises(poplib.error_proto):
                     other.login(address, "wrong-" + password)
+                p = other.pop3()
+                try:
+                    self.assertTrue(p.apop(address, password).startswith(b"+OK"), target)
+                finally:
+                    p.quit()
+            # The same secrets key and certificate: a client that pinned the certificate sees no change.
+            for name in ("secrets.key", "tls/cert.pem", "tls/key.pem"):
+                with open(os.path.join(s.data, name), "rb") as a, open(os.path.join(other.data, name), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), (target, name))
             # The restored database names Maildirs under its own data directory.
             show = json.loads(other.mailctl("mailbox", "show", "alice@example.test", "--json").stdout)
             self.assertTrue(show["maildir"].startswith(other.data + "/"), show["maildir"])
