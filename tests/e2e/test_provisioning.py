@@ -253,6 +253,14 @@ class ApplyProgressTest(unittest.TestCase):
         p = self.server.mailctl("apply", "-", input=self.doc(3))
         self.assertEqual(p.stderr, b"")
         self.assertIn(b"applied 3 changes", p.stdout)
+        # export carries the hashes apply made, never the plaintext it was given.
+        text = self.server.mailctl("export").stdout
+        self.assertNotIn(b'"password"', text)
+        for i in range(6):
+            self.assertNotIn(b"pw-%d" % i, text)
+        hashes = [m["password_hash"] for m in json.loads(text)["mailboxes"]]
+        self.assertEqual(len(hashes), 6)
+        self.assertTrue(all(h.startswith("$argon2id$") for h in hashes), hashes)
 
 
 class ApplyPlaintextLoginTest(ServerTestCase):
