@@ -44,6 +44,9 @@ struct ProvisioningSnapshot {
   std::vector<ProvisionedMailbox> mailboxes;       // by postoffice, then mailbox
   std::vector<ServiceRecord> services;             // by name, stored settings only
   std::vector<ProvisionedRule> rules;              // by service, list, id
+  // Stored daemon-wide settings (config::daemon_settings_catalog()), by key; encrypted (secret)
+  // ones are left out, never decrypted here.
+  std::map<std::string, std::string> daemon_settings;
 };
 
 // The writes of an apply. Names and values arrive checked (the file validator) and are checked
@@ -108,6 +111,12 @@ struct SetMailboxSetting {
   std::string key;
   std::optional<std::string> value;
 };
+// A daemon-wide setting (config::daemon_settings_catalog()), never a secret one: an already
+// canonical value; nullopt removes it (back to the default).
+struct SetDaemonSetting {
+  std::string key;
+  std::optional<std::string> value;
+};
 struct AddRule {
   ProvisionedRule rule;
 };
@@ -124,7 +133,7 @@ using ProvisionOp =
                  provision_op::AddMailbox, provision_op::SetPassword, provision_op::SetMailboxEnabled,
                  provision_op::RemoveMailbox, provision_op::AddService, provision_op::SetServiceEnabled,
                  provision_op::RemoveService, provision_op::SetSetting, provision_op::SetPostofficeSetting,
-                 provision_op::SetMailboxSetting, provision_op::AddRule, provision_op::SetRuleComment,
+                 provision_op::SetMailboxSetting, provision_op::SetDaemonSetting, provision_op::AddRule, provision_op::SetRuleComment,
                  provision_op::RemoveRule>;
 
 // Thread-safe like AccountStore; blocking (call it off any event loop).

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "core/config/account_settings.h"
+#include "core/config/daemon_settings.h"
 #include "daemon/builtin_modules.h"
 #include "storage/mail_root.h"
 
@@ -58,6 +59,7 @@ class Planner {
     plan_services();
     plan_mailboxes();
     plan_rules();
+    plan_daemon_settings();
     plan_removals();
     return std::move(plan_);
   }
@@ -171,6 +173,35 @@ class Planner {
         {{"action", "change"}, {"object", "setting"}, {"service", service}, {"key", key},
          {"from", typed_setting(spec, before)}, {"to", typed_setting(spec, after)}},
         op::SetSetting{service, key, to});
+  }
+
+  // Keys the file gives that differ from the stored value; with --prune, stored keys the file
+  // leaves out go back to their defaults (never the ones no file carries: secrets, mail_root).
+  void plan_daemon_settings() {
+    if (!desired_.daemon_settings) return;
+    const auto& wanted = *desired_.daemon_settings;
+    const auto& stored = current_.daemon_settings;
+    auto change = [&](const std::string& key, const std::optional<std::string>& from,
+                      const std::optional<std::string>& to) {
+      const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+      const std::string def = spec ? spec->default_value : "";
+      const std::string before = from ? *from : def;
+      const std::string after = to ? *to : def;
+      add("~ daemon " + key + " " + shown(spec, before) + " -> " + shown(spec, after) + (to ? "" : " (default)"),
+          {{"action", "change"}, {"object", "daemon_setting"}, {"key", key},
+           {"from", typed_setting(spec, before)}, {"to", typed_setting(spec, after)}},
+          op::SetDaemonSetting{key, to});
+    };
+    for (const auto& [key, value] : wanted) {
+      auto was = stored.find(key);
+      if (was == stored.end() || was->second != value) {
+        change(key, was == stored.end() ? std::nullopt : std::optional(was->second), value);
+      }
+    }
+    if (!prune_) return;
+    for (const auto& [key, value] : stored) {
+      if (wanted.count(key) == 0 && provisioned_daemon_setting(key)) change(key, value, std::nullopt);
+    }
   }
 
   void plan_services() {

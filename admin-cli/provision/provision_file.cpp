@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/account_settings.h"
+#include "core/config/daemon_settings.h"
 #include "core/ipfilter/address_rule.h"
 #include "daemon/builtin_modules.h"
 #include "storage/password/password_hash.h"
@@ -21,7 +22,8 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // The keys each entry may have; anything else is a problem (a typo must not be ignored).
-const std::set<std::string> kTopKeys = {"version", "postoffices", "mailboxes", "services", "access_rules"};
+const std::set<std::string> kTopKeys = {"version", "postoffices", "mailboxes", "services", "access_rules",
+                                        "daemon_settings"};
 const std::set<std::string> kPostofficeKeys = {"postoffice", "enabled", "settings"};
 const std::set<std::string> kMailboxKeys = {"address", "enabled", "password_hash", "password", "maildir", "settings"};
 const std::set<std::string> kServiceKeys = {"service", "module", "enabled", "settings"};
@@ -358,6 +360,37 @@ void read_rules(Checker& c, const json& doc, DesiredState& out) {
 
 // "not valid JSON at line 3, column 14: syntax error while parsing value - invalid literal".
 // Never the "last read" text nlohmann appends: it may be part of a plaintext password.
+// "daemon_settings": {key: value}, each checked against the daemon-wide catalog.
+void read_daemon_settings(Checker& c, const json& doc, DesiredState& out) {
+  auto it = doc.find("daemon_settings");
+  if (it == doc.end()) return;
+  if (!it->is_object()) {
+    c.problem("daemon_settings", "expected an object of key: value");
+    return;
+  }
+  std::map<std::string, std::string> settings;
+  bool ok = true;
+  for (const auto& [key, value] : it->items()) {
+    const std::string path = "daemon_settings." + key;
+    const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+    if (spec == nullptr) {
+      c.problem(path, "unknown daemon setting (see 'mailctl daemon show')");
+      ok = false;
+    } else if (!provisioned_daemon_setting(key)) {
+      c.problem(path, spec->secret ? "a secret is never in a provisioning file: set it with 'mailctl daemon set'"
+                                   : "not in a provisioning file (a path of this machine): set it with "
+                                     "'mailctl daemon set'");
+      ok = false;
+    } else if (auto canonical = setting_value(*spec, value); !canonical) {
+      c.problem(path, canonical.error().message);
+      ok = false;
+    } else {
+      settings[key] = *canonical;
+    }
+  }
+  if (ok) out.daemon_settings = std::move(settings);
+}
+
 std::string json_syntax_problem(const std::string& text, const json::parse_error& e) {
   const std::size_t end = std::min<std::size_t>(e.byte, text.size());
   std::size_t line = 1;
@@ -402,7 +435,13 @@ ParsedFile parse_provisioning_file(const std::string& text) {
   read_mailboxes(c, doc, out.state);
   read_services(c, doc, out.state);
   read_rules(c, doc, out.state);
+  read_daemon_settings(c, doc, out.state);
   return out;
+}
+
+bool provisioned_daemon_setting(const std::string& key) {
+  const config::SettingSpec* spec = config::daemon_settings_catalog().find(key);
+  return spec != nullptr && !spec->secret && key != "mail_root";
 }
 
 std::string problems_summary(const std::vector<Problem>& problems) {
@@ -457,6 +496,11 @@ json export_json(const storage::ProvisioningSnapshot& snapshot, const std::strin
     rules.push_back({{"service", r.service}, {"list", r.list}, {"rule", r.rule}, {"comment", r.comment}});
   }
   out["access_rules"] = std::move(rules);
+  json daemon = json::object();
+  for (const auto& [key, value] : snapshot.daemon_settings) {
+    if (provisioned_daemon_setting(key)) daemon[key] = typed_setting(config::daemon_settings_catalog().find(key), value);
+  }
+  out["daemon_settings"] = std::move(daemon);
   return out;
 }
 

@@ -64,7 +64,14 @@ struct DesiredState {
   std::optional<std::vector<DesiredMailbox>> mailboxes;
   std::optional<std::vector<DesiredService>> services;
   std::optional<std::vector<DesiredRule>> access_rules;
+  // Daemon-wide settings: canonical values of the keys the file gives.
+  std::optional<std::map<std::string, std::string>> daemon_settings;
 };
+
+// Whether a daemon-wide setting travels in a provisioning file: a key this build knows, not a
+// secret (smarthost_password: 'mailctl daemon set' only) and not mail_root (a path of this
+// machine, like the data directory, which also decides where new Maildirs go).
+bool provisioned_daemon_setting(const std::string& key);
 
 struct ParsedFile {
   DesiredState state;

@@ -197,6 +197,7 @@ struct OpSubject {
   std::string operator()(const provision_op::SetMailboxSetting& o) const {
     return "setting " + o.key + " of mailbox " + o.address.str();
   }
+  std::string operator()(const provision_op::SetDaemonSetting& o) const { return "setting daemon " + o.key; }
   std::string operator()(const provision_op::AddRule& o) const {
     return "adding " + o.rule.rule + " to the " + o.rule.list + " list of " + o.rule.service;
   }
@@ -995,6 +996,16 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
       out.rules.push_back(ProvisionedRule{rules->column_text(0), rules->column_text(1), rules->column_text(2),
                                           rules->column_text(3)});
     }
+    auto daemon = db_.prepare("SELECT key, value FROM daemon_settings ORDER BY key");
+    if (!daemon) return daemon.error();
+    while (true) {
+      auto row = daemon->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      std::string value = daemon->column_text(1);
+      if (SecretBox::is_sealed(value)) continue;  // a secret: never in a snapshot
+      out.daemon_settings.emplace(daemon->column_text(0), std::move(value));
+    }
     return out;
   }
 
@@ -1155,6 +1166,23 @@ class SqlAccountStore final : public AccountAndProvisioningStore {
     if (auto st = write_setting_row(table, owner_column, owner, key, value); !st) return st;
     if (!value && db_.changes() == 0) return make_error(ErrorCode::kNotFound, "the setting is not set");
     return {};
+  }
+
+  Status apply_op(ProvisionRun&, const provision_op::SetDaemonSetting& o) {
+    if (o.key.empty()) return make_error(ErrorCode::kInvalidArgument, "the setting key is empty");
+    const config::SettingSpec* spec = config::daemon_settings_catalog().find(o.key);
+    if (spec != nullptr && spec->secret) {
+      return make_error(ErrorCode::kInvalidArgument, "a secret setting is set with 'mailctl daemon set' only");
+    }
+    if (!o.value) {
+      return change_one("DELETE FROM daemon_settings WHERE key = ?1",
+                        make_error(ErrorCode::kNotFound, "the setting is not set"), o.key);
+    }
+    auto stmt = db_.prepare(
+        "INSERT INTO daemon_settings (key, value) VALUES (?1, ?2) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    if (!stmt) return stmt.error();
+    return stmt->bind(1, o.key).bind(2, *o.value).run();
   }
 
   Status apply_op(ProvisionRun& run, const provision_op::AddRule& o) {

@@ -204,6 +204,45 @@ class ExportApplyTest(unittest.TestCase):
         self.assertIn("nothing was changed", err)
         self.assertEqual(export(s), before)
 
+    def test_daemon_settings_export_apply_prune_and_the_two_that_never_travel(self):
+        s = self.server
+        s.mailctl("daemon", "set", "loops", "2")
+        s.mailctl("daemon", "set", "smarthost_password", "hunter2-secret")
+        s.mailctl("daemon", "set", "mail_root", os.path.join(s.data, "mail"))
+        before = export(s)
+        self.assertEqual(before["daemon_settings"], {"loops": 2})  # typed; no secret, no mail_root
+        self.assertNotIn(b"hunter2", s.mailctl("export").stdout)
+        for flags in ((), ("--prune",)):
+            self.assertEqual(apply(s, before, *flags).stdout, b"no changes\n")
+
+        doc = json.loads(json.dumps(before))
+        doc["daemon_settings"] = {"metrics_listen": "127.0.0.1:9110", "rehash_on_login": False}
+        out = apply(s, doc).stdout.decode()
+        self.assertEqual(out, '~ daemon metrics_listen "off" -> "127.0.0.1:9110"\n'
+                              "~ daemon rehash_on_login on -> off\napplied 2 changes\n")
+        shown = {x["key"]: x for x in json.loads(s.mailctl("daemon", "show", "--json").stdout)["settings"]}
+        self.assertEqual((shown["metrics_listen"]["value"], shown["rehash_on_login"]["value"], shown["loops"]["value"]),
+                         ("127.0.0.1:9110", False, 2))
+        changes = json.loads(apply(s, doc, "--prune", "--json").stdout)["changes"]
+        self.assertEqual(changes, [{"action": "change", "object": "daemon_setting", "key": "loops", "from": 2, "to": 0}])
+        shown = {x["key"]: x for x in json.loads(s.mailctl("daemon", "show", "--json").stdout)["settings"]}
+        self.assertIs(shown["loops"]["set"], False)
+        self.assertIs(shown["smarthost_password"]["set"], True)  # never pruned
+        self.assertIs(shown["mail_root"]["set"], True)
+
+        # A secret or mail_root in the file, or a bad value: refused whole, named by path.
+        before = export(s)
+        for extra, path in (({"smarthost_password": "x"}, "daemon_settings.smarthost_password: "),
+                            ({"mail_root": "/elsewhere"}, "daemon_settings.mail_root: "),
+                            ({"loops": "many"}, "daemon_settings.loops: ")):
+            doc = json.loads(json.dumps(before))
+            doc["daemon_settings"]["log_level"] = "debug"
+            doc["daemon_settings"].update(extra)
+            p = apply(s, doc, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(path, p.stderr.decode())
+            self.assertEqual(export(s), before)
+
     def test_apply_file_argument_and_changes(self):
         doc = export(self.server)
         doc["mailboxes"][0]["enabled"] = False

@@ -1,6 +1,7 @@
 // The diff of an apply: what changes, in which order, and what is refused before any write.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -188,4 +189,31 @@ TEST_CASE("account settings: export is a no-op; set and change always, remove on
                                               "~ mailbox alice@example.test expire_days \"never\" -> (unset)",
                                               "~ mailbox alice@example.test login_delay 30 -> (unset)",
                                           });
+}
+
+TEST_CASE("daemon-wide settings: changed when the file differs, back to the default only with --prune") {
+  auto snap = current();
+  snap.daemon_settings = {{"log_level", "debug"}, {"mail_root", "/srv/mail"}};
+  CHECK(plan(exported(snap), false, snap).plan.changes.empty());
+  CHECK(plan(exported(snap), true, snap).plan.changes.empty());  // mail_root is never pruned
+
+  json f = exported(snap);
+  f["daemon_settings"] = {{"loops", 2}};
+  auto p = plan(f, false, snap);
+  CHECK(p.lines() == std::vector<std::string>{"~ daemon loops 0 -> 2"});
+  auto* set = std::get_if<op::SetDaemonSetting>(&p.plan.changes.at(0).op);
+  REQUIRE(set != nullptr);
+  CHECK((set->key == "loops" && set->value == std::optional<std::string>("2")));
+  CHECK(p.plan.changes[0].json == json{{"action", "change"}, {"object", "daemon_setting"}, {"key", "loops"},
+                                       {"from", 0}, {"to", 2}});
+
+  p = plan(f, true, snap);
+  CHECK(p.lines() == std::vector<std::string>{"~ daemon loops 0 -> 2", "~ daemon log_level \"debug\" -> \"info\" (default)"});
+  set = std::get_if<op::SetDaemonSetting>(&p.plan.changes.at(1).op);
+  REQUIRE(set != nullptr);
+  CHECK((set->key == "log_level" && !set->value));
+
+  // A file without the section leaves them alone, --prune included.
+  f.erase("daemon_settings");
+  CHECK(plan(f, true, snap).plan.changes.empty());
 }

@@ -1,6 +1,7 @@
 // The provisioning file: every value checked, problems named by their path; and the export.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -195,4 +196,35 @@ TEST_CASE("export writes every postoffice's and mailbox's account settings, type
   REQUIRE(parsed.problems.empty());
   CHECK(parsed.state.postoffices->at(0).settings == snap.postoffices[0].settings);
   CHECK(parsed.state.mailboxes->at(0).settings == snap.mailboxes[0].settings);
+}
+
+TEST_CASE("daemon-wide settings: exported typed without secrets or mail_root, read back checked by path") {
+  mailroom::storage::ProvisioningSnapshot snap;
+  // smarthost_password is sealed in the database: a snapshot never holds it. mail_root is read
+  // but never exported.
+  snap.daemon_settings = {{"log_level", "debug"}, {"loops", "2"}, {"smarthost_tls_verify", "off"},
+                          {"mail_root", "/srv/mail"}, {"no_longer_known", "x"}};
+  json out = pv::export_json(snap, "/data/mail");
+  CHECK(out["daemon_settings"] == json{{"log_level", "debug"}, {"loops", 2}, {"smarthost_tls_verify", false}});
+  pv::ParsedFile parsed = pv::parse_provisioning_file(out.dump());
+  REQUIRE(parsed.problems.empty());
+  REQUIRE(parsed.state.daemon_settings.has_value());
+  CHECK(*parsed.state.daemon_settings ==
+        std::map<std::string, std::string>{{"log_level", "debug"}, {"loops", "2"}, {"smarthost_tls_verify", "off"}});
+
+  // Absent: left alone (nullopt), not "none".
+  CHECK_FALSE(pv::parse_provisioning_file(base_file().dump()).state.daemon_settings.has_value());
+
+  json f = base_file();
+  f["daemon_settings"] = {{"loops", "many"}, {"log_levl", "info"}, {"smarthost_password", "hunter2"},
+                          {"mail_root", "/srv/mail"}};
+  parsed = pv::parse_provisioning_file(f.dump());
+  std::vector<std::string> problem_paths = paths(parsed);
+  std::sort(problem_paths.begin(), problem_paths.end());
+  CHECK(problem_paths == std::vector<std::string>{"daemon_settings.log_levl", "daemon_settings.loops",
+                                                  "daemon_settings.mail_root", "daemon_settings.smarthost_password"});
+  CHECK_FALSE(parsed.state.daemon_settings.has_value());
+  for (const auto& p : parsed.problems) CHECK(p.message.find("hunter2") == std::string::npos);
+  f["daemon_settings"] = json::array();
+  CHECK(paths(pv::parse_provisioning_file(f.dump())) == std::vector<std::string>{"daemon_settings"});
 }
