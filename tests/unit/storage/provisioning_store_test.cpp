@@ -152,3 +152,29 @@ TEST_CASE("account settings: a mailbox added by the same apply gets its own; nul
   REQUIRE(snap);
   CHECK(snap->postoffices[0].settings.at("quota_bytes") == "5");
 }
+
+TEST_CASE("daemon-wide settings: in the snapshot without secrets, set and removed inside the transaction") {
+  Data d;
+  REQUIRE(d.accounts->set_daemon_setting("log_level", std::string("debug")));
+  REQUIRE(d.accounts->set_daemon_setting("smarthost_password", std::string("hunter2")));
+  auto store = d.store();
+  auto snap = store->provisioning_snapshot();
+  REQUIRE(snap);
+  CHECK(snap->daemon_settings == std::map<std::string, std::string>{{"log_level", "debug"}});
+
+  REQUIRE(store->apply_provisioning({op::SetDaemonSetting{"loops", std::string("2")},
+                                     op::SetDaemonSetting{"log_level", std::nullopt}}));
+  auto stored = d.accounts->daemon_settings();
+  REQUIRE(stored);
+  CHECK(*stored == std::map<std::string, std::string>{{"loops", "2"}, {"smarthost_password", "hunter2"}});
+
+  // A secret is refused, and takes the whole apply with it.
+  auto refused = store->apply_provisioning({op::SetDaemonSetting{"loops", std::string("3")},
+                                            op::SetDaemonSetting{"smarthost_password", std::string("x")}});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("setting daemon smarthost_password") != std::string::npos);
+  stored = d.accounts->daemon_settings();
+  REQUIRE(stored);
+  CHECK(stored->at("loops") == "2");
+  CHECK(stored->at("smarthost_password") == "hunter2");
+}
