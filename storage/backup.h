@@ -13,9 +13,10 @@ namespace mailroom::storage {
 // The database file's name in a data directory (and in a backup).
 inline constexpr const char* kDatabaseFileName = "mailroom.db";
 
-// Copies DATA_DIR/mailroom.db into `dest_file` (a new file, created 0600) page by page with
-// sqlite3_backup_*: one consistent state even while mailroomd and mailctl write (a writer that
-// commits meanwhile restarts the copy; busy pages are retried for up to the busy timeout).
+// Copies DATA_DIR/mailroom.db into `dest_file` (a new file, created 0600) with sqlite3_backup_*
+// in one step (one read transaction): one consistent state even while mailroomd and mailctl
+// write, and they go on committing during the copy (WAL); a busy database is retried for up to
+// 5 s.
 Status snapshot_database(const std::string& data_dir, const std::string& dest_file);
 
 // In DATA_DIR/mailroom.db: every mailbox whose Maildir lies under `old_mail_root` gets the same

@@ -12,8 +12,12 @@ namespace mailroom::storage {
 
 namespace {
 
-// Pages copied per step: small steps let writers in between (the copy restarts if one commits).
-constexpr int kBackupPagesPerStep = 1024;
+// Every page in one step: the step reads in one transaction, so the copy is one state of the
+// database. In WAL mode (the store always uses it) a reader never blocks writers, so the daemon
+// commits on meanwhile. Copying in smaller steps restarted the copy at each commit another
+// connection made between two steps: a daemon committing all the time kept a backup of a
+// database larger than one step from ever finishing.
+constexpr int kBackupAllPages = -1;
 constexpr int kBackupBusyRetries = 500;  // x 10 ms
 
 Result<std::unique_ptr<sqlite::SqliteConnection>> open_existing(const std::string& data_dir) {
@@ -48,7 +52,7 @@ Status snapshot_database(const std::string& data_dir, const std::string& dest_fi
     if (!backup) return sqlite::sqlite_error(sqlite3_errcode(dest.get()), sqlite3_errmsg(dest.get()));
     int retries = 0;
     while (true) {
-      rc = sqlite3_backup_step(backup.get(), kBackupPagesPerStep);
+      rc = sqlite3_backup_step(backup.get(), kBackupAllPages);
       if (rc == SQLITE_DONE) break;
       if (rc == SQLITE_OK) continue;
       if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++retries < kBackupBusyRetries) {
