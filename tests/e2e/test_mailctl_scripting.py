@@ -395,6 +395,38 @@ class CompletionAndHelpTest(MailctlTestCase):
         self.assertEqual(self.complete("block", "list", "--service", "lm"), ["lmtp"])
         self.assertEqual(self.complete("--json", "mailbox", "l"), ["list"])  # a flag takes no value
 
+    def command_tree(self):
+        """[(command, [subcommand...])] from the binary itself: 'mailctl help' and each group's
+        'needs a command' list."""
+        listing = self.ok("help", data=False)
+        commands = [line.split()[0] for line in listing.split("Commands")[1].splitlines()[1:] if line.strip()]
+        self.assertIn("apply", commands)
+        tree = []
+        for command in commands:
+            p = self.run_mailctl(command, data=False)
+            err = p.stderr.decode()
+            subs = err.split("needs a command: ")[1].strip().split(", ") if "needs a command: " in err else []
+            tree.append((command, subs))
+        tree.append(("sessions", ["kill"]))  # 'sessions' alone lists them
+        return tree
+
+    def test_every_command_is_in_mailctl_md_and_the_man_page(self):
+        root = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
+        with open(os.path.join(root, "mailctl.md")) as f:
+            headings = [line for line in f.read().splitlines() if line.startswith("#")]
+        with open(os.path.join(root, "man", "mailctl.1")) as f:
+            man = f.read().replace("\\-", "-")
+        man_lines = man.splitlines()
+        for command, subs in self.command_tree():
+            for sub in subs or [None]:
+                with self.subTest(command=command, sub=sub):
+                    def names(line):
+                        return re.split(r"[\s|,\[\]\"]+", line)
+                    documented = [h for h in headings if command in names(h) and (sub is None or sub in names(h))]
+                    self.assertTrue(documented, "no heading in docs/mailctl.md for mailctl %s %s" % (command, sub or ""))
+                    in_man = [l for l in man_lines if command in names(l) and (sub is None or sub in names(l))]
+                    self.assertTrue(in_man, "docs/man/mailctl.1 does not name mailctl %s %s" % (command, sub or ""))
+
     def test_help_topics(self):
         listing = self.ok("help", data=False)
         for topic in ("exit-codes", "json", "settings", "completion"):
