@@ -33,9 +33,9 @@ std::vector<SettingSpec> service_log_setting_specs() {
   specs.push_back(bool_setting(
       "debug_transcript", false,
       "Log every command line and reply of this service's sessions as 'transcript' events (level info): "
-      "the arguments of PASS, APOP, AUTH and of every line of a SASL exchange are redacted, message data "
-      "is summarised as '[N octets]'. Costly, and the log then holds mail metadata (user names, "
-      "addresses, commands): for debugging only. Applies to sessions that start after the change."));
+      "the arguments of PASS, APOP, AUTH, NEWPASS (poppassd) and of every line of a SASL exchange are "
+      "redacted, message data is summarised as '[N octets]'. Costly, and the log then holds mail metadata "
+      "(user names, addresses, commands): for debugging only. Applies to sessions that start after the change."));
   return specs;
 }
 
