@@ -170,11 +170,9 @@ class MetricsTest(ServerTestCase):
                          value(after, "mailroom_logins_total", service="pop3", mechanism="user", outcome="ok"))
 
         # run/status.json is rewritten on the daemon's next tick (a second apart; later on a busy machine).
-        def metrics_in_status_file():
-            with open(os.path.join(self.server.data, "run", "status.json")) as f:
-                return json.load(f)["metrics"]
         expected = {"bind": "%s:%d" % (LOOPBACK, port), "listening": True, "error": ""}
-        self.wait_until(lambda: metrics_in_status_file() == expected, timeout=10, what="status.json shows the endpoint")
+        self.wait_until(lambda: self.status_file_metrics() == expected, timeout=10,
+                        what="status.json shows the endpoint")
 
     def test_denials_and_blocks_move_the_series_of_their_reason(self):
         port = self.enable()
@@ -242,7 +240,14 @@ class MetricsTest(ServerTestCase):
         self.wait_until(lambda: self.raw_request(port, b"GET /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 "),
                         what="scrapes are served again once the idle connections are gone")
 
+    def status_file_metrics(self):
+        with open(os.path.join(self.server.data, "run", "status.json")) as f:
+            return json.load(f)["metrics"]
+
     def test_off_closes_the_port_and_a_change_reopens_it(self):
+        self.wait_until(lambda: os.path.exists(os.path.join(self.server.data, "run", "status.json")),
+                        what="run/status.json written")
+        self.assertIsNone(self.status_file_metrics(), "metrics_listen is off by default: no endpoint")
         port = self.enable()
         self.server.mailctl("daemon", "set", "metrics_listen", "off")
         self.wait_until(lambda: not self.reachable(port), what="metrics_listen off closes the port")
@@ -258,10 +263,9 @@ class MetricsTest(ServerTestCase):
         self.server.mailctl("daemon", "set", "metrics_listen", "%s:%d" % (LOOPBACK, taken))
         self.wait_until(lambda: "event=metrics.bind_failed bind=%s:%d" % (LOOPBACK, taken) in self.server.log_tail(200),
                         what="the failed bind is logged")
-        status_file = lambda: json.load(open(os.path.join(self.server.data, "run", "status.json")))["metrics"]
-        self.wait_until(lambda: status_file() is not None and status_file()["listening"] is False,
+        self.wait_until(lambda: (self.status_file_metrics() or {}).get("listening") is False,
                         what="status.json shows the failed bind")
-        self.assertTrue(status_file()["error"])
+        self.assertTrue(self.status_file_metrics()["error"])
         holder.close()
 
 
