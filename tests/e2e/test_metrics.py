@@ -240,6 +240,9 @@ class MetricsTest(ServerTestCase):
         self.wait_until(lambda: self.raw_request(port, b"GET /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 "),
                         what="scrapes are served again once the idle connections are gone")
 
+    def status_text(self) -> str:
+        return self.server.mailctl("status").stdout.decode()
+
     def status_file_metrics(self):
         with open(os.path.join(self.server.data, "run", "status.json")) as f:
             return json.load(f)["metrics"]
@@ -248,7 +251,9 @@ class MetricsTest(ServerTestCase):
         self.wait_until(lambda: os.path.exists(os.path.join(self.server.data, "run", "status.json")),
                         what="run/status.json written")
         self.assertIsNone(self.status_file_metrics(), "metrics_listen is off by default: no endpoint")
+        self.assertIn("\nmetrics endpoint: off\n", self.status_text())
         port = self.enable()
+        self.assertIn("\nmetrics endpoint: listening on %s:%d\n" % (LOOPBACK, port), self.status_text())
         self.server.mailctl("daemon", "set", "metrics_listen", "off")
         self.wait_until(lambda: not self.reachable(port), what="metrics_listen off closes the port")
         other = self.enable()
@@ -266,6 +271,8 @@ class MetricsTest(ServerTestCase):
         self.wait_until(lambda: (self.status_file_metrics() or {}).get("listening") is False,
                         what="status.json shows the failed bind")
         self.assertTrue(self.status_file_metrics()["error"])
+        self.assertIn("\nmetrics endpoint: FAILED %s:%d: " % (LOOPBACK, taken), self.status_text())
+        self.assertNotIn("metrics endpoint", self.server.mailctl("service", "status", "pop3").stdout.decode())
         holder.close()
 
 
