@@ -22,11 +22,11 @@ std::vector<SettingSpec> service_log_setting_specs() {
                                  "Where this service's events go: '' (the daemon's 'log_target'), 'stderr', "
                                  "'file:/absolute/path' or 'syslog' / 'syslog:FACILITY' (see docs/logging.md).",
                                  or_empty(check_log_target)));
-  specs.push_back(string_setting("log_level", "", 5,
+  specs.push_back(string_setting("log_level", "", kMaxLogWordLength,
                                  "Least severe level of this service's events logged: '' (the daemon's "
                                  "'log_level'), debug, info, warn or error.",
                                  or_empty(check_log_level)));
-  specs.push_back(string_setting("log_format", "", 4,
+  specs.push_back(string_setting("log_format", "", kMaxLogWordLength,
                                  "Format of this service's log lines: '' (the daemon's 'log_format'), 'kv' or "
                                  "'json'.",
                                  or_empty(check_log_format)));
