@@ -9,7 +9,10 @@ import socket
 import time
 import unittest
 
-from harness import ServerTestCase, make_message
+import subprocess
+import tempfile
+
+from harness import MAILROOMD, ServerTestCase, make_message
 
 ALICE = "alice@example.test"
 ALICE_PW = "Xq7-unique-password-42"
@@ -227,6 +230,15 @@ class SyslogTest(LoggingTestCase):
         self.assertEqual(parsed.get("daemon.start"), 19 * 8 + 6)  # local3.info
         self.assertEqual(parsed.get("pop3.connect"), 2 * 8 + 6)   # mail.info
         self.assertEqual(parsed.get("pop3.line_too_long"), 2 * 8 + 4)  # mail.warning
+
+
+class LogLevelOptionTest(unittest.TestCase):
+    def test_an_unknown_level_is_a_usage_error_naming_the_levels(self):
+        with tempfile.TemporaryDirectory() as data:
+            proc = subprocess.run([MAILROOMD, "--data", data, "--log-level", "verbose"], capture_output=True,
+                                  timeout=10)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stderr, b"mailroomd: invalid --log-level 'verbose': must be debug, info, warn or error\n")
 
 
 if __name__ == "__main__":
