@@ -12,7 +12,7 @@ import unittest
 import subprocess
 import tempfile
 
-from harness import MAILROOMD, ServerTestCase, make_message
+from harness import MAILROOMD, ServerTestCase, connect_from, make_message
 
 ALICE = "alice@example.test"
 ALICE_PW = "Xq7-unique-password-42"
@@ -146,18 +146,27 @@ class PerServiceTargetTest(LoggingTestCase):
         super().provision(server)
         server.set("log_target", "file:" + self.log_file, service="pop3")
         server.set("log_format", "json", service="pop3")
+        server.set("log_level", "warn", service="smtp")  # the daemon's stays info
 
     def test_each_service_logs_to_its_own_target(self):
         self.pop3_session(["NOOP"])
         smtp = socket.create_connection(("127.0.0.1", self.server.ports["smtp"]), timeout=10)
         try:
-            smtp.recv(1024)
+            smtp.recv(1024)  # smtp.connect (info) is logged before the greeting is sent
             smtp.sendall(b"QUIT\r\n")
             smtp.recv(1024)
         finally:
             smtp.close()
+        # A warn event of smtp passes its level (from another address: auto-deny may list it).
+        smtp = connect_from("127.0.0.41", self.server.ports["smtp"])
+        try:
+            smtp.readline()
+            smtp.send(b"X" * 5000 + b"\r\n")
+            smtp.readline()
+        finally:
+            smtp.close()
         self.wait_for(self.log_file, '"event":"pop3.disconnect"')
-        self.wait_for(self.server.log_path, "event=smtp.disconnect")
+        self.wait_for(self.server.log_path, "event=smtp.line_too_long service=smtp")
         lines = [json.loads(l) for l in read(self.log_file).splitlines()]
         self.assertTrue(lines)
         self.assertEqual({l["service"] for l in lines}, {"pop3"})
@@ -166,8 +175,8 @@ class PerServiceTargetTest(LoggingTestCase):
         self.assertIn("pop3.login", [l["event"] for l in lines])
         daemon = read(self.server.log_path)
         self.assertNotIn("event=pop3.", daemon)
-        self.assertIn("event=smtp.connect service=smtp", daemon)
-        self.assertIn("event=daemon.start", daemon)
+        self.assertNotIn("level=info event=smtp.", daemon)  # below smtp's own log_level
+        self.assertIn("level=info event=daemon.start", daemon)  # the daemon's own level
 
 
 class JsonFormatTest(LoggingTestCase):
