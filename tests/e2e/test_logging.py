@@ -1,4 +1,4 @@
-# Logging: daemon-wide and per-service targets (file, syslog), formats, SIGHUP reopening for log
+# Logging: daemon-wide and per-service targets (file, syslog), levels and formats, SIGHUP reopening for log
 # rotation, and debug_transcript with its redactions (docs/logging.md).
 import base64
 import json
