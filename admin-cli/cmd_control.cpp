@@ -87,6 +87,20 @@ void print_service(const std::string& name, const Json& svc) {
   }
 }
 
+// The metrics endpoint (daemon setting metrics_listen) is a listener too: its bind and result.
+void print_metrics_endpoint(const Json& metrics) {
+  if (!metrics.is_object()) {
+    std::cout << "metrics endpoint: off\n";
+    return;
+  }
+  const std::string bind = metrics.value("bind", "");
+  if (metrics.value("listening", false)) {
+    std::cout << "metrics endpoint: listening on " << bind << "\n";
+  } else {
+    std::cout << "metrics endpoint: FAILED " << bind << ": " << metrics.value("error", "") << " (tried again every ~30 s)\n";
+  }
+}
+
 // mailctl status and service status [NAME]: the daemon's `status`, for every service or one.
 Status run_status(const Context& ctx, const std::string& only) {
   auto reply = ask(ctx, {{"command", "status"}});
@@ -119,6 +133,7 @@ Status run_status(const Context& ctx, const std::string& only) {
     for (const auto& loop : doc["loops"]) std::cout << " " << loop.value("sessions", int64_t{0});
     std::cout << ")\n";
   }
+  if (only.empty()) print_metrics_endpoint(doc["metrics"]);  // a daemon-wide listener, not a service's
   for (const auto& [name, svc] : services.items()) print_service(name, svc);
   return {};
 }

@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
       user = arg.substr(7);
     } else if (arg == "--log-level" && i + 1 < argc) {
       std::string level = argv[++i];
-      if (!log::parse_level(level)) {
-        std::cerr << "mailroomd: unknown log level '" << level << "'\n";
+      if (auto why = config::check_log_level(level)) {  // the setting's own words: one list of levels
+        std::cerr << "mailroomd: invalid --log-level '" << level << "': " << *why << "\n";
         return 2;
       }
       log::router().configure_daemon({"stderr", level, "kv"});

@@ -21,11 +21,11 @@ SettingsCatalog build_catalog() {
                        "for log rotation) or 'syslog' / 'syslog:FACILITY' (daemon, mail, user, "
                        "local0-local7; default mail).",
                        check_log_target));
-  c.add(string_setting("log_level", "info", 5,
+  c.add(string_setting("log_level", "info", kMaxLogWordLength,
                        "Least severe level logged: debug, info, warn or error (mailroomd --log-level "
                        "overrides it until the setting changes).",
                        check_log_level));
-  c.add(string_setting("log_format", "kv", 4,
+  c.add(string_setting("log_format", "kv", kMaxLogWordLength,
                        "Log line format: 'kv' (key=value pairs) or 'json' (one JSON object per line).",
                        check_log_format));
   c.add(string_setting("metrics_listen", "off", 300,

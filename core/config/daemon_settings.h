@@ -4,6 +4,7 @@
 // settings. Per-service logging settings override the logging ones for that service's events.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ std::optional<std::string> check_log_target(std::string_view text);
 std::optional<std::string> check_log_level(std::string_view text);
 // log_format: kv (key=value) or json (one JSON object per line).
 std::optional<std::string> check_log_format(std::string_view text);
+// The length limit of log_level and log_format values: roomy enough that a near miss ("warning",
+// "verbose", "keyvalue") is answered by the check naming the valid words, not by the length.
+inline constexpr std::size_t kMaxLogWordLength = 16;
 
 // metrics_listen: "off", "on" (= kDefaultMetricsListen) or an address and port
 // ("127.0.0.1:9154", "[::1]:9154").

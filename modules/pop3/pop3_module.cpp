@@ -9,6 +9,7 @@
 #include "auth/secrets.h"
 #include "core/config/account_settings.h"
 #include "core/system/host_name.h"
+#include "modules/pop3/apop_timestamp.h"
 #include "modules/pop3/session_adapter.h"
 #include "modules/pop3/pop3_settings.h"
 #include "storage/uidl/uidl_template.h"
@@ -16,14 +17,6 @@
 namespace mailroom::pop3 {
 
 namespace {
-
-std::string local_hostname() {
-  std::string name = core::system_host_name();
-  for (char& c : name) {  // keep the timestamp a valid msg-id: no spaces, brackets or '@'
-    if (c <= ' ' || c == '<' || c == '>' || c == '@' || c >= 0x7f) c = '-';
-  }
-  return name;
-}
 
 class Pop3Module : public core::Module {
  public:
@@ -33,19 +26,16 @@ class Pop3Module : public core::Module {
         mail_(mail),
         queue_(std::make_shared<const storage::OutboundQueue>(data_dir.empty() ? std::string("queue")
                                                                                 : data_dir + "/queue")),
-        host_(local_hostname()),
+        host_(msg_id_safe_host(core::system_host_name())),
         pid_(std::to_string(getpid())),
         leases_(std::move(leases)) {}
 
-  // A unique "<pid.microseconds.counter@host>" per greeting, at most kMaxApopTimestampLength
-  // octets (the host name is cut to fit), so the longest banner is never cut for it.
+  // A unique timestamp per greeting (apop_timestamp.h: never longer than the banner leaves room for).
   std::string next_timestamp() {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    std::string head = "<" + pid_ + "." + std::to_string(micros) + "." + std::to_string(++counter_) + "@";
-    const std::size_t room = kMaxApopTimestampLength - 1 /* ">" */;
-    return head + host_.substr(0, room > head.size() ? room - head.size() : 0) + ">";
+    return apop_timestamp(pid_, micros, ++counter_, host_);
   }
 
   std::unique_ptr<core::ProtocolSession> create_session(core::Connection& connection,

@@ -263,6 +263,19 @@ class ControlTest(ServerTestCase):
         p = conn
         self.assertTrue(p.command("STAT").startswith(b"+OK 2 "))
 
+    def test_a_stopped_service_stays_stopped_when_the_daemon_starts_again(self):
+        self.server.mailctl("service", "stop", "smtp")
+        self.server.stop()
+        self.server._spawn()  # not start(): that waits for an smtp greeting too
+        self.server.wait_greeting(self.server.banner)
+
+        def smtp_status():
+            proc = self.server.mailctl("service", "status", "smtp", "--json", check=False)
+            return json.loads(proc.stdout)["services"]["smtp"] if proc.returncode == 0 else None
+        smtp = self.wait_until(smtp_status, what="the control socket answers")
+        self.assertEqual((smtp["enabled"], smtp["listeners"]), (False, []))
+        self.assertTrue(self.refused(self.server.ports["smtp"]))
+
     def test_start_reports_a_failed_bind(self):
         self.server.mailctl("service", "stop", "smtp")
         holder = socket.socket()
@@ -295,6 +308,11 @@ class ControlTest(ServerTestCase):
         self.server.set("banner", "reloaded-" + self.server.banner, service="pop3")
         self.assertEqual(self.mailctl_json("reload"), {"ok": True})
         self.assertIn(b"reloaded-", self.server.greeting(port=self.server.ports["pop3"]))
+        # Every reload is logged with what asked for it (stderr lines are written as they are made),
+        # as `reason`, or in `also` when it was asked for while another reload ran.
+        self.assertTrue([l for l in self.server.log_tail(200).splitlines()
+                         if "event=daemon.reload " in l and "result=applied" in l and "control" in l],
+                        self.server.log_tail(20))
 
     # -- the daemon down --------------------------------------------------------------------------
 

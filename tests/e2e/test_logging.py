@@ -1,4 +1,4 @@
-# Logging: daemon-wide and per-service targets (file, syslog), formats, SIGHUP reopening for log
+# Logging: daemon-wide and per-service targets (file, syslog), levels and formats, SIGHUP reopening for log
 # rotation, and debug_transcript with its redactions (docs/logging.md).
 import base64
 import json
@@ -9,7 +9,10 @@ import socket
 import time
 import unittest
 
-from harness import ServerTestCase, make_message
+import subprocess
+import tempfile
+
+from harness import MAILROOMD, ServerTestCase, connect_from, make_message
 
 ALICE = "alice@example.test"
 ALICE_PW = "Xq7-unique-password-42"
@@ -106,7 +109,13 @@ class RotationTest(LoggingTestCase):
 
     def test_sighup_reopens_the_file(self):
         self.pop3_session(["NOOP"])
-        self.wait_for(self.log_file, "event=pop3.disconnect")
+
+        def every_session_ended():  # ours (it logged in) and the harness's start-up probes
+            text = read(self.log_file)
+            return ("event=pop3.login " in text and
+                    text.count("event=pop3.connect ") == text.count("event=pop3.disconnect "))
+        # Else a summary logged after the rename would land in the new file.
+        self.wait_until(every_session_ended, what="every session's summary in the file")
         self.assertEqual(os.stat(self.log_file).st_mode & 0o777, 0o640)
         rotated = self.log_file + ".1"
         os.rename(self.log_file, rotated)
@@ -117,8 +126,7 @@ class RotationTest(LoggingTestCase):
         old = read(rotated)
         self.assertIn("event=daemon.signal signal=HUP", old)  # logged before the reopen
         self.assertNotIn("event=daemon.reload reason=SIGHUP", old)  # logged after it
-        # The session after the reopen is in the new file only (the harness's start-up probes,
-        # whose lines may still be on their way when the file is renamed, are in the old one).
+        # The session after the reopen is in the new file only.
         sid = re.compile(r"event=pop3\.disconnect service=pop3 sid=(\d+)")
         new_sids = sid.findall(read(self.log_file))
         self.assertEqual(len(new_sids), 1, new_sids)
@@ -138,18 +146,27 @@ class PerServiceTargetTest(LoggingTestCase):
         super().provision(server)
         server.set("log_target", "file:" + self.log_file, service="pop3")
         server.set("log_format", "json", service="pop3")
+        server.set("log_level", "warn", service="smtp")  # the daemon's stays info
 
     def test_each_service_logs_to_its_own_target(self):
         self.pop3_session(["NOOP"])
         smtp = socket.create_connection(("127.0.0.1", self.server.ports["smtp"]), timeout=10)
         try:
-            smtp.recv(1024)
+            smtp.recv(1024)  # smtp.connect (info) is logged before the greeting is sent
             smtp.sendall(b"QUIT\r\n")
             smtp.recv(1024)
         finally:
             smtp.close()
+        # A warn event of smtp passes its level (from another address: auto-deny may list it).
+        smtp = connect_from("127.0.0.41", self.server.ports["smtp"])
+        try:
+            smtp.readline()
+            smtp.send(b"X" * 5000 + b"\r\n")
+            smtp.readline()
+        finally:
+            smtp.close()
         self.wait_for(self.log_file, '"event":"pop3.disconnect"')
-        self.wait_for(self.server.log_path, "event=smtp.disconnect")
+        self.wait_for(self.server.log_path, "event=smtp.line_too_long service=smtp")
         lines = [json.loads(l) for l in read(self.log_file).splitlines()]
         self.assertTrue(lines)
         self.assertEqual({l["service"] for l in lines}, {"pop3"})
@@ -158,8 +175,8 @@ class PerServiceTargetTest(LoggingTestCase):
         self.assertIn("pop3.login", [l["event"] for l in lines])
         daemon = read(self.server.log_path)
         self.assertNotIn("event=pop3.", daemon)
-        self.assertIn("event=smtp.connect service=smtp", daemon)
-        self.assertIn("event=daemon.start", daemon)
+        self.assertNotIn("level=info event=smtp.", daemon)  # below smtp's own log_level
+        self.assertIn("level=info event=daemon.start", daemon)  # the daemon's own level
 
 
 class JsonFormatTest(LoggingTestCase):
@@ -222,6 +239,15 @@ class SyslogTest(LoggingTestCase):
         self.assertEqual(parsed.get("daemon.start"), 19 * 8 + 6)  # local3.info
         self.assertEqual(parsed.get("pop3.connect"), 2 * 8 + 6)   # mail.info
         self.assertEqual(parsed.get("pop3.line_too_long"), 2 * 8 + 4)  # mail.warning
+
+
+class LogLevelOptionTest(unittest.TestCase):
+    def test_an_unknown_level_is_a_usage_error_naming_the_levels(self):
+        with tempfile.TemporaryDirectory() as data:
+            proc = subprocess.run([MAILROOMD, "--data", data, "--log-level", "verbose"], capture_output=True,
+                                  timeout=10)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stderr, b"mailroomd: invalid --log-level 'verbose': must be debug, info, warn or error\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The metrics endpoint (daemon setting metrics_listen): scraped with urllib and parsed with
 prometheus_client's OpenMetrics and Prometheus text parsers; POP3 logins (USER ok and failed, AUTH PLAIN), a RETR,
-a DELE and an SMTP delivery move the counters by exactly what they did; other paths, methods and
-malformed requests get 404/405/400; `off` closes the port and a live change reopens it."""
+a DELE and an SMTP delivery move the counters by exactly what they did; a deny-list refusal, an
+anti-hammering block and a refusal by it move the denial and block series of their own reason;
+other paths, methods and malformed requests get 404/405/400; `off` closes the port and a live
+change reopens it."""
 import base64
 import json
 import os
@@ -21,11 +23,12 @@ except ImportError:  # a Python of its own (pyenv, venv): Debian's python3-prome
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_prometheus
 
-from harness import IO_TIMEOUT, LOOPBACK, ServerTestCase, free_port, make_message
+from harness import IO_TIMEOUT, LOOPBACK, ServerTestCase, connect_from, first_bytes, free_port, make_message
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 ALICE, ALICE_PW = "alice@example.test", "alice-secret-1"
+DENIED_IP, HAMMERING_IP = "127.0.0.31", "127.0.0.32"
 
 
 def samples(families) -> dict:
@@ -49,6 +52,9 @@ class MetricsTest(ServerTestCase):
         server.add_postoffice("example.test")
         server.add_mailbox(ALICE, ALICE_PW)
         server.deliver(ALICE, make_message("first", b"one\n"))
+        server.mailctl("access", "add", "pop3", "deny", DENIED_IP)
+        server.set("failure_delay", 0)
+        server.set("max_login_failures", 2)  # the other test fails once, from 127.0.0.1
 
     def enable(self, bind: str = None) -> int:
         port = free_port()
@@ -164,11 +170,44 @@ class MetricsTest(ServerTestCase):
                          value(after, "mailroom_logins_total", service="pop3", mechanism="user", outcome="ok"))
 
         # run/status.json is rewritten on the daemon's next tick (a second apart; later on a busy machine).
-        def metrics_in_status_file():
-            with open(os.path.join(self.server.data, "run", "status.json")) as f:
-                return json.load(f)["metrics"]
         expected = {"bind": "%s:%d" % (LOOPBACK, port), "listening": True, "error": ""}
-        self.wait_until(lambda: metrics_in_status_file() == expected, timeout=10, what="status.json shows the endpoint")
+        self.wait_until(lambda: self.status_file_metrics() == expected, timeout=10,
+                        what="status.json shows the endpoint")
+
+    def test_denials_and_blocks_move_the_series_of_their_reason(self):
+        port = self.enable()
+        before = self.scrape(port)
+        self.assertEqual(first_bytes(DENIED_IP, self.server.port), b"")  # the deny list: closed before the banner
+        for attempt in range(2):  # two wrong passwords: the second places a block (max_login_failures 2)
+            conn = connect_from(HAMMERING_IP, self.server.port)
+            try:
+                self.assertTrue(conn.readline().startswith(b"+OK"))
+                self.assertTrue(conn.command("USER " + ALICE).startswith(b"+OK"))
+                self.assertTrue(conn.command("PASS wrong-%d" % attempt).startswith(b"-ERR [AUTH]"))
+            finally:
+                conn.close()
+        self.assertEqual(first_bytes(HAMMERING_IP, self.server.port), b"")  # refused by the block
+
+        def moved(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        def settled():
+            nonlocal after
+            after = self.scrape(port)
+            return moved("mailroom_session_duration_seconds_count", service="pop3") == 2
+        after = None
+        self.wait_until(settled, what="the two sessions that logged in wrongly are counted as ended")
+        self.assertEqual(moved("mailroom_denied_total", service="pop3", reason="access_list"), 1)
+        self.assertEqual(moved("mailroom_denied_total", service="pop3", reason="blocked"), 1)
+        for reason in ("max_connections", "max_connections_per_ip", "proxy_header"):
+            self.assertEqual(moved("mailroom_denied_total", service="pop3", reason=reason), 0)
+        self.assertEqual(moved("mailroom_logins_total", service="pop3", mechanism="user", outcome="auth_failed"), 2)
+        self.assertEqual(moved("mailroom_login_failures_total", service="pop3"), 2)
+        self.assertEqual(moved("mailroom_blocks_placed_total", service="pop3"), 1)
+        self.assertEqual((value(before, "mailroom_blocks_active", service="pop3"),
+                          value(after, "mailroom_blocks_active", service="pop3")), (0, 1))
+        self.assertEqual(moved("mailroom_connections_total", service="pop3"), 2)  # refused ones are not handed on
+        self.assertEqual(moved("mailroom_denied_total", service="smtp", reason="access_list"), 0)
 
     def test_other_paths_methods_and_malformed_requests(self):
         port = self.enable()
@@ -201,8 +240,20 @@ class MetricsTest(ServerTestCase):
         self.wait_until(lambda: self.raw_request(port, b"GET /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 "),
                         what="scrapes are served again once the idle connections are gone")
 
+    def status_text(self) -> str:
+        return self.server.mailctl("status").stdout.decode()
+
+    def status_file_metrics(self):
+        with open(os.path.join(self.server.data, "run", "status.json")) as f:
+            return json.load(f)["metrics"]
+
     def test_off_closes_the_port_and_a_change_reopens_it(self):
+        self.wait_until(lambda: os.path.exists(os.path.join(self.server.data, "run", "status.json")),
+                        what="run/status.json written")
+        self.assertIsNone(self.status_file_metrics(), "metrics_listen is off by default: no endpoint")
+        self.assertIn("\nmetrics endpoint: off\n", self.status_text())
         port = self.enable()
+        self.assertIn("\nmetrics endpoint: listening on %s:%d\n" % (LOOPBACK, port), self.status_text())
         self.server.mailctl("daemon", "set", "metrics_listen", "off")
         self.wait_until(lambda: not self.reachable(port), what="metrics_listen off closes the port")
         other = self.enable()
@@ -217,10 +268,11 @@ class MetricsTest(ServerTestCase):
         self.server.mailctl("daemon", "set", "metrics_listen", "%s:%d" % (LOOPBACK, taken))
         self.wait_until(lambda: "event=metrics.bind_failed bind=%s:%d" % (LOOPBACK, taken) in self.server.log_tail(200),
                         what="the failed bind is logged")
-        status_file = lambda: json.load(open(os.path.join(self.server.data, "run", "status.json")))["metrics"]
-        self.wait_until(lambda: status_file() is not None and status_file()["listening"] is False,
+        self.wait_until(lambda: (self.status_file_metrics() or {}).get("listening") is False,
                         what="status.json shows the failed bind")
-        self.assertTrue(status_file()["error"])
+        self.assertTrue(self.status_file_metrics()["error"])
+        self.assertIn("\nmetrics endpoint: FAILED %s:%d: " % (LOOPBACK, taken), self.status_text())
+        self.assertNotIn("metrics endpoint", self.server.mailctl("service", "status", "pop3").stdout.decode())
         holder.close()
 
 

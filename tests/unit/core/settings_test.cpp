@@ -382,6 +382,12 @@ TEST_CASE("per-service logging settings: empty follows the daemon, anything else
   CHECK(contains(norm_error(level, "loud"), "debug, info, warn or error"));
   const auto& format = mailroom::testing::find_spec(catalog, "log_format");
   CHECK(contains(norm_error(format, "xml"), "kv"));
+  // A near miss longer than every valid word is answered with the valid words, here and daemon-wide.
+  for (const SettingsCatalog* c : {&catalog, &daemon_settings_catalog()}) {
+    CHECK(contains(norm_error(mailroom::testing::find_spec(*c, "log_level"), "warning"), "debug, info, warn or error"));
+    CHECK(contains(norm_error(mailroom::testing::find_spec(*c, "log_level"), "verbose"), "debug, info, warn or error"));
+    CHECK(contains(norm_error(mailroom::testing::find_spec(*c, "log_format"), "keyvalue"), "'kv' or 'json'"));
+  }
   const auto& transcript = mailroom::testing::find_spec(catalog, "debug_transcript");
   CHECK(transcript.type == SettingType::kBool);
   CHECK(transcript.default_value == "off");
