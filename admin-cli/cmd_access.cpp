@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/count_text.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/service_lookup.h"
 #include "core/config/network_settings.h"
@@ -49,10 +50,6 @@ std::string one_line(const std::string& s) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
   return out;
-}
-
-std::string plural(int64_t n, const char* one, const char* many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
 // ---------------------------------------------------------------- stores and the service
@@ -210,7 +207,7 @@ Status run_access_import(const Context& ctx, const ImportArgs& a) {
   if (!added) return added.error();
   const int64_t total = static_cast<int64_t>(rules.size());
   const int64_t present = total - *added;
-  ctx.done("imported " + plural(total, "rule", "rules") + " from " + name + " into the " + a.list + " list of " +
+  ctx.done("imported " + counted(total, "rule", "rules") + " from " + name + " into the " + a.list + " list of " +
                a.service + ": " + std::to_string(*added) + " added, " + std::to_string(present) +
                " already present",
            {{"service", a.service},
@@ -270,7 +267,7 @@ Status run_access_clear(const Context& ctx, const ServiceListArgs& a) {
   if (auto svc = load_service(*stores->accounts, a.service); !svc) return svc.error();
   auto removed = stores->policy->clear_access_rules(a.service, list);
   if (!removed) return removed.error();
-  ctx.done("removed " + plural(*removed, "rule", "rules") + " from " +
+  ctx.done("removed " + counted(*removed, "rule", "rules") + " from " +
                (list ? "the " + *list + " list" : std::string("every list")) + " of " + a.service,
            {{"service", a.service}, {"list", list ? json(*list) : json(nullptr)}, {"removed", *removed}});
   return {};
@@ -686,7 +683,7 @@ Status run_block_clear(const Context& ctx, const BlockArgs& a) {
   }
   std::string where;
   for (const auto& svc : *services) where += (where.empty() ? "" : ", ") + svc.record.name;
-  ctx.done("removed " + plural(total, "block", "blocks") + " on " + where, {{"removed", total}, {"services", names}});
+  ctx.done("removed " + counted(total, "block", "blocks") + " on " + where, {{"removed", total}, {"services", names}});
   return {};
 }
 

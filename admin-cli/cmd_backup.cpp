@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/count_text.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/provision/backup_archive.h"
 #include "storage/backup.h"
@@ -164,11 +165,11 @@ Status run_backup(const Context& ctx, const BackupArgs& a) {
   remove_tar.release();
 
   std::string message = "backed up " + data_dir + " to " + target + ": database (" + std::to_string(*db_bytes) +
-                        " bytes), " + std::to_string(mail.messages) + " messages in " +
-                        std::to_string(mailboxes->size()) + " mailboxes (" + std::to_string(mail.bytes) + " bytes)" +
-                        (has_key ? ", the secrets key" : "") + ", " + std::to_string(tls.files) + " TLS files";
+                        " bytes), " + counted(mail.messages, "message", "messages") + " in " +
+                        counted(mailboxes->size(), "mailbox", "mailboxes") + " (" + std::to_string(mail.bytes) + " bytes)" +
+                        (has_key ? ", the secrets key" : "") + ", " + counted(tls.files, "TLS file", "TLS files");
   if (outside > 0) {
-    message += "; " + std::to_string(outside) + " mailboxes have their Maildir outside " + mail_root +
+    message += "; " + counted(outside, "mailbox has its", "mailboxes have their") + " Maildir outside " + mail_root +
                ": back those up yourself";
   }
   json extra = {{"path", target}, {"format", is_tar(target) ? "tar" : "directory"}};
@@ -271,8 +272,8 @@ Status run_restore(const Context& ctx, const RestoreArgs& a) {
   auto moved = storage::relocate_maildirs(target, old_root, new_root);
   if (!moved) return moved.error();
 
-  ctx.done("restored " + source + " into " + target + " (" + std::to_string(manifest->value("messages", 0)) +
-               " messages; " + std::to_string(*moved) + " mailboxes' Maildirs now under " + new_root + ")",
+  ctx.done("restored " + source + " into " + target + " (" + counted(manifest->value("messages", int64_t{0}), "message", "messages") + "; " +
+               counted(*moved, "mailbox's Maildir", "mailboxes' Maildirs") + " now under " + new_root + ")",
            {{"path", source},
             {"data_dir", target},
             {"backup_created_at", manifest->value("created_at", "")},

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/count_text.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/control_client.h"
 #include "admin-cli/service_lookup.h"
@@ -36,7 +37,6 @@ std::string duration_text(int64_t seconds) {
   return std::to_string(seconds / 86400) + "d" + two(seconds / 3600 % 24) + "h";
 }
 
-std::string plural(int64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
 
 std::string string_or(const Json& value, const char* fallback) {
   return value.is_string() ? value.get<std::string>() : std::string(fallback);
@@ -56,7 +56,7 @@ void print_indented(const std::string& text) {
 void print_service(const std::string& name, const Json& svc) {
   std::cout << "\nservice " << name << " (module " << svc.value("module", "") << ", "
             << (svc.value("enabled", false) ? "enabled" : "disabled")
-            << "): " << plural(svc.value("connections", int64_t{0}), "connection", "connections") << "\n";
+            << "): " << counted(svc.value("connections", int64_t{0}), "connection", "connections") << "\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& l : svc["listeners"]) {
     // A superseded listener is an old bind kept open because its replacement failed.
@@ -182,7 +182,7 @@ Status run_kill(const Context& ctx, const KillArgs& args, bool by_id) {
   const int64_t count = reply->value("sessions_ended", int64_t{0});
   Json extra = std::move(reply).value();
   extra.erase("ok");
-  ctx.done("ended " + plural(count, "session", "sessions") + " (" + ids + ")", std::move(extra));
+  ctx.done("ended " + counted(count, "session", "sessions") + " (" + ids + ")", std::move(extra));
   return {};
 }
 
@@ -229,10 +229,10 @@ Status run_service_action(const Context& ctx, const std::string& name, Action ac
       message = "started service " + name + ": " + listeners_text(extra["listeners"]);
       break;
     case Action::kStop:
-      message = "stopped service " + name + " (" + plural(ended, "session", "sessions") + " ended)";
+      message = "stopped service " + name + " (" + counted(ended, "session", "sessions") + " ended)";
       break;
     case Action::kRestart:
-      message = "restarted service " + name + " (" + plural(ended, "session", "sessions") + " ended): " +
+      message = "restarted service " + name + " (" + counted(ended, "session", "sessions") + " ended): " +
                 listeners_text(extra["listeners"]);
       break;
   }

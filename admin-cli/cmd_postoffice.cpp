@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/count_text.h"
 #include "admin-cli/account_settings_cli.h"
 #include "admin-cli/commands.h"
 #include "admin-cli/quota_usage.h"
@@ -19,10 +20,6 @@ nlohmann::ordered_json postoffice_json(const storage::PostofficeInfo& p) {
           {"mailbox_count", p.mailbox_count},
           {"created_at", json_time(p.created_at)},
           {"settings", account_settings_json(p.settings)}};
-}
-
-std::string plural(int64_t n, const std::string& word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "es");
 }
 
 Status run_add(const Context& ctx, const std::string& raw, bool if_not_exists) {
@@ -56,13 +53,13 @@ Status run_remove(const Context& ctx, const std::string& raw, bool force, bool i
   }
   if (info->mailbox_count > 0 && !force) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "postoffice " + *name + " still has " + plural(info->mailbox_count, "mailbox") +
+                      "postoffice " + *name + " still has " + counted(info->mailbox_count, "mailbox", "mailboxes") +
                           " (remove them first, or use --force to remove their records too)");
   }
   if (Status s = (*store)->remove_postoffice(*name, force); !s) return s;
   std::string message = "removed postoffice " + *name;
   if (info->mailbox_count > 0) {
-    message += " and the records of its " + plural(info->mailbox_count, "mailbox") +
+    message += " and the records of its " + counted(info->mailbox_count, "mailbox", "mailboxes") +
                " (their Maildirs are kept on disk under " + ctx.mail_root() + "/" + *name + ")";
   }
   ctx.done(message, {{"changed", true},
@@ -117,7 +114,7 @@ Status run_show(const Context& ctx, const std::string& raw) {
             << "enabled:    " << yes_no(info->enabled) << "\n"
             << "mailboxes:  " << info->mailbox_count << "\n"
             << "usage:      " << usage_text(usage.total)
-            << (usage.unreadable > 0 ? " (" + std::to_string(usage.unreadable) + " Maildirs unreadable, not counted)" : "")
+            << (usage.unreadable > 0 ? " (" + counted(usage.unreadable, "Maildir", "Maildirs") + " unreadable, not counted)" : "")
             << "\n"
             << "quota:      " << quota_text(defaults) << " (each mailbox's default)\n"
             << "created:    " << format_time(info->created_at) << "\n";

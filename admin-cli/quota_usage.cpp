@@ -1,4 +1,5 @@
 // mailctl's quota and usage fields.
+#include "core/base/count_text.h"
 #include "admin-cli/quota_usage.h"
 
 #include <nlohmann/json.hpp>
@@ -43,14 +44,13 @@ void add_quota_json(nlohmann::ordered_json& out, const storage::Quota& quota,
 
 std::string usage_text(const std::optional<storage::MailboxUsage>& usage) {
   if (!usage) return "?";
-  return std::to_string(usage->bytes) + " bytes in " + std::to_string(usage->messages) +
-         (usage->messages == 1 ? " message" : " messages");
+  return std::to_string(usage->bytes) + " bytes in " + counted(usage->messages, "message", "messages");
 }
 
 std::string quota_text(const storage::Quota& quota) {
   std::string out;
   if (quota.bytes) out = std::to_string(*quota.bytes) + " bytes";
-  if (quota.messages) out += (out.empty() ? "" : ", ") + std::to_string(*quota.messages) + " messages";
+  if (quota.messages) out += (out.empty() ? "" : ", ") + counted(*quota.messages, "message", "messages");
   return out.empty() ? "none" : out;
 }
 

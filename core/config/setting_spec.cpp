@@ -1,6 +1,7 @@
 // Validation and typed access for declared settings.
 #include "core/config/setting_spec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -79,7 +80,15 @@ Result<std::string> normalize_setting(const SettingSpec& spec, std::string_view 
       break;
     }
     case SettingType::kString: {
-      if (value.size() > spec.max_length) {  // named by its length: the value itself may be huge
+      if (value.size() > spec.max_length) {
+        // A near miss of a word list ("warning" for log_level, "never!" for expire_days) is answered
+        // by the setting's own check naming the valid values; anything longer only by its length,
+        // as the value itself may be huge.
+        constexpr std::size_t kNearMissLength = 64;
+        const bool printable = std::none_of(value.begin(), value.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+        if (spec.validate && !spec.secret && printable && value.size() <= kNearMissLength) {
+          if (auto why = spec.validate(value)) return bad(*why);
+        }
         return make_error(ErrorCode::kInvalidArgument, "invalid value for " + spec.key + ": " +
                                                            std::to_string(value.size()) + " characters, longer than " +
                                                            std::to_string(spec.max_length) + " characters (the limit)");

@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/config/daemon_settings.h"
@@ -87,6 +89,21 @@ TEST_CASE("bool spellings are case-sensitive: upper case is refused") {
     CAPTURE(value);
     CHECK_FALSE(normalize_setting(spec, value).ok());
   }
+}
+
+TEST_CASE("a near miss longer than a word list's limit gets the list, a long value only its length") {
+  auto words = [](std::string_view v) -> std::optional<std::string> {
+    if (v == "keep" || v == "strip") return std::nullopt;
+    return std::string("must be keep or strip");
+  };
+  SettingSpec spec = string_setting("nul_bytes", "keep", 5, "doc", words);
+  CHECK(contains(norm_error(spec, "stripped"), "must be keep or strip"));
+  CHECK(contains(norm_error(spec, "stripped"), "'stripped'"));
+  CHECK(contains(norm_error(spec, std::string(65, 'x')), "65 characters, longer than 5"));
+  CHECK_FALSE(contains(norm_error(spec, std::string(65, 'x')), "xxxxx"));
+  // A value the check would accept is still refused by its length.
+  SettingSpec loose = string_setting("name", "", 3, "doc", [](std::string_view) { return std::nullopt; });
+  CHECK(contains(norm_error(loose, "abcd"), "4 characters, longer than 3"));
 }
 
 TEST_CASE("string settings are bounded in length and refuse control characters") {
