@@ -51,11 +51,12 @@ void MetricsEndpoint::apply(const std::string& setting) {
   listener_.reset();
   spec_.reset();
   error_.clear();
-  if (setting == "off") {
+  const auto address = config::metrics_listen_address(setting);
+  if (!address) {
     log::info("metrics.closed");
     return;
   }
-  auto binds = net::parse_bind_list(setting == "on" ? config::kDefaultMetricsListen : setting, 0);
+  auto binds = net::parse_bind_list(*address, 0);
   if (!binds || binds->size() != 1) {  // mailctl validates: only a hand-edited database
     error_ = binds ? "one address and port expected" : binds.error().message;
     log::error("metrics.bind_failed", {{"bind", setting}, {"error", error_}});

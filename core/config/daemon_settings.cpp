@@ -160,6 +160,12 @@ std::optional<std::string> check_optional_absolute_path(std::string_view text) {
   return "must be empty or an absolute path";
 }
 
+std::optional<std::string_view> metrics_listen_address(std::string_view setting) {
+  if (setting == "off") return std::nullopt;
+  if (setting == "on") return kDefaultMetricsListen;
+  return setting;
+}
+
 std::optional<std::string> check_metrics_listen(std::string_view text) {
   if (text == "off" || text == "on") return std::nullopt;
   auto binds = net::parse_bind_list(text, 0);

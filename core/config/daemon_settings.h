@@ -33,6 +33,9 @@ inline constexpr std::size_t kMaxLogWordLength = 16;
 // ("127.0.0.1:9154", "[::1]:9154").
 inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9154";
 std::optional<std::string> check_metrics_listen(std::string_view text);
+// Where a metrics_listen value listens: nothing for "off", kDefaultMetricsListen for "on", else
+// the value itself.
+std::optional<std::string_view> metrics_listen_address(std::string_view setting);
 
 // smarthost: empty or one "host:port" (a name, an IPv4 address or a bracketed IPv6 address).
 std::optional<std::string> check_smarthost(std::string_view text);

@@ -122,7 +122,7 @@ TEST_CASE("string settings are bounded in length and refuse control characters")
   CHECK(norm_ok(spec, " spaced ") == " spaced ");  // strings are kept as given
 }
 
-TEST_CASE("a string validator runs after the generic checks and its message is passed on") {
+TEST_CASE("a string validator runs after the generic checks (a near miss of the length too) and its message is passed on") {
   int calls = 0;
   SettingSpec spec = string_setting("word", "a", 8, "doc", [&calls](std::string_view v) -> std::optional<std::string> {
     ++calls;
@@ -133,8 +133,10 @@ TEST_CASE("a string validator runs after the generic checks and its message is p
   CHECK(calls == 1);
   CHECK(contains(norm_error(spec, "bad"), "bad is not allowed"));
   CHECK(calls == 2);
-  norm_error(spec, "much too long");  // refused before the validator is asked
+  norm_error(spec, std::string(65, 'x'));  // far too long: refused by length before the validator is asked
   CHECK(calls == 2);
+  CHECK(contains(norm_error(spec, "much too long"), "13 characters, longer than 8"));  // a near miss it accepts
+  CHECK(calls == 3);
 }
 
 TEST_CASE("binds and tls_binds are validated with the bind list parser") {
@@ -354,6 +356,9 @@ TEST_CASE("daemon-wide settings: log targets, levels, formats and the metrics ad
   CHECK(check_log_format("xml"));
   CHECK_FALSE(check_metrics_listen("off"));
   CHECK_FALSE(check_metrics_listen("on"));
+  CHECK_FALSE(metrics_listen_address("off").has_value());
+  CHECK(metrics_listen_address("on") == "127.0.0.1:9154");  // loopback when merely switched on
+  CHECK(metrics_listen_address("[::1]:9200") == "[::1]:9200");
   CHECK_FALSE(check_metrics_listen("127.0.0.1:9154"));
   CHECK_FALSE(check_metrics_listen("[::1]:9154"));
   CHECK(check_metrics_listen("127.0.0.1"));  // no port
