@@ -39,5 +39,8 @@ std::string skipped_text(const storage::UidlImportReport& report);
 
 // `mailbox import-uidls ADDRESS FILE | --from-dovecot MAILDIR [--format T] | --from-courier MAILDIR`.
 void add_import_uidls_command(CLI::App* mailbox_group, Context& ctx);
+// `mailbox repair-uidls ADDRESS`: a damaged UIDL map kept aside, what can be read written back
+// (cmd_uidl_repair.cpp).
+void add_repair_uidls_command(CLI::App* mailbox_group, Context& ctx);
 
 }  // namespace mailroom::cli

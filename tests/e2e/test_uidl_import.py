@@ -4,6 +4,7 @@
 # uids, never repeated after a delete and a new delivery).
 import json
 import os
+import poplib
 import unittest
 
 from harness import ServerTestCase
@@ -125,6 +126,59 @@ class UidlFormatTest(ServerTestCase):
         proc = self.server.mailctl("service", "set", "pop3", "uidl_format", "%m", check=False)
         self.assertEqual(proc.returncode, 1, proc)
         self.assertIn("not supported", proc.stderr.decode())
+
+
+class DamagedUidlMapTest(ServerTestCase):
+    def provision(self, server):
+        server.add_postoffice(PO)
+        server.add_mailbox(ALICE, PW)
+
+    def test_a_damaged_map_is_refused_then_repaired_with_nothing_lost(self):
+        for i in range(3):
+            self.server.deliver(ALICE, b"Subject: m%d\r\n\r\nbody\r\n" % i)
+        p = self.server.login(ALICE, PW)
+        bases = uidls(p)
+        p.quit()
+        plain = os.path.join(self.server.root, "plain.txt")
+        with open(plain, "w") as f:
+            f.write("".join("%s old-%d\n" % (b, i) for i, b in enumerate(bases)))
+        self.server.mailctl("mailbox", "import-uidls", ALICE, plain)
+        maildir = json.loads(self.server.mailctl("--json", "mailbox", "show", ALICE).stdout)["maildir"]
+        path = os.path.join(maildir, ".mailroom-uidls")
+        with open(path) as f:
+            text = f.read()
+        # The file is cut inside its last entry (the disk filled, a crash on a file system without
+        # ordered data): that message's UIDL is lost, the others can still be read.
+        last = text.split("\n")[-3]
+        lost = last.split(" ")[0]
+        damaged = text[:text.index(last) + len(last) - 2]
+        with open(path, "w") as f:
+            f.write(damaged)
+
+        # The daemon does not serve other UIDLs (clients would download everything again): a
+        # temporary failure, and the log names the file and the way out.
+        with self.assertRaises(poplib.error_proto) as cm:
+            self.server.login(ALICE, PW, in_use_wait=0)
+        self.assertIn(b"[SYS/TEMP]", cm.exception.args[0])
+        log = self.wait_until(lambda: [line for line in self.server.log_tail(200).splitlines()
+                                       if "maildir.uidl_map_unreadable" in line], what="the log line")
+        self.assertIn(path, log[0])
+        self.assertIn("mailctl mailbox repair-uidls", log[0])
+
+        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE).stdout)
+        aside = out.pop("kept_aside")
+        self.assertEqual(out, {"ok": True, "changed": True, "address": ALICE, "state": "repaired",
+                               "header_kept": True, "kept": 2, "dropped_lines": 1, "gone": 0,
+                               "without_entry": 1})
+        self.assertTrue(aside.startswith(path + ".damaged-"), aside)
+        with open(aside) as f:
+            self.assertEqual(f.read(), damaged)  # nothing lost: the damaged bytes are kept
+
+        p = self.server.login(ALICE, PW)
+        self.assertEqual(uidls(p), [b if b == lost else "old-%d" % i for i, b in enumerate(bases)])
+        p.quit()
+        human = self.server.mailctl("mailbox", "repair-uidls", ALICE).stdout.decode()
+        self.assertIn("is intact: nothing to repair", human)
 
 
 if __name__ == "__main__":
