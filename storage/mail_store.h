@@ -157,6 +157,7 @@ struct UidlRepairReport {
   std::size_t kept = 0;             // entries written back (messages still there)
   std::size_t dropped_lines = 0;    // lines of the damaged map not read back (see salvage_uidl_map)
   std::size_t gone = 0;             // entries read whose message is no longer there
+  std::size_t refilled = 0;         // messages the damaged map lost, given their UIDL from `refill`
   std::size_t without_entry = 0;    // listed messages the new map records no UIDL for
 };
 
@@ -194,9 +195,11 @@ class MailStore {
   virtual Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source) = 0;
   // The way out of a damaged UIDL map (which fails every open()): under DIR's update lock, keeps
   // the damaged file aside unchanged (a hard link, DIR/.mailroom-uidls.damaged-<unix time>) and
-  // replaces the map with what could be read of it, for the messages still there. An intact or
-  // absent map is left alone. Safe while the daemon serves other mailboxes.
-  virtual Result<UidlRepairReport> repair_uidls(const std::string& dir) = 0;
+  // replaces the map with what could be read of it, for the messages still there. With `refill`
+  // (the old server's list the map was imported from), a message whose entry was lost gets the
+  // UIDL that list gives it, unless another message shows that UIDL; entries read are never
+  // changed. An intact or absent map is left alone. Works while the daemon runs.
+  virtual Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill) = 0;
   // DIR's usage, read-only (quotas, mailctl mailbox show/list). An unchanged Maildir (the stamps
   // of new/ and cur/ as last seen) is answered from memory; otherwise from its listing: the
   // .mailroom-index when current, a scan of the names (which refreshes the index) when not.

@@ -224,7 +224,8 @@ Result<std::string> keep_aside(const std::string& dir) {
 
 }  // namespace
 
-Result<UidlRepairReport> repair_uidls(const std::string& dir, const StoreOptions& options) {
+Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill,
+                                      const StoreOptions& options) {
   auto lock = lock_for_update(dir);
   if (!lock) return lock.error();
   UidlRepairReport report;
@@ -259,6 +260,22 @@ Result<UidlRepairReport> repair_uidls(const std::string& dir, const StoreOptions
     }
     map.by_base.emplace(base, std::move(uidl));
   }
+  if (refill != nullptr) {
+    // What each listed message shows now: its entry, else its native UIDL.
+    std::unordered_set<std::string> shown;
+    for (const auto& m : *listing) {
+      auto it = map.by_base.find(std::string(base_of(m)));
+      shown.insert(it != map.by_base.end() ? it->second : m.uid);
+    }
+    for (const auto& e : refill->entries) {
+      if (!valid_uidl(e.uidl) || !recordable(e.file_base) || listed.count(e.file_base) == 0 ||
+          map.by_base.count(e.file_base) != 0 || !shown.insert(e.uidl).second) {
+        continue;
+      }
+      map.by_base.emplace(e.file_base, e.uidl);
+      ++report.refilled;
+    }
+  }
   for (const auto& base : listed) {
     if (recordable(base) && map.by_base.count(base) == 0) ++report.without_entry;
   }
@@ -268,12 +285,13 @@ Result<UidlRepairReport> repair_uidls(const std::string& dir, const StoreOptions
   report.state = UidlRepairReport::State::kRepaired;
   report.kept_aside = *aside;
   report.header_kept = salvage.header_kept;
-  report.kept = map.by_base.size();
+  report.kept = map.by_base.size() - report.refilled;
   report.dropped_lines = salvage.dropped;
   log::warn("maildir.uidl_map_repaired", {{"path", join(dir, kUidlMapFile)},
                                           {"kept_aside", report.kept_aside},
                                           {"kept", std::to_string(report.kept)},
                                           {"dropped_lines", std::to_string(report.dropped_lines)},
+                                          {"refilled", std::to_string(report.refilled)},
                                           {"without_entry", std::to_string(report.without_entry)}});
   return report;
 }

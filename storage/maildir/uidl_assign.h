@@ -30,6 +30,7 @@ Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSo
                                       const StoreOptions& options);
 
 // Keeps DIR's damaged map aside and writes back what can be read of it (see MailStore::repair_uidls).
-Result<UidlRepairReport> repair_uidls(const std::string& dir, const StoreOptions& options);
+Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill,
+                                      const StoreOptions& options);
 
 }  // namespace mailroom::storage::maildir

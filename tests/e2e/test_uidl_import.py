@@ -131,26 +131,24 @@ class UidlFormatTest(ServerTestCase):
 class DamagedUidlMapTest(ServerTestCase):
     def provision(self, server):
         server.add_postoffice(PO)
-        server.add_mailbox(ALICE, PW)
 
     def test_a_damaged_map_is_refused_then_repaired_with_nothing_lost(self):
-        for i in range(3):
-            self.server.deliver(ALICE, b"Subject: m%d\r\n\r\nbody\r\n" % i)
+        names = ["1500000001.M1P1.old", "1500000002.M2P1.old", "1500000003.M3P1.old"]
+        maildir = old_maildir(self.server.root, names)
+        with open(os.path.join(maildir, "dovecot-uidlist"), "w") as f:
+            f.write("3 V1000 N4\n" + "".join("%d :%s\n" % (i + 1, n) for i, n in enumerate(names)))
+        self.server.mailctl("mailbox", "add", ALICE, "--password", PW, "--maildir", maildir)
         p = self.server.login(ALICE, PW)
-        bases = uidls(p)
+        before = uidls(p)
         p.quit()
-        plain = os.path.join(self.server.root, "plain.txt")
-        with open(plain, "w") as f:
-            f.write("".join("%s old-%d\n" % (b, i) for i, b in enumerate(bases)))
-        self.server.mailctl("mailbox", "import-uidls", ALICE, plain)
-        maildir = json.loads(self.server.mailctl("--json", "mailbox", "show", ALICE).stdout)["maildir"]
+        self.assertEqual(before, ["0000000%d000003e8" % (i + 1) for i in range(3)])
         path = os.path.join(maildir, ".mailroom-uidls")
         with open(path) as f:
             text = f.read()
-        # The file is cut inside its last entry (the disk filled, a crash on a file system without
+        # The file is cut inside its last entry (a full disk, a crash on a file system without
         # ordered data): that message's UIDL is lost, the others can still be read.
         last = text.split("\n")[-3]
-        lost = last.split(" ")[0]
+        lost = names.index(last.split(" ")[0])
         damaged = text[:text.index(last) + len(last) - 2]
         with open(path, "w") as f:
             f.write(damaged)
@@ -165,21 +163,30 @@ class DamagedUidlMapTest(ServerTestCase):
         self.assertIn(path, log[0])
         self.assertIn("mailctl mailbox repair-uidls", log[0])
 
-        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE).stdout)
+        # Without the old list: what the map still says comes back, the lost one shows its native UIDL.
+        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE, "--no-refill").stdout)
         aside = out.pop("kept_aside")
         self.assertEqual(out, {"ok": True, "changed": True, "address": ALICE, "state": "repaired",
                                "header_kept": True, "kept": 2, "dropped_lines": 1, "gone": 0,
-                               "without_entry": 1})
+                               "refill_source": None, "refilled": 0, "without_entry": 1})
         self.assertTrue(aside.startswith(path + ".damaged-"), aside)
         with open(aside) as f:
             self.assertEqual(f.read(), damaged)  # nothing lost: the damaged bytes are kept
-
         p = self.server.login(ALICE, PW)
-        self.assertEqual(uidls(p), [b if b == lost else "old-%d" % i for i, b in enumerate(bases)])
+        self.assertEqual(uidls(p), [names[i] if i == lost else u for i, u in enumerate(before)])
+        p.quit()
+
+        # Garbled whole; the Maildir's dovecot-uidlist gives every UIDL back.
+        with open(path, "w") as f:
+            f.write("\x00" * 64)
+        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE).stdout)
+        self.assertEqual((out["header_kept"], out["kept"], out["refilled"], out["without_entry"]), (False, 0, 3, 0))
+        self.assertEqual(out["refill_source"], os.path.join(maildir, "dovecot-uidlist"))
+        p = self.server.login(ALICE, PW)
+        self.assertEqual(uidls(p), before)
         p.quit()
         human = self.server.mailctl("mailbox", "repair-uidls", ALICE).stdout.decode()
         self.assertIn("is intact: nothing to repair", human)
-
 
 if __name__ == "__main__":
     unittest.main()

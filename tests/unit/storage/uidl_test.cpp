@@ -302,7 +302,7 @@ TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is serv
   auto store = maildir::make_store({true, 0ns});
   REQUIRE(store->create_maildir(box).ok());
 
-  auto absent = store->repair_uidls(box);
+  auto absent = store->repair_uidls(box, nullptr);
   REQUIRE(absent.ok());
   CHECK(absent->state == UidlRepairReport::State::kAbsent);
 
@@ -318,7 +318,7 @@ TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is serv
   for (int i = 0; i < 4; ++i) src.entries.push_back({names[i], "old-" + std::to_string(i)});
   REQUIRE(store->import_uidls(box, src)->kept == 4);
 
-  auto intact = store->repair_uidls(box);
+  auto intact = store->repair_uidls(box, nullptr);
   REQUIRE(intact.ok());
   CHECK(intact->state == UidlRepairReport::State::kIntact);
 
@@ -336,7 +336,7 @@ TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is serv
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("damaged UIDL map") != std::string::npos);
 
-  auto report = store->repair_uidls(box);
+  auto report = store->repair_uidls(box, nullptr);
   REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().message));
   CHECK(report->state == UidlRepairReport::State::kRepaired);
   CHECK(report->header_kept);
@@ -360,7 +360,7 @@ TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is serv
 
   SUBCASE("a second damage keeps a second copy; a lost header renews uidvalidity") {
     write_file(path, "garbage\n" + names[0] + " old-0\n");
-    auto again = store->repair_uidls(box);
+    auto again = store->repair_uidls(box, nullptr);
     REQUIRE(again.ok());
     CHECK(again->state == UidlRepairReport::State::kRepaired);
     CHECK_FALSE(again->header_kept);
@@ -378,10 +378,41 @@ TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is serv
   }
   SUBCASE("entries of messages no longer there are dropped") {
     write_file(path, names[0] + " old-0\nno.such.msg x\n");
-    auto again = store->repair_uidls(box);
+    auto again = store->repair_uidls(box, nullptr);
     REQUIRE(again.ok());
     CHECK(again->gone == 1);
     CHECK(again->kept == 1);
     CHECK(again->without_entry == 3);
   }
+}
+
+TEST_CASE("repair_uidls with the old server's list: lost entries given back, entries read never changed") {
+  TempDir tmp("uidlrefill");
+  const std::string box = tmp.sub("Maildir");
+  const std::string path = box + "/" + maildir::kUidlMapFile;
+  auto store = maildir::make_store({true, 0ns});
+  REQUIRE(store->create_maildir(box).ok());
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) {
+    auto n = store->deliver(box, "Subject: " + std::to_string(i) + "\n\nbody\n");
+    REQUIRE(n.ok());
+    names.push_back(*n);
+  }
+  // Damaged: message 0's entry read back, the others lost.
+  write_file(path, "mailroom-uidls 1 V7 N9 T1 C4\n" + names[0] + " kept-0\n" + names[1] + " cut");
+  uidl::UidlSource old;
+  old.entries = {{names[0], "old-0"},      // differs from what was read: the map's entry stays
+                 {names[1], "old-1"},      // lost: given back
+                 {names[2], "kept-0"},     // another message shows it: skipped
+                 {names[3], "bad uidl"},   // not a UIDL: skipped
+                 {"no.such.msg", "old-9"}};
+  auto report = store->repair_uidls(box, &old);
+  REQUIRE(report.ok());
+  CHECK(report->state == UidlRepairReport::State::kRepaired);
+  CHECK(report->kept == 1);
+  CHECK(report->refilled == 1);
+  CHECK(report->without_entry == 2);
+  auto drop = store->open(box);
+  REQUIRE(drop.ok());
+  CHECK(uids_of(**drop) == std::vector<std::string>{"kept-0", "old-1", names[2], names[3]});
 }
