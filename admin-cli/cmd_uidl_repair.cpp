@@ -26,7 +26,7 @@ std::string repaired_text(const std::string& address, const storage::UidlRepairR
                     " of messages no longer there dropped";
   if (refill) out += ", " + std::to_string(r.refilled) + " lost ones given back from " + refill->file.filename().string();
   out += "; the damaged file is kept as " + r.kept_aside;
-  if (!r.header_kept) out += "; its header was lost: a new uidvalidity is used for template UIDLs";
+  if (!r.header_kept) out += "; its header was lost: uidl_format templates start again";
   if (r.without_entry > 0) {
     out += "; " + std::to_string(r.without_entry) +
            " messages have no recorded UIDL now (leave-on-server clients may download them again)";

@@ -153,7 +153,7 @@ struct UidlRepairReport {
   };
   State state = State::kAbsent;
   std::string kept_aside;           // kRepaired: the damaged file, under this path, unchanged
-  bool header_kept = false;         // kRepaired: uidvalidity and next uid read (else renewed)
+  bool header_kept = false;         // kRepaired: next uid read (else templates start again)
   std::size_t kept = 0;             // entries written back (messages still there)
   std::size_t dropped_lines = 0;    // lines of the damaged map not read back (see salvage_uidl_map)
   std::size_t gone = 0;             // entries read whose message is no longer there

@@ -1,6 +1,7 @@
 // Applying, extending and importing a Maildir's UIDL map.
 #include "storage/maildir/uidl_assign.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <string_view>
@@ -200,10 +201,6 @@ Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSo
   return report;
 }
 
-}  // namespace mailroom::storage::maildir
-
-namespace mailroom::storage::maildir {
-
 namespace {
 
 // DIR/.mailroom-uidls.damaged-<now> (-2, -3, ... if taken) as a hard link to the map: the damaged
@@ -242,15 +239,13 @@ Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSo
   if (!listing) return listing.error();
   UidlMapSalvage salvage = salvage_uidl_map(*text);
   UidlMap map;
-  if (salvage.header_kept) {
-    map.uidvalidity = salvage.map.uidvalidity;
+  if (salvage.header_kept) {  // else templates start again: the first session records native UIDLs
     map.next_uid = salvage.map.next_uid;
     map.template_started = salvage.map.template_started;
-  } else {
-    // A new uidvalidity: template UIDLs with %v never repeat one given before the damage. Templates
-    // start again for what has no entry (the first template session records the native UIDLs).
-    map.uidvalidity = static_cast<uint64_t>(std::time(nullptr));
   }
+  // A new uidvalidity in any case (a header line may be well-formed and still garbled): template
+  // UIDLs with %v never repeat one given before the damage.
+  map.uidvalidity = std::max(static_cast<uint64_t>(std::time(nullptr)), salvage.map.uidvalidity + 1);
   std::unordered_set<std::string> listed;
   for (const auto& m : *listing) listed.insert(std::string(base_of(m)));
   for (auto& [base, uidl] : salvage.map.by_base) {
