@@ -487,6 +487,7 @@ void add_mailbox_commands(CLI::App& app, Context& ctx) {
 
   address_command(group, ctx, "show", "Show one mailbox", run_show);
   add_import_uidls_command(group, ctx);
+  add_repair_uidls_command(group, ctx);
 
   auto passwd_pw = std::make_shared<PasswordOptions>();
   auto passwd_force = std::make_shared<bool>(false);

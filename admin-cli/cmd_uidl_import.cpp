@@ -23,8 +23,7 @@ std::optional<UidlImportSource> detect_uidl_source(const fs::path& maildir, cons
   return std::nullopt;
 }
 
-Result<storage::UidlImportReport> import_uidl_source(storage::MailStore& mail, const std::string& maildir,
-                                                     const UidlImportSource& source) {
+Result<storage::uidl::UidlSource> read_uidl_source(const UidlImportSource& source) {
   auto text = storage::maildir::read_regular_file(source.file.string(), storage::uidl::kMaxSourceSize);
   if (!text) return text.error();
   Result<storage::uidl::UidlSource> parsed = make_error(ErrorCode::kInternal, "no source");
@@ -44,6 +43,13 @@ Result<storage::UidlImportReport> import_uidl_source(storage::MailStore& mail, c
       break;
   }
   if (!parsed) return Error{parsed.error().code, source.file.string() + ": " + parsed.error().message};
+  return parsed;
+}
+
+Result<storage::UidlImportReport> import_uidl_source(storage::MailStore& mail, const std::string& maildir,
+                                                     const UidlImportSource& source) {
+  auto parsed = read_uidl_source(source);
+  if (!parsed) return parsed.error();
   return mail.import_uidls(maildir, *parsed);
 }
 

@@ -13,6 +13,7 @@
 
 #include "admin-cli/output.h"
 #include "storage/mail_store.h"
+#include "storage/uidl/uidl_sources.h"
 
 namespace mailroom::cli {
 
@@ -27,7 +28,9 @@ struct UidlImportSource {
 // DIR/dovecot-uidlist, else DIR/courierpop3dsizelist, if either exists.
 std::optional<UidlImportSource> detect_uidl_source(const std::filesystem::path& maildir, const std::string& format);
 
-// Reads the source (at most uidl::kMaxSourceSize octets) and imports it into MAILDIR.
+// Reads and parses the source (at most uidl::kMaxSourceSize octets); errors name the file.
+Result<storage::uidl::UidlSource> read_uidl_source(const UidlImportSource& source);
+// Reads the source and imports it into MAILDIR.
 Result<storage::UidlImportReport> import_uidl_source(storage::MailStore& mail, const std::string& maildir,
                                                      const UidlImportSource& source);
 
@@ -39,5 +42,9 @@ std::string skipped_text(const storage::UidlImportReport& report);
 
 // `mailbox import-uidls ADDRESS FILE | --from-dovecot MAILDIR [--format T] | --from-courier MAILDIR`.
 void add_import_uidls_command(CLI::App* mailbox_group, Context& ctx);
+// `mailbox repair-uidls ADDRESS [--format T | --no-refill]`: a damaged UIDL map kept aside, what
+// can be read written back, lost entries refilled from the Maildir's dovecot-uidlist or
+// courierpop3dsizelist (cmd_uidl_repair.cpp).
+void add_repair_uidls_command(CLI::App* mailbox_group, Context& ctx);
 
 }  // namespace mailroom::cli

@@ -144,6 +144,23 @@ struct UidlImportReport {
   std::size_t invalid = 0;          // not a UIDL (RFC 1939: 1-70 of 0x21..0x7E), or a line unread
 };
 
+// What repair_uidls() found and did.
+struct UidlRepairReport {
+  enum class State {
+    kAbsent,   // DIR has no UIDL map: nothing to repair
+    kIntact,   // the map reads: left as it is
+    kRepaired  // the map was damaged: kept aside, and what could be read of it written anew
+  };
+  State state = State::kAbsent;
+  std::string kept_aside;           // kRepaired: the damaged file, under this path, unchanged
+  bool header_kept = false;         // kRepaired: next uid read (else templates start again)
+  std::size_t kept = 0;             // entries written back (messages still there)
+  std::size_t dropped_lines = 0;    // lines of the damaged map not read back (see salvage_uidl_map)
+  std::size_t gone = 0;             // entries read whose message is no longer there
+  std::size_t refilled = 0;         // messages the damaged map lost, given their UIDL from `refill`
+  std::size_t without_entry = 0;    // listed messages the new map records no UIDL for
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
@@ -176,6 +193,13 @@ class MailStore {
   // under DIR's update lock: safe while the daemon serves the mailbox (an open session keeps its
   // listing; the next sees them). A UIDL another message already shows is skipped, never reused.
   virtual Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source) = 0;
+  // The way out of a damaged UIDL map (which fails every open()): under DIR's update lock, keeps
+  // the damaged file aside unchanged (a hard link, DIR/.mailroom-uidls.damaged-<unix time>) and
+  // replaces the map with what could be read of it, for the messages still there. With `refill`
+  // (the old server's list the map was imported from), a message whose entry was lost gets the
+  // UIDL that list gives it, unless another message shows that UIDL; entries read are never
+  // changed. An intact or absent map is left alone. Works while the daemon runs.
+  virtual Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill) = 0;
   // DIR's usage, read-only (quotas, mailctl mailbox show/list). An unchanged Maildir (the stamps
   // of new/ and cur/ as last seen) is answered from memory; otherwise from its listing: the
   // .mailroom-index when current, a scan of the names (which refreshes the index) when not.

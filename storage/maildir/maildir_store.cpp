@@ -137,6 +137,12 @@ class MaildirStore final : public MailStore {
     return maildir::import_uidls(abs, source, options_);
   }
 
+  Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill) override {
+    auto abs = absolute_dir(dir);
+    if (!abs) return abs.error();
+    return maildir::repair_uidls(*abs, refill, options_);
+  }
+
   Result<MailboxUsage> usage(const std::string& dir) override {
     auto abs = absolute_dir(dir);
     if (!abs) return abs.error();

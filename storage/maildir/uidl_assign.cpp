@@ -1,10 +1,14 @@
 // Applying, extending and importing a Maildir's UIDL map.
 #include "storage/maildir/uidl_assign.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <ctime>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <unistd.h>
 
 #include "core/log/logger.h"
 #include "storage/maildir/fs_util.h"
@@ -33,7 +37,8 @@ Result<std::optional<UidlMap>> read_logged(const std::string& dir) {
   auto map = read_uidl_map(dir);
   if (!map) {
     log::error("maildir.uidl_map_unreadable",
-               {{"path", join(dir, kUidlMapFile)}, {"error", map.error().message}, {"action", "open refused"}});
+               {{"path", join(dir, kUidlMapFile)}, {"error", map.error().message}, {"action", "open refused"},
+                {"repair", "mailctl mailbox repair-uidls ADDRESS"}});
   }
   return map;
 }
@@ -193,6 +198,96 @@ Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSo
   if (changed) {
     if (auto s = write_uidl_map(dir, map); !s) return s.error();
   }
+  return report;
+}
+
+namespace {
+
+// DIR/.mailroom-uidls.damaged-<now> (-2, -3, ... if taken) as a hard link to the map: the damaged
+// bytes stay, whatever happens to the map after.
+Result<std::string> keep_aside(const std::string& dir) {
+  const std::string map_path = join(dir, kUidlMapFile);
+  const std::string stem = map_path + ".damaged-" + std::to_string(static_cast<long long>(std::time(nullptr)));
+  for (int n = 1; n <= 100; ++n) {
+    std::string aside = n == 1 ? stem : stem + "-" + std::to_string(n);
+    if (::link(map_path.c_str(), aside.c_str()) == 0) {
+      if (auto s = fsync_dir(dir); !s) return s.error();
+      return aside;
+    }
+    if (errno != EEXIST) return io_error("cannot keep " + map_path + " aside as " + aside, errno);
+  }
+  return make_error(ErrorCode::kIo, "cannot keep " + map_path + " aside: 100 copies exist already");
+}
+
+}  // namespace
+
+Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill,
+                                      const StoreOptions& options) {
+  auto lock = lock_for_update(dir);
+  if (!lock) return lock.error();
+  UidlRepairReport report;
+  auto text = read_regular_file(join(dir, kUidlMapFile), kMaxUidlMapSize);
+  if (!text) {
+    if (text.error().code == ErrorCode::kNotFound) return report;
+    return text.error();
+  }
+  if (decode_uidl_map(*text)) {
+    report.state = UidlRepairReport::State::kIntact;
+    return report;
+  }
+  auto listing = list_maildir(dir, options);
+  if (!listing) return listing.error();
+  UidlMapSalvage salvage = salvage_uidl_map(*text);
+  UidlMap map;
+  if (salvage.header_kept) {  // else templates start again: the first session records native UIDLs
+    map.next_uid = salvage.map.next_uid;
+    map.template_started = salvage.map.template_started;
+  }
+  // A new uidvalidity in any case (a header line may be well-formed and still garbled): template
+  // UIDLs with %v never repeat one given before the damage.
+  map.uidvalidity = std::max(static_cast<uint64_t>(std::time(nullptr)), salvage.map.uidvalidity + 1);
+  std::unordered_set<std::string> listed;
+  for (const auto& m : *listing) listed.insert(std::string(base_of(m)));
+  for (auto& [base, uidl] : salvage.map.by_base) {
+    if (listed.count(base) == 0) {
+      ++report.gone;
+      continue;
+    }
+    map.by_base.emplace(base, std::move(uidl));
+  }
+  if (refill != nullptr) {
+    // What each listed message shows now: its entry, else its native UIDL.
+    std::unordered_set<std::string> shown;
+    for (const auto& m : *listing) {
+      auto it = map.by_base.find(std::string(base_of(m)));
+      shown.insert(it != map.by_base.end() ? it->second : m.uid);
+    }
+    for (const auto& e : refill->entries) {
+      if (!valid_uidl(e.uidl) || !recordable(e.file_base) || listed.count(e.file_base) == 0 ||
+          map.by_base.count(e.file_base) != 0 || !shown.insert(e.uidl).second) {
+        continue;
+      }
+      map.by_base.emplace(e.file_base, e.uidl);
+      ++report.refilled;
+    }
+  }
+  for (const auto& base : listed) {
+    if (recordable(base) && map.by_base.count(base) == 0) ++report.without_entry;
+  }
+  auto aside = keep_aside(dir);
+  if (!aside) return aside.error();
+  if (auto s = write_uidl_map(dir, map); !s) return s.error();
+  report.state = UidlRepairReport::State::kRepaired;
+  report.kept_aside = *aside;
+  report.header_kept = salvage.header_kept;
+  report.kept = map.by_base.size() - report.refilled;
+  report.dropped_lines = salvage.dropped;
+  log::warn("maildir.uidl_map_repaired", {{"path", join(dir, kUidlMapFile)},
+                                          {"kept_aside", report.kept_aside},
+                                          {"kept", std::to_string(report.kept)},
+                                          {"dropped_lines", std::to_string(report.dropped_lines)},
+                                          {"refilled", std::to_string(report.refilled)},
+                                          {"without_entry", std::to_string(report.without_entry)}});
   return report;
 }
 

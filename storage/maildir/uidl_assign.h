@@ -19,13 +19,18 @@ namespace mailroom::storage::maildir {
 // first time (the map has not started templates) the native UIDL they showed is recorded; after
 // that the template's next uid. New entries are written under the update lock before return;
 // with `complete` (every message of DIR is listed), entries of messages that are gone are
-// dropped then. UIDLs stay unique in the listing. A damaged map fails the open (logged), and
-// is kept as it is.
+// dropped then. UIDLs stay unique in the listing. A damaged map fails the open (logged, naming
+// `mailctl mailbox repair-uidls`), and is kept as it is: serving native UIDLs instead would make
+// leave-on-server clients download everything again.
 Status apply_uidls(const std::string& dir, std::vector<MessageInfo>& messages, bool complete,
                    const uidl::UidlTemplate* format);
 
 // Records `source`'s UIDLs for DIR's messages (see MailStore::import_uidls).
 Result<UidlImportReport> import_uidls(const std::string& dir, const uidl::UidlSource& source,
+                                      const StoreOptions& options);
+
+// Keeps DIR's damaged map aside and writes back what can be read of it (see MailStore::repair_uidls).
+Result<UidlRepairReport> repair_uidls(const std::string& dir, const uidl::UidlSource* refill,
                                       const StoreOptions& options);
 
 }  // namespace mailroom::storage::maildir

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/maildir/fs_util.h"
@@ -37,6 +38,36 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
+// "mailroom-uidls 1 V<uidvalidity> N<next> T<0|1> C<count>" into MAP's header fields and COUNT.
+bool parse_header(std::string_view header, UidlMap& map, uint64_t& count) {
+  if (!header.starts_with(kMagic)) return false;
+  std::string_view fields = header.substr(kMagic.size());
+  std::string_view parts[4];
+  for (auto& p : parts) {
+    if (fields.empty() || fields[0] != ' ') return false;
+    fields.remove_prefix(1);
+    auto sp = fields.find(' ');
+    p = fields.substr(0, sp);
+    fields = sp == std::string_view::npos ? std::string_view() : fields.substr(sp);
+  }
+  uint64_t t = 0;
+  if (!fields.empty() || !parse_tagged(parts[0], 'V', map.uidvalidity) || !parse_tagged(parts[1], 'N', map.next_uid) ||
+      !parse_tagged(parts[2], 'T', t) || t > 1 || !parse_tagged(parts[3], 'C', count)) {
+    return false;
+  }
+  map.template_started = t == 1;
+  return true;
+}
+
+// "<base> <uidl>": a message file's base name and a valid UIDL.
+bool parse_entry(std::string_view line, std::string_view& base, std::string_view& uidl) {
+  auto sp = line.find(' ');
+  if (line.size() > kMaxLine || sp == std::string_view::npos) return false;
+  base = line.substr(0, sp);
+  uidl = line.substr(sp + 1);
+  return message_name_ok(base) && valid_uidl(uidl);
+}
+
 }  // namespace
 
 std::string encode_uidl_map(const UidlMap& map) {
@@ -64,37 +95,55 @@ Result<UidlMap> decode_uidl_map(std::string_view text) {
   auto nl = body.find('\n');
   std::string_view header = body.substr(0, nl);
   body.remove_prefix(nl + 1);
-  if (header.substr(0, kMagic.size()) != kMagic) return damaged("unknown header");
-  uint64_t t = 0;
+  if (!header.starts_with(kMagic)) return damaged("unknown header");
   uint64_t count = 0;
-  std::string_view fields = header.substr(kMagic.size());
-  std::string_view parts[4];
-  for (auto& p : parts) {
-    if (fields.empty() || fields[0] != ' ') return damaged("malformed header");
-    fields.remove_prefix(1);
-    auto sp = fields.find(' ');
-    p = fields.substr(0, sp);
-    fields = sp == std::string_view::npos ? std::string_view() : fields.substr(sp);
-  }
-  if (!fields.empty() || !parse_tagged(parts[0], 'V', map.uidvalidity) || !parse_tagged(parts[1], 'N', map.next_uid) ||
-      !parse_tagged(parts[2], 'T', t) || t > 1 || !parse_tagged(parts[3], 'C', count)) {
-    return damaged("malformed header");
-  }
-  map.template_started = t == 1;
+  if (!parse_header(header, map, count)) return damaged("malformed header");
   map.by_base.reserve(static_cast<std::size_t>(std::min<uint64_t>(count, 1u << 20)));
   while (!body.empty()) {
     nl = body.find('\n');
     std::string_view line = body.substr(0, nl);
     body.remove_prefix(nl + 1);
-    auto sp = line.find(' ');
-    if (line.size() > kMaxLine || sp == std::string_view::npos) return damaged("malformed entry");
-    std::string_view base = line.substr(0, sp);
-    std::string_view uidl = line.substr(sp + 1);
-    if (!message_name_ok(base) || !valid_uidl(uidl)) return damaged("malformed entry");
+    std::string_view base;
+    std::string_view uidl;
+    if (!parse_entry(line, base, uidl)) return damaged("malformed entry");
     if (!map.by_base.emplace(base, uidl).second) return damaged("a file name listed twice");
   }
   if (map.by_base.size() != count) return damaged("the number of entries is not the recorded one");
   return map;
+}
+
+UidlMapSalvage salvage_uidl_map(std::string_view text) {
+  UidlMapSalvage out;
+  std::unordered_set<std::string_view> uidls;
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    const bool complete = nl != std::string_view::npos;
+    text = complete ? text.substr(nl + 1) : std::string_view();
+    if (first) {
+      first = false;
+      uint64_t count = 0;
+      UidlMap header;
+      if (complete && parse_header(line, header, count)) {
+        out.map.uidvalidity = header.uidvalidity;
+        out.map.next_uid = header.next_uid;
+        out.map.template_started = header.template_started;
+        out.header_kept = true;
+        continue;
+      }
+    }
+    if (complete && line.starts_with("end ")) continue;
+    std::string_view base;
+    std::string_view uidl;
+    if (!complete || !parse_entry(line, base, uidl) || out.map.by_base.count(std::string(base)) != 0 ||
+        !uidls.insert(uidl).second) {
+      ++out.dropped;
+      continue;
+    }
+    out.map.by_base.emplace(base, uidl);
+  }
+  return out;
 }
 
 Result<std::optional<UidlMap>> read_uidl_map(const std::string& dir) {

@@ -34,6 +34,18 @@ std::string encode_uidl_map(const UidlMap& map);
 // kIo "damaged ..." for anything but an intact file of this format.
 Result<UidlMap> decode_uidl_map(std::string_view text);
 
+// What salvage_uidl_map() could read of a damaged map.
+struct UidlMapSalvage {
+  UidlMap map;               // the entries read; uidvalidity, next uid and T only if header_kept
+  bool header_kept = false;  // the first line is an intact header of this format
+  std::size_t dropped = 0;   // lines that are not an entry of this format (the end line aside): cut
+                             // off, garbled, a file name or a UIDL listed a second time
+};
+// Reads what it can of a map decode_uidl_map() refuses: the header if its line is intact, and
+// every complete, well-formed entry line (a last line without its newline is dropped: it may be a
+// cut-off UIDL). The first of two lines for one file name or one UIDL wins. Never fails.
+UidlMapSalvage salvage_uidl_map(std::string_view text);
+
 // nullopt when DIR has no map; an error when it cannot be read or is damaged.
 Result<std::optional<UidlMap>> read_uidl_map(const std::string& dir);
 // Replaces DIR's map durably. The caller holds DIR's update lock (lock_for_update()).

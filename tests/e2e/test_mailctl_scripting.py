@@ -51,7 +51,7 @@ class UsageTest(MailctlTestCase):
     def test_a_group_alone_lists_its_commands(self):
         err = self.fails("mailbox", code=2)
         self.assertEqual(err, "mailctl: 'mailctl mailbox' needs a command: add, remove, show, import-uidls, "
-                              "passwd, enable, disable, list, set, unset\n")
+                              "repair-uidls, passwd, enable, disable, list, set, unset\n")
         self.assertIn("'mailctl' needs a command: init, postoffice, mailbox", self.fails(code=2, data=False))
 
     def test_a_missing_argument_is_still_a_usage_error(self):

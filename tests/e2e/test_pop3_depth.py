@@ -77,13 +77,18 @@ class LoginDelayTest(Pop3DepthTest):
         self.server.login(ALICE, ALICE_PW).quit()
 
     def test_mailbox_override(self):
+        # The postoffice's values apply to its mailboxes; a mailbox's own win over them.
+        self.server.mailctl("postoffice", "set", "example.test", "login_delay", "60")
+        self.server.mailctl("postoffice", "set", "example.test", "expire_days", "5")
         self.server.mailctl("mailbox", "set", BOB, "login_delay", "0")
-        self.server.mailctl("mailbox", "set", ALICE, "login_delay", "60")
+        self.server.mailctl("mailbox", "set", BOB, "expire_days", "never")
         p = self.server.login(ALICE, ALICE_PW)
         self.assertIn("LOGIN-DELAY 60", capa(p))
+        self.assertIn("EXPIRE 5", capa(p))
         p.quit()
         b = self.server.login(BOB, BOB_PW)
         self.assertFalse([c for c in capa(b) if c.startswith("LOGIN-DELAY")])
+        self.assertIn("EXPIRE NEVER", capa(b))
         b.quit()
         self.server.login(BOB, BOB_PW).quit()  # no delay for Bob
         with self.assertRaises(poplib.error_proto) as cm:

@@ -4,6 +4,7 @@
 # uids, never repeated after a delete and a new delivery).
 import json
 import os
+import poplib
 import unittest
 
 from harness import ServerTestCase
@@ -126,6 +127,66 @@ class UidlFormatTest(ServerTestCase):
         self.assertEqual(proc.returncode, 1, proc)
         self.assertIn("not supported", proc.stderr.decode())
 
+
+class DamagedUidlMapTest(ServerTestCase):
+    def provision(self, server):
+        server.add_postoffice(PO)
+
+    def test_a_damaged_map_is_refused_then_repaired_with_nothing_lost(self):
+        names = ["1500000001.M1P1.old", "1500000002.M2P1.old", "1500000003.M3P1.old"]
+        maildir = old_maildir(self.server.root, names)
+        with open(os.path.join(maildir, "dovecot-uidlist"), "w") as f:
+            f.write("3 V1000 N4\n" + "".join("%d :%s\n" % (i + 1, n) for i, n in enumerate(names)))
+        self.server.mailctl("mailbox", "add", ALICE, "--password", PW, "--maildir", maildir)
+        p = self.server.login(ALICE, PW)
+        before = uidls(p)
+        p.quit()
+        self.assertEqual(before, ["0000000%d000003e8" % (i + 1) for i in range(3)])
+        path = os.path.join(maildir, ".mailroom-uidls")
+        with open(path) as f:
+            text = f.read()
+        # The file is cut inside its last entry (a full disk, a crash on a file system without
+        # ordered data): that message's UIDL is lost, the others can still be read.
+        last = text.split("\n")[-3]
+        lost = names.index(last.split(" ")[0])
+        damaged = text[:text.index(last) + len(last) - 2]
+        with open(path, "w") as f:
+            f.write(damaged)
+
+        # The daemon does not serve other UIDLs (clients would download everything again): a
+        # temporary failure, and the log names the file and the way out.
+        with self.assertRaises(poplib.error_proto) as cm:
+            self.server.login(ALICE, PW, in_use_wait=0)
+        self.assertIn(b"[SYS/TEMP]", cm.exception.args[0])
+        log = self.wait_until(lambda: [line for line in self.server.log_tail(200).splitlines()
+                                       if "maildir.uidl_map_unreadable" in line], what="the log line")
+        self.assertIn(path, log[0])
+        self.assertIn("mailctl mailbox repair-uidls", log[0])
+
+        # Without the old list: what the map still says comes back, the lost one shows its native UIDL.
+        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE, "--no-refill").stdout)
+        aside = out.pop("kept_aside")
+        self.assertEqual(out, {"ok": True, "changed": True, "address": ALICE, "state": "repaired",
+                               "header_kept": True, "kept": 2, "dropped_lines": 1, "gone": 0,
+                               "refill_source": None, "refilled": 0, "without_entry": 1})
+        self.assertTrue(aside.startswith(path + ".damaged-"), aside)
+        with open(aside) as f:
+            self.assertEqual(f.read(), damaged)  # nothing lost: the damaged bytes are kept
+        p = self.server.login(ALICE, PW)
+        self.assertEqual(uidls(p), [names[i] if i == lost else u for i, u in enumerate(before)])
+        p.quit()
+
+        # Garbled whole; the Maildir's dovecot-uidlist gives every UIDL back.
+        with open(path, "w") as f:
+            f.write("\x00" * 64)
+        out = json.loads(self.server.mailctl("--json", "mailbox", "repair-uidls", ALICE).stdout)
+        self.assertEqual((out["header_kept"], out["kept"], out["refilled"], out["without_entry"]), (False, 0, 3, 0))
+        self.assertEqual(out["refill_source"], os.path.join(maildir, "dovecot-uidlist"))
+        p = self.server.login(ALICE, PW)
+        self.assertEqual(uidls(p), before)
+        p.quit()
+        human = self.server.mailctl("mailbox", "repair-uidls", ALICE).stdout.decode()
+        self.assertIn("is intact: nothing to repair", human)
 
 if __name__ == "__main__":
     unittest.main()

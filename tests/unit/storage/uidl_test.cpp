@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/mail_store.h"
@@ -246,4 +247,172 @@ TEST_CASE("a Maildir with imports and a template") {
     CHECK((*drop)->messages()[0].uid == "00000001000003e8");
     CHECK(file_name_of((*drop)->messages()[0]).rfind(*a, 0) == 0);
   }
+}
+
+TEST_CASE("salvage of a damaged UIDL map: intact lines kept, cut-off and garbled ones dropped") {
+  maildir::UidlMap map;
+  map.uidvalidity = 1000;
+  map.next_uid = 9;
+  map.template_started = true;
+  map.by_base = {{"1.M1.h", "u-1"}, {"2.M2.h", "u-2"}, {"3.M3.h", "u-3"}, {"4.M4.h", "u-4"}};
+  const std::string text = maildir::encode_uidl_map(map);
+  REQUIRE(maildir::decode_uidl_map(text).ok());
+
+  SUBCASE("an intact map gives back everything") {
+    auto s = maildir::salvage_uidl_map(text);
+    CHECK(s.header_kept);
+    CHECK(s.dropped == 0);
+    CHECK(s.map.by_base == map.by_base);
+  }
+  SUBCASE("cut off in the middle of an entry: the partial line is not a UIDL") {
+    auto cut = text.substr(0, text.find("u-3") + 2);  // "3.M3.h u-" : a valid but wrong UIDL
+    CHECK_FALSE(maildir::decode_uidl_map(cut).ok());
+    auto s = maildir::salvage_uidl_map(cut);
+    CHECK(s.header_kept);
+    CHECK(s.map.uidvalidity == 1000);
+    CHECK(s.map.next_uid == 9);
+    CHECK(s.map.template_started);
+    CHECK(s.dropped == 1);
+    CHECK(s.map.by_base == std::unordered_map<std::string, std::string>{{"1.M1.h", "u-1"}, {"2.M2.h", "u-2"}});
+  }
+  SUBCASE("a garbled header and a garbled entry") {
+    std::string bad = text;
+    bad.replace(0, bad.find('\n'), "mailroom-uid\x01s 1 V1000 N9");
+    bad.replace(bad.find("2.M2.h u-2"), 10, "2.M2.h\x7f\x01-2");
+    auto s = maildir::salvage_uidl_map(bad);
+    CHECK_FALSE(s.header_kept);
+    CHECK(s.map.uidvalidity == 0);
+    CHECK(s.map.next_uid == 1);
+    CHECK(s.dropped == 2);  // the header line and 2.M2.h's
+    CHECK(s.map.by_base.size() == 3);
+    CHECK(s.map.by_base.count("2.M2.h") == 0);
+  }
+  SUBCASE("a file name or a UIDL listed twice: the first wins") {
+    auto s = maildir::salvage_uidl_map("1.M1.h a\n1.M1.h b\n2.M2.h a\n3.M3.h c\n");
+    CHECK_FALSE(s.header_kept);
+    CHECK(s.dropped == 2);
+    CHECK(s.map.by_base == std::unordered_map<std::string, std::string>{{"1.M1.h", "a"}, {"3.M3.h", "c"}});
+  }
+}
+
+TEST_CASE("repair_uidls: a damaged map is kept aside, what it still says is served again") {
+  TempDir tmp("uidlrepair");
+  const std::string box = tmp.sub("Maildir");
+  const std::string path = box + "/" + maildir::kUidlMapFile;
+  auto store = maildir::make_store({true, 0ns});
+  REQUIRE(store->create_maildir(box).ok());
+
+  auto absent = store->repair_uidls(box, nullptr);
+  REQUIRE(absent.ok());
+  CHECK(absent->state == UidlRepairReport::State::kAbsent);
+
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) {
+    auto n = store->deliver(box, "Subject: " + std::to_string(i) + "\n\nbody\n");
+    REQUIRE(n.ok());
+    names.push_back(*n);
+  }
+  uidl::UidlSource src;
+  src.uidvalidity = 1000;
+  src.next_uid = 20;
+  for (int i = 0; i < 4; ++i) src.entries.push_back({names[i], "old-" + std::to_string(i)});
+  REQUIRE(store->import_uidls(box, src)->kept == 4);
+
+  auto intact = store->repair_uidls(box, nullptr);
+  REQUIRE(intact.ok());
+  CHECK(intact->state == UidlRepairReport::State::kIntact);
+
+  // The disk garbles message 1's line and the file is cut inside message 3's.
+  std::string text;
+  {
+    std::ifstream in(path, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string damaged = text.substr(0, text.find('\n') + 1) + names[0] + " old-0\n" +
+                              names[1] + " o\x01d-1\n" + names[2] + " old-2\n" + names[3] +
+                              " ol";
+  write_file(path, damaged);
+  auto refused = store->open(box);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("damaged UIDL map") != std::string::npos);
+
+  auto report = store->repair_uidls(box, nullptr);
+  REQUIRE_MESSAGE(report.ok(), (report.ok() ? "" : report.error().message));
+  CHECK(report->state == UidlRepairReport::State::kRepaired);
+  CHECK(report->header_kept);
+  CHECK(report->kept == 2);
+  CHECK(report->dropped_lines == 2);
+  CHECK(report->gone == 0);
+  CHECK(report->without_entry == 2);
+  // Nothing is lost: the damaged bytes stay beside the map.
+  REQUIRE(report->kept_aside.rfind(path + ".damaged-", 0) == 0);
+  {
+    std::ifstream in(report->kept_aside, std::ios::binary);
+    CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == damaged);
+  }
+  auto drop = store->open(box);
+  REQUIRE(drop.ok());
+  CHECK(uids_of(**drop) == std::vector<std::string>{"old-0", names[1], "old-2", names[3]});
+  auto map = maildir::read_uidl_map(box);
+  REQUIRE((map.ok() && map->has_value()));
+  CHECK((*map)->uidvalidity > 1000);  // renewed: template UIDLs with %v cannot repeat an old one
+  CHECK((*map)->next_uid == 20);      // and the uids go on where they were
+
+  SUBCASE("a second damage keeps a second copy; a lost header starts templates again") {
+    write_file(path, "garbage\n" + names[0] + " old-0\n");
+    auto again = store->repair_uidls(box, nullptr);
+    REQUIRE(again.ok());
+    CHECK(again->state == UidlRepairReport::State::kRepaired);
+    CHECK_FALSE(again->header_kept);
+    CHECK(again->kept == 1);
+    CHECK(again->kept_aside != report->kept_aside);
+    CHECK(std::filesystem::exists(report->kept_aside));
+    auto renewed = maildir::read_uidl_map(box);
+    REQUIRE((renewed.ok() && renewed->has_value()));
+    CHECK((*renewed)->uidvalidity > 1000);
+    CHECK((*renewed)->next_uid == 1);
+    CHECK_FALSE((*renewed)->template_started);
+    auto reopened = store->open(box);
+    REQUIRE(reopened.ok());
+    CHECK(uids_of(**reopened)[0] == "old-0");
+  }
+  SUBCASE("entries of messages no longer there are dropped") {
+    write_file(path, names[0] + " old-0\nno.such.msg x\n");
+    auto again = store->repair_uidls(box, nullptr);
+    REQUIRE(again.ok());
+    CHECK(again->gone == 1);
+    CHECK(again->kept == 1);
+    CHECK(again->without_entry == 3);
+  }
+}
+
+TEST_CASE("repair_uidls with the old server's list: lost entries given back, entries read never changed") {
+  TempDir tmp("uidlrefill");
+  const std::string box = tmp.sub("Maildir");
+  const std::string path = box + "/" + maildir::kUidlMapFile;
+  auto store = maildir::make_store({true, 0ns});
+  REQUIRE(store->create_maildir(box).ok());
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) {
+    auto n = store->deliver(box, "Subject: " + std::to_string(i) + "\n\nbody\n");
+    REQUIRE(n.ok());
+    names.push_back(*n);
+  }
+  // Damaged: message 0's entry read back, the others lost.
+  write_file(path, "mailroom-uidls 1 V7 N9 T1 C4\n" + names[0] + " kept-0\n" + names[1] + " cut");
+  uidl::UidlSource old;
+  old.entries = {{names[0], "old-0"},      // differs from what was read: the map's entry stays
+                 {names[1], "old-1"},      // lost: given back
+                 {names[2], "kept-0"},     // another message shows it: skipped
+                 {names[3], "bad uidl"},   // not a UIDL: skipped
+                 {"no.such.msg", "old-9"}};
+  auto report = store->repair_uidls(box, &old);
+  REQUIRE(report.ok());
+  CHECK(report->state == UidlRepairReport::State::kRepaired);
+  CHECK(report->kept == 1);
+  CHECK(report->refilled == 1);
+  CHECK(report->without_entry == 2);
+  auto drop = store->open(box);
+  REQUIRE(drop.ok());
+  CHECK(uids_of(**drop) == std::vector<std::string>{"kept-0", "old-1", names[2], names[3]});
 }
