@@ -145,6 +145,8 @@ Status run_set_local(const Context& ctx, const std::string& name, const std::str
     return make_error(ErrorCode::kNotFound, "unknown setting '" + key + "' for service " + name +
                                                 " (see 'mailctl service show " + name + "')");
   }
+  auto lock = storage::lock_node_settings(ctx.data_dir());  // held until the file is replaced
+  if (!lock) return lock.error();
   auto node = storage::read_node_settings(ctx.data_dir());
   if (!node) return node.error();
   storage::NodeSettings after = *node;

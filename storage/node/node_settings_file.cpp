@@ -2,6 +2,7 @@
 #include "storage/node/node_settings_file.h"
 
 #include "storage/maildir/fs_util.h"
+#include "storage/maildir/lock_file.h"
 #include "storage/secrets/private_file.h"
 
 namespace mailroom::storage {
@@ -22,6 +23,10 @@ Result<NodeSettings> read_node_settings(const std::string& data_dir) {
   auto parsed = parse_node_settings(*text);
   if (!parsed) return Error{parsed.error().code, path + ": " + parsed.error().message};
   return parsed;
+}
+
+Result<UniqueFd> lock_node_settings(const std::string& data_dir) {
+  return lock_file(node_settings_path(data_dir) + ".lock", /*wait=*/true);
 }
 
 Status write_node_settings(const std::string& data_dir, const NodeSettings& settings) {

@@ -3,9 +3,10 @@ daemon setting: a local port moves the listener live, is marked by show, left ou
 new mailboxes get their Maildir under mail_root and POP3 serves them."""
 import json
 import os
+import subprocess
 import unittest
 
-from harness import ServerTestCase, free_port, make_message
+from harness import MAILCTL, ServerTestCase, free_port, make_message
 
 
 class NodeSettingsTest(ServerTestCase):
@@ -60,6 +61,24 @@ class NodeSettingsTest(ServerTestCase):
         self.assertEqual(damaged.returncode, 1)
         self.assertIn(node_file + ": not valid JSON", damaged.stderr.decode())
         os.unlink(node_file)
+
+    def test_concurrent_local_changes_all_kept(self):
+        # Each `service set --local` reads node.json, checks and replaces it: without the lock
+        # two at once lose one change. Values equal to the cluster's keep the listeners as they are.
+        shown = json.loads(self.server.mailctl("service", "show", "pop3", "--json").stdout)
+        cluster = {s["key"]: s["value"] for s in shown["settings"]}
+        keys = ["port", "alt_port", "binds", "tls_port", "tls_binds"]
+        node_file = os.path.join(self.server.data, "node.json")
+        for round_ in range(4):
+            procs = [subprocess.Popen([MAILCTL, "--data", self.server.data, "service", "set", "--local", "pop3",
+                                       key, str(cluster[key])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                     for key in keys]
+            errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+            self.assertEqual([p.returncode for p in procs], [0] * len(keys), errors)
+            with open(node_file) as f:
+                kept = json.load(f)["services"]["pop3"]
+            self.assertEqual(sorted(kept), sorted(keys), "round %d" % round_)
+            os.unlink(node_file)
 
 
 class MailRootTest(ServerTestCase):
