@@ -18,6 +18,9 @@ struct SessionLease::Shared {
   bool ttl_changed = false;  // wakes the thread: a shorter TTL brings the next renewal forward
   std::deque<int64_t> to_release;       // sessions that ended; at most one entry per held lease
   std::deque<int64_t> failed_releases;  // deletes that failed, tried again at the next renewal
+  int64_t held = 0;                     // SessionLease objects alive
+  uint64_t renewal_failures = 0;        // failed renewal rounds (one statement each)
+  std::optional<int64_t> last_renewed_at;
 };
 
 namespace {
@@ -59,16 +62,31 @@ void renew_all(SessionLease::Shared& s) {
     std::lock_guard lock(s.mu);
     ttl = s.ttl;
   }
-  if (auto renewed = s.leases->renew(s.clock(), ttl); !renewed) {
-    log::warn("lease.renew_failed", {{"error", renewed.error().message}});
+  const int64_t now = s.clock();
+  auto renewed = s.leases->renew(now, ttl);
+  {
+    std::lock_guard lock(s.mu);
+    if (renewed) {
+      s.last_renewed_at = now;
+    } else {
+      ++s.renewal_failures;
+    }
   }
+  if (!renewed) log::warn("lease.renew_failed", {{"error", renewed.error().message}});
 }
 
 }  // namespace
 
+SessionLease::SessionLease(std::shared_ptr<Shared> shared, int64_t mailbox_id)
+    : shared_(std::move(shared)), mailbox_id_(mailbox_id) {
+  std::lock_guard lock(shared_->mu);
+  ++shared_->held;
+}
+
 SessionLease::~SessionLease() {
   {
     std::lock_guard lock(shared_->mu);
+    --shared_->held;
     shared_->to_release.push_back(mailbox_id_);
   }
   shared_->wake.notify_one();
@@ -107,6 +125,17 @@ int64_t LeaseKeeper::ttl() const {
 }
 
 const std::string& LeaseKeeper::node() const { return shared_->leases->node(); }
+
+LeaseKeeper::State LeaseKeeper::state() const {
+  State out;
+  out.node = node();  // fixed at construction
+  std::lock_guard lock(shared_->mu);
+  out.ttl_seconds = shared_->ttl;
+  out.held = shared_->held;
+  out.renewal_failures = shared_->renewal_failures;
+  out.last_renewed_at = shared_->last_renewed_at;
+  return out;
+}
 
 Result<std::unique_ptr<SessionLease>> LeaseKeeper::acquire(int64_t mailbox_id) {
   // Not while a round of releases runs, and without a release still queued for this mailbox: an

@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "core/base/result.h"
@@ -25,8 +27,7 @@ class LeaseKeeper;
 class SessionLease {
  public:
   struct Shared;
-  SessionLease(std::shared_ptr<Shared> shared, int64_t mailbox_id)
-      : shared_(std::move(shared)), mailbox_id_(mailbox_id) {}
+  SessionLease(std::shared_ptr<Shared> shared, int64_t mailbox_id);  // counted as held until destroyed
   SessionLease(const SessionLease&) = delete;
   SessionLease& operator=(const SessionLease&) = delete;
   ~SessionLease();
@@ -40,6 +41,14 @@ class SessionLease {
 class LeaseKeeper {
  public:
   using Clock = std::function<int64_t()>;  // unix seconds
+  // What the keeper holds and how its renewals went, read together (status, metrics).
+  struct State {
+    std::string node;
+    int64_t ttl_seconds = 0;
+    int64_t held = 0;               // sessions of this node holding their mailbox's lease now
+    uint64_t renewal_failures = 0;  // renewal rounds that failed (the database away), since start
+    std::optional<int64_t> last_renewed_at;  // the last successful renewal (unix seconds); none yet
+  };
   // `ttl_seconds`: cluster_lease_seconds. `clock` defaults to the system clock.
   LeaseKeeper(std::unique_ptr<SessionLeases> leases, int64_t ttl_seconds, Clock clock = {});
   LeaseKeeper(const LeaseKeeper&) = delete;
@@ -51,6 +60,8 @@ class LeaseKeeper {
   void set_ttl(int64_t seconds);
   int64_t ttl() const;
   const std::string& node() const;
+  // Thread-safe: from any thread while the keeper's own thread renews.
+  State state() const;
 
   // Blocking: call it on a worker. kInUse while another node holds the mailbox; any other error
   // (the database) is the caller's temporary failure.
