@@ -46,7 +46,7 @@ Daemon::Daemon(core::EventLoop& loop, core::WorkQueue& work, storage::AccountSto
                }),
       metrics_endpoint_(loop, work,
                         [this] {
-                          auto families = daemon_metric_families(running_, info_.started_at, kVersion);
+                          auto families = daemon_metric_families(running_, info_, kVersion);
                           for (auto& f : metrics::process_registry().collect()) families.push_back(std::move(f));
                           return families;
                         }),
@@ -111,7 +111,8 @@ void Daemon::poll() {
 void Daemon::probe_database() {
   if (poll_in_flight_ || stopping_) return;
   poll_in_flight_ = true;
-  const bool ask_database = check_now_ || !feed_live_ || !feed_live_() || ticks_ % kFeedSafetyPollTicks == 0;
+  const auto& feed_live = info_.database.feed_listening;  // set_change_feed_state()
+  const bool ask_database = check_now_ || !feed_live || !feed_live() || ticks_ % kFeedSafetyPollTicks == 0;
   check_now_ = false;
   struct Probe {
     int64_t version = -1;

@@ -40,17 +40,25 @@ class Daemon {
   void set_run_user(std::string name) { info_.user = std::move(name); }
   // The cluster-wide session leases (PostgreSQL); each settings apply gives them
   // cluster_lease_seconds. Null: none (SQLite).
-  void set_lease_keeper(std::shared_ptr<storage::LeaseKeeper> leases) { leases_ = std::move(leases); }
+  void set_lease_keeper(std::shared_ptr<storage::LeaseKeeper> leases) {
+    info_.database.leases = leases;
+    leases_ = std::move(leases);
+  }
   // mailroomd --log-level: the daemon's level until the stored log_level changes (call before start()).
   void set_log_level_override(std::string level) { log_level_override_ = std::move(level); }
   // The database is shared with other nodes (PostgreSQL): the blocks this node places reach them
   // (PolicySync::set_shared_with_other_nodes). Call before start().
-  void set_database_shared(bool shared) { policy_sync_.set_shared_with_other_nodes(shared); }
+  // `status` reports it as the database's kind (a shared database is PostgreSQL).
+  void set_database_shared(bool shared) {
+    info_.database.postgresql = shared;
+    policy_sync_.set_shared_with_other_nodes(shared);
+  }
   // From any thread (the database's change feed, storage/change_feed.h): another node committed a
   // change; checked at once instead of at the next poll. While `feed_live` says the feed listens,
   // the poll asks the database itself only every kFeedSafetyPollTicks seconds.
   void changed_elsewhere();
-  void set_change_feed_state(std::function<bool()> feed_live) { feed_live_ = std::move(feed_live); }
+  // `feed_live` is also what `status` and the metrics report as the feed's state.
+  void set_change_feed_state(std::function<bool()> feed_live) { info_.database.feed_listening = std::move(feed_live); }
   // Loads and starts the stored services, then opens the control socket (before the loop runs).
   // Fails if nothing is stored; a control socket that cannot be made is logged, not fatal.
   Status start();
@@ -109,7 +117,6 @@ class Daemon {
   int64_t started_loops_setting_ = 0;  // `loops` as the pool was started with
   bool stopping_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-  std::function<bool()> feed_live_;  // set_change_feed_state()
   bool check_now_ = false;           // changed_elsewhere(): the next poll asks the database
 };
 

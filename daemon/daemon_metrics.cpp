@@ -20,8 +20,9 @@ constexpr auto kCounter = metrics::MetricType::kCounter;
 constexpr auto kGauge = metrics::MetricType::kGauge;
 }  // namespace
 
-std::vector<metrics::Family> daemon_metric_families(const RunningServices& running, int64_t started_at,
+std::vector<metrics::Family> daemon_metric_families(const RunningServices& running, const DaemonInfo& info,
                                                     std::string_view version) {
+  const int64_t started_at = info.started_at;
   auto up = family("mailroom_up", "Always 1: mailroomd answered this scrape.", kGauge);
   up.samples.push_back({{}, 1});
   auto start = family("mailroom_start_time_seconds", "When mailroomd started (unix time).", kGauge);
@@ -76,6 +77,24 @@ std::vector<metrics::Family> daemon_metric_families(const RunningServices& runni
   for (auto* f : {&up, &start, &build, &connections, &active, &denied, &failures, &blocks, &auto_denied, &active_blocks,
                   &loop_sessions, &loop_served}) {
     out.push_back(std::move(*f));
+  }
+  // The shared database's parts (PostgreSQL); SQLite has neither, and exports neither.
+  if (info.database.feed_listening) {
+    auto feed = family("mailroom_change_feed_listening",
+                       "1 while the database's change feed LISTENs, 0 while it reconnects (PostgreSQL).", kGauge);
+    feed.samples.push_back({{}, info.database.feed_listening() ? 1.0 : 0.0});
+    out.push_back(std::move(feed));
+  }
+  if (info.database.leases) {
+    const storage::LeaseKeeper::State st = info.database.leases->state();
+    auto held = family("mailroom_mailbox_leases_held",
+                       "Mailbox leases this node's sessions hold now (one session per mailbox across nodes).", kGauge);
+    held.samples.push_back({{}, static_cast<double>(st.held)});
+    auto failed = family("mailroom_lease_renewal_failures",
+                         "Rounds in which renewing this node's mailbox leases failed (the database away).", kCounter);
+    failed.samples.push_back({{}, static_cast<double>(st.renewal_failures)});
+    out.push_back(std::move(held));
+    out.push_back(std::move(failed));
   }
   return out;
 }

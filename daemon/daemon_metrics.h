@@ -9,11 +9,13 @@
 
 #include "core/metrics/exposition.h"
 #include "daemon/reload.h"
+#include "daemon/status_report.h"
 
 namespace mailroom::daemon {
 
-// `started_at`: the daemon's start (unix seconds); `version`: mailroomd's.
-std::vector<metrics::Family> daemon_metric_families(const RunningServices& running, int64_t started_at,
+// `info`: the daemon's start (unix seconds) and its database's change feed and session leases
+// (their families only where they exist: PostgreSQL); `version`: mailroomd's.
+std::vector<metrics::Family> daemon_metric_families(const RunningServices& running, const DaemonInfo& info,
                                                     std::string_view version);
 
 }  // namespace mailroom::daemon

@@ -15,6 +15,24 @@ nlohmann::ordered_json bind_report(const core::BindStatus& b) {
           {"superseded", b.superseded}, {"error", b.error}};
 }
 
+nlohmann::ordered_json database_report(const DatabaseState& database) {
+  nlohmann::ordered_json feed = nullptr;
+  if (database.feed_listening) feed = {{"listening", database.feed_listening()}};
+  nlohmann::ordered_json leases = nullptr;
+  if (database.leases) {
+    const storage::LeaseKeeper::State st = database.leases->state();
+    leases = {{"node", st.node},
+              {"ttl_seconds", st.ttl_seconds},
+              {"held", st.held},
+              {"renewal_failures", st.renewal_failures},
+              {"last_renewed_at",
+               st.last_renewed_at ? nlohmann::ordered_json(rfc3339_utc(*st.last_renewed_at)) : nullptr}};
+  }
+  return {{"kind", database.postgresql ? "postgresql" : "sqlite"},
+          {"change_feed", std::move(feed)},
+          {"leases", std::move(leases)}};
+}
+
 nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServices& running) {
   nlohmann::ordered_json services = nlohmann::ordered_json::object();
   for (const auto& [name, service] : running.services()) {
@@ -66,7 +84,8 @@ nlohmann::ordered_json status_report(const DaemonInfo& info, const RunningServic
           {"started_at", rfc3339_utc(info.started_at)},
           {"services", std::move(services)},
           {"loops", std::move(loops)},
-          {"metrics", std::move(metrics)}};
+          {"metrics", std::move(metrics)},
+          {"database", database_report(info.database)}};
 }
 
 }  // namespace mailroom::daemon
