@@ -101,6 +101,27 @@ void print_metrics_endpoint(const Json& metrics) {
   }
 }
 
+// The database and, on PostgreSQL, its change feed and this node's mailbox leases: one line.
+// Nothing from a daemon too old to report it.
+void print_database(const Json& database) {
+  if (!database.is_object()) return;
+  const std::string kind = database.value("kind", "?");
+  std::cout << "database: " << kind;
+  const Json feed = database.value("change_feed", Json());
+  if (feed.is_object()) {
+    std::cout << ", change feed " << (feed.value("listening", false) ? "listening" : "NOT listening (reconnecting)");
+  }
+  const Json leases = database.value("leases", Json());
+  if (leases.is_object()) {
+    std::cout << ", " << counted(leases.value("held", int64_t{0}), "mailbox lease", "mailbox leases") << " held by node "
+              << leases.value("node", "?") << " (ttl " << leases.value("ttl_seconds", int64_t{0}) << " s)";
+    if (const auto failures = leases.value("renewal_failures", uint64_t{0}); failures > 0) {
+      std::cout << "; " << counted(static_cast<int64_t>(failures), "renewal", "renewals") << " failed since start";
+    }
+  }
+  std::cout << "\n";
+}
+
 // mailctl status and service status [NAME]: the daemon's `status`, for every service or one.
 Status run_status(const Context& ctx, const std::string& only) {
   auto reply = ask(ctx, {{"command", "status"}});
@@ -133,7 +154,10 @@ Status run_status(const Context& ctx, const std::string& only) {
     for (const auto& loop : doc["loops"]) std::cout << " " << loop.value("sessions", int64_t{0});
     std::cout << ")\n";
   }
-  if (only.empty()) print_metrics_endpoint(doc["metrics"]);  // a daemon-wide listener, not a service's
+  if (only.empty()) {  // daemon-wide, not a service's
+    print_database(doc["database"]);
+    print_metrics_endpoint(doc["metrics"]);
+  }
   for (const auto& [name, svc] : services.items()) print_service(name, svc);
   return {};
 }

@@ -111,8 +111,11 @@ class ControlTest(ServerTestCase):
                        "superseded": False, "error": ""}, pop3["listeners"])
         self.assertIn("accepted", pop3["counters"])
         self.assertIs(doc["services"]["lmtp"]["enabled"], False)
+        # SQLite: no change feed, no cluster-wide leases (test_postgres_backend has both).
+        self.assertEqual(doc["database"], {"kind": "sqlite", "change_feed": None, "leases": None})
         text = self.server.mailctl("status").stdout.decode()
         self.assertIn("mailroomd %s running (pid %d" % (doc["version"], doc["pid"]), text)
+        self.assertIn("\ndatabase: sqlite\n", text)
         self.assertIn("service smtp (module smtp, enabled): 0 connections", text)
         # One session: the singular.
         conn = self.logged_in()

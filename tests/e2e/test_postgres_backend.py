@@ -2,7 +2,9 @@
 # commands and mailroomd need only --data; a node with another secrets key is refused; an outage
 # answers logins -ERR [SYS/TEMP] (also under load) and logins succeed again on their own after it. Two nodes on
 # one database: a mailbox has one POP3 session across them (-ERR [IN-USE] on the other node), freed
-# at QUIT, and within cluster_lease_seconds after its node is killed.
+# at QUIT, and within cluster_lease_seconds after its node is killed. `mailctl status` shows the
+# change feed and the leases, and the outage in them.
+import json
 import os
 import poplib
 import signal
@@ -30,6 +32,7 @@ class PostgresBackendTest(postgres_support.ScratchPostgresClass, harness.ServerT
     def provision(self, server):
         server.add_postoffice("example.test")
         server.add_mailbox("alice@example.test", PASSWORD)
+        server.add_mailbox("bob@example.test", PASSWORD)
 
     def login_reply(self, user: str = "alice@example.test") -> bytes:
         """The reply to PASS (or the error that ended the login)."""
@@ -72,14 +75,40 @@ class PostgresBackendTest(postgres_support.ScratchPostgresClass, harness.ServerT
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn(b"pg_dump", refused.stderr)
 
+    def database_status(self) -> dict:
+        """The status report's "database" object (mailctl status --json: the control socket)."""
+        return json.loads(self.server.mailctl("status", "--json").stdout)["database"]
+
     def test_outage_answers_sys_temp_and_the_next_login_after_it_works(self):
+        # With the shortest lease the keeper renews every second (a reload gives it the TTL).
+        self.server.mailctl("daemon", "set", "cluster_lease_seconds", str(LEASE_SECONDS))
+        self.wait_until(lambda: self.database_status()["leases"]["ttl_seconds"] == LEASE_SECONDS,
+                        what="the daemon applies cluster_lease_seconds")
         self.assertTrue(self.login_reply().startswith(b"+OK"))
+        held = self.server.login("bob@example.test", PASSWORD)  # holds its lease through the outage
+        self.addCleanup(held.close)
+        db = self.database_status()
+        self.assertEqual(db["kind"], "postgresql")
+        self.assertEqual(db["change_feed"], {"listening": True})
+        self.assertEqual(db["leases"]["held"], 1)
+        self.assertTrue(db["leases"]["node"])
+        failures_before = db["leases"]["renewal_failures"]
+        self.assertIn(", change feed listening, 1 mailbox lease held by node %s (ttl %d s)\n"
+                      % (db["leases"]["node"], LEASE_SECONDS), self.server.mailctl("status").stdout.decode())
         self.pg.stop()
         try:
             reply = self.login_reply()
             self.assertTrue(reply.startswith(b"-ERR [SYS/TEMP]"), reply)
+            # The admin sees the outage: the feed reconnecting, renewal rounds failing.
+            self.wait_until(lambda: self.database_status()["change_feed"]["listening"] is False, timeout=5,
+                            what="status shows the change feed down")
+            self.wait_until(lambda: self.database_status()["leases"]["renewal_failures"] > failures_before,
+                            timeout=5, what="status counts a failed lease renewal")
+            self.assertIn("change feed NOT listening (reconnecting)", self.server.mailctl("status").stdout.decode())
         finally:
             self.pg.start()
+        self.wait_until(lambda: self.database_status()["change_feed"]["listening"] is True, timeout=5,
+                        what="the change feed listens again")
         reply = self.login_reply()
         self.assertTrue(reply.startswith(b"+OK"), reply)
 
