@@ -3,16 +3,18 @@
 # answers logins -ERR [SYS/TEMP] (also under load) and logins succeed again on their own after it. Two nodes on
 # one database: a mailbox has one POP3 session across them (-ERR [IN-USE] on the other node), freed
 # at QUIT, and within cluster_lease_seconds after its node is killed. `mailctl status` shows the
-# change feed and the leases, and the outage in them.
+# change feed and the leases, and the outage in them; so do the metrics.
 import json
 import os
 import poplib
+import re
 import signal
 import stat
 import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 import harness
 import postgres_support
@@ -75,13 +77,21 @@ class PostgresBackendTest(postgres_support.ScratchPostgresClass, harness.ServerT
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn(b"pg_dump", refused.stderr)
 
+    def scrape(self, port: int) -> str:
+        """GET /metrics as Prometheus 0.0.4 text."""
+        url = "http://%s:%d/metrics" % (harness.LOOPBACK, port)
+        with urllib.request.urlopen(url, timeout=harness.IO_TIMEOUT) as response:
+            return response.read().decode()
+
     def database_status(self) -> dict:
         """The status report's "database" object (mailctl status --json: the control socket)."""
         return json.loads(self.server.mailctl("status", "--json").stdout)["database"]
 
     def test_outage_answers_sys_temp_and_the_next_login_after_it_works(self):
         # With the shortest lease the keeper renews every second (a reload gives it the TTL).
+        metrics_port = harness.free_port()
         self.server.mailctl("daemon", "set", "cluster_lease_seconds", str(LEASE_SECONDS))
+        self.server.mailctl("daemon", "set", "metrics_listen", "%s:%d" % (harness.LOOPBACK, metrics_port))
         self.wait_until(lambda: self.database_status()["leases"]["ttl_seconds"] == LEASE_SECONDS,
                         what="the daemon applies cluster_lease_seconds")
         self.assertTrue(self.login_reply().startswith(b"+OK"))
@@ -105,6 +115,14 @@ class PostgresBackendTest(postgres_support.ScratchPostgresClass, harness.ServerT
             self.wait_until(lambda: self.database_status()["leases"]["renewal_failures"] > failures_before,
                             timeout=5, what="status counts a failed lease renewal")
             self.assertIn("change feed NOT listening (reconnecting)", self.server.mailctl("status").stdout.decode())
+            # The metrics say the same (the endpoint needs no database).
+            scraped = self.wait_until(lambda: self.scrape(metrics_port), what="the metrics endpoint answers")
+            self.assertEqual(harness.undocumented_metrics(scraped), [])
+            self.assertIn("\nmailroom_change_feed_listening 0\n", scraped)
+            self.assertIn("\nmailroom_mailbox_leases_held 1\n", scraped)
+            failures = re.search(r"\nmailroom_lease_renewal_failures_total (\d+)\n", scraped)
+            self.assertTrue(failures, scraped)
+            self.assertGreater(int(failures.group(1)), failures_before)
         finally:
             self.pg.start()
         self.wait_until(lambda: self.database_status()["change_feed"]["listening"] is True, timeout=5,
