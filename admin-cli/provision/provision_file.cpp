@@ -358,8 +358,6 @@ void read_rules(Checker& c, const json& doc, DesiredState& out) {
   }
 }
 
-// "not valid JSON at line 3, column 14: syntax error while parsing value - invalid literal".
-// Never the "last read" text nlohmann appends: it may be part of a plaintext password.
 // "daemon_settings": {key: value}, each checked against the daemon-wide catalog.
 void read_daemon_settings(Checker& c, const json& doc, DesiredState& out) {
   auto it = doc.find("daemon_settings");
@@ -391,6 +389,8 @@ void read_daemon_settings(Checker& c, const json& doc, DesiredState& out) {
   if (ok) out.daemon_settings = std::move(settings);
 }
 
+// "not valid JSON at line 3, column 14: syntax error while parsing value - invalid literal".
+// Never the "last read" text nlohmann appends: it may be part of a plaintext password.
 std::string json_syntax_problem(const std::string& text, const json::parse_error& e) {
   const std::size_t end = std::min<std::size_t>(e.byte, text.size());
   std::size_t line = 1;
