@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "admin-cli/uidl_import.h"
+#include "core/base/count_text.h"
 #include "storage/address.h"
 
 namespace mailroom::cli {
@@ -21,15 +22,17 @@ struct RepairOptions {
 
 std::string repaired_text(const std::string& address, const storage::UidlRepairReport& r,
                           const std::optional<UidlImportSource>& refill) {
-  std::string out = "repaired the UIDL map of " + address + ": " + std::to_string(r.kept) + " UIDLs kept, " +
-                    std::to_string(r.dropped_lines) + " damaged lines dropped, " + std::to_string(r.gone) +
-                    " of messages no longer there dropped";
-  if (refill) out += ", " + std::to_string(r.refilled) + " lost ones given back from " + refill->file.filename().string();
+  std::string out = "repaired the UIDL map of " + address + ": " + counted(r.kept, "UIDL", "UIDLs") + " kept, " +
+                    counted(r.dropped_lines, "damaged line", "damaged lines") + " dropped, " +
+                    counted(r.gone, "entry", "entries") + " of messages no longer there dropped";
+  if (refill) {
+    out += ", " + counted(r.refilled, "lost one", "lost ones") + " given back from " + refill->file.filename().string();
+  }
   out += "; the damaged file is kept as " + r.kept_aside;
   if (!r.header_kept) out += "; its header was lost: uidl_format templates start again";
   if (r.without_entry > 0) {
-    out += "; " + std::to_string(r.without_entry) +
-           " messages have no recorded UIDL now (leave-on-server clients may download them again)";
+    out += "; " + counted(r.without_entry, "message has", "messages have") +
+           " no recorded UIDL now (leave-on-server clients may download them again)";
   }
   return out;
 }
