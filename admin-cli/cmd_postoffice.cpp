@@ -129,7 +129,7 @@ Status run_enable(const Context& ctx, const std::string& name, bool enabled) {
   auto info = (*store)->get_postoffice(name);
   if (!info) return info.error();
   ctx.done(std::string(enabled ? "enabled" : "disabled") + " postoffice " + info->name +
-               (enabled ? "" : " (logins to its " + std::to_string(info->mailbox_count) + " mailboxes are refused; mail is kept)"),
+               (enabled ? "" : " (logins to its " + counted(info->mailbox_count, "mailbox", "mailboxes") + " are refused; mail is kept)"),
            {{"postoffice", info->name}, {"enabled", enabled}});
   return {};
 }
