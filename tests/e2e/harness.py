@@ -494,6 +494,18 @@ def wait_until(predicate, timeout: float = LIVE_CHANGE_TIMEOUT, interval: float 
     raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (timeout, what or predicate, last))
 
 
+def stop_server(server: Server):
+    """Stops `server` (SIGTERM) and removes its files: (exit code, whether it had died before the
+    stop, the tail of its log)."""
+    crashed = server.proc is not None and server.proc.poll() is not None
+    try:
+        code = server.stop()
+        tail = server.log_tail()
+    finally:
+        server.cleanup()
+    return code, crashed, tail
+
+
 class ServerTestCase(unittest.TestCase):
     """Gives each test a started server (self.server) and prints the daemon log when a test fails.
 
@@ -521,12 +533,7 @@ class ServerTestCase(unittest.TestCase):
         """Override to add postoffices, mailboxes, mail and settings before the daemon starts."""
 
     def _finish_server(self, server: Server):
-        crashed = server.proc is not None and server.proc.poll() is not None
-        try:
-            code = server.stop()
-            self._daemon_log = server.log_tail()
-        finally:
-            server.cleanup()
+        code, crashed, self._daemon_log = stop_server(server)
         if crashed:
             self.fail("mailroomd died during the test (exit %s)" % code)
         if code is not None and code != 0 and not getattr(self, "expect_nonzero_exit", False):

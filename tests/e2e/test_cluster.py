@@ -48,12 +48,7 @@ class ClusterTest(postgres_support.ScratchPostgresClass, unittest.TestCase):
         self.haproxy.start()
 
     def finish(self, node):
-        crashed = node.proc is not None and node.proc.poll() is not None
-        try:
-            code = node.stop()
-            tail = node.log_tail()
-        finally:
-            node.cleanup()
+        code, crashed, tail = harness.stop_server(node)
         if crashed or (code is not None and code != 0):
             self.fail("mailroomd (%s) exited %s:\n%s" % (node.data, code, tail))
 

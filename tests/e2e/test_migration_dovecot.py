@@ -21,7 +21,7 @@ import tempfile
 import unittest
 
 from dovecot_support import Dovecot, dovecot_missing, sha512_crypt
-from harness import IO_TIMEOUT, LOOPBACK, Server, crlf, make_message, retr_bytes
+from harness import IO_TIMEOUT, LOOPBACK, Server, crlf, make_message, retr_bytes, stop_server
 from pop3_clients import Fetchmail, Mpop, missing_clients
 
 ALICE = "alice@example.test"
@@ -56,13 +56,7 @@ class MigrationTestCase(unittest.TestCase):
         self.password_hash = sha512_crypt(ALICE_PW)
 
     def _finish_server(self):
-        server = self.server
-        crashed = server.proc is not None and server.proc.poll() is not None
-        try:
-            code = server.stop()
-            log = server.log_tail()
-        finally:
-            server.cleanup()
+        code, crashed, log = stop_server(self.server)
         if crashed or (code is not None and code != 0):
             self.fail("mailroomd exited %s (expected a clean exit 0 on SIGTERM)\n%s" % (code, log))
 
